@@ -1,0 +1,52 @@
+// The HTTP seam of apply/: KubeClient talks through an HttpTransport so that
+// a test can sit a recording or fault-injecting transport in front of the real
+// one. The libcurl implementation is the only one pagoda ships.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace pagoda::apply {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", "PATCH", "PUT", "DELETE"
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30000};
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+// Performs one request. A transport error (connection refused, TLS failure,
+// timeout) is a Status; any HTTP answer, 4xx and 5xx included, is a response.
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  virtual Result<HttpResponse> Do(const HttpRequest& request) = 0;
+};
+
+struct TlsConfig {
+  std::string ca_pem;  // empty: system trust store
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  bool insecure_skip_verify = false;
+  std::string server_name;  // overrides the host name checked in the certificate
+};
+
+// A libcurl transport. It keeps one connection open and reuses it (HTTP/2
+// when the server offers it over TLS); it is safe to call from several threads,
+// which then take turns.
+Result<std::unique_ptr<HttpTransport>> NewCurlTransport(const TlsConfig& tls);
+
+}  // namespace pagoda::apply
