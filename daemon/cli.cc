@@ -3,9 +3,29 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "daemon/manifest_commands.h"
 #include "pagoda/version.h"
 
 namespace pagoda::daemon {
+namespace {
+
+// The options `validate` and `render` share.
+void AddRepositoryOptions(CLI::App* command, ManifestFlags* flags) {
+  command
+      ->add_option("--repo", flags->repo,
+                   "the config repository: a directory holding apps/ (default: the current "
+                   "directory)")
+      ->check(CLI::ExistingDirectory);
+  command->add_option("targets", flags->targets, "APP or APP/ENV to limit the command to");
+  command->add_option("--cluster", flags->clusters,
+                      "NAME or NAME=CONTEXT: a known cluster (repeatable); environments must "
+                      "name one of them when any is given");
+  command->add_option("--node-allocatable", flags->node_allocatable,
+                      "what one node can allocate, e.g. cpu=7.5,memory=15Gi: warn about "
+                      "instances that cannot fit");
+}
+
+}  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{
@@ -17,6 +37,29 @@ int RunCli(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.footer("Run `pagoda COMMAND --help` for a command's options.");
 
+  ManifestFlags validate_flags;
+  bool validate_json = false;
+  CLI::App* validate = app.add_subcommand(
+      "validate",
+      "Check the config repository: every error and warning at once. Exit 0 when valid "
+      "(warnings allowed), 1 with errors, 2 on usage errors.");
+  AddRepositoryOptions(validate, &validate_flags);
+  validate->add_option("-o,--output", validate_flags.output, "json: machine-readable output")
+      ->check(CLI::IsMember({"text", "json"}));
+  validate->add_flag("--json", validate_json, "same as -o json");
+
+  ManifestFlags render_flags;
+  render_flags.output = "yaml";
+  CLI::App* render = app.add_subcommand(
+      "render",
+      "Print the Kubernetes objects the repository renders to, applicable with "
+      "`kubectl apply -f -`. Exit 1 when an app has errors (the others are still printed).");
+  AddRepositoryOptions(render, &render_flags);
+  render->add_option("-o,--output", render_flags.output, "yaml (default) or json (a v1 List)")
+      ->check(CLI::IsMember({"yaml", "json"}));
+  render->add_option("--commit", render_flags.commit,
+                     "set the pagoda.dev/commit annotation on every object");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -25,10 +68,12 @@ int RunCli(int argc, char** argv) {
     // errors are 2 here, like most Unix tools.
     return code == 0 ? 0 : 2;
   }
-  if (app.get_subcommands().empty()) {
-    std::cout << app.help();
-    return 0;
+  if (validate->parsed()) {
+    if (validate_json) validate_flags.output = "json";
+    return RunValidate(validate_flags, std::cout, std::cerr);
   }
+  if (render->parsed()) return RunRender(render_flags, std::cout, std::cerr);
+  std::cout << app.help();
   return 0;
 }
 

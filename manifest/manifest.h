@@ -1,0 +1,411 @@
+// manifest/ is pagoda's desired state. It reads a config repository (DESIGN §2)
+// through the FileSource it is given, parses its App, DeployConfig and
+// Environment files into a typed model whose values remember their file, line
+// and column, validates that model, and renders each environment into plain
+// Kubernetes objects (DESIGN §3).
+//
+// It never does I/O beyond reading files through the FileSource, never talks
+// to a cluster, never logs, and never lets an exception out: every problem with
+// the input is a Diagnostic, every other failure a Status.
+//
+// Start here: LoadRepository() gives a Repository (per app: the model, its
+// diagnostics, whether it is valid); RenderApp() turns a valid app into
+// RenderedApp; ToYaml()/ToJsonList() print objects.
+//
+// ---------------------------------------------------------------------------
+// The repository layout and schema (apiVersion pagoda.dev/v1 everywhere)
+//
+//   apps/<app>/app.yaml            kind: App           (exactly one document)
+//   apps/<app>/deploy/*.yaml       kind: DeployConfig  (one or more documents per file)
+//   apps/<app>/envs/*.yaml         kind: Environment   (one or more documents per file)
+//   apps/<app>/manifests/*.yaml    plain Kubernetes objects (one or more documents per file)
+//
+// Files ending in .yaml or .yml are read; anything else in apps/ is reported
+// as a warning and ignored. Every pagoda document has exactly the fields
+// `apiVersion`, `kind`, `metadata` (only `name`) and `spec`; unknown fields
+// are errors. `metadata.name` of the App must equal its directory name.
+//
+// App spec (all optional):
+//   description: string
+//   owners: [string]
+//
+// DeployConfig spec:
+//   image: string                           required
+//   cpu: "0.5" | 500m | 2 | 0               required; 0 = no reservation
+//   memory: 512Mi | 1G | 0                  required; 0 = no reservation
+//   command: [string]    args: [string]
+//   env: {NAME: string | {secret: NAME, key: KEY}}
+//   files: [{path: /abs/path, content: string}]        rendered into a ConfigMap
+//   mounts: [{path: /abs, type: emptyDir, sizeLimit?: 1Gi, medium?: Memory}
+//          | {path: /abs, type: secret, secret: NAME}
+//          | {path: /abs, type: configMap, configMap: NAME}]
+//   ports: [{name: http, port: 8080, protocol?: tcp|udp}]
+//   health:                                 readiness and liveness probes
+//     http: {path: /healthz, port: 8080} | tcp: {port: 8080} | exec: {command: [..]}
+//     initialDelay: 0s  period: 10s  timeout: 1s  failureThreshold: 3   (defaults)
+//   shutdown: {preStopSleep: 0s, gracePeriod: 30s}     (defaults)
+//
+// Environment spec:
+//   cluster: NAME                            required
+//   deployConfig: NAME                       required
+//   replicas: N                              required, >= 0
+//   release:
+//     batches: 1                 1 <= batches <= replicas (when replicas > 0)
+//     pause: none                none | first | every
+//     batchInterval: 0s
+//     batchTimeout: (derived)    default initialDelay + period * failureThreshold + 2m,
+//                                or 5m without a health check
+//     onFailure: rollback        rollback | halt
+//     keepRevisions: 3           old revisions kept at 0 replicas for rollback
+//   sync: {auto: true, selfHeal: false, prune: false}   (defaults)
+//   traffic: [{name, protocol: tcp|udp|http|https, port, targetPort?: port,
+//              exposure?: internal|public, sessionAffinity?: false,
+//              host?: NAME (public http/https), certificate?: SECRET (public https)}]
+//
+// Durations are Go-style: 500ms, 30s, 5m, 1h30m; probe and shutdown durations
+// must be whole seconds. Quantities follow Kubernetes.
+// ---------------------------------------------------------------------------
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace pagoda::manifest {
+
+// ---- Diagnostics ----------------------------------------------------------
+
+enum class Severity { kError, kWarning };
+
+// One finding about the input. Printed as
+//   apps/shop/envs/prod.yaml:12:5: spec.release.batches: 5 is more than replicas (4)
+// with "warning: " before the field for warnings.
+struct Diagnostic {
+  Severity severity = Severity::kError;
+  std::string file;   // relative POSIX path from the repository root; "" for the repository
+  int line = 0;       // 1-based; 0 when the finding is about the whole file
+  int column = 0;     // 1-based; 0 with line 0
+  std::string field;  // "spec.release.batches"; "" when about the document or file
+  std::string message;
+
+  std::string ToString() const;
+  // Sort order: file, line, column, field, message, then errors before warnings.
+  friend std::strong_ordering operator<=>(const Diagnostic& a, const Diagnostic& b);
+  friend bool operator==(const Diagnostic&, const Diagnostic&) = default;
+};
+
+bool HasErrors(const std::vector<Diagnostic>& diagnostics);
+
+// ---- Reading files ----------------------------------------------------------
+
+// The repository as pagoda reads it: relative POSIX paths ("apps/shop/app.yaml")
+// from its root. Implementations: a directory (below), later a Git tree.
+class FileSource {
+ public:
+  virtual ~FileSource() = default;
+
+  // Every file under directory `dir` ("apps"; "" for the root), recursively,
+  // as paths from the root, in no particular order. NotFound when `dir` does
+  // not exist.
+  virtual Result<std::vector<std::string>> ListFiles(std::string_view dir) const = 0;
+
+  // The content of `path`, one of ListFiles()'s answers. InvalidArgument when it
+  // holds more than `max_bytes`; PermissionDenied when it may not be read (a
+  // symlink that leads out of the repository).
+  virtual Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const = 0;
+};
+
+// A directory of the local filesystem. Symlinks are listed like files; reading
+// one succeeds only when it resolves to a regular file inside `root`.
+// Symlinked directories are not descended into.
+std::unique_ptr<FileSource> NewDirectorySource(std::string root);
+
+// Files held in memory, for tests and generated repositories.
+class MemorySource : public FileSource {
+ public:
+  void Add(std::string path, std::string content) { files_[std::move(path)] = std::move(content); }
+  Result<std::vector<std::string>> ListFiles(std::string_view dir) const override;
+  Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override;
+
+ private:
+  std::map<std::string, std::string, std::less<>> files_;
+};
+
+// ---- Quantities and durations ------------------------------------------------
+
+// "0.5", "500m", "2", "0" → milli-cpu. Finer than 1m, negative or unparsable
+// values are errors whose message says what would be valid.
+Result<int64_t> ParseCpu(std::string_view text);
+// "512Mi", "1G", "1Gi", "1000", "0" → bytes (must be a whole number of bytes).
+Result<int64_t> ParseMemory(std::string_view text);
+// "500ms", "30s", "5m", "1h30m", "0" → milliseconds.
+Result<int64_t> ParseDuration(std::string_view text);
+// Canonical Kubernetes spellings: 500 → "500m", 2000 → "2"; 536870912 → "512Mi".
+std::string FormatCpu(int64_t millicpu);
+std::string FormatMemory(int64_t bytes);
+
+// What one node can give one instance. 0 means unknown.
+struct NodeAllocatable {
+  int64_t millicpu = 0;
+  int64_t memory_bytes = 0;
+};
+// "cpu=7.5,memory=15Gi" (either part may be left out).
+Result<NodeAllocatable> ParseNodeAllocatable(std::string_view text);
+
+// ---- The model ---------------------------------------------------------------
+
+// Where a value was written: 1-based line and column in its document's file.
+struct Pos {
+  int line = 0;
+  int column = 0;
+};
+
+template <typename T>
+struct Located {
+  T value{};
+  Pos pos;
+};
+
+struct App {
+  std::string file;
+  Located<std::string> name;
+  std::string description;
+  std::vector<std::string> owners;
+};
+
+struct EnvVar {
+  Located<std::string> name;
+  std::string value;   // when secret is empty
+  std::string secret;  // a Secret in the app's namespace, made outside Git
+  std::string secret_key;
+};
+
+struct ConfigFile {
+  Located<std::string> path;  // absolute, normalised
+  std::string content;
+  std::string key;  // its key in the files ConfigMap: the path without the leading '/', '/' → '_'
+};
+
+enum class MountType { kEmptyDir, kSecret, kConfigMap };
+
+struct Mount {
+  Located<std::string> path;
+  MountType type = MountType::kEmptyDir;
+  std::string source;            // the Secret or ConfigMap name
+  int64_t size_limit_bytes = 0;  // emptyDir; 0 = none
+  bool memory_medium = false;    // emptyDir in RAM
+};
+
+enum class Protocol { kTcp, kUdp, kHttp, kHttps };
+
+struct ContainerPort {
+  Located<std::string> name;
+  Located<int> port;
+  Protocol protocol = Protocol::kTcp;  // kTcp or kUdp
+};
+
+enum class ProbeKind { kHttp, kTcp, kExec };
+
+struct Health {
+  Pos pos;
+  ProbeKind kind = ProbeKind::kHttp;
+  std::string http_path;
+  int port = 0;
+  std::vector<std::string> exec_command;
+  int64_t initial_delay_ms = 0;
+  int64_t period_ms = 10000;
+  int64_t timeout_ms = 1000;
+  int failure_threshold = 3;
+};
+
+struct Shutdown {
+  int64_t pre_stop_sleep_ms = 0;
+  int64_t grace_period_ms = 30000;
+};
+
+struct DeployConfig {
+  std::string file;
+  Located<std::string> name;
+  Located<std::string> image;
+  Located<int64_t> millicpu;
+  Located<int64_t> memory_bytes;
+  std::vector<std::string> command;
+  std::vector<std::string> args;
+  std::vector<EnvVar> env;  // in the order written ($(VAR) expansion depends on it)
+  std::vector<ConfigFile> files;
+  std::vector<Mount> mounts;
+  std::vector<ContainerPort> ports;
+  std::optional<Health> health;
+  Shutdown shutdown;
+};
+
+enum class Pause { kNone, kFirst, kEvery };
+enum class OnFailure { kRollback, kHalt };
+
+struct ReleasePolicy {
+  int batches = 1;
+  Pause pause = Pause::kNone;
+  int64_t batch_interval_ms = 0;
+  int64_t batch_timeout_ms = 0;  // always set after loading (explicit or derived)
+  OnFailure on_failure = OnFailure::kRollback;
+  int keep_revisions = 3;
+};
+
+struct SyncPolicy {
+  bool automatic = true;
+  bool self_heal = false;
+  bool prune = false;
+};
+
+enum class Exposure { kInternal, kPublic };
+
+struct Listener {
+  Pos pos;
+  Located<std::string> name;
+  Protocol protocol = Protocol::kTcp;
+  Located<int> port;
+  Located<int> target_port;
+  Exposure exposure = Exposure::kInternal;
+  bool session_affinity = false;
+  std::string host;         // public http/https; "" = any host
+  std::string certificate;  // public https: a TLS Secret in the app's namespace
+};
+
+struct Environment {
+  std::string file;
+  Located<std::string> name;
+  Located<std::string> cluster;
+  Located<std::string> deploy_config;
+  Located<int64_t> replicas;
+  ReleasePolicy release;
+  SyncPolicy sync;
+  std::vector<Listener> traffic;
+};
+
+// A plain Kubernetes object from manifests/, as written (namespace not forced).
+struct PlainManifest {
+  std::string file;
+  Pos pos;
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string json;  // canonical JSON of the document
+};
+
+// One app, everything sorted by name (manifests by file, then position).
+struct AppModel {
+  std::string name;
+  App app;
+  std::vector<DeployConfig> deploy_configs;
+  std::vector<Environment> environments;
+  std::vector<PlainManifest> manifests;
+
+  const DeployConfig* FindDeployConfig(std::string_view name) const;
+};
+
+struct AppResult {
+  std::string name;                     // the directory name under apps/
+  bool valid = false;                   // no errors: it may be rendered and synced
+  AppModel model;                       // as far as it could be read; complete when valid
+  std::vector<Diagnostic> diagnostics;  // sorted
+};
+
+struct Repository {
+  std::vector<AppResult> apps;          // sorted by name
+  std::vector<Diagnostic> diagnostics;  // about the repository rather than one app; sorted
+
+  const AppResult* FindApp(std::string_view name) const;
+  // Every diagnostic, sorted.
+  std::vector<Diagnostic> AllDiagnostics() const;
+  bool ok() const;  // no errors anywhere
+};
+
+struct LoadOptions {
+  // The clusters environments may name; empty: any valid name.
+  std::vector<std::string> known_clusters;
+  // For the warning about instances larger than a node.
+  std::optional<NodeAllocatable> node_allocatable;
+  size_t max_file_bytes = 1u << 20;
+  size_t max_repo_bytes = 256u << 20;
+  int max_depth = 32;                  // nesting of mappings and sequences
+  size_t max_nodes_per_file = 100000;  // after expanding aliases
+};
+
+// Reads, parses and validates every app under apps/. Never fails as a whole:
+// a problem is a Diagnostic on the app (or the repository) it concerns, and
+// one broken app does not affect another's result.
+Repository LoadRepository(const FileSource& source, const LoadOptions& options = {});
+
+// ---- Rendering -------------------------------------------------------------------
+
+// One Kubernetes object. `json` is canonical: object keys sorted, no
+// insignificant whitespace, so equal objects are equal strings.
+struct Object {
+  std::string api_version;
+  std::string kind;
+  std::string namespace_name;  // "" for cluster-scoped objects
+  std::string name;
+  std::string json;
+
+  std::string Key() const;  // "Deployment/shop/prod-3f2a9c1b0d"
+};
+
+// What one cluster gets once for the app, whatever its environments there:
+// the Namespace and the plain manifests.
+struct RenderedCluster {
+  std::string cluster;
+  std::vector<Object> objects;
+};
+
+struct RenderedEnvironment {
+  std::string env;
+  std::string cluster;
+  std::string revision;    // 10 hex digits of SHA-256 of the canonical pod template
+  std::string files_hash;  // 10 hex digits, "" without files
+  int64_t replicas = 0;    // the Deployment's spec.replicas as rendered
+  ReleasePolicy release;
+  SyncPolicy sync;
+  // ConfigMap <env>-files-<hash>, Service <env>, Deployment <env>-<revision>,
+  // Service <env>-public, Ingress <env>, in ObjectOrder.
+  std::vector<Object> objects;
+};
+
+struct RenderedApp {
+  std::string app;
+  std::vector<RenderedCluster> clusters;          // sorted by cluster
+  std::vector<RenderedEnvironment> environments;  // sorted by env
+
+  // Everything, in the order to apply it: per cluster (sorted), its shared
+  // objects then its environments' objects.
+  std::vector<Object> AllObjects() const;
+};
+
+struct RenderOptions {
+  // Set as the annotation pagoda.dev/commit on every object (never inside a
+  // pod template, so it never changes a revision). Empty: no annotation.
+  std::string commit;
+};
+
+// Renders one app. REQUIRES: `app` is the model of an AppResult that is
+// valid(); an invalid model gives InvalidArgument. The output is a pure
+// function of the model and options: byte-identical for identical input.
+Result<RenderedApp> RenderApp(const AppModel& app, const RenderOptions& options = {});
+
+// Apply order: Namespace, ConfigMap, Service, Deployment, Ingress, other kinds
+// (by kind), then namespace and name.
+bool ObjectOrder(const Object& a, const Object& b);
+
+// Multi-document YAML ("---" before each object), for `kubectl apply -f -`.
+std::string ToYaml(const std::vector<Object>& objects);
+// A v1 List holding the objects, canonical JSON plus a final newline.
+std::string ToJsonList(const std::vector<Object>& objects);
+
+}  // namespace pagoda::manifest

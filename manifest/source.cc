@@ -1,0 +1,136 @@
+// FileSource implementations: a local directory and memory.
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/file.h"
+#include "manifest/manifest.h"
+
+namespace pagoda::manifest {
+namespace {
+
+class DirectorySource : public FileSource {
+ public:
+  explicit DirectorySource(std::string root) : root_(std::move(root)) {
+    while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+    char resolved[PATH_MAX];
+    if (::realpath(root_.c_str(), resolved) != nullptr) real_root_ = resolved;
+  }
+
+  Result<std::vector<std::string>> ListFiles(std::string_view dir) const override {
+    std::string start = dir.empty() ? root_ : root_ + "/" + std::string(dir);
+    struct stat st {};
+    if (::lstat(start.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::NotFound(std::string(dir.empty() ? "." : dir) + ": no such directory");
+    }
+    std::vector<std::string> files;
+    PAGODA_RETURN_IF_ERROR(Walk(std::string(dir), &files, 0));
+    return files;
+  }
+
+  Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
+    if (path.empty() || path.front() == '/' || path.find("..") != std::string_view::npos) {
+      return Status::InvalidArgument(std::string(path) + ": not a path inside the repository");
+    }
+    std::string full = root_ + "/" + std::string(path);
+    struct stat st {};
+    if (::lstat(full.c_str(), &st) != 0) {
+      return Status::NotFound(std::string(path) + ": " + std::strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode)) {
+      char resolved[PATH_MAX];
+      if (::realpath(full.c_str(), resolved) == nullptr) {
+        return Status::NotFound(std::string(path) + ": a symlink to nothing");
+      }
+      std::string target = resolved;
+      if (real_root_.empty() ||
+          !(target.size() > real_root_.size() && target.starts_with(real_root_) &&
+            target[real_root_.size()] == '/')) {
+        return Status::PermissionDenied(std::string(path) +
+                                        ": a symlink that leads out of the repository");
+      }
+      full = target;
+    }
+    Result<std::string> content = pagoda::ReadFile(full, max_bytes);
+    if (!content.ok()) {
+      // Name the file by its repository path, not the machine's.
+      std::string message = content.status().message();
+      if (message.starts_with(full)) message = std::string(path) + message.substr(full.size());
+      switch (content.status().code()) {
+        case Status::Code::kInvalidArgument:
+          return Status::InvalidArgument(message);
+        case Status::Code::kNotFound:
+          return Status::NotFound(message);
+        default:
+          return Status::IOError(message);
+      }
+    }
+    return content;
+  }
+
+ private:
+  Status Walk(const std::string& dir, std::vector<std::string>* files, int depth) const {
+    if (depth > 16) return Status::InvalidArgument(dir + ": directories nested too deep");
+    std::string full = dir.empty() ? root_ : root_ + "/" + dir;
+    DIR* d = ::opendir(full.c_str());
+    if (d == nullptr) return Status::IOError(dir + ": " + std::strerror(errno));
+    Status status;
+    std::vector<std::string> subdirs;
+    while (dirent* entry = ::readdir(d)) {
+      std::string name = entry->d_name;
+      if (name == "." || name == "..") continue;
+      std::string rel = dir.empty() ? name : dir + "/" + name;
+      struct stat st {};
+      if (::lstat((root_ + "/" + rel).c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        if (name != ".git") subdirs.push_back(rel);
+      } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
+        files->push_back(rel);
+      }
+    }
+    ::closedir(d);
+    for (const std::string& sub : subdirs) {
+      PAGODA_RETURN_IF_ERROR(Walk(sub, files, depth + 1));
+    }
+    return status;
+  }
+
+  std::string root_;
+  std::string real_root_;
+};
+
+}  // namespace
+
+std::unique_ptr<FileSource> NewDirectorySource(std::string root) {
+  return std::make_unique<DirectorySource>(std::move(root));
+}
+
+Result<std::vector<std::string>> MemorySource::ListFiles(std::string_view dir) const {
+  std::string prefix = dir.empty() ? "" : std::string(dir) + "/";
+  std::vector<std::string> out;
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix);
+       ++it) {
+    out.push_back(it->first);
+  }
+  if (out.empty() && !dir.empty())
+    return Status::NotFound(std::string(dir) + ": no such directory");
+  return out;
+}
+
+Result<std::string> MemorySource::ReadFile(std::string_view path, size_t max_bytes) const {
+  auto it = files_.find(path);
+  if (it == files_.end()) return Status::NotFound(std::string(path) + ": no such file");
+  if (it->second.size() > max_bytes) {
+    return Status::InvalidArgument(std::string(path) + ": larger than " +
+                                   std::to_string(max_bytes) + " bytes");
+  }
+  return it->second;
+}
+
+}  // namespace pagoda::manifest

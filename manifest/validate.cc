@@ -1,0 +1,293 @@
+#include "manifest/validate.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "manifest/names.h"
+#include "manifest/parse.h"
+
+namespace pagoda::manifest {
+namespace {
+
+std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string At(const std::string& file, Pos pos) { return file + ":" + std::to_string(pos.line); }
+
+constexpr size_t kRevisionSuffix = 11;  // "-" + 10 hex digits
+constexpr size_t kFilesSuffix = 17;     // "-files-" + 10 hex digits
+
+void CheckMounts(Sink& sink, const DeployConfig& config) {
+  std::map<std::string, Pos> mounts;
+  for (size_t i = 0; i < config.mounts.size(); ++i) {
+    const Mount& m = config.mounts[i];
+    if (m.path.value.empty()) continue;
+    std::string field = "spec.mounts[" + std::to_string(i) + "].path";
+    auto [it, fresh] = mounts.emplace(m.path.value, m.path.pos);
+    if (!fresh) {
+      sink.Error(m.path.pos, field,
+                 Quote(m.path.value) + " is already mounted (line " +
+                     std::to_string(it->second.line) + ")");
+    }
+  }
+  for (size_t i = 0; i < config.files.size(); ++i) {
+    const ConfigFile& f = config.files[i];
+    if (f.key.empty()) continue;
+    std::string field = "spec.files[" + std::to_string(i) + "].path";
+    for (const auto& [path, pos] : mounts) {
+      if (PathIsAtOrUnder(f.path.value, path)) {
+        sink.Error(f.path.pos, field,
+                   Quote(f.path.value) + " lies in the mount at " + path + " (line " +
+                       std::to_string(pos.line) + "), which would hide it");
+      } else if (PathIsAtOrUnder(path, f.path.value)) {
+        sink.Error(pos, "spec.mounts",
+                   "the mount at " + path + " lies under the file " + f.path.value + " (line " +
+                       std::to_string(f.path.pos.line) + ")");
+      }
+    }
+  }
+}
+
+void CheckNodeFit(Sink& sink, const DeployConfig& config, const NodeAllocatable& node) {
+  if (node.millicpu > 0 && config.millicpu.value > node.millicpu) {
+    sink.Warning(config.millicpu.pos, "spec.cpu",
+                 "one instance asks for " + FormatCpu(config.millicpu.value) +
+                     " cpu, more than a node can allocate (" + FormatCpu(node.millicpu) +
+                     "); it will never start");
+  }
+  if (node.memory_bytes > 0 && config.memory_bytes.value > node.memory_bytes) {
+    sink.Warning(config.memory_bytes.pos, "spec.memory",
+                 "one instance asks for " + FormatMemory(config.memory_bytes.value) +
+                     " memory, more than a node can allocate (" + FormatMemory(node.memory_bytes) +
+                     "); it will never start");
+  }
+}
+
+std::string ListNames(const AppModel& app) {
+  std::string out;
+  for (const DeployConfig& c : app.deploy_configs) {
+    out += (out.empty() ? "" : ", ") + c.name.value;
+  }
+  return out.empty() ? "none" : out;
+}
+
+void CheckTraffic(Sink& sink, Environment& env, const DeployConfig* config) {
+  std::map<std::string, Pos> names;
+  std::map<std::pair<int, bool>, Pos> ports;  // (port, udp)
+  std::map<std::string, Pos> web;             // public "http host" / "https host"
+  for (size_t i = 0; i < env.traffic.size(); ++i) {
+    const Listener& l = env.traffic[i];
+    std::string field = "spec.traffic[" + std::to_string(i) + "]";
+    if (!l.name.value.empty()) {
+      auto [it, fresh] = names.emplace(l.name.value, l.name.pos);
+      if (!fresh) {
+        sink.Error(l.name.pos, field + ".name",
+                   Quote(l.name.value) + " is already a listener (line " +
+                       std::to_string(it->second.line) + ")");
+      }
+    }
+    if (l.port.value != 0) {
+      auto [it, fresh] =
+          ports.emplace(std::pair{l.port.value, l.protocol == Protocol::kUdp}, l.port.pos);
+      if (!fresh) {
+        sink.Error(l.port.pos, field + ".port",
+                   "port " + std::to_string(l.port.value) +
+                       " is already taken by another listener (line " +
+                       std::to_string(it->second.line) + ")");
+      }
+    }
+    bool is_web = l.protocol == Protocol::kHttp || l.protocol == Protocol::kHttps;
+    if (is_web && l.exposure == Exposure::kPublic) {
+      std::string key = std::string(l.protocol == Protocol::kHttp ? "http" : "https") + " " +
+                        (l.host.empty() ? "*" : l.host);
+      auto [it, fresh] = web.emplace(key, l.pos);
+      if (!fresh) {
+        sink.Error(l.pos, field,
+                   "a public " + key.substr(0, key.find(' ')) + " listener for host " +
+                       (l.host.empty() ? "(any)" : l.host) + " already exists (line " +
+                       std::to_string(it->second.line) + ")");
+      }
+    }
+    if (config != nullptr && l.target_port.value != 0) {
+      bool found = false;
+      std::string declared;
+      for (const ContainerPort& p : config->ports) {
+        found = found || p.port.value == l.target_port.value;
+        declared += (declared.empty() ? "" : ", ") + std::to_string(p.port.value);
+      }
+      if (!found) {
+        sink.Error(l.target_port.pos, field + ".targetPort",
+                   std::to_string(l.target_port.value) + " is not a port of DeployConfig " +
+                       config->name.value + " (" +
+                       (declared.empty() ? "it declares none" : "it has " + declared) + ")");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int64_t DefaultBatchTimeoutMs(const DeployConfig* config) {
+  constexpr int64_t kMargin = 2 * 60 * 1000;
+  if (config == nullptr || !config->health) return 5 * 60 * 1000;
+  const Health& h = *config->health;
+  return h.initial_delay_ms + h.period_ms * h.failure_threshold + kMargin;
+}
+
+void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnostic>* out) {
+  // Duplicate names: the first definition (by file, then line) stands.
+  auto by_location = [](const auto& a, const auto& b) {
+    return std::tie(a.file, a.name.pos.line, a.name.pos.column) <
+           std::tie(b.file, b.name.pos.line, b.name.pos.column);
+  };
+  std::sort(app->deploy_configs.begin(), app->deploy_configs.end(), by_location);
+  std::sort(app->environments.begin(), app->environments.end(), by_location);
+
+  std::map<std::string, const DeployConfig*> configs;
+  for (const DeployConfig& c : app->deploy_configs) {
+    Sink sink(c.file, out);
+    if (c.name.value.empty()) continue;
+    auto [it, fresh] = configs.emplace(c.name.value, &c);
+    if (!fresh) {
+      sink.Error(c.name.pos, "metadata.name",
+                 "DeployConfig " + Quote(c.name.value) + " is already defined at " +
+                     At(it->second->file, it->second->name.pos));
+    }
+    CheckMounts(sink, c);
+    if (options.node_allocatable) CheckNodeFit(sink, c, *options.node_allocatable);
+  }
+
+  std::map<std::string, const Environment*> envs;
+  for (const Environment& e : app->environments) {
+    if (e.name.value.empty()) continue;
+    auto [it, fresh] = envs.emplace(e.name.value, &e);
+    if (!fresh) {
+      Sink(e.file, out)
+          .Error(e.name.pos, "metadata.name",
+                 "Environment " + Quote(e.name.value) + " is already defined at " +
+                     At(it->second->file, it->second->name.pos));
+    }
+  }
+
+  std::set<std::string> known(options.known_clusters.begin(), options.known_clusters.end());
+  for (Environment& e : app->environments) {
+    Sink sink(e.file, out);
+    const std::string& name = e.name.value;
+    const DeployConfig* config = nullptr;
+    if (!e.deploy_config.value.empty()) {
+      auto it = configs.find(e.deploy_config.value);
+      if (it == configs.end()) {
+        sink.Error(e.deploy_config.pos, "spec.deployConfig",
+                   "no DeployConfig named " + Quote(e.deploy_config.value) + " in apps/" +
+                       app->name + "/deploy (have: " + ListNames(*app) + ")");
+      } else {
+        config = it->second;
+      }
+    }
+    if (!known.empty() && !e.cluster.value.empty() && !known.contains(e.cluster.value)) {
+      std::string list;
+      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+      sink.Error(e.cluster.pos, "spec.cluster",
+                 Quote(e.cluster.value) + " is not a known cluster (known: " + list + ")");
+    }
+    if (name.size() + kRevisionSuffix > 63 && name.size() <= 63) {
+      sink.Error(e.name.pos, "metadata.name",
+                 Quote(name) + " is " + std::to_string(name.size()) +
+                     " characters; its Deployments are named " + name +
+                     "-<revision>, which must fit 63, so at most 52");
+    } else if (config != nullptr && !config->files.empty() && name.size() + kFilesSuffix > 63 &&
+               name.size() <= 63) {
+      sink.Error(e.name.pos, "metadata.name",
+                 Quote(name) + " is " + std::to_string(name.size()) +
+                     " characters; its files ConfigMap is named " + name +
+                     "-files-<hash>, which must fit 63, so at most 46");
+    }
+    bool has_public_lb = false;
+    for (const Listener& l : e.traffic) {
+      has_public_lb =
+          has_public_lb || (l.exposure == Exposure::kPublic &&
+                            (l.protocol == Protocol::kTcp || l.protocol == Protocol::kUdp));
+    }
+    if (has_public_lb && envs.contains(name + "-public")) {
+      sink.Error(e.name.pos, "metadata.name",
+                 "its public Service " + name + "-public would have the name of environment " +
+                     name + "-public's Service; rename one of them");
+    }
+    if (e.replicas.value == 1) {
+      sink.Warning(e.replicas.pos, "spec.replicas",
+                   "1 replica: the service is down during every release, since the old "
+                   "instance stops before the new one starts");
+    }
+    CheckTraffic(sink, e, config);
+    if (e.release.batch_timeout_ms == 0) e.release.batch_timeout_ms = DefaultBatchTimeoutMs(config);
+  }
+
+  // Plain manifests: unique, and not in the way of what pagoda renders.
+  std::map<std::tuple<std::string, std::string>, const PlainManifest*> manifests;
+  for (const PlainManifest& m : app->manifests) {
+    if (m.kind.empty() || m.name.empty()) continue;
+    Sink sink(m.file, out);
+    std::string group = m.api_version.substr(0, m.api_version.find('/'));
+    if (m.api_version.find('/') == std::string::npos) group = "";
+    auto [it, fresh] = manifests.emplace(std::tuple{group + "/" + m.kind, m.name}, &m);
+    if (!fresh) {
+      sink.Error(m.pos, "metadata.name",
+                 m.kind + " " + Quote(m.name) + " is already defined at " +
+                     At(it->second->file, it->second->pos));
+    }
+    if ((m.kind == "Service" || m.kind == "Ingress") && group.empty() == (m.kind == "Service")) {
+      for (const Environment& e : app->environments) {
+        if (m.name == e.name.value || (m.kind == "Service" && m.name == e.name.value + "-public")) {
+          sink.Error(m.pos, "metadata.name",
+                     m.kind + " " + Quote(m.name) + " is a name pagoda renders for environment " +
+                         e.name.value + "; choose another");
+        }
+      }
+    }
+  }
+}
+
+void CheckPublicListeners(std::vector<AppResult>* apps) {
+  struct Claim {
+    std::string app, env, file;
+  };
+  std::map<std::string, Claim> claims;  // "cluster|listener"
+  for (AppResult& app : *apps) {
+    std::vector<Environment*> envs;
+    for (Environment& e : app.model.environments) envs.push_back(&e);
+    std::sort(envs.begin(), envs.end(), [](const Environment* a, const Environment* b) {
+      return a->name.value < b->name.value;
+    });
+    for (Environment* e : envs) {
+      if (e->cluster.value.empty()) continue;
+      for (size_t i = 0; i < e->traffic.size(); ++i) {
+        const Listener& l = e->traffic[i];
+        if (l.exposure != Exposure::kPublic || l.port.value == 0) continue;
+        std::string what;
+        switch (l.protocol) {
+          case Protocol::kTcp:
+          case Protocol::kUdp:
+            what = std::string(l.protocol == Protocol::kTcp ? "tcp" : "udp") + " port " +
+                   std::to_string(l.port.value);
+            break;
+          case Protocol::kHttp:
+          case Protocol::kHttps:
+            what = "host " + (l.host.empty() ? std::string("(any)") : l.host);
+            break;
+        }
+        std::string key = e->cluster.value + "|" + what;
+        auto [it, fresh] = claims.emplace(key, Claim{app.name, e->name.value, e->file});
+        const Claim& first = it->second;
+        if (fresh || (first.app == app.name && first.env == e->name.value)) continue;
+        app.diagnostics.push_back({Severity::kError, e->file, l.pos.line, l.pos.column,
+                                   "spec.traffic[" + std::to_string(i) + "]",
+                                   "the public listener " + what + " in cluster " +
+                                       e->cluster.value + " is already claimed by app " +
+                                       first.app + ", environment " + first.env + " (" +
+                                       first.file + ")"});
+      }
+    }
+  }
+}
+
+}  // namespace pagoda::manifest

@@ -1,0 +1,68 @@
+// A bounded YAML reader over yaml-cpp's event parser. It builds a small tree
+// whose nodes remember their line and column, and refuses what yaml-cpp lets
+// through silently: duplicate keys, merge keys, non-scalar keys, unsupported
+// tags. Aliases are expanded as copies under a node budget, so a "billion
+// laughs" document fails after at most `max_nodes` nodes, never by eating
+// memory. yaml-cpp's exceptions stop here.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "manifest/manifest.h"
+
+namespace pagoda::manifest {
+
+struct YamlEntry;
+
+struct YamlNode {
+  enum class Kind { kNull, kScalar, kSequence, kMap };
+  Kind kind = Kind::kNull;
+  bool plain = true;   // a scalar without quotes or tag: its type is resolved from its text
+  std::string scalar;  // kScalar
+  std::vector<YamlNode> items;     // kSequence
+  std::vector<YamlEntry> entries;  // kMap, in document order
+  Pos pos;
+  size_t size = 1;  // nodes in this subtree, itself included
+
+  bool IsMap() const { return kind == Kind::kMap; }
+  bool IsSequence() const { return kind == Kind::kSequence; }
+  bool IsScalar() const { return kind == Kind::kScalar; }
+  bool IsNull() const { return kind == Kind::kNull; }
+  // "a mapping", "a sequence", "a string", "null": for messages.
+  std::string_view KindName() const;
+};
+
+struct YamlEntry {
+  std::string key;
+  Pos key_pos;
+  YamlNode value;
+};
+
+struct YamlDocument {
+  YamlNode root;  // documents that are empty or only null are dropped
+};
+
+struct YamlLimits {
+  int max_depth = 32;
+  size_t max_nodes = 100000;
+};
+
+struct YamlResult {
+  std::vector<YamlDocument> documents;
+  bool ok = true;
+  Pos error_pos;
+  std::string
+      error;  // when !ok: what is wrong, e.g. "duplicate key \"replicas\" (first at line 4)"
+};
+
+YamlResult ReadYaml(std::string_view text, const YamlLimits& limits);
+
+// YAML 1.2 core schema resolution of a plain scalar.
+bool IsYamlNull(std::string_view plain);
+bool IsYamlBool(std::string_view plain, bool* value);
+bool IsYamlInt(std::string_view plain, int64_t* value);
+bool IsYamlFloat(std::string_view plain);
+
+}  // namespace pagoda::manifest
