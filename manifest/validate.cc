@@ -112,7 +112,8 @@ void CheckTraffic(Sink& sink, Environment& env, const DeployConfig* config) {
       bool found = false;
       std::string declared;
       for (const ContainerPort& p : config->ports) {
-        found = found || p.port.value == l.target_port.value;
+        // A port that did not parse has its own error; do not guess what it was.
+        found = found || p.port.value == l.target_port.value || p.port.value == 0;
         declared += (declared.empty() ? "" : ", ") + std::to_string(p.port.value);
       }
       if (!found) {
@@ -176,15 +177,18 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
     const DeployConfig* config = nullptr;
     if (!e.deploy_config.value.empty()) {
       auto it = configs.find(e.deploy_config.value);
-      if (it == configs.end()) {
+      bool unnamed = std::any_of(app->deploy_configs.begin(), app->deploy_configs.end(),
+                                 [](const DeployConfig& c) { return c.name.value.empty(); });
+      if (it == configs.end() && !unnamed) {  // an unnamed one has its own error already
         sink.Error(e.deploy_config.pos, "spec.deployConfig",
                    "no DeployConfig named " + Quote(e.deploy_config.value) + " in apps/" +
                        app->name + "/deploy (have: " + ListNames(*app) + ")");
-      } else {
+      } else if (it != configs.end()) {
         config = it->second;
       }
     }
-    if (!known.empty() && !e.cluster.value.empty() && !known.contains(e.cluster.value)) {
+    if (!known.empty() && CheckDns1123Label(e.cluster.value).empty() &&
+        !known.contains(e.cluster.value)) {
       std::string list;
       for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
       sink.Error(e.cluster.pos, "spec.cluster",
