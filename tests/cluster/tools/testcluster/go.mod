@@ -1,0 +1,3 @@
+module pagoda.dev/tests/cluster/tools/testcluster
+
+go 1.26.0

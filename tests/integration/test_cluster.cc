@@ -1,0 +1,128 @@
+#include "tests/integration/test_cluster.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <random>
+#include <thread>
+
+namespace pagoda::testing {
+namespace {
+
+std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
+  std::map<std::string, std::string> vars;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto eq = line.find('=');
+    if (eq != std::string::npos) vars[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return vars;
+}
+
+apply::Credentials Load(const std::string& kubeconfig) {
+  auto creds = apply::LoadKubeconfig({.paths = {kubeconfig}, .context = ""});
+  if (!creds.ok()) {
+    std::cerr << "cannot load " << kubeconfig << ": " << creds.status().ToString() << "\n";
+    std::abort();
+  }
+  return *creds;
+}
+
+}  // namespace
+
+const TestCluster& TestCluster::Get() {
+  static const TestCluster cluster = [] {
+    const char* dir = std::getenv("PAGODA_TEST_CLUSTER_DIR");
+    if (dir == nullptr || *dir == '\0') {
+      std::cerr << "PAGODA_TEST_CLUSTER_DIR is not set: run integration tests through ctest, "
+                   "or start tests/cluster/up DIR and export PAGODA_TEST_CLUSTER_DIR=DIR\n";
+      std::abort();
+    }
+    auto vars = ReadEnvFile(std::string(dir) + "/env");
+    if (vars.empty()) {
+      std::cerr << dir << "/env is missing: the test cluster is not up\n";
+      std::abort();
+    }
+    TestCluster c;
+    c.dir = dir;
+    c.server = vars["PAGODA_TEST_SERVER"];
+    c.admin_kubeconfig = vars["PAGODA_TEST_ADMIN_KUBECONFIG"];
+    c.pagoda_kubeconfig = vars["PAGODA_TEST_PAGODA_KUBECONFIG"];
+    c.kubectl = vars["PAGODA_TEST_KUBECTL"];
+    return c;
+  }();
+  return cluster;
+}
+
+apply::Credentials TestCluster::Admin() const { return Load(admin_kubeconfig); }
+apply::Credentials TestCluster::Pagoda() const { return Load(pagoda_kubeconfig); }
+
+int TestCluster::Kubectl(const std::vector<std::string>& args, std::string* out) const {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    std::vector<std::string> full = {kubectl, "--kubeconfig=" + admin_kubeconfig};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : full) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(kubectl.c_str(), argv.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  std::string output;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<size_t>(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (out != nullptr) *out = std::move(output);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string UniqueName(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  static std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> dist(0, 0xffff);
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, "-%d-%d-%04x", static_cast<int>(getpid()), counter++,
+                dist(rng));
+  return prefix + suffix;
+}
+
+ScopedNamespace::ScopedNamespace(const std::string& prefix) : name_(UniqueName(prefix)) {
+  std::string out;
+  int rc = TestCluster::Get().Kubectl({"create", "namespace", name_}, &out);
+  if (rc != 0) ADD_FAILURE() << "kubectl create namespace " << name_ << ": " << out;
+}
+
+ScopedNamespace::~ScopedNamespace() {
+  std::string out;
+  TestCluster::Get().Kubectl({"delete", "namespace", name_, "--wait=false", "--ignore-not-found"},
+                             &out);
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace pagoda::testing

@@ -1,0 +1,56 @@
+// What integration tests know of the local control plane that the `cluster`
+// CTest fixture started (tests/cluster/up): where it is, how to authenticate
+// as an administrator or as pagoda's ServiceAccount, and a few helpers that
+// keep each test in a namespace of its own.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "apply/kube.h"
+
+namespace pagoda::testing {
+
+struct TestCluster {
+  std::string dir;
+  std::string server;
+  std::string admin_kubeconfig;
+  std::string pagoda_kubeconfig;
+  std::string kubectl;
+
+  // Reads $PAGODA_TEST_CLUSTER_DIR/env once. Aborts the test binary with a
+  // clear message when the cluster is not up (run through ctest, which starts
+  // it, or run tests/cluster/up and export PAGODA_TEST_CLUSTER_DIR).
+  static const TestCluster& Get();
+
+  apply::Credentials Admin() const;
+  apply::Credentials Pagoda() const;  // the rights deploy/rbac.yaml grants, no more
+
+  // Runs kubectl as the administrator; returns its exit code and fills `out`
+  // with stdout and stderr.
+  int Kubectl(const std::vector<std::string>& args, std::string* out) const;
+};
+
+// A namespace that exists for the lifetime of this object: created with a
+// unique name from `prefix`, deleted (without waiting) on destruction.
+class ScopedNamespace {
+ public:
+  explicit ScopedNamespace(const std::string& prefix);
+  ~ScopedNamespace();
+  ScopedNamespace(const ScopedNamespace&) = delete;
+  ScopedNamespace& operator=(const ScopedNamespace&) = delete;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// Polls `condition` every 100 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
+
+// A name unique across concurrent test processes: prefix-<pid>-<counter>-<random>.
+std::string UniqueName(const std::string& prefix);
+
+}  // namespace pagoda::testing
