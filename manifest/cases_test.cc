@@ -58,5 +58,26 @@ TEST(Cases, OneBadAppDoesNotHideTheOther) {
   EXPECT_TRUE(RenderApp(repo.apps[1].model).ok());
 }
 
+TEST(DirectorySource, ListsRecursivelyAndRefusesPathsOutOfTheRoot) {
+  std::unique_ptr<FileSource> source =
+      NewDirectorySource(std::string(PAGODA_SOURCE_DIR) + "/examples/repo");
+  Result<std::vector<std::string>> files = source->ListFiles("apps/orders");
+  ASSERT_TRUE(files.ok());
+  std::sort(files->begin(), files->end());
+  EXPECT_EQ(*files, (std::vector<std::string>{"apps/orders/app.yaml", "apps/orders/deploy/api.yaml",
+                                              "apps/orders/envs/orders.yaml",
+                                              "apps/orders/manifests/cleanup.yaml"}));
+  EXPECT_EQ(source->ListFiles("nope").status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(source->ReadFile("apps/orders/app.yaml", 1 << 20).ok());
+  EXPECT_EQ(source->ReadFile("apps/orders/app.yaml", 10).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_FALSE(source->ReadFile("apps/../../README.md", 1 << 20).ok());
+  EXPECT_FALSE(source->ReadFile("/etc/hostname", 1 << 20).ok());
+  std::unique_ptr<FileSource> cases = NewDirectorySource(
+      std::string(PAGODA_SOURCE_DIR) + "/tests/data/manifest/symlink-out-of-repo");
+  EXPECT_EQ(cases->ReadFile("apps/shop/envs/prod.yaml", 1 << 20).status().code(),
+            Status::Code::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace pagoda::manifest

@@ -35,7 +35,8 @@ class DirectorySource : public FileSource {
   }
 
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
-    if (path.empty() || path.front() == '/' || path.find("..") != std::string_view::npos) {
+    std::string segments = "/" + std::string(path) + "/";
+    if (path.empty() || path.front() == '/' || segments.find("/../") != std::string::npos) {
       return Status::InvalidArgument(std::string(path) + ": not a path inside the repository");
     }
     std::string full = root_ + "/" + std::string(path);
