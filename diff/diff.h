@@ -1,0 +1,181 @@
+// diff/ compares what the repository wants with what a cluster has, and plans
+// what to do about it. It is pure: it never talks to a cluster, never reads a
+// file and never logs; apply/ fetches live objects and carries the plan out.
+//
+// No noise: only fields pagoda sets are compared, so defaults the API server
+// fills in, status and bookkeeping never show; quantities compare by value
+// (0.5 == 500m); the commit annotation is never a reason to write. Fields
+// removed from the repository are caught by a hash of what pagoda last
+// applied, kept in the annotation pagoda.dev/applied.
+//
+// Start here: PrepareForApply() decorates a rendered object; Compare() says
+// whether a live object still matches it and which fields differ; MakePlan()
+// pairs desired with live objects into creates, updates, retirements and
+// prunes; UnifiedDiff() prints a difference for people.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <compare>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace pagoda::diff {
+
+// Labels and annotations pagoda reads and writes.
+inline constexpr char kNameLabel[] = "app.kubernetes.io/name";
+inline constexpr char kInstanceLabel[] = "app.kubernetes.io/instance";
+inline constexpr char kManagedByLabel[] = "app.kubernetes.io/managed-by";
+inline constexpr char kManagedByValue[] = "pagoda";
+inline constexpr char kRevisionLabel[] = "pagoda.dev/revision";
+inline constexpr char kCommitAnnotation[] = "pagoda.dev/commit";
+inline constexpr char kAppliedAnnotation[] = "pagoda.dev/applied";
+inline constexpr char kPruneAnnotation[] = "pagoda.dev/prune";
+
+// Identifies an object in a cluster. `api_version` is "v1" or "group/version";
+// objects are the same object across versions of one group.
+struct ObjectKey {
+  std::string group;  // "" for the core group
+  std::string kind;
+  std::string namespace_name;  // "" when cluster-scoped
+  std::string name;
+
+  // "Deployment/shop/prod-3f2a9c1b0d"; "Namespace/shop" when cluster-scoped.
+  std::string ToString() const;
+  friend auto operator<=>(const ObjectKey&, const ObjectKey&) = default;
+};
+
+// "apps/v1" → "apps"; "v1" → "".
+std::string_view GroupOf(std::string_view api_version);
+// The key of a JSON object; InvalidArgument when it lacks apiVersion, kind or name.
+Result<ObjectKey> KeyOf(const rapidjson::Value& object);
+
+// ---- Comparing one object ---------------------------------------------------
+
+struct FieldChange {
+  std::string path;     // "spec.template.spec.containers[name=web].image"
+  std::string desired;  // compact JSON; "" when pagoda no longer sets the field
+  std::string live;     // compact JSON; "" when the live object lacks the field
+};
+
+struct Comparison {
+  bool equal = true;
+  std::vector<FieldChange> changes;  // in document order of the desired object
+};
+
+// Compares a desired object (as PrepareForApply made it) with the live one.
+// Every field of `desired` must be present in `live` with an equal value;
+// fields only `live` has are the server's or another manager's and are
+// ignored, except that a differing pagoda.dev/applied hash means fields were
+// removed in the repository. Lists whose items Kubernetes merges by a key
+// (containers, env, ports, volumes, volumeMounts, ...) are matched by that key;
+// other lists must match item for item.
+Comparison Compare(const rapidjson::Value& desired, const rapidjson::Value& live);
+
+// True when two Kubernetes quantities are the same amount ("0.5" and "500m",
+// "1Gi" and "1073741824"). Unparsable strings compare as strings.
+bool QuantitiesEqual(std::string_view a, std::string_view b);
+
+// ---- Preparing what to apply -------------------------------------------------
+
+// The rendered object (canonical JSON) as pagoda applies it: with annotations
+// pagoda.dev/prune (the prune policy in force when it was applied) and
+// pagoda.dev/applied (a hash of everything else pagoda sets, the commit
+// annotation excepted). Returns canonical JSON.
+Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune);
+
+// A live or dry-run object with bookkeeping removed (managedFields,
+// resourceVersion, uid, generation, creationTimestamp, status, pagoda's
+// applied hash), for showing people a difference. Canonical JSON.
+std::string ForDisplay(const rapidjson::Value& object);
+
+// ---- Planning ----------------------------------------------------------------
+
+enum class Action {
+  kCreate,     // not in the cluster
+  kUpdate,     // in the cluster, differs (Comparison says where)
+  kUnchanged,  // in the cluster, equal: nothing is written
+  kRetire,     // an earlier revision of a live environment: scale to 0, keep
+  kDelete,     // owned by pagoda, no longer wanted, pruning allowed
+  kOrphan,     // owned by pagoda, no longer wanted, pruning not allowed: reported
+};
+std::string_view ActionName(Action action);
+
+// One desired object, as PrepareForApply made it.
+struct Desired {
+  ObjectKey key;
+  std::string api_version;
+  std::string json;
+};
+
+// One live object pagoda owns (it carries app.kubernetes.io/managed-by=pagoda).
+struct Live {
+  ObjectKey key;
+  std::string api_version;
+  rapidjson::Document object;  // as the API server returned it
+};
+
+struct PlannedChange {
+  Action action = Action::kUnchanged;
+  ObjectKey key;
+  std::string api_version;
+  std::string desired_json;                // kCreate, kUpdate
+  const rapidjson::Value* live = nullptr;  // kUpdate, kUnchanged, kRetire, kDelete, kOrphan
+  std::vector<FieldChange> changes;        // kUpdate
+  std::string reason;                      // kRetire, kDelete, kOrphan: why
+};
+
+// What part of the cluster a sync speaks for: the apps (and, when given, only
+// some of their environments) that were selected and rendered. Objects
+// outside the scope are never planned for deletion, whatever their labels.
+struct Scope {
+  struct AppScope {
+    bool all_environments = true;           // false: only `environments`, and no app-level objects
+    std::vector<std::string> environments;  // every environment of the app, or the selected ones
+    bool prune_app_objects = false;         // prune policy for the namespace's plain manifests
+    std::map<std::string, bool> prune;      // per environment still in the repository
+    std::map<std::string, int> keep_revisions;  // per environment still in the repository
+  };
+  std::map<std::string, AppScope> apps;  // by app name (= namespace)
+};
+
+struct Plan {
+  std::vector<PlannedChange> changes;  // creates and updates in apply order, then
+                                       // retirements, then deletions in reverse apply order
+
+  int Count(Action action) const;
+  bool InSync() const;  // nothing to create, update, retire or delete
+};
+
+// Pairs desired with live objects by key. Live objects of an environment
+// that the repository still has but of another revision are its earlier
+// revisions: the newest `keep_revisions` of them are retired (scaled to 0),
+// older ones deleted with the files ConfigMaps only they use. Other live
+// objects in scope that are no longer desired are deleted when their
+// environment's (or, for app-level objects, the app's) prune policy allows,
+// else reported as orphans. Live objects must outlive the plan.
+Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
+              const Scope& scope);
+
+// Apply order of kinds: Namespace, ConfigMap, Secret, Service, Deployment,
+// Ingress, then others by kind. Deletions go in reverse.
+int KindRank(std::string_view kind);
+
+// ---- Showing a difference ------------------------------------------------------
+
+// A unified diff of two texts, line by line, with `context` lines around each
+// change and ---/+++ headers naming `from_name` and `to_name`. Empty when the
+// texts are equal.
+std::string UnifiedDiff(std::string_view from_name, std::string_view from, std::string_view to_name,
+                        std::string_view to, int context = 3);
+
+// Colours a unified diff for a terminal: removals red, additions green,
+// hunk headers cyan.
+std::string Colorize(std::string_view unified_diff);
+
+}  // namespace pagoda::diff

@@ -1,0 +1,134 @@
+// Object identity, preparation for apply, and display normalisation.
+#include <rapidjson/document.h>
+
+#include "diff/diff.h"
+#include "manifest/json.h"
+
+namespace pagoda::diff {
+namespace {
+
+using rapidjson::Value;
+
+std::string Str(const Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsString()
+             ? std::string(it->value.GetString(), it->value.GetStringLength())
+             : std::string();
+}
+
+Value& EnsureObject(Value& parent, const char* name, rapidjson::Document::AllocatorType& alloc) {
+  auto it = parent.FindMember(name);
+  if (it == parent.MemberEnd()) {
+    parent.AddMember(Value(name, alloc), Value(rapidjson::kObjectType), alloc);
+    return parent[name];
+  }
+  if (!it->value.IsObject()) it->value.SetObject();
+  return it->value;
+}
+
+void SetString(Value& obj, const char* name, std::string_view value,
+               rapidjson::Document::AllocatorType& alloc) {
+  obj.RemoveMember(name);
+  obj.AddMember(Value(name, alloc),
+                Value(value.data(), static_cast<rapidjson::SizeType>(value.size()), alloc), alloc);
+}
+
+}  // namespace
+
+std::string ObjectKey::ToString() const {
+  std::string out = kind + "/";
+  if (!namespace_name.empty()) out += namespace_name + "/";
+  return out + name;
+}
+
+std::string_view GroupOf(std::string_view api_version) {
+  auto slash = api_version.find('/');
+  return slash == std::string_view::npos ? std::string_view() : api_version.substr(0, slash);
+}
+
+Result<ObjectKey> KeyOf(const Value& object) {
+  std::string api_version = Str(object, "apiVersion");
+  std::string kind = Str(object, "kind");
+  auto meta = object.IsObject() ? object.FindMember("metadata") : object.MemberEnd();
+  if (api_version.empty() || kind.empty() || meta == object.MemberEnd()) {
+    return Status::InvalidArgument("object without apiVersion, kind or metadata");
+  }
+  ObjectKey key{std::string(GroupOf(api_version)), kind, Str(meta->value, "namespace"),
+                Str(meta->value, "name")};
+  if (key.name.empty()) return Status::InvalidArgument(kind + " without metadata.name");
+  return key;
+}
+
+Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune) {
+  rapidjson::Document doc;
+  doc.Parse(rendered_json.data(), rendered_json.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Status::InvalidArgument("rendered object is not a JSON object");
+  }
+  auto& alloc = doc.GetAllocator();
+  Value& annotations = EnsureObject(EnsureObject(doc, "metadata", alloc), "annotations", alloc);
+  SetString(annotations, kPruneAnnotation, prune ? "true" : "false", alloc);
+  annotations.RemoveMember(kAppliedAnnotation);
+
+  // The hash covers what pagoda sets, except the commit (which changes
+  // without anything else changing) and the hash itself.
+  Value commit;
+  if (auto it = annotations.FindMember(kCommitAnnotation); it != annotations.MemberEnd()) {
+    commit = Value(it->value, alloc);
+    annotations.RemoveMember(it);
+  }
+  std::string hash = manifest::Sha256Hex(manifest::CanonicalJson(doc), 16);
+  SetString(annotations, kAppliedAnnotation, hash, alloc);
+  if (!commit.IsNull()) annotations.AddMember(Value(kCommitAnnotation, alloc), commit, alloc);
+  return manifest::CanonicalJson(doc);
+}
+
+std::string ForDisplay(const Value& object) {
+  rapidjson::Document doc;
+  doc.CopyFrom(object, doc.GetAllocator());
+  if (!doc.IsObject()) return manifest::CanonicalJson(doc);
+  doc.RemoveMember("status");
+  if (auto meta = doc.FindMember("metadata"); meta != doc.MemberEnd() && meta->value.IsObject()) {
+    for (const char* noise : {"managedFields", "resourceVersion", "uid", "generation",
+                              "creationTimestamp", "selfLink"}) {
+      meta->value.RemoveMember(noise);
+    }
+    if (auto ann = meta->value.FindMember("annotations");
+        ann != meta->value.MemberEnd() && ann->value.IsObject()) {
+      ann->value.RemoveMember(kAppliedAnnotation);
+      ann->value.RemoveMember("deployment.kubernetes.io/revision");
+      if (ann->value.MemberCount() == 0) meta->value.RemoveMember("annotations");
+    }
+  }
+  return manifest::CanonicalJson(doc);
+}
+
+int KindRank(std::string_view kind) {
+  static constexpr std::string_view kOrder[] = {"Namespace", "ConfigMap",  "Secret",
+                                                "Service",   "Deployment", "Ingress"};
+  for (int i = 0; i < static_cast<int>(std::size(kOrder)); ++i) {
+    if (kOrder[i] == kind) return i;
+  }
+  return static_cast<int>(std::size(kOrder));
+}
+
+std::string_view ActionName(Action action) {
+  switch (action) {
+    case Action::kCreate:
+      return "create";
+    case Action::kUpdate:
+      return "update";
+    case Action::kUnchanged:
+      return "unchanged";
+    case Action::kRetire:
+      return "retire";
+    case Action::kDelete:
+      return "delete";
+    case Action::kOrphan:
+      return "orphan";
+  }
+  return "unknown";
+}
+
+}  // namespace pagoda::diff

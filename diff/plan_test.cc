@@ -1,0 +1,171 @@
+#include <gtest/gtest.h>
+
+#include "diff/diff.h"
+
+namespace pagoda::diff {
+namespace {
+
+std::string Meta(const std::string& name, const std::string& ns, const std::string& env,
+                 const std::string& extra_annotations = "") {
+  std::string labels =
+      R"("app.kubernetes.io/name":")" + ns + R"(","app.kubernetes.io/managed-by":"pagoda")";
+  if (!env.empty()) labels += R"(,"app.kubernetes.io/instance":")" + env + "\"";
+  return R"("metadata":{"name":")" + name + R"(","namespace":")" + ns + R"(","labels":{)" + labels +
+         R"(},"annotations":{)" + extra_annotations + "}";
+}
+
+std::string DeploymentJson(const std::string& name, const std::string& ns, const std::string& env,
+                           int replicas, const std::string& created = "2026-01-01T00:00:00Z",
+                           const std::string& files = "") {
+  std::string volumes =
+      files.empty() ? "[]" : R"([{"name":"files","configMap":{"name":")" + files + R"("}}])";
+  std::string meta = Meta(name, ns, env);
+  meta.insert(meta.size(), R"(,"creationTimestamp":")" + created + "\"");
+  return R"({"apiVersion":"apps/v1","kind":"Deployment",)" + meta + R"(},"spec":{"replicas":)" +
+         std::to_string(replicas) + R"(,"template":{"spec":{"volumes":)" + volumes + "}}}}";
+}
+
+std::string Simple(const std::string& kind, const std::string& name, const std::string& ns,
+                   const std::string& env, const std::string& annotations = "") {
+  std::string api =
+      kind == "Ingress" ? "networking.k8s.io/v1" : (kind == "CronJob" ? "batch/v1" : "v1");
+  return R"({"apiVersion":")" + api + R"(","kind":")" + kind + R"(",)" +
+         Meta(name, ns, env, annotations) + "}}";
+}
+
+Desired D(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  return Desired{*KeyOf(doc), doc["apiVersion"].GetString(), json};
+}
+
+Live L(const std::string& json) {
+  Live l;
+  l.object.Parse(json.c_str());
+  EXPECT_FALSE(l.object.HasParseError()) << json;
+  l.key = *KeyOf(l.object);
+  l.api_version = l.object["apiVersion"].GetString();
+  return l;
+}
+
+Scope ShopScope(bool prune, int keep = 3) {
+  Scope scope;
+  auto& app = scope.apps["shop"];
+  app.environments = {"prod"};
+  app.prune = {{"prod", prune}};
+  app.keep_revisions = {{"prod", keep}};
+  app.prune_app_objects = prune;
+  return scope;
+}
+
+const PlannedChange* Find(const Plan& plan, const std::string& key) {
+  for (const auto& c : plan.changes) {
+    if (c.key.ToString() == key) return &c;
+  }
+  return nullptr;
+}
+
+TEST(MakePlan, CreatesUpdatesAndLeavesEqualObjectsAlone) {
+  std::vector<Desired> desired = {
+      D(DeploymentJson("prod-b", "shop", "prod", 3)), D(Simple("Service", "prod", "shop", "prod")),
+      D(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}})")};
+  std::vector<Live> live;
+  live.push_back(L(DeploymentJson("prod-b", "shop", "prod", 5)));
+  live.push_back(L(Simple("Service", "prod", "shop", "prod")));
+  Plan plan = MakePlan(desired, live, ShopScope(true));
+  EXPECT_EQ(plan.Count(Action::kCreate), 1);
+  EXPECT_EQ(plan.Count(Action::kUpdate), 1);
+  EXPECT_EQ(plan.Count(Action::kUnchanged), 1);
+  ASSERT_EQ(plan.changes.size(), 3u);
+  // Apply order: Namespace, Service, Deployment.
+  EXPECT_EQ(plan.changes[0].key.kind, "Namespace");
+  EXPECT_EQ(plan.changes[1].key.kind, "Service");
+  EXPECT_EQ(plan.changes[2].key.kind, "Deployment");
+  EXPECT_EQ(plan.changes[2].changes[0].path, "spec.replicas");
+  EXPECT_FALSE(plan.InSync());
+}
+
+TEST(MakePlan, EarlierRevisionsAreRetiredKeptThenDeletedWithTheirFiles) {
+  std::vector<Desired> desired = {
+      D(DeploymentJson("prod-new", "shop", "prod", 3, "", "prod-files-n"))};
+  std::vector<Live> live;
+  live.push_back(
+      L(DeploymentJson("prod-r3", "shop", "prod", 3, "2026-01-03T00:00:00Z", "prod-files-3")));
+  live.push_back(
+      L(DeploymentJson("prod-r2", "shop", "prod", 0, "2026-01-02T00:00:00Z", "prod-files-2")));
+  live.push_back(
+      L(DeploymentJson("prod-r1", "shop", "prod", 0, "2026-01-01T00:00:00Z", "prod-files-1")));
+  live.push_back(L(Simple("ConfigMap", "prod-files-3", "shop", "prod")));
+  live.push_back(L(Simple("ConfigMap", "prod-files-2", "shop", "prod")));
+  live.push_back(L(Simple("ConfigMap", "prod-files-1", "shop", "prod")));
+  Plan plan = MakePlan(desired, live, ShopScope(/*prune=*/false, /*keep=*/2));
+  EXPECT_EQ(Find(plan, "Deployment/shop/prod-r3")->action, Action::kRetire);
+  EXPECT_EQ(Find(plan, "Deployment/shop/prod-r2")->action, Action::kUnchanged);
+  EXPECT_EQ(Find(plan, "Deployment/shop/prod-r1")->action, Action::kDelete);
+  // Files of kept revisions stay; the deleted revision's files go, even with prune off.
+  EXPECT_EQ(Find(plan, "ConfigMap/shop/prod-files-3"), nullptr);
+  EXPECT_EQ(Find(plan, "ConfigMap/shop/prod-files-2"), nullptr);
+  EXPECT_EQ(Find(plan, "ConfigMap/shop/prod-files-1")->action, Action::kDelete);
+  // Deletions come last, in reverse apply order: Deployment before ConfigMap.
+  EXPECT_EQ(plan.changes.back().key.kind, "ConfigMap");
+}
+
+TEST(MakePlan, PruneFollowsThePolicy) {
+  std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3))};
+  std::vector<Live> live;
+  live.push_back(L(Simple("Service", "prod-public", "shop", "prod")));
+  live.push_back(L(Simple("CronJob", "cleanup", "shop", "")));
+  Plan on = MakePlan(desired, live, ShopScope(true));
+  EXPECT_EQ(Find(on, "Service/shop/prod-public")->action, Action::kDelete);
+  EXPECT_EQ(Find(on, "CronJob/shop/cleanup")->action, Action::kDelete);
+  Plan off = MakePlan(desired, live, ShopScope(false));
+  EXPECT_EQ(Find(off, "Service/shop/prod-public")->action, Action::kOrphan);
+  EXPECT_EQ(Find(off, "CronJob/shop/cleanup")->action, Action::kOrphan);
+  EXPECT_NE(Find(off, "CronJob/shop/cleanup")->reason.find("prune is off"), std::string::npos);
+}
+
+TEST(MakePlan, RemovedEnvironmentUsesThePolicyItWasAppliedWith) {
+  std::vector<Live> live;
+  live.push_back(L(DeploymentJson("gone-x", "shop", "staging", 2)));
+  live.push_back(
+      L(Simple("Service", "staging", "shop", "staging", R"("pagoda.dev/prune":"true")")));
+  Plan plan = MakePlan({}, live, ShopScope(false));
+  EXPECT_EQ(Find(plan, "Service/shop/staging")->action, Action::kDelete);
+  EXPECT_EQ(Find(plan, "Deployment/shop/gone-x")->action, Action::kOrphan);
+}
+
+TEST(MakePlan, NeverTouchesObjectsOutsideTheScope) {
+  std::vector<Live> live;
+  live.push_back(L(Simple("Service", "web", "other-app", "prod")));  // an app not selected
+  Live foreign = L(Simple("Service", "web", "shop", "prod"));
+  foreign.object["metadata"]["labels"]["app.kubernetes.io/name"].SetString("not-shop");
+  live.push_back(std::move(foreign));  // claims another app inside shop's namespace
+  Plan plan = MakePlan({}, live, ShopScope(true));
+  EXPECT_TRUE(plan.changes.empty());
+}
+
+TEST(MakePlan, EnvironmentSelectionLeavesOtherEnvironmentsAndAppObjectsAlone) {
+  Scope scope = ShopScope(true);
+  scope.apps["shop"].all_environments = false;
+  std::vector<Live> live;
+  live.push_back(L(Simple("Service", "test", "shop", "test")));
+  live.push_back(L(Simple("CronJob", "cleanup", "shop", "")));
+  live.push_back(L(Simple("Service", "prod-public", "shop", "prod")));
+  Plan plan = MakePlan({}, live, scope);
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].key.ToString(), "Service/shop/prod-public");
+}
+
+TEST(MakePlan, NamespacesAreNeverDeleted) {
+  Live l = L(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{)"
+             R"("app.kubernetes.io/name":"shop","app.kubernetes.io/managed-by":"pagoda"}}})");
+  std::vector<Live> live;
+  live.push_back(std::move(l));
+  Plan plan = MakePlan({}, live, ShopScope(true));
+  ASSERT_EQ(plan.changes.size(), 1u);
+  EXPECT_EQ(plan.changes[0].action, Action::kOrphan);
+  EXPECT_TRUE(plan.InSync());
+}
+
+}  // namespace
+}  // namespace pagoda::diff
