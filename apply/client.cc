@@ -2,6 +2,9 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
+#include <condition_variable>
+
 #include "apply/kube.h"
 #include "base/file.h"
 
@@ -20,7 +23,97 @@ std::string TrimNewlines(std::string s) {
   return s;
 }
 
+std::string Str(const rapidjson::Value& obj, const char* name) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(name);
+  return it != obj.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
+}
+
+std::string UrlEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+constexpr char kAggregatedDiscovery[] =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+    "application/json";
+
+void AddResource(std::vector<ResourceInfo>* out, const std::string& group,
+                 const std::string& version, const rapidjson::Value& r, bool aggregated) {
+  ResourceInfo info;
+  info.group = group;
+  info.version = version;
+  info.resource = aggregated ? Str(r, "resource") : Str(r, "name");
+  if (info.resource.empty() || info.resource.find('/') != std::string::npos) return;  // subresource
+  if (aggregated) {
+    auto rk = r.FindMember("responseKind");
+    if (rk != r.MemberEnd()) info.kind = Str(rk->value, "kind");
+    info.namespaced = Str(r, "scope") == "Namespaced";
+  } else {
+    info.kind = Str(r, "kind");
+    auto ns = r.FindMember("namespaced");
+    info.namespaced = ns != r.MemberEnd() && ns->value.IsBool() && ns->value.GetBool();
+  }
+  if (auto verbs = r.FindMember("verbs"); verbs != r.MemberEnd() && verbs->value.IsArray()) {
+    for (const auto& v : verbs->value.GetArray()) {
+      if (v.IsString()) info.verbs.emplace_back(v.GetString());
+    }
+  }
+  if (!info.kind.empty()) out->push_back(std::move(info));
+}
+
 }  // namespace
+
+int64_t RequestStats::Writes() const {
+  int64_t n = 0;
+  for (const char* verb : {"POST", "PUT", "PATCH", "DELETE"}) {
+    if (auto it = by_verb.find(verb); it != by_verb.end()) n += it->second;
+  }
+  return n;
+}
+
+int64_t RequestStats::Reads() const {
+  int64_t n = 0;
+  for (const char* verb : {"GET", "LIST"}) {
+    if (auto it = by_verb.find(verb); it != by_verb.end()) n += it->second;
+  }
+  return n;
+}
+
+int64_t RequestStats::Total() const {
+  int64_t n = 0;
+  for (const auto& [verb, count] : by_verb) n += count;
+  return n;
+}
+
+std::string ResourceInfo::ApiVersion() const {
+  return group.empty() ? version : group + "/" + version;
+}
+
+bool ResourceInfo::Supports(std::string_view verb) const {
+  return std::find(verbs.begin(), verbs.end(), verb) != verbs.end();
+}
+
+std::string ResourceInfo::CollectionPath(std::string_view ns) const {
+  std::string path = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+  if (namespaced && !ns.empty()) path += "/namespaces/" + std::string(ns);
+  return path + "/" + resource;
+}
+
+std::string ResourceInfo::ObjectPath(std::string_view ns, std::string_view name) const {
+  return CollectionPath(ns) + "/" + std::string(name);
+}
 
 Status StatusFromResponse(std::string_view method, std::string_view path,
                           const HttpResponse& response) {
@@ -30,12 +123,8 @@ Status StatusFromResponse(std::string_view method, std::string_view path,
   std::string reason;
   rapidjson::Document doc;
   if (!doc.Parse(response.body.c_str()).HasParseError() && doc.IsObject()) {
-    if (auto it = doc.FindMember("message"); it != doc.MemberEnd() && it->value.IsString()) {
-      message = it->value.GetString();
-    }
-    if (auto it = doc.FindMember("reason"); it != doc.MemberEnd() && it->value.IsString()) {
-      reason = it->value.GetString();
-    }
+    message = Str(doc, "message");
+    reason = Str(doc, "reason");
   }
   if (message.empty()) message = TrimNewlines(response.body.substr(0, 512));
   std::string full = std::string(method) + " " + std::string(path) + ": " +
@@ -61,41 +150,211 @@ Status StatusFromResponse(std::string_view method, std::string_view path,
   }
 }
 
-Result<std::unique_ptr<KubeClient>> KubeClient::Connect(Credentials creds) {
-  TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
-                creds.insecure_skip_tls_verify, creds.tls_server_name};
-  auto transport = NewCurlTransport(tls);
-  if (!transport.ok()) return transport.status();
-  return std::make_unique<KubeClient>(std::move(creds), std::move(*transport));
+// Idle transports, created on demand up to a limit; a caller takes one for
+// the duration of a request, so concurrent requests use separate connections.
+struct KubeClient::Pool {
+  std::function<Result<std::unique_ptr<HttpTransport>>()> factory;
+  int limit = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::unique_ptr<HttpTransport>> idle;
+  int created = 0;
+
+  Result<std::unique_ptr<HttpTransport>> Take() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return !idle.empty() || created < limit; });
+    if (!idle.empty()) {
+      auto t = std::move(idle.back());
+      idle.pop_back();
+      return t;
+    }
+    ++created;
+    lock.unlock();
+    auto made = factory();
+    if (!made.ok()) {
+      std::lock_guard<std::mutex> relock(mu);
+      --created;
+      cv.notify_one();
+    }
+    return made;
+  }
+
+  void Give(std::unique_ptr<HttpTransport> t) {
+    std::lock_guard<std::mutex> lock(mu);
+    idle.push_back(std::move(t));
+    cv.notify_one();
+  }
+};
+
+Result<std::unique_ptr<KubeClient>> KubeClient::Connect(Credentials creds, ClientOptions options) {
+  if (!options.transport_factory) {
+    TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
+                  creds.insecure_skip_tls_verify, creds.tls_server_name};
+    options.transport_factory = [tls] { return NewCurlTransport(tls); };
+  }
+  return std::unique_ptr<KubeClient>(new KubeClient(std::move(creds), std::move(options)));
 }
 
-KubeClient::KubeClient(Credentials creds, std::unique_ptr<HttpTransport> transport)
-    : creds_(std::move(creds)), transport_(std::move(transport)) {}
+KubeClient::KubeClient(Credentials creds, ClientOptions options)
+    : creds_(std::move(creds)), options_(std::move(options)), pool_(std::make_unique<Pool>()) {
+  if (options_.clock == nullptr) options_.clock = &RealClock();
+  pool_->factory = options_.transport_factory;
+  pool_->limit = std::max(1, options_.max_connections);
+  bucket_ = std::make_unique<TokenBucket>(options_.qps, options_.burst, *options_.clock);
+  rng_.seed(std::random_device{}());
+}
+
+KubeClient::~KubeClient() = default;
+
+RequestStats KubeClient::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
 
 Result<rapidjson::Document> KubeClient::Get(std::string_view path) {
-  return Call("GET", path, "", "");
+  return Call("GET", "GET", path, "", "");
 }
 
 Result<rapidjson::Document> KubeClient::Post(std::string_view path, const rapidjson::Value& body) {
-  return Call("POST", path, "application/json", Serialize(body));
+  return Call("POST", "POST", path, "application/json", Serialize(body));
 }
 
 Result<rapidjson::Document> KubeClient::Patch(std::string_view path, std::string_view content_type,
                                               std::string_view body) {
-  return Call("PATCH", path, content_type, std::string(body));
+  bool dry_run = path.find("dryRun=All") != std::string_view::npos;
+  return Call(dry_run ? "DRY-RUN" : "PATCH", "PATCH", path, content_type, std::string(body));
 }
 
-Result<rapidjson::Document> KubeClient::Delete(std::string_view path) {
-  return Call("DELETE", path, "", "");
+Result<rapidjson::Document> KubeClient::Delete(std::string_view path, std::string_view body) {
+  return Call("DELETE", "DELETE", path, body.empty() ? "" : "application/json", std::string(body));
 }
 
-Result<rapidjson::Document> KubeClient::Call(std::string_view method, std::string_view path,
-                                             std::string_view content_type, std::string body) {
+Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path) {
+  std::vector<rapidjson::Document> items;
+  std::string base(path);
+  base += base.find('?') == std::string::npos ? "?limit=500" : "&limit=500";
+  std::string cont;
+  do {
+    std::string page = cont.empty() ? base : base + "&continue=" + UrlEncode(cont);
+    auto doc = Call("LIST", "GET", page, "", "");
+    if (!doc.ok()) return doc.status();
+    cont.clear();
+    if (auto meta = doc->FindMember("metadata"); meta != doc->MemberEnd()) {
+      cont = Str(meta->value, "continue");
+    }
+    auto list = doc->FindMember("items");
+    if (list == doc->MemberEnd() || !list->value.IsArray()) continue;
+    // Items of a LIST lack apiVersion and kind; the list's kind names them.
+    std::string api_version = Str(*doc, "apiVersion");
+    std::string kind = Str(*doc, "kind");
+    if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
+    for (auto& item : list->value.GetArray()) {
+      rapidjson::Document one;
+      one.CopyFrom(item, one.GetAllocator());
+      if (one.IsObject() && !one.HasMember("apiVersion")) {
+        one.AddMember("apiVersion", rapidjson::Value(api_version.c_str(), one.GetAllocator()),
+                      one.GetAllocator());
+      }
+      if (one.IsObject() && !one.HasMember("kind")) {
+        one.AddMember("kind", rapidjson::Value(kind.c_str(), one.GetAllocator()),
+                      one.GetAllocator());
+      }
+      items.push_back(std::move(one));
+    }
+  } while (!cont.empty());
+  return items;
+}
+
+Status KubeClient::Discover() {
+  std::vector<ResourceInfo> found;
+  for (const char* root : {"/api", "/apis"}) {
+    auto doc = Call("GET", "GET", root, "", "", kAggregatedDiscovery);
+    if (!doc.ok()) return doc.status().WithContext("discovery");
+    if (Str(*doc, "kind") == "APIGroupDiscoveryList") {
+      for (const auto& group : (*doc)["items"].GetArray()) {
+        std::string name;
+        if (auto meta = group.FindMember("metadata"); meta != group.MemberEnd()) {
+          name = Str(meta->value, "name");
+        }
+        auto versions = group.FindMember("versions");
+        if (versions == group.MemberEnd()) continue;
+        for (const auto& v : versions->value.GetArray()) {
+          auto resources = v.FindMember("resources");
+          if (resources == v.MemberEnd()) continue;
+          for (const auto& r : resources->value.GetArray()) {
+            AddResource(&found, name, Str(v, "version"), r, true);
+          }
+        }
+      }
+      continue;
+    }
+    // A server without aggregated discovery: one request per group version.
+    std::vector<std::pair<std::string, std::string>> group_versions;  // (group, version)
+    if (std::string_view(root) == "/api") {
+      for (const auto& v : (*doc)["versions"].GetArray())
+        group_versions.push_back({"", v.GetString()});
+    } else {
+      for (const auto& g : (*doc)["groups"].GetArray()) {
+        for (const auto& v : g["versions"].GetArray()) {
+          group_versions.push_back({Str(g, "name"), Str(v, "version")});
+        }
+      }
+    }
+    for (const auto& [group, version] : group_versions) {
+      std::string path = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
+      auto list = Get(path);
+      if (!list.ok()) return list.status().WithContext("discovery");
+      for (const auto& r : (*list)["resources"].GetArray())
+        AddResource(&found, group, version, r, false);
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  resources_ = std::move(found);
+  discovered_ = true;
+  return Status::Ok();
+}
+
+Result<std::vector<ResourceInfo>> KubeClient::Resources() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (discovered_) return resources_;
+  }
+  PAGODA_RETURN_IF_ERROR(Discover());
+  std::lock_guard<std::mutex> lock(mu_);
+  return resources_;
+}
+
+Result<ResourceInfo> KubeClient::Resource(std::string_view api_version, std::string_view kind) {
+  std::string group, version(api_version);
+  if (auto slash = api_version.find('/'); slash != std::string_view::npos) {
+    group = std::string(api_version.substr(0, slash));
+    version = std::string(api_version.substr(slash + 1));
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    bool need = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      need = !discovered_ || pass == 1;
+    }
+    if (need) PAGODA_RETURN_IF_ERROR(Discover());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : resources_) {
+      if (r.group == group && r.version == version && r.kind == kind) return r;
+    }
+  }
+  return Status::NotFound("the API server does not serve " + std::string(kind) + " in " +
+                          std::string(api_version));
+}
+
+Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_view method,
+                                             std::string_view path, std::string_view content_type,
+                                             std::string body, std::string_view accept) {
   HttpRequest request;
   request.method = std::string(method);
   request.url = creds_.server + std::string(path);
   request.body = std::move(body);
-  request.headers.emplace_back("Accept", "application/json");
+  request.timeout = options_.timeout;
+  request.headers.emplace_back("Accept", std::string(accept));
   request.headers.emplace_back("User-Agent", "pagoda");
   if (!content_type.empty())
     request.headers.emplace_back("Content-Type", std::string(content_type));
@@ -109,7 +368,25 @@ Result<rapidjson::Document> KubeClient::Call(std::string_view method, std::strin
   }
   if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
 
-  auto response = transport_->Do(request);
+  Result<HttpResponse> response = Status::Internal("no attempt made");
+  for (int attempt = 1;; ++attempt) {
+    auto waited = bucket_->Acquire();
+    auto transport = pool_->Take();
+    if (!transport.ok()) return transport.status();
+    response = (*transport)->Do(request);
+    pool_->Give(std::move(*transport));
+    std::optional<std::chrono::milliseconds> delay;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.by_verb[std::string(verb)]++;
+      stats_.throttled += waited;
+      if (response.ok()) stats_.by_code[response->status]++;
+      delay = RetryDelay(options_.retry, attempt, method, response, rng_);
+      if (delay) stats_.retries++;
+    }
+    if (!delay) break;
+    options_.clock->SleepFor(*delay);
+  }
   if (!response.ok()) return response.status();
   PAGODA_RETURN_IF_ERROR(StatusFromResponse(method, path, *response));
   rapidjson::Document doc;

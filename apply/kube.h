@@ -10,12 +10,18 @@
 #include <rapidjson/document.h>
 
 #include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "apply/http.h"
+#include "apply/throttle.h"
+#include "base/clock.h"
 #include "base/status.h"
 
 namespace pagoda::apply {
@@ -51,33 +57,96 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options);
 Result<Credentials> InClusterCredentials(
     std::string_view secrets_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
+struct ClientOptions {
+  double qps = 50;  // client-side rate limit; <= 0 disables it
+  int burst = 100;
+  RetryPolicy retry;
+  int max_connections = 4;  // concurrent requests, each on its own connection
+  std::chrono::milliseconds timeout{30000};
+  Clock* clock = nullptr;  // nullptr: RealClock()
+  // Makes the transports; nullptr: libcurl configured from the credentials.
+  std::function<Result<std::unique_ptr<HttpTransport>>()> transport_factory;
+};
+
+// Requests made so far, by kind: "GET", "LIST", "PATCH", "DRY-RUN" (a patch
+// with dryRun=All), "POST", "PUT", "DELETE"; and answers by HTTP status.
+struct RequestStats {
+  std::map<std::string, int64_t> by_verb;
+  std::map<long, int64_t> by_code;
+  int64_t retries = 0;
+  std::chrono::nanoseconds throttled{0};  // time spent waiting for the rate limit
+
+  int64_t Writes() const;  // POST, PUT, PATCH and DELETE that were not dry runs
+  int64_t Reads() const;   // GET and LIST
+  int64_t Total() const;
+};
+
+// A resource the API server serves, as discovery describes it.
+struct ResourceInfo {
+  std::string group;  // "" for the core group
+  std::string version;
+  std::string kind;
+  std::string resource;  // plural, lower case: "deployments"
+  bool namespaced = true;
+  std::vector<std::string> verbs;
+
+  std::string ApiVersion() const;  // "apps/v1", "v1"
+  bool Supports(std::string_view verb) const;
+  // "/apis/apps/v1/namespaces/NS/deployments"; all namespaces when `ns` is empty.
+  std::string CollectionPath(std::string_view ns) const;
+  std::string ObjectPath(std::string_view ns, std::string_view name) const;
+};
+
 // A REST client for one API server. Paths are absolute API paths
 // ("/api/v1/namespaces/shop/pods"). Every non-2xx answer becomes a Status whose
 // message carries the API server's own message; the code follows the HTTP
 // status (404 NotFound, 409 Conflict or AlreadyExists, 401/403, 422/400
-// InvalidArgument, 429/5xx Unavailable).
+// InvalidArgument, 429/5xx Unavailable). Requests are paced by a token bucket
+// and retried per RetryPolicy. Thread-safe: up to max_connections requests
+// run at once, each on a kept-alive connection.
 class KubeClient {
  public:
-  // Builds a client with a libcurl transport configured from `creds`.
-  static Result<std::unique_ptr<KubeClient>> Connect(Credentials creds);
-  KubeClient(Credentials creds, std::unique_ptr<HttpTransport> transport);
+  static Result<std::unique_ptr<KubeClient>> Connect(Credentials creds, ClientOptions options = {});
+  ~KubeClient();
 
   Result<rapidjson::Document> Get(std::string_view path);
   Result<rapidjson::Document> Post(std::string_view path, const rapidjson::Value& body);
   // `content_type` selects the patch strategy: application/merge-patch+json,
   // application/strategic-merge-patch+json or application/apply-patch+yaml.
+  // A path with dryRun=All counts as a dry run, not a write.
   Result<rapidjson::Document> Patch(std::string_view path, std::string_view content_type,
                                     std::string_view body);
-  Result<rapidjson::Document> Delete(std::string_view path);
+  Result<rapidjson::Document> Delete(std::string_view path, std::string_view body = "");
 
+  // Every item of a collection, page by page (limit 500). `path` may carry a
+  // query (labelSelector=...).
+  Result<std::vector<rapidjson::Document>> List(std::string_view path);
+
+  // What serves `kind` of `api_version`, from aggregated discovery (/api and
+  // /apis), fetched once and again when a kind is not found.
+  Result<ResourceInfo> Resource(std::string_view api_version, std::string_view kind);
+  Result<std::vector<ResourceInfo>> Resources();
+
+  RequestStats stats() const;
   const Credentials& credentials() const { return creds_; }
 
  private:
-  Result<rapidjson::Document> Call(std::string_view method, std::string_view path,
-                                   std::string_view content_type, std::string body);
+  struct Pool;
+  KubeClient(Credentials creds, ClientOptions options);
+  Result<rapidjson::Document> Call(std::string_view verb, std::string_view method,
+                                   std::string_view path, std::string_view content_type,
+                                   std::string body, std::string_view accept = "application/json");
+  Status Discover();
 
   Credentials creds_;
-  std::unique_ptr<HttpTransport> transport_;
+  ClientOptions options_;
+  std::unique_ptr<Pool> pool_;
+  std::unique_ptr<TokenBucket> bucket_;
+  mutable std::mutex mu_;  // guards the members below
+  RequestStats stats_;
+  std::mt19937_64 rng_;
+  std::vector<ResourceInfo> resources_;
+  bool discovered_ = false;
 };
 
 // Turns an API server answer into a Status (see KubeClient). Exposed for tests.
