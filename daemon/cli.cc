@@ -1,8 +1,11 @@
 #include "daemon/cli.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "daemon/cluster_commands.h"
 #include "daemon/manifest_commands.h"
 #include "pagoda/version.h"
 
@@ -23,6 +26,25 @@ void AddRepositoryOptions(CLI::App* command, ManifestFlags* flags) {
   command->add_option("--node-allocatable", flags->node_allocatable,
                       "what one node can allocate, e.g. cpu=7.5,memory=15Gi: warn about "
                       "instances that cannot fit");
+}
+
+// The options `diff` and `sync` share: the repository and where its clusters are.
+void AddClusterOptions(CLI::App* command, ClusterFlags* flags) {
+  command
+      ->add_option("--repo", flags->repo,
+                   "the config repository: a directory holding apps/ (default: the current "
+                   "directory)")
+      ->check(CLI::ExistingDirectory);
+  command->add_option("targets", flags->targets, "APP or APP/ENV to limit the command to");
+  command->add_option("--kubeconfig", flags->kubeconfig,
+                      "the kubeconfig to read (default: $KUBECONFIG or ~/.kube/config)");
+  command->add_option("--cluster", flags->clusters,
+                      "NAME=CONTEXT or NAME=KUBECONFIG[:CONTEXT]: where cluster NAME of the "
+                      "repository is (repeatable; default: the context named NAME)");
+  command->add_option("--all-clusters-to", flags->all_clusters_to,
+                      "send every cluster of the repository to this context");
+  command->add_option("--qps", flags->qps, "API requests per second at most (default 50)");
+  command->add_option("--burst", flags->burst, "API request burst (default 100)");
 }
 
 }  // namespace
@@ -60,6 +82,25 @@ int RunCli(int argc, char** argv) {
   render->add_option("--commit", render_flags.commit,
                      "set the pagoda.dev/commit annotation on every object");
 
+  ClusterFlags diff_flags;
+  CLI::App* diff = app.add_subcommand(
+      "diff",
+      "Show how the clusters differ from the repository, per object, like `kubectl diff`. "
+      "Exit 0 no differences, 1 differences, 2 usage, 3 errors.");
+  AddClusterOptions(diff, &diff_flags);
+
+  ClusterFlags sync_flags;
+  CLI::App* sync = app.add_subcommand(
+      "sync",
+      "Make the clusters match the repository now: apply what differs, retire earlier "
+      "revisions, prune what the prune policy allows. Prints the change set. Exit 0 in sync, "
+      "2 usage, 3 errors.");
+  AddClusterOptions(sync, &sync_flags);
+  sync->add_flag("--dry-run", sync_flags.dry_run,
+                 "have the API server check every change and keep none");
+  sync->add_option("--commit", sync_flags.commit,
+                   "record this commit in the pagoda.dev/commit annotation of written objects");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -73,6 +114,11 @@ int RunCli(int argc, char** argv) {
     return RunValidate(validate_flags, std::cout, std::cerr);
   }
   if (render->parsed()) return RunRender(render_flags, std::cout, std::cerr);
+  if (diff->parsed()) {
+    diff_flags.color = isatty(STDOUT_FILENO) != 0;
+    return RunDiff(diff_flags, std::cout, std::cerr);
+  }
+  if (sync->parsed()) return RunSync(sync_flags, std::cout, std::cerr);
   std::cout << app.help();
   return 0;
 }

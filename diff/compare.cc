@@ -35,6 +35,11 @@ bool IsEmpty(const Value& v) {
   return v.IsNull() || (v.IsObject() && v.MemberCount() == 0) || (v.IsArray() && v.Empty());
 }
 
+bool IsZero(const Value& v) {
+  return (v.IsNumber() && v.GetDouble() == 0) || v.IsFalse() ||
+         (v.IsString() && v.GetStringLength() == 0);
+}
+
 // Fields whose list items Kubernetes merges by a key (strategic merge and
 // server-side apply use the same keys). The key is chosen by field name; for
 // `ports` it depends on whether the items are container or service ports.
@@ -67,7 +72,9 @@ class Comparer {
   void Walk(const Value& desired, const Value* live, const std::string& path,
             std::string_view field, std::string_view parent) {
     if (live == nullptr) {
-      if (!IsEmpty(desired)) Report(path, &desired, nullptr);
+      // The API server omits empty and zero values (omitempty): 0, false and
+      // "" are what an absent field means.
+      if (!IsEmpty(desired) && !IsZero(desired)) Report(path, &desired, nullptr);
       return;
     }
     if (desired.IsObject()) {

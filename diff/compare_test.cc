@@ -110,6 +110,13 @@ TEST(Compare, EmptyDesiredValuesMatchAbsentOnes) {
   EXPECT_FALSE(Compare(Parse(R"({"spec":{"a":{"x":1}}})"), Parse(R"({"spec":{}})")).equal);
 }
 
+TEST(Compare, ZeroValuesMatchFieldsTheServerOmits) {
+  auto desired = Parse(R"({"spec":{"initialDelaySeconds":0,"hostNetwork":false,"x":""}})");
+  EXPECT_TRUE(Compare(desired, Parse(R"({"spec":{}})")).equal);
+  EXPECT_FALSE(Compare(desired, Parse(R"({"spec":{"initialDelaySeconds":5}})")).equal);
+  EXPECT_FALSE(Compare(Parse(R"({"spec":{"a":1}})"), Parse(R"({"spec":{}})")).equal);
+}
+
 TEST(Compare, NumbersCompareByValue) {
   EXPECT_TRUE(Compare(Parse(R"({"spec":{"a":1}})"), Parse(R"({"spec":{"a":1.0}})")).equal);
   EXPECT_FALSE(Compare(Parse(R"({"spec":{"a":1}})"), Parse(R"({"spec":{"a":"1"}})")).equal);

@@ -1,0 +1,261 @@
+#include "apply/apply.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <future>
+#include <set>
+
+namespace pagoda::apply {
+namespace {
+
+constexpr char kOwnedSelector[] = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpagoda";
+
+// Kinds whose objects controllers make from pagoda's objects, copying their
+// labels; pagoda never renders them and never lists them.
+bool ControllerMadeKind(const ResourceInfo& r) {
+  static const std::set<std::pair<std::string, std::string>> kKinds = {
+      {"", "Pod"},
+      {"", "Event"},
+      {"", "Endpoints"},
+      {"events.k8s.io", "Event"},
+      {"discovery.k8s.io", "EndpointSlice"},
+      {"apps", "ReplicaSet"},
+      {"apps", "ControllerRevision"},
+      {"coordination.k8s.io", "Lease"},
+  };
+  return kKinds.count({r.group, r.kind}) > 0;
+}
+
+bool ControlledByAnother(const rapidjson::Value& object) {
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd()) return false;
+  auto refs = meta->value.FindMember("ownerReferences");
+  if (refs == meta->value.MemberEnd() || !refs->value.IsArray()) return false;
+  for (const auto& ref : refs->value.GetArray()) {
+    auto controller = ref.FindMember("controller");
+    if (controller != ref.MemberEnd() && controller->value.IsBool() &&
+        controller->value.GetBool()) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Uid(const rapidjson::Value& object) {
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd()) return {};
+  auto uid = meta->value.FindMember("uid");
+  return uid != meta->value.MemberEnd() && uid->value.IsString() ? uid->value.GetString() : "";
+}
+
+struct KindListing {
+  ResourceInfo resource;
+  Result<std::vector<rapidjson::Document>> items = std::vector<rapidjson::Document>();
+};
+
+// One kind's owned objects in `apps`: cluster-wide, or per namespace when
+// RBAC grants only namespaces. A kind pagoda may not list is one it cannot
+// have created either, and is skipped.
+KindListing ListKind(KubeClient& client, const ResourceInfo& resource,
+                     const std::vector<std::string>& apps) {
+  KindListing out{resource};
+  auto all = client.List(resource.CollectionPath("") + "?" + kOwnedSelector);
+  if (all.ok() || all.status().code() != Status::Code::kPermissionDenied || !resource.namespaced) {
+    if (!all.ok() && (all.status().code() == Status::Code::kPermissionDenied ||
+                      all.status().code() == Status::Code::kNotFound)) {
+      return out;  // not ours to see, or no longer served
+    }
+    out.items = std::move(all);
+    return out;
+  }
+  std::vector<rapidjson::Document> items;
+  for (const auto& ns : apps) {
+    auto page = client.List(resource.CollectionPath(ns) + "?" + kOwnedSelector);
+    if (!page.ok()) {
+      if (page.status().code() == Status::Code::kPermissionDenied ||
+          page.status().code() == Status::Code::kNotFound) {
+        continue;
+      }
+      out.items = page.status();
+      return out;
+    }
+    for (auto& item : *page) items.push_back(std::move(item));
+  }
+  out.items = std::move(items);
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<diff::Live>> ReadLive(
+    KubeClient& client, const std::vector<std::string>& apps,
+    const std::set<std::pair<std::string, std::string>>& kinds_wanted) {
+  auto resources = client.Resources();
+  if (!resources.ok()) return resources.status();
+  const std::set<std::string> in_scope(apps.begin(), apps.end());
+
+  // One version per kind: discovery lists a group's preferred version first.
+  std::vector<ResourceInfo> kinds;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& r : *resources) {
+    bool is_namespace = r.group.empty() && r.kind == "Namespace";
+    bool wanted = kinds_wanted.count({r.group, r.kind}) > 0;
+    if (!wanted && !is_namespace && (!r.namespaced || ControllerMadeKind(r))) continue;
+    if (!r.Supports("list") || !r.Supports("patch") || !r.Supports("delete")) continue;
+    if (!seen.insert({r.group, r.kind}).second) continue;
+    kinds.push_back(r);
+  }
+
+  // A few kinds at a time: the client keeps several connections.
+  std::vector<KindListing> listings;
+  constexpr size_t kParallel = 4;
+  for (size_t i = 0; i < kinds.size(); i += kParallel) {
+    std::vector<std::future<KindListing>> batch;
+    for (size_t j = i; j < std::min(kinds.size(), i + kParallel); ++j) {
+      batch.push_back(
+          std::async(std::launch::async, [&, j] { return ListKind(client, kinds[j], apps); }));
+    }
+    for (auto& f : batch) listings.push_back(f.get());
+  }
+
+  std::vector<diff::Live> live;
+  for (auto& listing : listings) {
+    if (!listing.items.ok()) {
+      return listing.items.status().WithContext("listing " + listing.resource.kind);
+    }
+    for (auto& item : *listing.items) {
+      auto key = diff::KeyOf(item);
+      if (!key.ok()) continue;
+      const std::string& app = key->kind == "Namespace" ? key->name : key->namespace_name;
+      if (!in_scope.count(app) || ControlledByAnother(item)) continue;
+      diff::Live l;
+      l.key = std::move(*key);
+      l.api_version = listing.resource.ApiVersion();
+      l.object = std::move(item);
+      live.push_back(std::move(l));
+    }
+  }
+  std::sort(live.begin(), live.end(),
+            [](const diff::Live& a, const diff::Live& b) { return a.key < b.key; });
+  return live;
+}
+
+std::string_view ChangeActionName(ChangeAction action) {
+  switch (action) {
+    case ChangeAction::kCreated:
+      return "created";
+    case ChangeAction::kConfigured:
+      return "configured";
+    case ChangeAction::kUnchanged:
+      return "unchanged";
+    case ChangeAction::kDeleted:
+      return "deleted";
+    case ChangeAction::kSkipped:
+      return "skipped";
+  }
+  return "unknown";
+}
+
+int ChangeSet::Count(ChangeAction action) const {
+  return static_cast<int>(std::count_if(
+      entries.begin(), entries.end(), [&](const ChangeSetEntry& e) { return e.action == action; }));
+}
+
+std::string ChangeSet::Summary() const {
+  std::string out;
+  for (auto action : {ChangeAction::kCreated, ChangeAction::kConfigured, ChangeAction::kUnchanged,
+                      ChangeAction::kDeleted, ChangeAction::kSkipped}) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(Count(action)) + " " + std::string(ChangeActionName(action));
+  }
+  return out;
+}
+
+std::string ChangeSet::ToString() const {
+  std::string out;
+  for (const auto& e : entries) {
+    if (e.action == ChangeAction::kUnchanged) continue;
+    out += e.key + " " + std::string(ChangeActionName(e.action));
+    if (!e.detail.empty()) out += " (" + e.detail + ")";
+    out += "\n";
+  }
+  return out;
+}
+
+Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& api_version,
+                                         const diff::ObjectKey& key, const std::string& json) {
+  auto resource = client.Resource(api_version, key.kind);
+  if (!resource.ok()) return resource.status().WithContext(key.ToString());
+  std::string path = resource->ObjectPath(key.namespace_name, key.name) +
+                     "?fieldManager=pagoda&force=true&dryRun=All";
+  auto predicted = client.Patch(path, "application/apply-patch+yaml", json);
+  if (!predicted.ok()) return predicted.status().WithContext(key.ToString());
+  return predicted;
+}
+
+ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options) {
+  ExecuteResult result;
+  const std::string dry = options.dry_run ? "&dryRun=All" : "";
+  auto fail = [&](const diff::PlannedChange& change, Status status) {
+    result.status = status.WithContext(change.key.ToString());
+    return result;
+  };
+  for (const auto& change : plan.changes) {
+    const std::string key = change.key.ToString();
+    switch (change.action) {
+      case diff::Action::kUnchanged:
+        result.changes.entries.push_back({ChangeAction::kUnchanged, key, change.reason});
+        continue;
+      case diff::Action::kOrphan:
+        result.changes.entries.push_back({ChangeAction::kSkipped, key, change.reason});
+        continue;
+      default:
+        break;
+    }
+    auto resource = client.Resource(change.api_version, change.key.kind);
+    if (!resource.ok()) return fail(change, resource.status());
+    const std::string path = resource->ObjectPath(change.key.namespace_name, change.key.name);
+
+    if (change.action == diff::Action::kCreate || change.action == diff::Action::kUpdate) {
+      const std::string apply = path + "?fieldManager=pagoda" + dry;
+      auto applied = client.Patch(apply, "application/apply-patch+yaml", change.desired_json);
+      if (!applied.ok() && applied.status().code() == Status::Code::kConflict) {
+        // Another manager owns fields pagoda sets (kubectl scale, kubectl
+        // edit): the repository wins, and the log says what was taken.
+        spdlog::warn("{}: taking fields back from another manager: {}", key,
+                     applied.status().message());
+        applied = client.Patch(apply + "&force=true", "application/apply-patch+yaml",
+                               change.desired_json);
+      }
+      if (!applied.ok()) return fail(change, applied.status());
+      result.changes.entries.push_back({change.action == diff::Action::kCreate
+                                            ? ChangeAction::kCreated
+                                            : ChangeAction::kConfigured,
+                                        key, ""});
+      continue;
+    }
+    if (change.action == diff::Action::kRetire) {
+      auto scaled = client.Patch(path + "/scale?fieldManager=pagoda" + dry,
+                                 "application/merge-patch+json", R"({"spec":{"replicas":0}})");
+      if (!scaled.ok()) return fail(change, scaled.status());
+      result.changes.entries.push_back({ChangeAction::kConfigured, key, change.reason});
+      continue;
+    }
+    // kDelete: only the object the plan saw, and its dependents in the background.
+    std::string body =
+        R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background")";
+    if (change.live != nullptr && !Uid(*change.live).empty()) {
+      body += R"(,"preconditions":{"uid":")" + Uid(*change.live) + R"("})";
+    }
+    body += "}";
+    auto deleted = client.Delete(path + (options.dry_run ? "?dryRun=All" : ""), body);
+    if (!deleted.ok() && deleted.status().code() != Status::Code::kNotFound) {
+      return fail(change, deleted.status());
+    }
+    result.changes.entries.push_back({ChangeAction::kDeleted, key, change.reason});
+  }
+  return result;
+}
+
+}  // namespace pagoda::apply

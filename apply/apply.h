@@ -1,0 +1,68 @@
+// Carrying a diff::Plan out on a cluster, and reading what pagoda owns there.
+//
+// Objects are written with server-side apply (fieldManager "pagoda"); fields
+// another manager took are taken back with force, and the log says whose
+// they were. Objects the plan found equal are not written at all. Every run
+// yields a ChangeSet naming each object as Kind/namespace/name.
+#pragma once
+
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apply/kube.h"
+#include "diff/diff.h"
+
+namespace pagoda::apply {
+
+// The objects pagoda owns (label app.kubernetes.io/managed-by=pagoda) in the
+// namespaces of `apps`, of every kind the API server lets pagoda list,
+// apply and delete, plus the apps' Namespaces. Objects that a controller owns
+// (pods of a ReplicaSet, EndpointSlices of a Service) are not pagoda's even
+// when they copy its labels, and are left out. One cluster-wide LIST per kind
+// (per namespace when RBAC allows only that): the cost does not grow with
+// the number of objects. `kinds_wanted` ({group, kind}) are listed whatever
+// their kind: the kinds of the desired objects.
+Result<std::vector<diff::Live>> ReadLive(
+    KubeClient& client, const std::vector<std::string>& apps,
+    const std::set<std::pair<std::string, std::string>>& kinds_wanted);
+
+// What happened to one object.
+enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped };
+std::string_view ChangeActionName(ChangeAction action);  // "created", ...
+
+struct ChangeSetEntry {
+  ChangeAction action = ChangeAction::kUnchanged;
+  std::string key;     // Kind/namespace/name
+  std::string detail;  // why, for skipped and retired objects; "" otherwise
+};
+
+struct ChangeSet {
+  std::vector<ChangeSetEntry> entries;
+  int Count(ChangeAction action) const;
+  // "2 created, 1 configured, 5 unchanged, 0 deleted, 1 skipped"
+  std::string Summary() const;
+  // One line per entry that is not unchanged: "Deployment/shop/prod-abc configured".
+  std::string ToString() const;
+};
+
+struct ExecuteOptions {
+  bool dry_run = false;  // the API server checks every write, and keeps none
+};
+
+struct ExecuteResult {
+  ChangeSet changes;  // what was done, up to the failure if there was one
+  Status status;
+};
+
+// Carries out `plan` in its order: creates and updates by server-side apply,
+// earlier revisions scaled to 0, deletions (in the background, only of the
+// object the plan saw: a precondition on its uid). Stops at the first failure.
+ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options);
+
+// What the object would become if applied now: a server-side apply dry run.
+Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& api_version,
+                                         const diff::ObjectKey& key, const std::string& json);
+
+}  // namespace pagoda::apply

@@ -1,0 +1,75 @@
+// The sync engine: one pass from a loaded repository to a cluster that
+// matches it. Render the selected apps, gather per cluster what it should
+// hold, read what pagoda owns there, plan, and carry the plan out. The
+// command line (`pagoda diff`, `pagoda sync`) and the reconcile loop both
+// drive it; it keeps no state between passes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "apply/apply.h"
+#include "diff/diff.h"
+#include "manifest/manifest.h"
+
+namespace pagoda::daemon {
+
+// Which apps and environments a command speaks for.
+struct Selection {
+  // app → environments; an empty set means all of the app's environments.
+  std::map<std::string, std::set<std::string>> apps;
+  bool everything = true;
+
+  bool HasApp(const std::string& app) const;
+  bool HasEnv(const std::string& app, const std::string& env) const;
+  bool AllEnvironments(const std::string& app) const;
+};
+
+// Parses APP and APP/ENV arguments against the repository. An unknown app or
+// environment (of a valid app) is InvalidArgument.
+Result<Selection> SelectTargets(const manifest::Repository& repo,
+                                const std::vector<std::string>& targets);
+
+// What one API server should hold for the selected apps. Several cluster
+// names of the repository may lead to one server (--all-clusters-to): their
+// objects are planned together, so that one's objects are never taken for
+// the other's leftovers.
+struct ServerDesired {
+  std::string server;                 // where the objects go
+  std::vector<std::string> clusters;  // the cluster names that lead there
+  std::vector<diff::Desired> objects;
+  diff::Scope scope;
+  std::vector<std::string> apps;                        // namespaces in scope
+  std::set<std::pair<std::string, std::string>> kinds;  // {group, kind} of the objects
+};
+
+struct RenderProblem {
+  std::string app;
+  std::string message;
+};
+
+// Renders every valid selected app and groups the objects by server.
+// `server_of` maps a cluster name of the repository to a server identity
+// (clusters that map to the same string are one server). Apps that fail to
+// render are reported in `problems` and left out, so they keep whatever the
+// cluster has.
+std::map<std::string, ServerDesired> DesiredState(
+    const manifest::Repository& repo, const Selection& selection,
+    const manifest::RenderOptions& options, const std::map<std::string, std::string>& server_of,
+    std::vector<RenderProblem>* problems);
+
+// A plan and the live objects it points into; they stay together.
+struct ServerPlan {
+  std::vector<diff::Live> live;
+  diff::Plan plan;
+};
+
+// Reads what pagoda owns on the server for the desired apps and plans.
+Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
+                                               const ServerDesired& desired);
+
+}  // namespace pagoda::daemon
