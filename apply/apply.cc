@@ -201,8 +201,16 @@ ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteO
     result.status = status.WithContext(change.key.ToString());
     return result;
   };
+  // A dry run cannot check objects inside a namespace it only pretended to create.
+  std::set<std::string> new_namespaces;
   for (const auto& change : plan.changes) {
     const std::string key = change.key.ToString();
+    if (options.dry_run && change.action == diff::Action::kCreate &&
+        new_namespaces.count(change.key.namespace_name)) {
+      result.changes.entries.push_back(
+          {ChangeAction::kCreated, key, "not checked: its namespace does not exist yet"});
+      continue;
+    }
     switch (change.action) {
       case diff::Action::kUnchanged:
         result.changes.entries.push_back({ChangeAction::kUnchanged, key, change.reason});
@@ -229,6 +237,9 @@ ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteO
                                change.desired_json);
       }
       if (!applied.ok()) return fail(change, applied.status());
+      if (change.key.kind == "Namespace" && change.action == diff::Action::kCreate) {
+        new_namespaces.insert(change.key.name);
+      }
       result.changes.entries.push_back({change.action == diff::Action::kCreate
                                             ? ChangeAction::kCreated
                                             : ChangeAction::kConfigured,

@@ -24,6 +24,9 @@ module_version() {  # module_version DIR MODULE -> the version DIR/go.mod requir
 kube_version=$(module_version "$cluster_src/tools/kube" k8s.io/kubernetes)
 etcd_version=$(module_version "$cluster_src/tools/etcd" go.etcd.io/etcd/server/v3)
 kwok_version=$(module_version "$cluster_src/tools/kwok" sigs.k8s.io/kwok)
-# Any change to the modules or the launcher gives a new folder.
-tools_hash=$(cd "$cluster_src/tools" && cat */go.mod */go.sum */*.go 2>/dev/null | sha256sum | cut -c1-12)
+# Any change to the pinned modules gives a new folder; the launcher, which
+# changes more often and builds in seconds, has folders of its own.
+tools_hash=$(cd "$cluster_src/tools" && cat kube/go.* etcd/go.* etcd/*.go kwok/go.* | sha256sum | cut -c1-12)
 cluster_bin=$pagoda_cache/cluster/k8s-$kube_version-etcd-$etcd_version-kwok-$kwok_version-$tools_hash/bin
+launcher_hash=$(cd "$cluster_src/tools/testcluster" && cat go.mod *.go | sha256sum | cut -c1-12)
+launcher_bin=$pagoda_cache/cluster/testcluster-$launcher_hash/bin

@@ -65,7 +65,7 @@ const TestCluster& TestCluster::Get() {
 apply::Credentials TestCluster::Admin() const { return Load(admin_kubeconfig); }
 apply::Credentials TestCluster::Pagoda() const { return Load(pagoda_kubeconfig); }
 
-int TestCluster::Kubectl(const std::vector<std::string>& args, std::string* out) const {
+int Run(const std::vector<std::string>& args, std::string* out) {
   int pipefd[2];
   if (pipe(pipefd) != 0) return -1;
   pid_t pid = fork();
@@ -74,12 +74,11 @@ int TestCluster::Kubectl(const std::vector<std::string>& args, std::string* out)
     dup2(pipefd[1], 2);
     close(pipefd[0]);
     close(pipefd[1]);
-    std::vector<std::string> full = {kubectl, "--kubeconfig=" + admin_kubeconfig};
-    full.insert(full.end(), args.begin(), args.end());
+    std::vector<std::string> copy = args;
     std::vector<char*> argv;
-    for (auto& a : full) argv.push_back(a.data());
+    for (auto& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(kubectl.c_str(), argv.data());
+    execv(argv[0], argv.data());
     _exit(127);
   }
   close(pipefd[1]);
@@ -92,6 +91,12 @@ int TestCluster::Kubectl(const std::vector<std::string>& args, std::string* out)
   waitpid(pid, &status, 0);
   if (out != nullptr) *out = std::move(output);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int TestCluster::Kubectl(const std::vector<std::string>& args, std::string* out) const {
+  std::vector<std::string> full = {kubectl, "--kubeconfig=" + admin_kubeconfig};
+  full.insert(full.end(), args.begin(), args.end());
+  return Run(full, out);
 }
 
 std::string UniqueName(const std::string& prefix) {

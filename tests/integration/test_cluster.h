@@ -33,6 +33,10 @@ struct TestCluster {
   int Kubectl(const std::vector<std::string>& args, std::string* out) const;
 };
 
+// Runs a program (argv[0] is its path) and returns its exit code, with its
+// stdout and stderr in `out`.
+int Run(const std::vector<std::string>& argv, std::string* out);
+
 // A namespace that exists for the lifetime of this object: created with a
 // unique name from `prefix`, deleted (without waiting) on destruction.
 class ScopedNamespace {

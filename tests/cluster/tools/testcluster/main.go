@@ -7,6 +7,7 @@
 //	testcluster up   --dir DIR --bin BINDIR --stages FILE --rbac FILE [--nodes N]
 //	testcluster down --dir DIR
 //	testcluster env  --dir DIR
+//	testcluster faultproxy --dir DIR --faults 429,503,drop   (see faultproxy.go)
 //
 // `up` writes into DIR: pki/ (a fresh CA, serving and client certificates),
 // admin.kubeconfig (system:masters), pagoda.kubeconfig (a token of the
@@ -58,6 +59,7 @@ func main() {
 	rbac := fs.String("rbac", "", "manifest with pagoda's ServiceAccount and its RBAC")
 	nodes := fs.Int("nodes", 3, "number of fake nodes")
 	timeout := fs.Duration("timeout", 90*time.Second, "how long up waits for the cluster to be ready")
+	faults := fs.String("faults", "", "faultproxy: the faults to inject, e.g. 429,503,drop")
 	_ = fs.Parse(os.Args[2:])
 	if *dir == "" {
 		usage()
@@ -105,6 +107,10 @@ func main() {
 		if err := down(abs); err != nil {
 			fatal(err)
 		}
+	case "faultproxy":
+		if err := runFaultProxy(abs, *faults); err != nil {
+			fatal(err)
+		}
 	case "env":
 		data, err := os.ReadFile(filepath.Join(abs, "env"))
 		if err != nil {
@@ -117,7 +123,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testcluster up|down|env --dir DIR [--bin DIR --stages FILE --rbac FILE --nodes N]")
+	fmt.Fprintln(os.Stderr, "usage: testcluster up|down|env|faultproxy --dir DIR [--bin DIR --stages FILE --rbac FILE --nodes N]")
 	os.Exit(2)
 }
 
@@ -498,6 +504,9 @@ func (c *cluster) writeEnv() error {
 		"PAGODA_TEST_KUBECTL=" + filepath.Join(c.bin, "kubectl"),
 		"PAGODA_TEST_ETCD_URL=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports["etcd"]),
 		"PAGODA_TEST_NODES=" + strconv.Itoa(c.nodes),
+	}
+	if self, err := os.Executable(); err == nil {
+		env = append(env, "PAGODA_TEST_LAUNCHER="+self)
 	}
 	return os.WriteFile(c.path("env"), []byte(strings.Join(env, "\n")+"\n"), 0o600)
 }
