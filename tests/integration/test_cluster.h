@@ -37,6 +37,26 @@ struct TestCluster {
 // stdout and stderr in `out`.
 int Run(const std::vector<std::string>& argv, std::string* out);
 
+// A process started for a test and stopped (SIGTERM, then SIGKILL) by its PID
+// when this object goes away. Its stdout can be read line by line.
+class ChildProcess {
+ public:
+  explicit ChildProcess(const std::vector<std::string>& argv);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  int pid() const { return pid_; }
+  // The next line of its stdout, without the newline; "" at end of output
+  // or after `timeout`.
+  std::string ReadLine(std::chrono::milliseconds timeout);
+
+ private:
+  int pid_ = -1;
+  int out_ = -1;
+  std::string buffer_;
+};
+
 // A namespace that exists for the lifetime of this object: created with a
 // unique name from `prefix`, deleted (without waiting) on destruction.
 class ScopedNamespace {
