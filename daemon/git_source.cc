@@ -283,6 +283,21 @@ class GitSourceImpl : public GitSource {
     return *git_tree_entry_id(entry.p);
   }
 
+  // An anonymous remote for the URL as configured. url.*.insteadOf of the
+  // machine's git config is not applied: the daemon fetches what its own
+  // config names (and libgit2 1.5 leaks memory on every such lookup).
+  // REQUIRES: repo_->mu held.
+  Status CreateRemote(git::RemoteSession* session, Remote* remote) {
+    git_remote_create_options options = GIT_REMOTE_CREATE_OPTIONS_INIT;
+    options.repository = repo_->repo;
+    options.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (int rc = git_remote_create_with_opts(remote->out(), options_.url.c_str(), &options);
+        rc < 0) {
+      return git::RemoteError(*session, rc, "open remote");
+    }
+    return Status::Ok();
+  }
+
   // Downloads `refspecs` over a connected (or not yet connected) remote.
   // REQUIRES: repo_->mu held.
   Status Download(git::RemoteSession* session, git_remote* remote,
@@ -306,10 +321,7 @@ class GitSourceImpl : public GitSource {
   // REQUIRES: repo_->mu held.
   Result<git_oid> FetchRef(git::RemoteSession* session) {
     Remote remote;
-    if (int rc = git_remote_create_anonymous(remote.out(), repo_->repo, options_.url.c_str());
-        rc < 0) {
-      return git::RemoteError(*session, rc, "open remote");
-    }
+    PAGODA_RETURN_IF_ERROR(CreateRemote(session, &remote));
     git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
     git::SetCallbacks(session, &callbacks);
     if (int rc = git_remote_connect(remote.p, GIT_DIRECTION_FETCH, &callbacks, nullptr, nullptr);
@@ -368,10 +380,7 @@ class GitSourceImpl : public GitSource {
     CommitObj commit;
     if (git_commit_lookup(commit.out(), repo_->repo, &*oid) == 0) return *oid;
     Remote remote;
-    if (int rc = git_remote_create_anonymous(remote.out(), repo_->repo, options_.url.c_str());
-        rc < 0) {
-      return git::RemoteError(*session, rc, "open remote");
-    }
+    PAGODA_RETURN_IF_ERROR(CreateRemote(session, &remote));
     PAGODA_RETURN_IF_ERROR(Download(session, remote.p,
                                     {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"},
                                     GIT_REMOTE_DOWNLOAD_TAGS_NONE));
