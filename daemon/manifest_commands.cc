@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "daemon/engine.h"
 #include "manifest/manifest.h"
 
 namespace pagoda::daemon {
@@ -17,24 +18,6 @@ using manifest::AppResult;
 using manifest::Diagnostic;
 using manifest::Repository;
 using manifest::Severity;
-
-struct Target {
-  std::string app;
-  std::string env;  // "" = every environment
-};
-
-struct Selection {
-  // app → envs; an empty set means all of the app's environments.
-  std::map<std::string, std::set<std::string>> apps;
-  bool everything = true;
-
-  bool HasApp(const std::string& app) const { return everything || apps.contains(app); }
-  bool HasEnv(const std::string& app, const std::string& env) const {
-    if (everything) return true;
-    auto it = apps.find(app);
-    return it != apps.end() && (it->second.empty() || it->second.contains(env));
-  }
-};
 
 // Loads the repository and resolves the targets; returns 0 or a usage exit code.
 int Prepare(const ManifestFlags& flags, std::ostream& err, Repository* repo, Selection* selection) {
@@ -58,30 +41,12 @@ int Prepare(const ManifestFlags& flags, std::ostream& err, Repository* repo, Sel
   std::unique_ptr<manifest::FileSource> source = manifest::NewDirectorySource(flags.repo);
   *repo = manifest::LoadRepository(*source, options);
 
-  selection->everything = flags.targets.empty();
-  std::set<std::string> whole_apps;
-  for (const std::string& target : flags.targets) {
-    size_t slash = target.find('/');
-    Target t{target.substr(0, slash), slash == std::string::npos ? "" : target.substr(slash + 1)};
-    const AppResult* app = repo->FindApp(t.app);
-    if (t.app.empty() || app == nullptr) {
-      err << "pagoda: no app named \"" << t.app << "\" in " << flags.repo << "/apps\n";
-      return 2;
-    }
-    std::set<std::string>& envs = selection->apps[t.app];
-    if (t.env.empty()) {
-      whole_apps.insert(t.app);
-      continue;
-    }
-    bool found = std::any_of(app->model.environments.begin(), app->model.environments.end(),
-                             [&](const auto& e) { return e.name.value == t.env; });
-    if (!found && app->valid) {
-      err << "pagoda: app " << t.app << " has no environment \"" << t.env << "\"\n";
-      return 2;
-    }
-    envs.insert(t.env);
+  auto selected = SelectTargets(*repo, flags.targets);
+  if (!selected.ok()) {
+    err << "pagoda: " << selected.status().message() << "\n";
+    return 2;
   }
-  for (const std::string& app : whole_apps) selection->apps[app].clear();
+  *selection = std::move(*selected);
   return 0;
 }
 
