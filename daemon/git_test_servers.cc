@@ -331,7 +331,13 @@ Status SshServer::Start(const std::string& dir, const std::string& authorized_ke
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  int rc = ::posix_spawn(&pid_, sshd, &actions, nullptr, argv.data(), environ);
+  // Its own process group, so that Stop() reaches the per-connection children too.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attr, 0);
+  int rc = ::posix_spawn(&pid_, sshd, &actions, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Status::IOError(std::string("spawn sshd: ") + std::strerror(rc));
 
@@ -359,7 +365,17 @@ Status SshServer::Start(const std::string& dir, const std::string& authorized_ke
 
 void SshServer::Stop() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
+  // Let connections that are closing end first: sshd reaps its own children,
+  // whereas orphans would be left to an init that may not reap them.
+  std::string children =
+      "/proc/" + std::to_string(pid_) + "/task/" + std::to_string(pid_) + "/children";
+  auto deadline = Clock::now() + std::chrono::seconds(3);
+  while (Clock::now() < deadline) {
+    Result<std::string> list = pagoda::ReadFile(children);
+    if (!list.ok() || list->find_first_not_of(" \n") == std::string::npos) break;
+    ::usleep(20000);
+  }
+  ::kill(-pid_, SIGTERM);  // the group of the sshd this object started
   Reap(pid_, std::chrono::seconds(5));
   pid_ = -1;
 }
