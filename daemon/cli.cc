@@ -1,5 +1,7 @@
 #include "daemon/cli.h"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +52,10 @@ void AddClusterOptions(CLI::App* command, ClusterFlags* flags) {
 }  // namespace
 
 int RunCli(int argc, char** argv) {
+  // Logs go to stderr: stdout carries what a command answers (objects,
+  // diffs, change sets), which scripts read.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("pagoda"));
+
   CLI::App app{
       "pagoda: a GitOps release daemon for Kubernetes. It renders the apps of a Git\n"
       "repository into Kubernetes objects and releases them in batches, with a record\n"
