@@ -1,0 +1,198 @@
+#include "daemon/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <set>
+
+#include "base/file.h"
+#include "manifest/manifest.h"
+
+namespace pagoda::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Reader {
+ public:
+  Reader(std::string source, std::string base_dir)
+      : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
+
+  Status Error(const YAML::Node& node, const std::string& field, const std::string& message) const {
+    auto mark = node.Mark();
+    return Status::InvalidArgument(source_ + ":" + std::to_string(mark.line + 1) + ":" +
+                                   std::to_string(mark.column + 1) + ": " + field + ": " + message);
+  }
+
+  // Every key of `map` must be one of `known`.
+  Status Keys(const YAML::Node& map, const std::string& prefix,
+              const std::set<std::string>& known) const {
+    if (!map.IsMap()) return Error(map, prefix.empty() ? "(top)" : prefix, "expected a mapping");
+    for (const auto& kv : map) {
+      auto key = kv.first.as<std::string>();
+      if (!known.count(key)) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        return Error(kv.first, prefix + key, "unknown field (known: " + list + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status String(const YAML::Node& map, const char* key, const std::string& prefix,
+                std::string* out) const {
+    const YAML::Node node = map[key];
+    if (!node) return Status::Ok();
+    if (!node.IsScalar()) return Error(node, prefix + key, "expected a string");
+    *out = node.as<std::string>();
+    return Status::Ok();
+  }
+
+  Status Path(const YAML::Node& map, const char* key, const std::string& prefix,
+              std::string* out) const {
+    PAGODA_RETURN_IF_ERROR(String(map, key, prefix, out));
+    if (!out->empty() && !fs::path(*out).is_absolute()) {
+      *out = (fs::path(base_dir_) / *out).lexically_normal().string();
+    }
+    return Status::Ok();
+  }
+
+  Status Bool(const YAML::Node& map, const char* key, const std::string& prefix, bool* out) const {
+    const YAML::Node node = map[key];
+    if (!node) return Status::Ok();
+    std::string text = node.IsScalar() ? node.as<std::string>() : "";
+    if (text != "true" && text != "false")
+      return Error(node, prefix + key, "expected true or false");
+    *out = text == "true";
+    return Status::Ok();
+  }
+
+  Status Duration(const YAML::Node& map, const char* key, int64_t min_ms, int64_t* out) const {
+    const YAML::Node node = map[key];
+    if (!node) return Status::Ok();
+    if (!node.IsScalar()) return Error(node, key, "expected a duration such as 30s");
+    auto ms = manifest::ParseDuration(node.as<std::string>());
+    if (!ms.ok()) return Error(node, key, ms.status().message());
+    if (*ms < min_ms) {
+      return Error(node, key, "must be at least " + std::to_string(min_ms) + "ms");
+    }
+    *out = *ms;
+    return Status::Ok();
+  }
+
+  template <typename T>
+  Status Number(const YAML::Node& map, const char* key, T min, T* out) const {
+    const YAML::Node node = map[key];
+    if (!node) return Status::Ok();
+    try {
+      T value = node.as<T>();
+      if (value < min) return Error(node, key, "must be at least " + std::to_string(min));
+      *out = value;
+    } catch (const YAML::Exception&) {
+      return Error(node, key, "expected a number");
+    }
+    return Status::Ok();
+  }
+
+ private:
+  std::string source_;
+  std::string base_dir_;
+};
+
+}  // namespace
+
+Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& source) {
+  DaemonConfig config;
+  config.source = source;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  Reader r(source, fs::path(source).parent_path().string());
+  try {
+    PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
+                                  {"repo", "ref", "path", "interval", "driftInterval", "stateDir",
+                                   "auth", "clusters", "qps", "burst", "http", "log"}));
+    PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
+    if (config.repo.empty()) {
+      return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
+    }
+    // A local path is relative to the config file, like every other path.
+    if (config.repo.find("://") == std::string::npos &&
+        config.repo.find('@') == std::string::npos && !fs::path(config.repo).is_absolute()) {
+      PAGODA_RETURN_IF_ERROR(r.Path(root, "repo", "", &config.repo));
+    }
+    PAGODA_RETURN_IF_ERROR(r.String(root, "ref", "", &config.ref));
+    PAGODA_RETURN_IF_ERROR(r.String(root, "path", "", &config.path));
+    PAGODA_RETURN_IF_ERROR(r.Duration(root, "interval", 1000, &config.interval_ms));
+    PAGODA_RETURN_IF_ERROR(r.Duration(root, "driftInterval", 1000, &config.drift_interval_ms));
+    PAGODA_RETURN_IF_ERROR(r.Path(root, "stateDir", "", &config.state_dir));
+    PAGODA_RETURN_IF_ERROR(r.Number<double>(root, "qps", 0, &config.qps));
+    PAGODA_RETURN_IF_ERROR(r.Number<int>(root, "burst", 1, &config.burst));
+    if (const YAML::Node auth = root["auth"]) {
+      PAGODA_RETURN_IF_ERROR(r.Keys(auth, "auth.",
+                                    {"username", "tokenFile", "passwordFile", "tokenEnv",
+                                     "passwordEnv", "sshKey", "knownHosts", "acceptUnknownHosts"}));
+      PAGODA_RETURN_IF_ERROR(r.String(auth, "username", "auth.", &config.auth.username));
+      PAGODA_RETURN_IF_ERROR(r.Path(auth, "tokenFile", "auth.", &config.auth.password_file));
+      if (config.auth.password_file.empty()) {
+        PAGODA_RETURN_IF_ERROR(r.Path(auth, "passwordFile", "auth.", &config.auth.password_file));
+      }
+      PAGODA_RETURN_IF_ERROR(r.String(auth, "tokenEnv", "auth.", &config.auth.password_env));
+      if (config.auth.password_env.empty()) {
+        PAGODA_RETURN_IF_ERROR(r.String(auth, "passwordEnv", "auth.", &config.auth.password_env));
+      }
+      PAGODA_RETURN_IF_ERROR(r.Path(auth, "sshKey", "auth.", &config.auth.ssh_key));
+      PAGODA_RETURN_IF_ERROR(r.Path(auth, "knownHosts", "auth.", &config.auth.known_hosts));
+      PAGODA_RETURN_IF_ERROR(
+          r.Bool(auth, "acceptUnknownHosts", "auth.", &config.auth.accept_unknown_hosts));
+    }
+    if (const YAML::Node clusters = root["clusters"]) {
+      if (!clusters.IsMap()) return r.Error(clusters, "clusters", "expected a mapping of names");
+      for (const auto& kv : clusters) {
+        const std::string name = kv.first.as<std::string>();
+        const std::string prefix = "clusters." + name + ".";
+        ClusterConfig cluster;
+        const YAML::Node body = kv.second;
+        if (body.IsNull()) {
+          config.clusters[name] = cluster;
+          continue;
+        }
+        PAGODA_RETURN_IF_ERROR(r.Keys(body, prefix, {"kubeconfig", "context", "inCluster"}));
+        PAGODA_RETURN_IF_ERROR(r.Path(body, "kubeconfig", prefix, &cluster.kubeconfig));
+        PAGODA_RETURN_IF_ERROR(r.String(body, "context", prefix, &cluster.context));
+        PAGODA_RETURN_IF_ERROR(r.Bool(body, "inCluster", prefix, &cluster.in_cluster));
+        config.clusters[name] = cluster;
+      }
+    }
+    if (const YAML::Node http = root["http"]) {
+      PAGODA_RETURN_IF_ERROR(r.Keys(http, "http.", {"listen", "webhookSecretFile"}));
+      PAGODA_RETURN_IF_ERROR(r.String(http, "listen", "http.", &config.http_listen));
+      PAGODA_RETURN_IF_ERROR(
+          r.Path(http, "webhookSecretFile", "http.", &config.webhook_secret_file));
+    }
+    if (const YAML::Node log = root["log"]) {
+      PAGODA_RETURN_IF_ERROR(r.Keys(log, "log.", {"format"}));
+      PAGODA_RETURN_IF_ERROR(r.String(log, "format", "log.", &config.log_format));
+      if (config.log_format != "auto" && config.log_format != "text" &&
+          config.log_format != "json") {
+        return r.Error(log["format"], "log.format", "expected auto, text or json");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return config;
+}
+
+Result<DaemonConfig> LoadDaemonConfig(const std::string& path) {
+  auto text = ReadFile(path, 1 << 20);
+  if (!text.ok()) return text.status();
+  std::string absolute = fs::absolute(path).lexically_normal().string();
+  return ParseDaemonConfig(*text, absolute);
+}
+
+}  // namespace pagoda::daemon

@@ -1,0 +1,74 @@
+// The daemon's configuration file (DESIGN §8), e.g. /etc/pagoda/config.yaml:
+//
+//   repo: https://git.example.com/platform/apps.git  # or ssh://…, git@host:path, file:///…, a path
+//   ref: main                  # branch, tag or commit
+//   path: ""                   # sub-directory that holds apps/
+//   interval: 30s              # fetch period (jittered by up to 10%)
+//   driftInterval: 5m          # full reconcile without a new commit
+//   stateDir: /var/lib/pagoda  # bare clone, journal, control socket
+//   auth: {tokenFile: /etc/pagoda/git-token}        # or {username, passwordFile}, {tokenEnv},
+//                                                   # or {sshKey, knownHosts, acceptUnknownHosts}
+//   clusters:
+//     test: {kubeconfig: /etc/pagoda/test.kubeconfig, context: test}
+//     prod: {inCluster: true}
+//   qps: 50                    # API requests per second per cluster, and burst
+//   burst: 100
+//   http: {listen: "127.0.0.1:9420", webhookSecretFile: /etc/pagoda/webhook-secret}
+//   log: {format: auto}        # auto | text | json
+//
+// Unknown keys are errors, reported with file, line and column. Cluster
+// names never appear in Git: the repository names them, this file says where
+// they are.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "base/status.h"
+
+namespace pagoda::daemon {
+
+struct ClusterConfig {
+  std::string kubeconfig;  // "" = $KUBECONFIG or ~/.kube/config
+  std::string context;     // "" = the kubeconfig's current context
+  bool in_cluster = false;
+};
+
+struct DaemonConfig {
+  std::string source;  // the file it was read from, for messages
+  std::string repo;
+  std::string ref = "main";
+  std::string path;
+  int64_t interval_ms = 30'000;
+  int64_t drift_interval_ms = 300'000;
+  std::string state_dir = "/var/lib/pagoda";
+  struct Auth {
+    std::string username;
+    std::string password_file;  // tokenFile and passwordFile are the same thing
+    std::string password_env;
+    std::string ssh_key;
+    std::string known_hosts;
+    bool accept_unknown_hosts = false;
+  } auth;
+  std::map<std::string, ClusterConfig> clusters;
+  double qps = 50;
+  int burst = 100;
+  std::string http_listen = "127.0.0.1:9420";
+  std::string webhook_secret_file;
+  std::string log_format = "auto";
+
+  // Paths inside the state directory.
+  std::string CloneDir() const { return state_dir + "/repo.git"; }
+  std::string JournalPath() const { return state_dir + "/journal"; }
+  std::string SocketPath() const { return state_dir + "/control.sock"; }
+  std::string StatusPath() const { return state_dir + "/status.json"; }
+  std::string PinsPath() const { return state_dir + "/pins.json"; }
+};
+
+// Reads and checks a config file. Relative paths in it are relative to the
+// file's directory.
+Result<DaemonConfig> LoadDaemonConfig(const std::string& path);
+// The same from text, `source` naming it in messages.
+Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& source);
+
+}  // namespace pagoda::daemon

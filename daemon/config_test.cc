@@ -1,0 +1,82 @@
+#include "daemon/config.h"
+
+#include <gtest/gtest.h>
+
+namespace pagoda::daemon {
+namespace {
+
+TEST(DaemonConfig, ReadsEveryFieldWithPathsRelativeToTheFile) {
+  auto config = ParseDaemonConfig(R"(repo: https://git.example.com/platform/apps.git
+ref: release
+path: deploy
+interval: 10s
+driftInterval: 2m
+stateDir: state
+auth: {tokenFile: secrets/token, username: bot}
+clusters:
+  test: {kubeconfig: test.kubeconfig, context: kind-test}
+  prod: {inCluster: true}
+  dev:
+qps: 20
+burst: 40
+http: {listen: "0.0.0.0:9420", webhookSecretFile: /etc/pagoda/hook}
+log: {format: json}
+)",
+                                  "/etc/pagoda/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->repo, "https://git.example.com/platform/apps.git");
+  EXPECT_EQ(config->ref, "release");
+  EXPECT_EQ(config->path, "deploy");
+  EXPECT_EQ(config->interval_ms, 10000);
+  EXPECT_EQ(config->drift_interval_ms, 120000);
+  EXPECT_EQ(config->state_dir, "/etc/pagoda/state");
+  EXPECT_EQ(config->JournalPath(), "/etc/pagoda/state/journal");
+  EXPECT_EQ(config->auth.password_file, "/etc/pagoda/secrets/token");
+  EXPECT_EQ(config->auth.username, "bot");
+  EXPECT_EQ(config->clusters.at("test").kubeconfig, "/etc/pagoda/test.kubeconfig");
+  EXPECT_EQ(config->clusters.at("test").context, "kind-test");
+  EXPECT_TRUE(config->clusters.at("prod").in_cluster);
+  EXPECT_TRUE(config->clusters.count("dev"));
+  EXPECT_EQ(config->qps, 20);
+  EXPECT_EQ(config->burst, 40);
+  EXPECT_EQ(config->http_listen, "0.0.0.0:9420");
+  EXPECT_EQ(config->log_format, "json");
+}
+
+TEST(DaemonConfig, DefaultsAndLocalRepoPaths) {
+  auto config = ParseDaemonConfig("repo: ../apps\n", "/srv/pagoda/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->repo, "/srv/apps");
+  EXPECT_EQ(config->ref, "main");
+  EXPECT_EQ(config->interval_ms, 30000);
+  EXPECT_EQ(config->drift_interval_ms, 300000);
+  EXPECT_EQ(config->state_dir, "/var/lib/pagoda");
+  EXPECT_EQ(ParseDaemonConfig("repo: git@host:team/apps.git\n", "/c.yaml")->repo,
+            "git@host:team/apps.git");
+}
+
+TEST(DaemonConfig, ErrorsNameFileLineAndField) {
+  struct Case {
+    std::string text, message;
+  } cases[] = {
+      {"repo: x\nintervall: 5s\n", "/c.yaml:2:1: intervall: unknown field"},
+      {"repo: x\ninterval: soon\n", "/c.yaml:2:11: interval:"},
+      {"repo: x\ninterval: 10ms\n", "interval: must be at least 1000ms"},
+      {"repo: x\nauth: {sshkey: k}\n", "auth.sshkey: unknown field"},
+      {"repo: x\nclusters:\n  prod: {kubecfg: a}\n",
+       "/c.yaml:3:10: clusters.prod.kubecfg: unknown field"},
+      {"repo: x\nlog: {format: xml}\n", "log.format: expected auto, text or json"},
+      {"repo: x\nburst: 0\n", "burst: must be at least 1"},
+      {"ref: main\n", "repo: required"},
+      {"repo: [unclosed\n", "/c.yaml:2:1"},
+  };
+  for (const auto& c : cases) {
+    auto config = ParseDaemonConfig(c.text, "/c.yaml");
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_NE(config.status().message().find(c.message), std::string::npos)
+        << config.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace pagoda::daemon
