@@ -1,0 +1,286 @@
+#include "daemon/loop.h"
+
+#include <rapidjson/document.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+
+#include "base/file.h"
+#include "daemon/loop_internal.h"
+#include "manifest/json.h"
+
+namespace pagoda::daemon {
+
+Reconciler::Reconciler(LoopOptions options, GitSource& git, Journal& journal,
+                       ClusterAccess& clusters, Clock& clock, std::string pins_path)
+    : options_(std::move(options)),
+      git_(git),
+      journal_(journal),
+      clusters_(clusters),
+      clock_(clock),
+      pins_path_(std::move(pins_path)),
+      rng_(std::random_device{}()) {
+  LoadPins();
+  // Releases a previous process started and did not finish are finished,
+  // under their own ids, by the next cycle.
+  auto open = journal_.reader().Releases({.app = "", .env = "", .limit = 1000});
+  if (open.ok()) {
+    for (const auto& r : *open) {
+      Env& e = EnvFor(r.app, r.env);
+      if (e.status.commit.empty() && r.outcome == Outcome::kSucceeded) e.status.commit = r.to.id;
+      if (r.outcome == Outcome::kInProgress && e.in_progress.empty()) {
+        e.in_progress = r.id;
+        spdlog::info("release={} app={} env={} was in progress when pagoda stopped; resuming", r.id,
+                     r.app, r.env);
+      }
+    }
+  }
+}
+
+Reconciler::~Reconciler() = default;
+
+Reconciler::Env& Reconciler::EnvFor(const std::string& app, const std::string& env) {
+  auto& slot = envs_[{app, env}];
+  if (!slot) {
+    slot = std::make_unique<Env>();
+    slot->app = app;
+    slot->env = env;
+    slot->status.app = app;
+    slot->status.env = env;
+  }
+  return *slot;
+}
+
+void Reconciler::RequestSync() {
+  std::lock_guard<std::mutex> lock(mu_);
+  sync_requested_ = true;
+}
+
+Clock::TimePoint Reconciler::Step() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = clock_.Now();
+  const bool requested = sync_requested_;
+  sync_requested_ = false;
+  if (requested || now >= next_fetch_) (void)Fetch(now);
+  if (tip_.empty()) {
+    // Not fetched yet in this process: the clone may hold a tip from before.
+    if (auto tip = git_.Tip(); tip.ok()) tip_ = *tip;
+  }
+  bool retry_due = false;
+  for (const auto& [key, e] : envs_) {
+    retry_due |= e->failures > 0 && now >= e->retry_at;
+  }
+  const bool new_commit = !tip_.empty() && tip_ != last_reconciled_;
+  if (!tip_.empty() && (new_commit || requested || now >= next_reconcile_ || retry_due)) {
+    Reconcile(now, new_commit);
+    last_reconciled_ = tip_;
+    next_reconcile_ = now + std::chrono::milliseconds(options_.drift_interval_ms);
+  }
+  Clock::TimePoint next = std::min(next_fetch_, next_reconcile_);
+  for (const auto& [key, e] : envs_) {
+    if (e->failures > 0 && e->retry_at > now) next = std::min(next, e->retry_at);
+  }
+  return next;
+}
+
+Status Reconciler::Fetch(Clock::TimePoint now) {
+  auto fetched = git_.Fetch();
+  if (!fetched.ok()) {
+    ++fetch_failures_;
+    const std::string message = fetched.status().ToString();
+    if (message != repo_error_) {  // once per change of state, not every poll
+      spdlog::warn("fetching {} failed (retrying with backoff): {}", options_.repo_url, message);
+      repo_error_ = message;
+    }
+    int64_t backoff = std::min<int64_t>(options_.max_backoff_ms,
+                                        options_.interval_ms << std::min(fetch_failures_ - 1, 10));
+    next_fetch_ = now + std::chrono::milliseconds(backoff);
+    return fetched.status();
+  }
+  if (!repo_error_.empty()) spdlog::info("fetching {} works again", options_.repo_url);
+  repo_error_.clear();
+  fetch_failures_ = 0;
+  last_fetch_ms_ = clock_.UnixMillis();
+  std::uniform_real_distribution<double> jitter(0.9, 1.1);
+  next_fetch_ =
+      now + std::chrono::milliseconds(static_cast<int64_t>(options_.interval_ms * jitter(rng_)));
+  if (fetched->moved || tip_.empty()) {
+    if (fetched->history_rewritten) {
+      spdlog::warn("commit={} history of {} was rewritten: {} is no longer an ancestor",
+                   fetched->commit.substr(0, 12), options_.repo_url,
+                   fetched->previous.substr(0, 12));
+      history_rewritten_ = true;
+    }
+    if (fetched->moved) spdlog::info("commit={} new commit fetched", fetched->commit.substr(0, 12));
+    tip_ = fetched->commit;
+  }
+  return Status::Ok();
+}
+
+Result<std::shared_ptr<const Reconciler::Loaded>> Reconciler::Load(const std::string& commit) {
+  if (loaded_ && loaded_->commit == commit) return loaded_;
+  if (auto it = pinned_loads_.find(commit); it != pinned_loads_.end()) return it->second;
+  auto files = git_.Files(commit);
+  if (!files.ok()) return files.status();
+  auto loaded = std::make_shared<Loaded>();
+  loaded->commit = commit;
+  manifest::LoadOptions load_options;
+  load_options.known_clusters = options_.known_clusters;
+  loaded->repo = manifest::LoadRepository(**files, load_options);
+  return std::shared_ptr<const Loaded>(std::move(loaded));
+}
+
+RecordCommit Reconciler::DescribeCommit(const std::string& id) {
+  RecordCommit c;
+  c.id = id;
+  if (id.empty()) return c;
+  if (auto info = git_.Commit(id); info.ok()) {
+    c.author = info->author_name + " <" + info->author_email + ">";
+    c.time = info->time * 1000;
+    c.summary = info->summary;
+  }
+  return c;
+}
+
+std::map<std::string, std::string> Reconciler::ServersFor(const manifest::Repository& repo,
+                                                          const Selection& selection,
+                                                          std::vector<std::string>* errors) {
+  std::map<std::string, std::string> server_of;
+  std::set<std::string> failed;
+  for (const auto& app : repo.apps) {
+    if (!app.valid || !selection.HasApp(app.name)) continue;
+    for (const auto& env : app.model.environments) {
+      const std::string& cluster = env.cluster.value;
+      if (!selection.HasEnv(app.name, env.name.value) || server_of.count(cluster)) continue;
+      if (failed.count(cluster)) {
+        EnvFor(app.name, env.name.value).status.error = "cluster " + cluster + " is not reachable";
+        continue;
+      }
+      auto server = clusters_.ServerOf(cluster);
+      if (!server.ok()) {
+        failed.insert(cluster);
+        errors->push_back(server.status().message());
+        EnvFor(app.name, env.name.value).status.error = server.status().message();
+        continue;
+      }
+      server_of[cluster] = *server;
+    }
+  }
+  return server_of;
+}
+
+void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
+  const auto started = clock_.Now();
+  SyncEntry entry;
+  entry.time = clock_.UnixMillis();
+  entry.commit = tip_;
+  std::vector<std::string> errors;
+
+  auto loaded = Load(tip_);
+  if (!loaded.ok()) {
+    errors.push_back("commit " + tip_.substr(0, 12) + ": " + loaded.status().message());
+  } else {
+    loaded_ = *loaded;
+    if (new_commit) spdlog::info("commit={} reconciling", tip_.substr(0, 12));
+    ReconcileLoaded(now, &entry, &errors);
+  }
+  entry.errors = std::move(errors);
+  entry.duration_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - started).count();
+  if (Status st = journal_.Append(entry); !st.ok()) {
+    spdlog::error("writing the sync log failed: {}", st.ToString());
+  }
+}
+
+LoopStatus Reconciler::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LoopStatus status;
+  status.time_ms = clock_.UnixMillis();
+  status.commit = tip_;
+  status.repo_url = options_.repo_url;
+  status.last_fetch_ms = last_fetch_ms_;
+  status.repo_error = repo_error_;
+  if (!tip_.empty()) {
+    if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
+  }
+  for (const auto& [key, e] : envs_) {
+    if (e->status.cluster.empty() && e->status.error.empty() && e->in_progress.empty()) continue;
+    EnvironmentStatus s = e->status;
+    s.release = e->in_progress;
+    if (auto pin = pins_.find(key); pin != pins_.end()) {
+      s.pinned_commit = pin->second.commit;
+      s.pinned_since_ms = pin->second.since_ms;
+    }
+    status.environments.push_back(std::move(s));
+  }
+  return status;
+}
+
+Status Reconciler::Unpin(const std::string& app, const std::string& env) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pins_.erase({app, env}) == 0) {
+    return Status::NotFound(app + "/" + env + " is not pinned");
+  }
+  SavePins();
+  spdlog::info("app={} env={} unpinned: auto-sync resumes", app, env);
+  sync_requested_ = true;
+  return Status::Ok();
+}
+
+// pins.json: {"app/env": {"commit": "...", "tipDigest": "...", "since": ms}}
+void Reconciler::SavePins() {
+  if (pins_path_.empty()) return;
+  std::string json = "{";
+  bool first = true;
+  for (const auto& [key, pin] : pins_) {
+    if (!first) json += ",";
+    first = false;
+    json += "\"" + key.first + "/" + key.second + "\":{\"commit\":\"" + pin.commit +
+            "\",\"tipDigest\":\"" + pin.tip_digest +
+            "\",\"since\":" + std::to_string(pin.since_ms) + "}";
+  }
+  json += "}\n";
+  // Replace atomically: a crash leaves the old file or the new one.
+  const std::string tmp = pins_path_ + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << json;
+    out.flush();
+    if (!out) {
+      spdlog::error("writing {} failed", tmp);
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), pins_path_.c_str()) != 0)
+    spdlog::error("replacing {} failed", pins_path_);
+}
+
+void Reconciler::LoadPins() {
+  if (pins_path_.empty()) return;
+  auto text = ReadFile(pins_path_, 1 << 20);
+  if (!text.ok()) return;  // none yet
+  rapidjson::Document doc;
+  doc.Parse(text->c_str());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    spdlog::error("{} is not valid JSON; no environment is pinned", pins_path_);
+    return;
+  }
+  for (const auto& m : doc.GetObject()) {
+    std::string key = m.name.GetString();
+    auto slash = key.find('/');
+    if (slash == std::string::npos || !m.value.IsObject()) continue;
+    Pin pin;
+    if (m.value.HasMember("commit") && m.value["commit"].IsString())
+      pin.commit = m.value["commit"].GetString();
+    if (m.value.HasMember("tipDigest") && m.value["tipDigest"].IsString()) {
+      pin.tip_digest = m.value["tipDigest"].GetString();
+    }
+    if (m.value.HasMember("since") && m.value["since"].IsInt64())
+      pin.since_ms = m.value["since"].GetInt64();
+    pins_[{key.substr(0, slash), key.substr(slash + 1)}] = pin;
+  }
+}
+
+}  // namespace pagoda::daemon

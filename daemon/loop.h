@@ -1,0 +1,168 @@
+// The reconcile loop (DESIGN §5–§7): fetch the repository every interval,
+// and on a new commit, every drift interval, or when asked, render every
+// environment, compare it with its cluster and release what differs, one
+// release order per environment, each recorded in the journal before it
+// starts and again when it ends.
+//
+// Level-triggered and idempotent: each cycle reads the whole state it needs
+// and acts on the difference, so a missed cycle or a restart loses nothing.
+// Environments are independent: an app whose files do not load keeps what
+// the cluster has, and an environment whose release fails is retried with
+// backoff while the others go on.
+//
+// Written as a step function: Step() does what is due at the clock's now and
+// says when it next has something to do, so a test drives it with a
+// FakeClock and fakes of the Git source and the cluster.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "daemon/clusters.h"
+#include "daemon/engine.h"
+#include "daemon/git_source.h"
+#include "daemon/journal.h"
+
+namespace pagoda::daemon {
+
+// The loop's side of the clusters: where a cluster name leads, and planning
+// and applying there. The real one talks to API servers; a test may fake it.
+class ClusterAccess {
+ public:
+  virtual ~ClusterAccess() = default;
+  // A server identity for a cluster name (equal for names that lead to one server).
+  virtual Result<std::string> ServerOf(const std::string& cluster) = 0;
+  virtual Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) = 0;
+  virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) = 0;
+};
+
+// API servers reached through `mapping`, one client per server, kept.
+std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
+                                                apply::ClientOptions options);
+
+struct LoopOptions {
+  int64_t interval_ms = 30'000;         // between fetches, jittered by ±10%
+  int64_t drift_interval_ms = 300'000;  // between full reconciles without a new commit
+  int64_t max_backoff_ms = 300'000;     // failing fetches and environments wait at most this
+  std::vector<std::string> known_clusters;
+  std::string repo_url;  // for status and records, credentials removed
+};
+
+// What `pagoda status` shows of one environment.
+struct EnvironmentStatus {
+  std::string app, env, cluster;
+  std::string revision;  // the desired revision; "" when the app does not load
+  std::string commit;    // the commit pagoda last released to it
+  int64_t replicas = 0;  // desired
+  int64_t ready = 0;     // Ready instances of the desired revision, as last read
+  bool drift = false;    // the cluster differed at the last check
+  bool automatic = true;
+  std::string release;        // a release in flight; "" when none
+  std::string pinned_commit;  // set while a rollback pins it
+  int64_t pinned_since_ms = 0;
+  std::string error;  // why it is not in sync, if it is not
+};
+
+struct LoopStatus {
+  int64_t time_ms = 0;
+  std::string commit;
+  std::string commit_summary;
+  std::string repo_url;
+  int64_t last_fetch_ms = 0;
+  std::string repo_error;
+  std::vector<EnvironmentStatus> environments;
+};
+
+class Reconciler {
+ public:
+  // `pins_path`: where pins survive a restart ("" = memory only).
+  Reconciler(LoopOptions options, GitSource& git, Journal& journal, ClusterAccess& clusters,
+             Clock& clock, std::string pins_path = "");
+  ~Reconciler();
+
+  // Does what is due now: a fetch, a reconcile, retries. Returns when
+  // something is next due; a caller sleeps until then or until woken.
+  Clock::TimePoint Step();
+
+  // Thread-safe requests from the control socket. RequestSync() makes the
+  // next Step() fetch and reconcile at once.
+  void RequestSync();
+  // Renders APP/ENV from `to` (a commit-ish or a release id), releases it as
+  // a manual rollback, and pins the environment: auto-sync holds for it
+  // until the repository changes what it renders, or Unpin(). Returns the
+  // release id.
+  Result<std::string> Rollback(const std::string& app, const std::string& env,
+                               const std::string& to);
+  Status Unpin(const std::string& app, const std::string& env);
+
+  LoopStatus Snapshot() const;
+
+ private:
+  struct Env;
+  struct Loaded;
+  struct Pin {
+    std::string commit;      // what it was rolled back to
+    std::string tip_digest;  // the tip's rendering of it when pinned
+    int64_t since_ms = 0;
+  };
+
+  Status Fetch(Clock::TimePoint now);
+  void Reconcile(Clock::TimePoint now, bool new_commit);
+  void ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry, std::vector<std::string>* errors);
+  Result<std::shared_ptr<const Loaded>> Load(const std::string& commit);
+  std::map<std::string, std::string> ServersFor(const manifest::Repository& repo,
+                                                const Selection& selection,
+                                                std::vector<std::string>* errors);
+  // What `app/env` renders to at `repo`, as a digest that ignores the commit:
+  // equal digests mean the repository asks the same of the environment.
+  Result<std::string> EnvDigest(const manifest::Repository& repo, const std::string& app,
+                                const std::string& env);
+  // One environment's release order: records it as started (durably), applies
+  // `changes`, records how it ended. Returns the release id ("" when it could
+  // not even be recorded).
+  struct ReleaseRequest {
+    std::string server, app, env, cluster;
+    std::vector<const diff::PlannedChange*> group;  // all of the environment's planned changes
+    bool repo_changed = true;
+    Trigger trigger = Trigger::kCommit;
+    std::string commit;  // what it releases
+    bool rollback = false;
+  };
+  std::string Release(const ReleaseRequest& request, Clock::TimePoint now,
+                      std::vector<std::string>* errors);
+  RecordCommit DescribeCommit(const std::string& id);
+  void SavePins();
+  void LoadPins();
+  Env& EnvFor(const std::string& app, const std::string& env);
+
+  LoopOptions options_;
+  GitSource& git_;
+  Journal& journal_;
+  ClusterAccess& clusters_;
+  Clock& clock_;
+  std::string pins_path_;
+  std::mt19937_64 rng_;
+
+  mutable std::mutex mu_;  // held by Step() and the control requests
+  bool sync_requested_ = true;
+  Clock::TimePoint next_fetch_{};
+  Clock::TimePoint next_reconcile_{};
+  int fetch_failures_ = 0;
+  bool history_rewritten_ = false;  // noted on the next release records
+  std::string tip_;
+  std::string last_reconciled_;
+  int64_t last_fetch_ms_ = 0;
+  std::string repo_error_;
+  std::shared_ptr<const Loaded> loaded_;  // the tip's repository, rendered
+  std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
+  std::map<std::pair<std::string, std::string>, Pin> pins_;
+};
+
+}  // namespace pagoda::daemon

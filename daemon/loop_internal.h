@@ -1,0 +1,28 @@
+// What loop.cc and release.cc share inside the Reconciler.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <set>
+#include <string>
+
+#include "daemon/loop.h"
+
+namespace pagoda::daemon {
+
+struct Reconciler::Loaded {
+  std::string commit;
+  manifest::Repository repo;
+};
+
+struct Reconciler::Env {
+  std::string app, env;
+  EnvironmentStatus status;
+  int failures = 0;
+  Clock::TimePoint retry_at{};
+  std::string in_progress;             // a release started and not finished
+  std::set<std::string> applied_keys;  // the keys the environment last had in sync
+  bool keys_known = false;
+};
+
+}  // namespace pagoda::daemon

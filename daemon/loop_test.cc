@@ -1,0 +1,485 @@
+// The reconcile loop's decisions, driven step by step with a fake clock, a
+// Git source of in-memory commits, and an in-memory stand-in for the cluster
+// that stores what is applied. What the loop does to a real cluster is
+// proven by the integration tests; these prove when and why it acts, and
+// what it records.
+#include "daemon/loop.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "manifest/json.h"
+
+namespace pagoda::daemon {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Commits are maps of files; the tip is whichever was pushed last.
+class FakeGit final : public GitSource {
+ public:
+  void Push(std::map<std::string, std::string> files, std::string summary = "change") {
+    std::string id = std::string(40, 'a');
+    std::string n = std::to_string(commits_.size() + 1);
+    id.replace(40 - n.size(), n.size(), n);
+    commits_[id] = {std::move(files), std::move(summary)};
+    order_.push_back(id);
+    remote_tip_ = id;
+  }
+  std::string Last() const { return order_.back(); }
+  bool fail = false;
+  int fetches = 0;
+
+  Result<FetchResult> Fetch() override {
+    ++fetches;
+    if (fail) return Status::Unavailable("connect to git.example.com: connection refused");
+    FetchResult r{remote_tip_, local_tip_, remote_tip_ != local_tip_, false};
+    local_tip_ = remote_tip_;
+    return r;
+  }
+  Result<std::string> Tip() const override {
+    if (local_tip_.empty()) return Status::NotFound("never fetched");
+    return local_tip_;
+  }
+  Result<std::string> ResolveCommit(std::string_view c) const override {
+    for (const auto& id : order_) {
+      if (id.starts_with(c)) return id;
+    }
+    return Status::NotFound("no commit " + std::string(c));
+  }
+  Result<CommitInfo> Commit(std::string_view id) const override {
+    auto it = commits_.find(std::string(id));
+    if (it == commits_.end()) return Status::NotFound("no commit");
+    CommitInfo info;
+    info.id = it->first;
+    info.short_id = it->first.substr(0, 7);
+    info.author_name = "Dev";
+    info.author_email = "dev@example.com";
+    info.summary = it->second.second;
+    return info;
+  }
+  Result<bool> IsAncestor(std::string_view, std::string_view) const override { return true; }
+  Result<std::unique_ptr<manifest::FileSource>> Files(std::string_view id) const override {
+    auto it = commits_.find(std::string(id));
+    if (it == commits_.end()) return Status::NotFound("no commit");
+    auto source = std::make_unique<manifest::MemorySource>();
+    for (const auto& [path, content] : it->second.first) source->Add(path, content);
+    return std::unique_ptr<manifest::FileSource>(std::move(source));
+  }
+  Result<std::string> TreeId(std::string_view, std::string_view) const override {
+    return Status::NotFound("not needed");
+  }
+
+ private:
+  std::map<std::string, std::pair<std::map<std::string, std::string>, std::string>> commits_;
+  std::vector<std::string> order_;
+  std::string remote_tip_, local_tip_;
+};
+
+// Stores applied objects by key, as a cluster would after server-side apply.
+class MemoryCluster final : public ClusterAccess {
+ public:
+  std::map<diff::ObjectKey, std::string> objects;  // key → JSON
+  int executes = 0;
+  bool fail_execute = false;
+
+  Result<std::string> ServerOf(const std::string&) override { return std::string("memory"); }
+  Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {
+    auto plan = std::make_unique<ServerPlan>();
+    for (const auto& [key, json] : objects) {
+      diff::Live l;
+      l.key = key;
+      l.object.Parse(json.c_str());
+      l.api_version = l.object["apiVersion"].GetString();
+      plan->live.push_back(std::move(l));
+    }
+    plan->plan = diff::MakePlan(desired.objects, plan->live, desired.scope);
+    return plan;
+  }
+  apply::ExecuteResult Execute(const std::string&, const diff::Plan& plan) override {
+    ++executes;
+    apply::ExecuteResult result;
+    if (fail_execute) {
+      result.status = Status::Unavailable("the API server is down");
+      return result;
+    }
+    for (const auto& c : plan.changes) {
+      switch (c.action) {
+        case diff::Action::kCreate:
+        case diff::Action::kUpdate:
+          objects[c.key] = c.desired_json;
+          result.changes.entries.push_back({c.action == diff::Action::kCreate
+                                                ? apply::ChangeAction::kCreated
+                                                : apply::ChangeAction::kConfigured,
+                                            c.key.ToString(), ""});
+          break;
+        case diff::Action::kRetire: {
+          rapidjson::Document d;
+          d.Parse(objects[c.key].c_str());
+          d["spec"]["replicas"].SetInt(0);
+          objects[c.key] = manifest::CanonicalJson(d);
+          result.changes.entries.push_back(
+              {apply::ChangeAction::kConfigured, c.key.ToString(), ""});
+          break;
+        }
+        case diff::Action::kDelete:
+          objects.erase(c.key);
+          result.changes.entries.push_back({apply::ChangeAction::kDeleted, c.key.ToString(), ""});
+          break;
+        default:
+          break;
+      }
+    }
+    return result;
+  }
+  // Someone edits a field by hand.
+  void Scale(const std::string& ns, const std::string& prefix, int replicas) {
+    for (auto& [key, json] : objects) {
+      if (key.kind == "Deployment" && key.namespace_name == ns && key.name.starts_with(prefix)) {
+        rapidjson::Document d;
+        d.Parse(json.c_str());
+        if (d["spec"]["replicas"].GetInt() == 0) continue;
+        d["spec"]["replicas"].SetInt(replicas);
+        json = manifest::CanonicalJson(d);
+      }
+    }
+  }
+  int Replicas(const std::string& ns, const std::string& deployment) {
+    rapidjson::Document d;
+    d.Parse(objects.at({"apps", "Deployment", ns, deployment}).c_str());
+    return d["spec"]["replicas"].GetInt();
+  }
+};
+
+std::map<std::string, std::string> Repo(const std::string& image = "example.com/web:1",
+                                        bool self_heal = true, const std::string& extra_app = "") {
+  std::map<std::string, std::string> files = {
+      {"apps/shop/app.yaml",
+       "apiVersion: pagoda.dev/v1\nkind: App\nmetadata: {name: shop}\nspec: {}\n"},
+      {"apps/shop/deploy/web.yaml",
+       "apiVersion: pagoda.dev/v1\nkind: DeployConfig\nmetadata: {name: web}\nspec:\n  image: " +
+           image + "\n  cpu: 100m\n  memory: 64Mi\n  ports: [{name: http, port: 8080}]\n"},
+      {"apps/shop/envs/prod.yaml",
+       "apiVersion: pagoda.dev/v1\nkind: Environment\nmetadata: {name: prod}\nspec:\n  cluster: "
+       "prod\n"
+       "  deployConfig: web\n  replicas: 3\n  sync: {auto: true, selfHeal: " +
+           std::string(self_heal ? "true" : "false") +
+           ", prune: true}\n  traffic: [{name: http, protocol: http, port: 80, targetPort: "
+           "8080}]\n"},
+  };
+  if (!extra_app.empty()) {
+    files["apps/" + extra_app + "/app.yaml"] =
+        "apiVersion: pagoda.dev/v1\nkind: App\nmetadata: {name: " + extra_app + "}\nspec: {}\n";
+    files["apps/" + extra_app + "/deploy/api.yaml"] =
+        "apiVersion: pagoda.dev/v1\nkind: DeployConfig\nmetadata: {name: api}\nspec:\n  image: "
+        "example.com/api:1\n"
+        "  cpu: 100m\n  memory: 64Mi\n";
+    files["apps/" + extra_app + "/envs/prod.yaml"] =
+        "apiVersion: pagoda.dev/v1\nkind: Environment\nmetadata: {name: prod}\nspec:\n  cluster: "
+        "prod\n"
+        "  deployConfig: api\n  replicas: 2\n";
+  }
+  return files;
+}
+
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pagoda-loop-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    OpenJournal();
+  }
+  void TearDown() override {
+    reconciler_.reset();
+    journal_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenJournal() {
+    reconciler_.reset();
+    journal_.reset();
+    auto j = Journal::Open(dir_ + "/journal");
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    journal_ = std::move(*j);
+    LoopOptions options;
+    options.interval_ms = 30'000;
+    options.drift_interval_ms = 300'000;
+    reconciler_ = std::make_unique<Reconciler>(options, git_, *journal_, cluster_, clock_,
+                                               dir_ + "/pins.json");
+  }
+  std::vector<ReleaseRecord> Releases() {
+    auto r = journal_->reader().Releases({.app = "", .env = "", .limit = 100});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : std::vector<ReleaseRecord>{};
+  }
+  std::string DeploymentName() {
+    for (const auto& [key, json] : cluster_.objects) {
+      if (key.kind == "Deployment" && key.namespace_name == "shop" &&
+          cluster_.Replicas("shop", key.name) > 0) {
+        return key.name;
+      }
+    }
+    return "";
+  }
+
+  std::string dir_;
+  FakeClock clock_;
+  FakeGit git_;
+  MemoryCluster cluster_;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+TEST_F(LoopTest, FirstStepFetchesReleasesAndRecords) {
+  git_.Push(Repo(), "first");
+  auto next = reconciler_->Step();
+  EXPECT_EQ(git_.fetches, 1);
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  const auto& r = releases[0];
+  EXPECT_EQ(r.app, "shop");
+  EXPECT_EQ(r.env, "prod");
+  EXPECT_EQ(r.kind, ReleaseKind::kRollout);
+  EXPECT_EQ(r.trigger, Trigger::kCommit);
+  EXPECT_EQ(r.outcome, Outcome::kSucceeded);
+  EXPECT_EQ(r.to.id, git_.Last());
+  EXPECT_EQ(r.to.summary, "first");
+  EXPECT_FALSE(r.to_revision.empty());
+  EXPECT_GE(r.changes.size(), 3u);  // Namespace, Service, Deployment
+  // Next: a fetch within the jittered interval.
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_.Now());
+  EXPECT_GE(wait, 27s);
+  EXPECT_LE(wait, 33s);
+  auto log = journal_->reader().SyncLog(0);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].environments_checked, 1);
+  EXPECT_EQ((*log)[0].releases, std::vector<std::string>{r.id});
+}
+
+TEST_F(LoopTest, NothingDueNothingDone) {
+  git_.Push(Repo());
+  reconciler_->Step();
+  int executes = cluster_.executes;
+  clock_.Advance(40s);  // a fetch, no new commit, drift interval not reached
+  reconciler_->Step();
+  EXPECT_EQ(git_.fetches, 2);
+  EXPECT_EQ(cluster_.executes, executes);
+  EXPECT_EQ(Releases().size(), 1u);
+}
+
+TEST_F(LoopTest, ANewCommitIsReleasedAndTheOldRevisionRetired) {
+  git_.Push(Repo("example.com/web:1"));
+  reconciler_->Step();
+  std::string old = DeploymentName();
+  git_.Push(Repo("example.com/web:2"), "web 2");
+  clock_.Advance(31s);
+  reconciler_->Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 2u);
+  EXPECT_EQ(releases[0].kind, ReleaseKind::kRollout);
+  EXPECT_EQ(releases[0].to.summary, "web 2");
+  EXPECT_EQ(releases[0].from.id, releases[1].to.id);
+  EXPECT_EQ(releases[0].from_revision, releases[1].to_revision);
+  EXPECT_NE(DeploymentName(), old);
+  EXPECT_EQ(cluster_.Replicas("shop", old), 0);
+}
+
+TEST_F(LoopTest, RevertIsRecordedAsARollbackNamingTheReleaseItRestores) {
+  git_.Push(Repo("example.com/web:1"));
+  reconciler_->Step();
+  std::string first_id = Releases()[0].id;
+  git_.Push(Repo("example.com/web:2"));
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  git_.Push(Repo("example.com/web:1"), "Revert \"web 2\"");
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 3u);
+  EXPECT_EQ(releases[0].kind, ReleaseKind::kRollback);
+  EXPECT_EQ(releases[0].trigger, Trigger::kRevert);
+  EXPECT_EQ(releases[0].restores, first_id);
+  EXPECT_EQ(releases[0].to_revision, releases[2].to_revision);
+}
+
+TEST_F(LoopTest, DriftIsHealedOnlyWithSelfHealAndRecordedAsSuch) {
+  git_.Push(Repo("example.com/web:1", /*self_heal=*/true));
+  reconciler_->Step();
+  cluster_.Scale("shop", "prod-", 7);
+  clock_.Advance(301s);  // drift interval
+  reconciler_->Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 2u);
+  EXPECT_EQ(releases[0].kind, ReleaseKind::kSelfHeal);
+  EXPECT_EQ(releases[0].trigger, Trigger::kSelfHeal);
+  EXPECT_EQ(cluster_.Replicas("shop", DeploymentName()), 3);
+  auto log = journal_->reader().SyncLog(0);
+  EXPECT_EQ(log->back().drift, std::vector<std::string>{"shop/prod"});
+}
+
+TEST_F(LoopTest, WithoutSelfHealDriftIsOnlyReported) {
+  git_.Push(Repo("example.com/web:1", /*self_heal=*/false));
+  reconciler_->Step();
+  std::string name = DeploymentName();
+  cluster_.Scale("shop", "prod-", 7);
+  clock_.Advance(301s);
+  reconciler_->Step();
+  EXPECT_EQ(Releases().size(), 1u);
+  EXPECT_EQ(cluster_.Replicas("shop", name), 7);
+  auto status = reconciler_->Snapshot();
+  ASSERT_EQ(status.environments.size(), 1u);
+  EXPECT_TRUE(status.environments[0].drift);
+}
+
+TEST_F(LoopTest, ABrokenAppKeepsItsLastGoodStateWhileOthersRelease) {
+  git_.Push(Repo("example.com/web:1", true, "orders"));
+  reconciler_->Step();
+  auto before = cluster_.objects;
+  auto files = Repo("example.com/web:2", true, "orders");
+  files["apps/orders/envs/prod.yaml"] += "  replicas: [oops\n";
+  git_.Push(files);
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 3u);  // shop twice, orders once: no release for broken orders
+  EXPECT_EQ(releases[0].app, "shop");
+  for (const auto& [key, json] : before) {
+    if (key.namespace_name == "orders") {
+      EXPECT_EQ(cluster_.objects[key], json) << key.ToString();
+    }
+  }
+  auto log = journal_->reader().SyncLog(0);
+  ASSERT_FALSE(log->back().errors.empty());
+  EXPECT_NE(log->back().errors[0].find("apps/orders/envs/prod.yaml:"), std::string::npos)
+      << log->back().errors[0];
+  bool reported = false;
+  for (const auto& e : reconciler_->Snapshot().environments) {
+    if (e.app == "orders")
+      reported = e.error.find("apps/orders/envs/prod.yaml:") != std::string::npos;
+  }
+  EXPECT_TRUE(reported);
+}
+
+TEST_F(LoopTest, FetchFailuresBackOffAndNeverStopTheLoop) {
+  git_.Push(Repo());
+  reconciler_->Step();
+  git_.fail = true;
+  std::vector<int64_t> waits;
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(std::chrono::hours(1));
+    auto next = reconciler_->Step();
+    waits.push_back(std::chrono::duration_cast<std::chrono::seconds>(next - clock_.Now()).count());
+  }
+  EXPECT_EQ(waits, (std::vector<int64_t>{30, 60, 120, 240}));
+  EXPECT_NE(reconciler_->Snapshot().repo_error.find("connection refused"), std::string::npos);
+  git_.fail = false;
+  git_.Push(Repo("example.com/web:3"));
+  clock_.Advance(std::chrono::hours(1));
+  reconciler_->Step();
+  EXPECT_EQ(reconciler_->Snapshot().repo_error, "");
+  EXPECT_EQ(Releases().size(), 2u);
+}
+
+TEST_F(LoopTest, AFailedReleaseIsRecordedAndRetriedWithBackoff) {
+  git_.Push(Repo());
+  cluster_.fail_execute = true;
+  reconciler_->Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases[0].outcome, Outcome::kFailed);
+  EXPECT_NE(releases[0].errors[0].find("API server is down"), std::string::npos);
+  clock_.Advance(2s);
+  reconciler_->Step();  // not yet: backing off 5 s
+  EXPECT_EQ(cluster_.executes, 1);
+  cluster_.fail_execute = false;
+  clock_.Advance(4s);
+  reconciler_->Step();
+  EXPECT_EQ(cluster_.executes, 2);
+  EXPECT_EQ(Releases()[0].outcome, Outcome::kSucceeded);
+}
+
+TEST_F(LoopTest, AReleaseLeftInProgressIsFinishedUnderItsIdAfterARestart) {
+  git_.Push(Repo());
+  // A process recorded the start of a release and died before applying it.
+  ReleaseRecord started;
+  started.app = "shop";
+  started.env = "prod";
+  started.cluster = "prod";
+  started.to.id = git_.Last();
+  ASSERT_TRUE(journal_->Append(&started).ok());
+  OpenJournal();  // the next process
+  reconciler_->Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u) << "no duplicate record";
+  EXPECT_EQ(releases[0].id, started.id);
+  EXPECT_EQ(releases[0].outcome, Outcome::kSucceeded);
+  EXPECT_FALSE(DeploymentName().empty());
+}
+
+TEST_F(LoopTest, RollbackPinsUntilTheRepositoryChangesTheEnvironment) {
+  git_.Push(Repo("example.com/web:1"));
+  reconciler_->Step();
+  std::string v1 = Releases()[0].id;
+  std::string first_rev = DeploymentName();
+  git_.Push(Repo("example.com/web:2"));
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  auto id = reconciler_->Rollback("shop", "prod", v1);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(DeploymentName(), first_rev);
+  auto releases = Releases();
+  EXPECT_EQ(releases[0].kind, ReleaseKind::kRollback);
+  EXPECT_EQ(releases[0].trigger, Trigger::kManualRollback);
+  EXPECT_EQ(releases[0].restores, v1);
+  // Pinned: the next cycles leave it alone although the tip says web:2.
+  clock_.Advance(301s);
+  reconciler_->Step();
+  EXPECT_EQ(DeploymentName(), first_rev);
+  EXPECT_EQ(reconciler_->Snapshot().environments[0].pinned_commit, releases[0].to.id);
+  // A commit that does not change the environment keeps the pin...
+  auto same = Repo("example.com/web:2");
+  same["apps/shop/README.md"] = "notes";
+  git_.Push(same);
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  EXPECT_EQ(DeploymentName(), first_rev);
+  // ...and survives a restart.
+  OpenJournal();
+  reconciler_->Step();
+  EXPECT_EQ(DeploymentName(), first_rev);
+  // One that changes it releases the pin and the environment follows the repository.
+  git_.Push(Repo("example.com/web:3"));
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  EXPECT_NE(DeploymentName(), first_rev);
+  EXPECT_EQ(reconciler_->Snapshot().environments[0].pinned_commit, "");
+}
+
+TEST_F(LoopTest, UnpinResumesAutoSync) {
+  git_.Push(Repo("example.com/web:1"));
+  reconciler_->Step();
+  std::string v1 = Releases()[0].id, first_rev = DeploymentName();
+  git_.Push(Repo("example.com/web:2"));
+  reconciler_->RequestSync();
+  reconciler_->Step();
+  ASSERT_TRUE(reconciler_->Rollback("shop", "prod", v1).ok());
+  EXPECT_FALSE(reconciler_->Unpin("shop", "test").ok());
+  ASSERT_TRUE(reconciler_->Unpin("shop", "prod").ok());
+  reconciler_->Step();
+  EXPECT_NE(DeploymentName(), first_rev);
+}
+
+TEST_F(LoopTest, RollbackRefusesWhatItCannotRender) {
+  git_.Push(Repo());
+  reconciler_->Step();
+  EXPECT_EQ(reconciler_->Rollback("shop", "prod", "r-999999").status().code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(reconciler_->Rollback("shop", "staging", git_.Last()).status().code(),
+            Status::Code::kNotFound);
+  EXPECT_FALSE(reconciler_->Rollback("shop", "prod", "nope").ok());
+}
+
+}  // namespace
+}  // namespace pagoda::daemon

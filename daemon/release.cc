@@ -1,0 +1,516 @@
+// The reconcile pass over a loaded commit, and release orders: how the loop
+// turns a plan into recorded releases, one per environment.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "daemon/loop_internal.h"
+#include "manifest/json.h"
+
+namespace pagoda::daemon {
+namespace {
+
+std::string Label(const rapidjson::Value& obj, const char* name) {
+  auto meta = obj.FindMember("metadata");
+  if (meta == obj.MemberEnd() || !meta->value.IsObject()) return {};
+  auto labels = meta->value.FindMember("labels");
+  if (labels == meta->value.MemberEnd() || !labels->value.IsObject()) return {};
+  auto it = labels->value.FindMember(name);
+  return it != labels->value.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+std::string Annotation(const rapidjson::Value& obj, const char* name) {
+  auto meta = obj.FindMember("metadata");
+  if (meta == obj.MemberEnd() || !meta->value.IsObject()) return {};
+  auto ann = meta->value.FindMember("annotations");
+  if (ann == meta->value.MemberEnd() || !ann->value.IsObject()) return {};
+  auto it = ann->value.FindMember(name);
+  return it != ann->value.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+int64_t Field(const rapidjson::Value& obj, const char* a, const char* b) {
+  auto x = obj.FindMember(a);
+  if (x == obj.MemberEnd() || !x->value.IsObject()) return 0;
+  auto y = x->value.FindMember(b);
+  return y != x->value.MemberEnd() && y->value.IsInt64() ? y->value.GetInt64() : 0;
+}
+
+rapidjson::Document Parse(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str(), json.size());
+  if (doc.HasParseError()) doc.SetObject();
+  return doc;
+}
+
+// The environment a planned change belongs to: its instance label, from the
+// desired object or else the live one. "" for app-level objects.
+std::string EnvOf(const diff::PlannedChange& change) {
+  if (!change.desired_json.empty()) return Label(Parse(change.desired_json), diff::kInstanceLabel);
+  return change.live != nullptr ? Label(*change.live, diff::kInstanceLabel) : "";
+}
+
+ChangeAction RecordAction(apply::ChangeAction a) {
+  switch (a) {
+    case apply::ChangeAction::kCreated:
+      return ChangeAction::kCreated;
+    case apply::ChangeAction::kConfigured:
+      return ChangeAction::kConfigured;
+    case apply::ChangeAction::kUnchanged:
+      return ChangeAction::kUnchanged;
+    case apply::ChangeAction::kDeleted:
+      return ChangeAction::kDeleted;
+    case apply::ChangeAction::kSkipped:
+      return ChangeAction::kSkipped;
+  }
+  return ChangeAction::kUnchanged;
+}
+
+bool ToDo(const diff::PlannedChange& c) {
+  return c.action == diff::Action::kCreate || c.action == diff::Action::kUpdate ||
+         c.action == diff::Action::kRetire || c.action == diff::Action::kDelete;
+}
+
+// The environment's environments on `server`, by app: those selected whose
+// cluster leads there.
+std::map<std::string, std::vector<const manifest::Environment*>> EnvironmentsOn(
+    const manifest::Repository& repo, const Selection& selection,
+    const std::map<std::string, std::string>& server_of, const std::string& server) {
+  std::map<std::string, std::vector<const manifest::Environment*>> out;
+  for (const auto& app : repo.apps) {
+    if (!app.valid || !selection.HasApp(app.name)) continue;
+    for (const auto& env : app.model.environments) {
+      auto it = server_of.find(env.cluster.value);
+      if (it == server_of.end() || it->second != server) continue;
+      if (selection.HasEnv(app.name, env.name.value)) out[app.name].push_back(&env);
+    }
+  }
+  return out;
+}
+
+class RealClusterAccess final : public ClusterAccess {
+ public:
+  RealClusterAccess(ClusterMapping mapping, apply::ClientOptions options)
+      : mapping_(std::move(mapping)), options_(std::move(options)) {}
+
+  Result<std::string> ServerOf(const std::string& cluster) override {
+    auto creds = mapping_.Resolve(cluster);
+    if (!creds.ok()) return creds.status();
+    std::string server = creds->server;
+    if (!clients_.count(server)) {
+      auto client = apply::KubeClient::Connect(std::move(*creds), options_);
+      if (!client.ok()) return client.status();
+      clients_[server] = std::move(*client);
+    }
+    return server;
+  }
+  Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {
+    auto it = clients_.find(desired.server);
+    if (it == clients_.end()) return Status::Internal("no client for " + desired.server);
+    return PlanServer(*it->second, desired);
+  }
+  apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) override {
+    auto it = clients_.find(server);
+    if (it == clients_.end()) return {{}, Status::Internal("no client for " + server)};
+    return apply::Execute(*it->second, plan, {});
+  }
+
+ private:
+  ClusterMapping mapping_;
+  apply::ClientOptions options_;
+  std::map<std::string, std::unique_ptr<apply::KubeClient>> clients_;
+};
+
+}  // namespace
+
+std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
+                                                apply::ClientOptions options) {
+  return std::make_unique<RealClusterAccess>(std::move(mapping), std::move(options));
+}
+
+Result<std::string> Reconciler::EnvDigest(const manifest::Repository& repo, const std::string& app,
+                                          const std::string& env) {
+  Selection selection;
+  selection.everything = false;
+  selection.apps[app] = {env};
+  std::map<std::string, std::string> any_server;
+  if (const auto* a = repo.FindApp(app)) {
+    for (const auto& e : a->model.environments) any_server[e.cluster.value] = "digest";
+  }
+  std::vector<RenderProblem> problems;
+  auto servers = DesiredState(repo, selection, {}, any_server, &problems);
+  if (!problems.empty()) return Status::InvalidArgument(problems.front().message);
+  std::string all;
+  for (const auto& [server, desired] : servers) {
+    for (const auto& object : desired.objects) all += object.json + "\n";
+  }
+  if (all.empty()) return Status::NotFound(app + "/" + env + " renders nothing");
+  return manifest::Sha256Hex(all, 16);
+}
+
+void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
+                                 std::vector<std::string>* errors) {
+  const manifest::Repository& repo = loaded_->repo;
+  for (const auto& d : repo.diagnostics) {
+    if (d.severity == manifest::Severity::kError) errors->push_back(d.ToString());
+  }
+  // An app whose files do not load keeps what the cluster has.
+  for (const auto& app : repo.apps) {
+    if (app.valid) continue;
+    std::string first;
+    for (const auto& d : app.diagnostics) {
+      if (d.severity != manifest::Severity::kError) continue;
+      errors->push_back(d.ToString());
+      if (first.empty()) first = d.ToString();
+    }
+    // Its environments as this commit names them, and as earlier ones did.
+    const std::string error =
+        "the app's files have errors; the cluster keeps the last good state: " + first;
+    for (const auto& env : app.model.environments)
+      EnvFor(app.name, env.name.value).status.error = error;
+    for (auto& [key, e] : envs_) {
+      if (key.first == app.name) e->status.error = error;
+    }
+  }
+
+  // Pins hold until the repository changes what it asks of the environment.
+  for (auto it = pins_.begin(); it != pins_.end();) {
+    const auto& [app, env] = it->first;
+    auto digest = EnvDigest(repo, app, env);
+    if (digest.ok() && *digest == it->second.tip_digest) {
+      ++it;
+      continue;
+    }
+    spdlog::info("app={} env={} commit={} unpinned: the repository changed the environment", app,
+                 env, tip_.substr(0, 12));
+    it = pins_.erase(it);
+    SavePins();
+  }
+
+  Selection selection;
+  selection.everything = pins_.empty();
+  if (!selection.everything) {
+    for (const auto& app : repo.apps) {
+      std::set<std::string> envs;
+      bool pinned = false;
+      for (const auto& env : app.model.environments) {
+        if (pins_.count({app.name, env.name.value})) {
+          pinned = true;
+        } else {
+          envs.insert(env.name.value);
+        }
+      }
+      if (!pinned) {
+        selection.apps[app.name] = {};
+      } else if (!envs.empty()) {
+        selection.apps[app.name] = envs;
+      }
+    }
+  }
+
+  auto server_of = ServersFor(repo, selection, errors);
+  std::vector<RenderProblem> problems;
+  manifest::RenderOptions render;
+  render.commit = tip_;
+  auto servers = DesiredState(repo, selection, render, server_of, &problems);
+  for (const auto& p : problems) {
+    if (p.message.find("is not mapped to a server") != std::string::npos) continue;
+    errors->push_back("app " + p.app + ": " + p.message);
+  }
+
+  for (const auto& [server, desired] : servers) {
+    auto envs = EnvironmentsOn(repo, selection, server_of, server);
+    auto planned = clusters_.Plan(desired);
+    if (!planned.ok()) {
+      errors->push_back(planned.status().message());
+      for (const auto& [app, list] : envs) {
+        for (const auto* env : list)
+          EnvFor(app, env->name.value).status.error = planned.status().message();
+      }
+      continue;
+    }
+    // Each change goes to its environment; app-level objects (the
+    // Namespace, plain manifests) go with the app's first environment here.
+    std::map<std::pair<std::string, std::string>, std::vector<const diff::PlannedChange*>> groups;
+    for (const auto& change : (*planned)->plan.changes) {
+      const std::string app =
+          change.key.kind == "Namespace" ? change.key.name : change.key.namespace_name;
+      auto list = envs.find(app);
+      if (list == envs.end() || list->second.empty()) continue;
+      std::string env = EnvOf(change);
+      if (env.empty()) env = list->second.front()->name.value;
+      groups[{app, env}].push_back(&change);
+    }
+    for (const auto& [app, list] : envs) {
+      for (const auto* model : list) {
+        const std::string& env = model->name.value;
+        Env& e = EnvFor(app, env);
+        e.status.cluster = model->cluster.value;
+        e.status.automatic = model->sync.automatic;
+        e.status.replicas = model->replicas.value;
+        e.status.error.clear();
+        ++entry->environments_checked;
+        const auto& group = groups[{app, env}];
+        std::set<std::string> desired_keys;
+        bool todo = false, repo_changed = false;
+        for (const auto* c : group) {
+          if (!c->desired_json.empty()) desired_keys.insert(c->key.ToString());
+          if (c->key.kind == "Deployment" && !c->desired_json.empty()) {
+            auto doc = Parse(c->desired_json);
+            e.status.revision = Label(doc, diff::kRevisionLabel);
+            e.status.ready = c->live != nullptr ? Field(*c->live, "status", "readyReplicas") : 0;
+          }
+          if (!ToDo(*c)) continue;
+          todo = true;
+          // Did the repository change, or the cluster? A new revision, an
+          // object the environment did not have, a changed applied hash, a
+          // retirement or a deletion come from the repository; the rest is drift.
+          if (c->action == diff::Action::kCreate) {
+            repo_changed |= c->key.kind == "Deployment" || !e.keys_known ||
+                            !e.applied_keys.count(c->key.ToString());
+          } else if (c->action == diff::Action::kUpdate) {
+            repo_changed |= Annotation(Parse(c->desired_json), diff::kAppliedAnnotation) !=
+                            Annotation(*c->live, diff::kAppliedAnnotation);
+          } else {
+            repo_changed = true;
+          }
+        }
+        e.status.drift = todo;
+        if (!todo) {
+          e.applied_keys = desired_keys;
+          e.keys_known = true;
+          e.failures = 0;
+          if (!e.in_progress.empty()) {
+            // A release a stopped process left unfinished: its changes are in.
+            auto record = journal_.reader().Release(e.in_progress);
+            if (record.ok()) {
+              record->outcome = Outcome::kSucceeded;
+              record->end = clock_.UnixMillis();
+              if (journal_.Append(&*record).ok()) {
+                spdlog::info("release={} app={} env={} completed (resumed after a restart)",
+                             record->id, app, env);
+                e.status.commit = record->to.id;
+              }
+            }
+            e.in_progress.clear();
+          }
+          continue;
+        }
+        if (!repo_changed) entry->drift.push_back(app + "/" + env);
+        const bool execute = model->sync.automatic && (repo_changed || model->sync.self_heal);
+        if (!execute) {
+          spdlog::info("app={} env={} differs from the repository; {} so it is only reported", app,
+                       env, model->sync.automatic ? "selfHeal is off" : "sync is manual");
+          continue;
+        }
+        if (e.failures > 0 && now < e.retry_at) continue;  // backing off
+        ReleaseRequest request{server,
+                               app,
+                               env,
+                               model->cluster.value,
+                               group,
+                               repo_changed,
+                               repo_changed ? Trigger::kCommit : Trigger::kSelfHeal,
+                               tip_,
+                               false};
+        std::string id = Release(request, now, errors);
+        if (!id.empty()) entry->releases.push_back(id);
+        if (e.failures == 0) {
+          e.applied_keys = desired_keys;
+          e.keys_known = true;
+        }
+      }
+    }
+  }
+}
+
+std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
+                                std::vector<std::string>* errors) {
+  Env& e = EnvFor(req.app, req.env);
+  diff::Plan sub;
+  bool deployment_created = false, retired = false, only_deletes = true, only_replicas = true;
+  std::string to_revision = e.status.revision, from_revision;
+  for (const auto* c : req.group) {
+    if (c->key.kind == "Deployment") {
+      if (!c->desired_json.empty())
+        to_revision = Label(Parse(c->desired_json), diff::kRevisionLabel);
+      if (c->action == diff::Action::kRetire) from_revision = Label(*c->live, diff::kRevisionLabel);
+    }
+    if (!ToDo(*c)) continue;
+    sub.changes.push_back(*c);
+    deployment_created |= c->action == diff::Action::kCreate && c->key.kind == "Deployment";
+    retired |= c->action == diff::Action::kRetire;
+    only_deletes &= c->action == diff::Action::kDelete;
+    bool replicas =
+        c->action == diff::Action::kUpdate && c->key.kind == "Deployment" &&
+        std::all_of(c->changes.begin(), c->changes.end(), [](const diff::FieldChange& f) {
+          return f.path == "spec.replicas" || f.path == "metadata.annotations.pagoda.dev/applied";
+        });
+    only_replicas &= replicas;
+  }
+  if (from_revision.empty()) from_revision = e.status.revision == to_revision ? to_revision : "";
+
+  ReleaseRecord record;
+  record.app = req.app;
+  record.env = req.env;
+  record.cluster = req.cluster;
+  record.trigger = req.trigger;
+  if (req.rollback) {
+    record.kind = ReleaseKind::kRollback;
+  } else if (deployment_created || retired) {
+    record.kind = ReleaseKind::kRollout;
+  } else if (only_deletes) {
+    record.kind = ReleaseKind::kPrune;
+  } else if (!req.repo_changed) {
+    record.kind = ReleaseKind::kSelfHeal;
+  } else if (only_replicas) {
+    record.kind = ReleaseKind::kScale;
+  } else {
+    record.kind = ReleaseKind::kConfig;
+  }
+  // Back to a revision an earlier release put out: a rollback, naming it.
+  if (record.kind == ReleaseKind::kRollout || record.kind == ReleaseKind::kRollback) {
+    auto history = journal_.reader().Releases({.app = req.app, .env = req.env, .limit = 200});
+    if (history.ok() && !history->empty() && history->front().to_revision != to_revision) {
+      for (const auto& earlier : *history) {
+        if (earlier.outcome == Outcome::kSucceeded && earlier.to_revision == to_revision) {
+          record.kind = ReleaseKind::kRollback;
+          record.restores = earlier.id;
+          if (record.trigger == Trigger::kCommit) record.trigger = Trigger::kRevert;
+          break;
+        }
+      }
+    }
+  }
+  record.from = DescribeCommit(e.status.commit);
+  record.to = DescribeCommit(req.commit);
+  record.from_revision = from_revision;
+  record.to_revision = to_revision;
+  record.history_rewritten = history_rewritten_;
+  for (const auto& c : sub.changes) {
+    ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
+                           : c.action == diff::Action::kDelete ? ChangeAction::kDeleted
+                                                               : ChangeAction::kConfigured;
+    record.changes.push_back({planned, c.key.ToString()});
+  }
+  record.start = clock_.UnixMillis();
+  if (!e.in_progress.empty()) {
+    // Finish the release a stopped process started, under its id.
+    if (auto open = journal_.reader().Release(e.in_progress); open.ok()) {
+      record.id = open->id;
+      record.start = open->start;
+    }
+  }
+  // Durable before anything is applied: a crash from here on is found and
+  // finished by the next process.
+  if (Status st = journal_.Append(&record); !st.ok()) {
+    errors->push_back("recording a release of " + req.app + "/" + req.env + ": " + st.ToString());
+    return "";
+  }
+  e.in_progress = record.id;
+  history_rewritten_ = false;
+  spdlog::info("release={} app={} env={} revision={} commit={} {} started ({} changes)", record.id,
+               req.app, req.env, to_revision, req.commit.substr(0, 12), Name(record.kind),
+               sub.changes.size());
+
+  apply::ExecuteResult result = clusters_.Execute(req.server, sub);
+  record.changes.clear();
+  for (const auto& entry : result.changes.entries) {
+    record.changes.push_back({RecordAction(entry.action), entry.key});
+  }
+  record.end = clock_.UnixMillis();
+  if (result.status.ok()) {
+    record.outcome = Outcome::kSucceeded;
+    e.failures = 0;
+    e.status.commit = req.commit;
+  } else {
+    record.outcome = Outcome::kFailed;
+    record.errors.push_back(result.status.ToString());
+    errors->push_back(req.app + "/" + req.env + ": " + result.status.ToString());
+    e.status.error = result.status.ToString();
+    ++e.failures;
+    int64_t backoff =
+        std::min<int64_t>(options_.max_backoff_ms, 5000LL << std::min(e.failures - 1, 10));
+    e.retry_at = now + std::chrono::milliseconds(backoff);
+  }
+  if (Status st = journal_.Append(&record); !st.ok()) {
+    errors->push_back("recording the end of " + record.id + ": " + st.ToString());
+    return record.id;  // still in progress in the journal: the next process finishes it
+  }
+  e.in_progress.clear();
+  auto log = result.status.ok() ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(log, "release={} app={} env={} revision={} commit={} {}: {}", record.id, req.app,
+              req.env, to_revision, req.commit.substr(0, 12), Name(record.outcome),
+              result.status.ok() ? result.changes.Summary() : result.status.ToString());
+  return record.id;
+}
+
+Result<std::string> Reconciler::Rollback(const std::string& app, const std::string& env,
+                                         const std::string& to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string commit;
+  if (ReleaseIdNumber(to) >= 0) {
+    auto earlier = journal_.reader().Release(to);
+    if (!earlier.ok()) return earlier.status();
+    if (earlier->app != app || earlier->env != env) {
+      return Status::InvalidArgument(to + " released " + earlier->app + "/" + earlier->env +
+                                     ", not " + app + "/" + env);
+    }
+    commit = earlier->to.id;
+  } else {
+    auto resolved = git_.ResolveCommit(to);
+    if (!resolved.ok()) return resolved.status();
+    commit = *resolved;
+  }
+  if (commit.empty()) return Status::InvalidArgument(to + " names no commit");
+  auto loaded = Load(commit);
+  if (!loaded.ok()) return loaded.status();
+  pinned_loads_[commit] = *loaded;
+  const manifest::Repository& repo = (*loaded)->repo;
+  const manifest::AppResult* a = repo.FindApp(app);
+  if (a == nullptr || !a->valid) {
+    return Status::InvalidArgument("app " + app + " does not load at commit " +
+                                   commit.substr(0, 12));
+  }
+  const manifest::Environment* model = nullptr;
+  for (const auto& e : a->model.environments) {
+    if (e.name.value == env) model = &e;
+  }
+  if (model == nullptr) {
+    return Status::NotFound("app " + app + " has no environment " + env + " at commit " +
+                            commit.substr(0, 12));
+  }
+  Selection selection;
+  selection.everything = false;
+  selection.apps[app] = {env};
+  std::vector<std::string> errors;
+  auto server_of = ServersFor(repo, selection, &errors);
+  if (!errors.empty()) return Status::Unavailable(errors.front());
+  std::vector<RenderProblem> problems;
+  auto servers = DesiredState(repo, selection, {.commit = commit}, server_of, &problems);
+  if (!problems.empty()) return Status::InvalidArgument(problems.front().message);
+  if (servers.size() != 1) return Status::Internal("expected one server for " + app + "/" + env);
+  const auto& [server, desired] = *servers.begin();
+  auto planned = clusters_.Plan(desired);
+  if (!planned.ok()) return planned.status();
+  std::vector<const diff::PlannedChange*> group;
+  for (const auto& c : (*planned)->plan.changes) group.push_back(&c);
+
+  // The pin: held until the tip asks something else of the environment.
+  std::string digest;
+  if (loaded_) {
+    if (auto d = EnvDigest(loaded_->repo, app, env); d.ok()) digest = *d;
+  }
+  ReleaseRequest request{
+      server, app, env, model->cluster.value, group, true, Trigger::kManualRollback, commit, true};
+  std::string id = Release(request, clock_.Now(), &errors);
+  if (id.empty())
+    return Status::IOError(errors.empty() ? "the release was not recorded" : errors.front());
+  pins_[{app, env}] = {commit, digest, clock_.UnixMillis()};
+  SavePins();
+  spdlog::info("app={} env={} commit={} release={} pinned by a rollback; auto-sync holds for it",
+               app, env, commit.substr(0, 12), id);
+  if (!errors.empty()) return Status::Unavailable(id + ": " + errors.back());
+  return id;
+}
+
+}  // namespace pagoda::daemon
