@@ -8,6 +8,8 @@
 #include <iostream>
 
 #include "daemon/cluster_commands.h"
+#include "daemon/daemon.h"
+#include "daemon/history_commands.h"
 #include "daemon/manifest_commands.h"
 #include "pagoda/version.h"
 
@@ -107,6 +109,23 @@ int RunCli(int argc, char** argv) {
   sync->add_option("--commit", sync_flags.commit,
                    "record this commit in the pagoda.dev/commit annotation of written objects");
 
+  DaemonFlags daemon_flags;
+  CLI::App* daemon = app.add_subcommand(
+      "daemon",
+      "Run pagoda: fetch the repository every interval and release what changes, one release "
+      "order per environment, each recorded in the journal. Stops on SIGTERM or SIGINT.");
+  daemon->add_option("--config", daemon_flags.config, "the config file (see README)");
+  daemon->add_option("--repo", daemon_flags.repo,
+                     "the repository URL or path (overrides the file)");
+  daemon->add_option("--ref", daemon_flags.ref, "branch, tag or commit to track");
+  daemon->add_option("--path", daemon_flags.path, "sub-directory of the repository holding apps/");
+  daemon->add_option("--state-dir", daemon_flags.state_dir, "bare clone, journal, control socket");
+  daemon->add_option("--interval", daemon_flags.interval, "fetch period, e.g. 30s");
+  daemon->add_option("--drift-interval", daemon_flags.drift_interval,
+                     "full reconcile without a new commit, e.g. 5m");
+
+  HistoryCommands history(&app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -125,6 +144,8 @@ int RunCli(int argc, char** argv) {
     return RunDiff(diff_flags, std::cout, std::cerr);
   }
   if (sync->parsed()) return RunSync(sync_flags, std::cout, std::cerr);
+  if (daemon->parsed()) return RunDaemon(daemon_flags, std::cerr);
+  if (std::optional<int> code = history.Run(std::cout, std::cerr)) return *code;
   std::cout << app.help();
   return 0;
 }

@@ -39,7 +39,7 @@ Result<apply::Credentials> ClusterMapping::Resolve(const std::string& name) cons
     } else {
       creds = apply::LoadKubeconfig({.paths = kubeconfigs, .context = target});
     }
-  } else if (in_cluster) {
+  } else if (in_cluster || in_cluster_names.count(name)) {
     creds = apply::InClusterCredentials();
   } else {
     const std::string context = all_clusters_to.empty() ? name : all_clusters_to;

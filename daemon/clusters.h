@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct ClusterMapping {
   std::map<std::string, std::string> explicit_targets;  // name → CONTEXT or KUBECONFIG[:CONTEXT]
   std::string all_clusters_to;                          // a context every name maps to, when set
   bool in_cluster = false;  // every name maps to the service account pagoda runs as
+  std::set<std::string> in_cluster_names;  // these names map to it
 
   // Parses repeated --cluster NAME=TARGET flags into explicit_targets.
   Status AddFlags(const std::vector<std::string>& flags);

@@ -97,12 +97,6 @@ std::map<std::string, ServerDesired> DesiredState(
       all_envs.push_back(env.name.value);
     }
     for (const manifest::RenderedCluster& cluster : rendered->clusters) {
-      auto server_it = server_of.find(cluster.cluster);
-      if (server_it == server_of.end()) {
-        problems->push_back(
-            {app.name, "cluster " + cluster.cluster + " is not mapped to a server"});
-        continue;
-      }
       std::vector<const manifest::RenderedEnvironment*> envs;
       bool app_prune = true;
       for (const auto& env : rendered->environments) {
@@ -111,6 +105,12 @@ std::map<std::string, ServerDesired> DesiredState(
         if (selection.HasEnv(app.name, env.env)) envs.push_back(&env);
       }
       if (envs.empty()) continue;
+      auto server_it = server_of.find(cluster.cluster);
+      if (server_it == server_of.end()) {
+        problems->push_back(
+            {app.name, "cluster " + cluster.cluster + " is not mapped to a server"});
+        continue;
+      }
       ServerDesired& server = servers[server_it->second];
       server.server = server_it->second;
       if (std::find(server.clusters.begin(), server.clusters.end(), cluster.cluster) ==

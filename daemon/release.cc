@@ -333,7 +333,11 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
     if (c->key.kind == "Deployment") {
       if (!c->desired_json.empty())
         to_revision = Label(Parse(c->desired_json), diff::kRevisionLabel);
-      if (c->action == diff::Action::kRetire) from_revision = Label(*c->live, diff::kRevisionLabel);
+      // What ran before: the revision being retired, or the one being updated in place.
+      if (c->action == diff::Action::kRetire ||
+          (from_revision.empty() && c->live != nullptr && !c->desired_json.empty())) {
+        from_revision = Label(*c->live, diff::kRevisionLabel);
+      }
     }
     if (!ToDo(*c)) continue;
     sub.changes.push_back(*c);
@@ -347,7 +351,6 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
         });
     only_replicas &= replicas;
   }
-  if (from_revision.empty()) from_revision = e.status.revision == to_revision ? to_revision : "";
 
   ReleaseRecord record;
   record.app = req.app;
@@ -422,6 +425,8 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
     record.outcome = Outcome::kSucceeded;
     e.failures = 0;
     e.status.commit = req.commit;
+    e.status.revision = to_revision;
+    e.status.drift = false;
   } else {
     record.outcome = Outcome::kFailed;
     record.errors.push_back(result.status.ToString());
