@@ -7,7 +7,7 @@ package main
 //
 // Each fault is used once, in order, for one request: 429 and 503 answer with
 // Retry-After: 1 and a metav1.Status body, 500 with a Status body, drop closes
-// the connection without an answer. Requests pass through unchanged
+// the connection without an answer, delay forwards the request after 2 s. Requests pass through unchanged
 // (including their bearer token) once the faults are used up. It serves TLS
 // with a certificate from the cluster's CA on a free loopback port, prints
 // "port N" on its first line of output, logs one line per request and runs
@@ -89,6 +89,9 @@ func runFaultProxy(dir, faultList string) error {
 		}
 		switch fault {
 		case "":
+			proxy.ServeHTTP(w, r)
+		case "delay":
+			time.Sleep(2 * time.Second)
 			proxy.ServeHTTP(w, r)
 		case "429":
 			status(429, "TooManyRequests")

@@ -1,0 +1,347 @@
+// pagoda daemon end to end: a real Git repository, the real local control
+// plane, the daemon as a real process under pagoda's own RBAC, and the
+// command line talking to it. Push to release, revert to roll back, break one
+// app without stopping the others, heal drift, survive remote failures, a
+// force push and a SIGKILL.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "daemon/journal.h"
+#include "tests/integration/example_repo.h"
+#include "tests/integration/test_cluster.h"
+
+namespace pagoda {
+namespace {
+
+using namespace std::chrono_literals;
+using daemon::Outcome;
+using daemon::ReleaseRecord;
+using testing::ExampleRepo;
+using testing::TestCluster;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int Git(const std::string& dir, const std::vector<std::string>& args, std::string* out = nullptr) {
+  std::vector<std::string> argv = {
+      "/usr/bin/git", "-C", dir, "-c", "user.name=Dev", "-c", "user.email=dev@example.com"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string ignored;
+  int rc = testing::Run(argv, out != nullptr ? out : &ignored);
+  EXPECT_EQ(rc, 0) << (out != nullptr ? *out : ignored);
+  return rc;
+}
+
+std::string Kubectl(const std::vector<std::string>& args) {
+  std::string out;
+  EXPECT_EQ(TestCluster::Get().Kubectl(args, &out), 0) << out;
+  return out;
+}
+
+// A Git repository made from examples/repo, a state directory, and a daemon
+// process syncing one into the local control plane.
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pagoda-daemon-XXXXXX";
+    state_root_ = mkdtemp(tmpl);
+    Git(repo_.dir(), {"init", "-q", "-b", "main"});
+    Commit("initial apps");
+    WriteConfig(TestCluster::Get().pagoda_kubeconfig);
+  }
+  void TearDown() override {
+    daemon_.reset();
+    if (HasFailure()) std::cerr << "---- daemon log ----\n" << ReadAll(Log()) << "\n";
+    std::filesystem::remove_all(state_root_);
+  }
+
+  std::string StateDir() const { return state_root_ + "/state"; }
+  std::string Log() const { return state_root_ + "/daemon.log"; }
+  std::string Config() const { return state_root_ + "/config.yaml"; }
+
+  void WriteConfig(const std::string& kubeconfig, const std::string& repo = "") {
+    std::ofstream(Config()) << "repo: " << (repo.empty() ? repo_.dir() : repo) << "\n"
+                            << "interval: 1s\ndriftInterval: 4s\n"
+                            << "stateDir: " << StateDir() << "\n"
+                            << "clusters:\n"
+                            << "  test: {kubeconfig: " << kubeconfig << "}\n"
+                            << "  prod: {kubeconfig: " << kubeconfig << "}\n";
+  }
+  std::string Commit(const std::string& message) {
+    Git(repo_.dir(), {"add", "-A"});
+    Git(repo_.dir(), {"commit", "-q", "-m", message});
+    std::string id;
+    Git(repo_.dir(), {"rev-parse", "HEAD"}, &id);
+    return id.substr(0, 40);
+  }
+  void StartDaemon() {
+    daemon_ = std::make_unique<testing::ChildProcess>(
+        std::vector<std::string>{"/bin/sh", "-c",
+                                 std::string("exec '") + PAGODA_BINARY + "' daemon --config '" +
+                                     Config() + "' 2>>'" + Log() + "'"});
+  }
+  int Cli(const std::vector<std::string>& args, std::string* out) {
+    std::vector<std::string> argv = {PAGODA_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--state-dir=" + StateDir());
+    return testing::Run(argv, out);
+  }
+  std::vector<ReleaseRecord> Releases() {
+    daemon::JournalReader reader(daemon::PosixJournalFs(), StateDir() + "/journal");
+    auto r = reader.Releases({.app = "", .env = "", .limit = 1000});
+    return r.ok() ? *r : std::vector<ReleaseRecord>{};
+  }
+  // Waits for a release of app/env (example app name) to `commit` that has
+  // ended, and returns it.
+  std::optional<ReleaseRecord> WaitForRelease(const std::string& app, const std::string& env,
+                                              const std::string& commit,
+                                              std::chrono::milliseconds timeout = 30s) {
+    std::optional<ReleaseRecord> found;
+    testing::WaitUntil(
+        [&] {
+          for (const auto& r : Releases()) {
+            if (r.app == repo_.App(app) && r.env == env && r.to.id == commit &&
+                r.outcome != Outcome::kInProgress) {
+              found = r;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout);
+    return found;
+  }
+  std::string RunningRevision(const std::string& app, const std::string& env) {
+    return Kubectl(
+        {"get", "deployments", "-n", repo_.App(app), "-l", "app.kubernetes.io/instance=" + env,
+         "-o",
+         R"(jsonpath={range .items[?(@.spec.replicas>0)]}{.metadata.labels.pagoda\.dev/revision}{end})"});
+  }
+
+  ExampleRepo repo_;
+  std::string state_root_;
+  std::unique_ptr<testing::ChildProcess> daemon_;
+};
+
+TEST_F(DaemonTest, PushReleasesRevertRollsBackAndSyncNowIsImmediate) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  auto v1 = WaitForRelease("shop-web", "prod", head.substr(0, 40));
+  ASSERT_TRUE(v1.has_value()) << "the first commit was never released";
+  EXPECT_EQ(v1->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(v1->to.summary, "initial apps");
+  const std::string old_revision = RunningRevision("shop-web", "prod");
+  EXPECT_EQ(old_revision, v1->to_revision);
+
+  // A pushed image change is released within the interval and a few seconds.
+  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:1.5.0");
+  const std::string change = Commit("shop-web: web 1.5.0");
+  auto v2 = WaitForRelease("shop-web", "prod", change, 10s);
+  ASSERT_TRUE(v2.has_value());
+  EXPECT_EQ(v2->kind, daemon::ReleaseKind::kRollout);
+  EXPECT_EQ(v2->trigger, daemon::Trigger::kCommit);
+  EXPECT_EQ(v2->from_revision, old_revision);
+  EXPECT_EQ(v2->to.author, "Dev <dev@example.com>");
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] { return RunningRevision("shop-web", "prod") == v2->to_revision; }, 10s));
+
+  // sync-now: released in under two seconds.
+  repo_.Edit("orders", "deploy/api.yaml", "orders:2.7.0", "orders:2.7.1");
+  const std::string hotfix = Commit("orders: 2.7.1");
+  auto asked = std::chrono::steady_clock::now();
+  std::string out;
+  ASSERT_EQ(Cli({"sync-now"}, &out), 0) << out;
+  auto v3 = WaitForRelease("orders", "prod", hotfix, 5s);
+  ASSERT_TRUE(v3.has_value());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+
+  // git revert: a rollback naming the release it restores, onto the kept revision.
+  Git(repo_.dir(), {"revert", "--no-edit", change});
+  std::string revert;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &revert);
+  auto back = WaitForRelease("shop-web", "prod", revert.substr(0, 40), 10s);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->kind, daemon::ReleaseKind::kRollback);
+  EXPECT_EQ(back->trigger, daemon::Trigger::kRevert);
+  EXPECT_EQ(back->restores, v1->id);
+  for (const auto& c : back->changes) {
+    EXPECT_NE(c.action, daemon::ChangeAction::kCreated) << c.key << ": a kept revision is reused";
+  }
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return RunningRevision("shop-web", "prod") == old_revision; }, 10s));
+
+  ASSERT_EQ(Cli({"releases", "--app", repo_.App("shop-web"), "--env", "prod"}, &out), 0) << out;
+  EXPECT_NE(out.find("rollback"), std::string::npos) << out;
+}
+
+TEST_F(DaemonTest, ABrokenAppIsRecordedAndKeepsRunningWhileAnotherReleases) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("orders", "prod", head.substr(0, 40)).has_value());
+  const std::string orders_revision = RunningRevision("orders", "prod");
+
+  repo_.Edit("orders", "envs/orders.yaml", "replicas: 3", "replicas: [3");
+  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:1.6.0");
+  const std::string both = Commit("break orders, update shop-web");
+  auto web = WaitForRelease("shop-web", "prod", both, 15s);
+  ASSERT_TRUE(web.has_value());
+  EXPECT_EQ(web->outcome, Outcome::kSucceeded);
+
+  std::string log;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        Cli({"log", "--since", "1m"}, &log);
+        return log.find("apps/" + repo_.App("orders") + "/envs/orders.yaml:") != std::string::npos;
+      },
+      10s))
+      << log;
+  std::string status;
+  Cli({"status"}, &status);
+  EXPECT_NE(status.find("orders.yaml:"), std::string::npos) << status;
+  for (const auto& r : Releases()) {
+    EXPECT_FALSE(r.app == repo_.App("orders") && r.to.id == both) << "the broken app was released";
+  }
+  EXPECT_EQ(RunningRevision("orders", "prod"), orders_revision);
+}
+
+TEST_F(DaemonTest, DriftIsHealedAndRecordedAsSelfHeal) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("shop-web", "prod", head.substr(0, 40)).has_value());
+  const std::string revision = RunningRevision("shop-web", "prod");
+  Kubectl({"scale", "deployment", "prod-" + revision, "-n", repo_.App("shop-web"), "--replicas=7"});
+  std::optional<ReleaseRecord> heal;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& r : Releases()) {
+          if (r.app == repo_.App("shop-web") && r.env == "prod" &&
+              r.kind == daemon::ReleaseKind::kSelfHeal && r.outcome == Outcome::kSucceeded) {
+            heal = r;
+            return true;
+          }
+        }
+        return false;
+      },
+      15s));
+  EXPECT_EQ(heal->trigger, daemon::Trigger::kSelfHeal);
+  EXPECT_EQ(Kubectl({"get", "deployment", "prod-" + revision, "-n", repo_.App("shop-web"), "-o",
+                     "jsonpath={.spec.replicas}"}),
+            "4");
+}
+
+TEST_F(DaemonTest, RemoteFailuresAndAForcePushKeepTheLoopAlive) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("orders", "test", head.substr(0, 40)).has_value());
+
+  // The remote goes away: status says so, the daemon keeps answering.
+  const std::string moved = repo_.dir() + ".away";
+  std::filesystem::rename(repo_.dir(), moved);
+  std::string status;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        Cli({"status", "--json"}, &status);
+        return status.find("\"error\":\"") != std::string::npos &&
+               status.find(repo_.dir()) != std::string::npos;
+      },
+      10s))
+      << status;
+  std::filesystem::rename(moved, repo_.dir());
+
+  // History rewritten: the amended tip is released and the record says so.
+  repo_.Edit("orders", "deploy/api.yaml", "orders:2.7.0", "orders:2.8.0");
+  Git(repo_.dir(), {"add", "-A"});
+  Git(repo_.dir(), {"commit", "-q", "--amend", "-m", "initial apps, amended"});
+  std::string amended;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &amended);
+  auto r = WaitForRelease("orders", "prod", amended.substr(0, 40), 15s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->history_rewritten);
+  EXPECT_EQ(r->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(Cli({"status"}, &status), 0) << status;
+}
+
+TEST_F(DaemonTest, KilledMidReleaseItFinishesTheSameReleaseAfterARestart) {
+  // The daemon talks to the cluster through a proxy that holds every request
+  // for two seconds, so that a SIGKILL lands while a release is under way.
+  std::string env_text = ReadAll(TestCluster::Get().dir + "/env");
+  std::string launcher = env_text.substr(env_text.find("PAGODA_TEST_LAUNCHER=") + 21);
+  launcher = launcher.substr(0, launcher.find('\n'));
+  std::string faults;
+  for (int i = 0; i < 30; ++i) faults += (i ? "," : "") + std::string("delay");
+  testing::ChildProcess proxy(
+      {launcher, "faultproxy", "--dir", TestCluster::Get().dir, "--faults", faults});
+  std::string port = proxy.ReadLine(10s);
+  ASSERT_TRUE(port.starts_with("port ")) << port;
+  std::string kubeconfig = ReadAll(TestCluster::Get().pagoda_kubeconfig);
+  const std::string server = TestCluster::Get().server;
+  kubeconfig.replace(kubeconfig.find(server), server.size(), "https://127.0.0.1:" + port.substr(5));
+  const std::string slow = state_root_ + "/slow.kubeconfig";
+  std::ofstream(slow) << kubeconfig;
+  WriteConfig(slow);
+  StartDaemon();
+
+  std::optional<ReleaseRecord> started;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& r : Releases()) {
+          if (r.outcome == Outcome::kInProgress) {
+            started = r;
+            return true;
+          }
+        }
+        return false;
+      },
+      60s))
+      << "no release started";
+  ::kill(daemon_->pid(), SIGKILL);
+  daemon_.reset();
+
+  // The journal is intact, the release still in progress.
+  daemon::JournalReader reader(daemon::PosixJournalFs(), StateDir() + "/journal");
+  auto open = reader.Release(started->id);
+  ASSERT_TRUE(open.ok()) << open.status().ToString();
+  EXPECT_EQ(open->outcome, Outcome::kInProgress);
+
+  WriteConfig(TestCluster::Get().pagoda_kubeconfig);
+  StartDaemon();
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        auto r = reader.Release(started->id);
+        return r.ok() && r->outcome == Outcome::kSucceeded;
+      },
+      30s))
+      << "the interrupted release was not finished";
+  // Every environment released once for the commit: no duplicate record.
+  std::map<std::string, int> per_env;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        per_env.clear();
+        for (const auto& r : Releases()) {
+          if (r.outcome == Outcome::kSucceeded) per_env[r.app + "/" + r.env]++;
+        }
+        return per_env.size() == 4;
+      },
+      30s));
+  for (const auto& r : Releases()) EXPECT_NE(r.outcome, Outcome::kInProgress) << r.id;
+  for (const auto& [env, count] : per_env) EXPECT_EQ(count, 1) << env;
+  EXPECT_EQ(per_env.size(), 4u);
+}
+
+}  // namespace
+}  // namespace pagoda
