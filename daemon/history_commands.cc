@@ -414,7 +414,10 @@ int RunStatus(const Flags& flags, std::ostream& out, std::ostream& err) {
     }
     return 3;
   }
-  std::string note = "daemon not running; last known state from " + When(last->time);
+  std::string note =
+      std::string(answer.status().code() == Status::Code::kUnavailable ? "daemon not running"
+                                                                       : "daemon unreachable") +
+      "; last known state from " + When(last->time);
   if (flags.json) {
     err << "pagoda: " << note << "\n";
     out << last->ToJson() << "\n";
@@ -603,6 +606,7 @@ Result<TimeMs> ParseSince(std::string_view text, TimeMs now) {
                                   : 0;
     if (scale == 0) return bad();
     total += number * scale;
+    if (total > 100'000LL * 86'400'000) return bad();  // past any journal, and no overflow
   }
   return now - total;
 }
