@@ -10,80 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "manifest/generated_repo.h"
 #include "manifest/manifest.h"
 
 namespace {
 
 using pagoda::manifest::MemorySource;
-
-void AddApp(MemorySource& source, int i) {
-  std::string app = "app-" + std::to_string(i);
-  std::string dir = "apps/" + app + "/";
-  source.Add(dir + "app.yaml", "apiVersion: pagoda.dev/v1\nkind: App\nmetadata:\n  name: " + app +
-                                   "\nspec:\n  description: generated app " + std::to_string(i) +
-                                   "\n  owners: [team-" + std::to_string(i % 17) +
-                                   "@example.com]\n");
-  source.Add(dir + "deploy/web.yaml",
-             "apiVersion: pagoda.dev/v1\n"
-             "kind: DeployConfig\n"
-             "metadata:\n  name: web\n"
-             "spec:\n"
-             "  image: registry.example.com/shop/" +
-                 app + ":1.4." + std::to_string(i % 10) +
-                 "\n"
-                 "  cpu: 250m\n"
-                 "  memory: 256Mi\n"
-                 "  command: [/app/bin/web]\n"
-                 "  env:\n"
-                 "    LOG_FORMAT: json\n"
-                 "    DB_PASSWORD: {secret: " +
-                 app +
-                 "-db, key: password}\n"
-                 "  files:\n"
-                 "    - path: /app/config/application.properties\n"
-                 "      content: |\n"
-                 "        server.port=8080\n"
-                 "        app.id=" +
-                 std::to_string(i) +
-                 "\n"
-                 "  mounts:\n"
-                 "    - {path: /data/cache, type: emptyDir}\n"
-                 "  ports:\n"
-                 "    - {name: http, port: 8080}\n"
-                 "  health:\n"
-                 "    http: {path: /healthz, port: 8080}\n"
-                 "    initialDelay: 5s\n"
-                 "    period: 5s\n"
-                 "  shutdown: {preStopSleep: 5s, gracePeriod: 30s}\n");
-  for (const char* env : {"test", "prod"}) {
-    bool prod = std::string(env) == "prod";
-    source.Add(
-        dir + "envs/" + env + ".yaml",
-        std::string("apiVersion: pagoda.dev/v1\n"
-                    "kind: Environment\n"
-                    "metadata:\n  name: ") +
-            env +
-            "\n"
-            "spec:\n"
-            "  cluster: " +
-            env +
-            "\n"
-            "  deployConfig: web\n"
-            "  replicas: " +
-            (prod ? "4" : "2") +
-            "\n"
-            "  release: {batches: 2, pause: " +
-            (prod ? "first" : "none") +
-            ", batchInterval: 30s}\n"
-            "  sync: {auto: true, selfHeal: true}\n"
-            "  traffic:\n"
-            "    - {name: web, protocol: http, port: 80, targetPort: 8080, exposure: public, "
-            "host: " +
-            app + "." + env +
-            ".example.com, sessionAffinity: true}\n"
-            "    - {name: admin, protocol: tcp, port: 9000, targetPort: 8080}\n");
-  }
-}
 
 double Seconds(const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; }
 
@@ -93,7 +25,7 @@ int main(int argc, char** argv) {
   int apps = argc > 1 ? std::atoi(argv[1]) : 1000;
   MemorySource source;
   size_t bytes = 0;
-  for (int i = 0; i < apps; ++i) AddApp(source, i);
+  pagoda::manifest::AddGeneratedApps(source, {.apps = apps});
   std::vector<std::string> paths = source.ListFiles("").value();
   for (const std::string& path : paths) bytes += source.ReadFile(path, 1 << 20)->size();
 
