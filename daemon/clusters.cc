@@ -40,7 +40,10 @@ Result<apply::Credentials> ClusterMapping::Resolve(const std::string& name) cons
       creds = apply::LoadKubeconfig({.paths = kubeconfigs, .context = target});
     }
   } else if (in_cluster || in_cluster_names.count(name)) {
-    creds = apply::InClusterCredentials();
+    auto dir = service_account_dirs.find(name);
+    creds = dir == service_account_dirs.end() || dir->second.empty()
+                ? apply::InClusterCredentials()
+                : apply::InClusterCredentials(dir->second);
   } else {
     const std::string context = all_clusters_to.empty() ? name : all_clusters_to;
     creds = apply::LoadKubeconfig({.paths = kubeconfigs, .context = context});

@@ -18,8 +18,10 @@ struct ClusterMapping {
   std::vector<std::string> kubeconfigs;                 // empty: $KUBECONFIG or ~/.kube/config
   std::map<std::string, std::string> explicit_targets;  // name → CONTEXT or KUBECONFIG[:CONTEXT]
   std::string all_clusters_to;                          // a context every name maps to, when set
-  bool in_cluster = false;  // every name maps to the service account pagoda runs as
+  bool in_cluster = false;                 // every name maps to the service account pagoda runs as
   std::set<std::string> in_cluster_names;  // these names map to it
+  // Where the service account's files are, by name ("" or absent: the pod's).
+  std::map<std::string, std::string> service_account_dirs;
 
   // Parses repeated --cluster NAME=TARGET flags into explicit_targets.
   Status AddFlags(const std::vector<std::string>& flags);

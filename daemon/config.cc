@@ -161,10 +161,13 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
           config.clusters[name] = cluster;
           continue;
         }
-        PAGODA_RETURN_IF_ERROR(r.Keys(body, prefix, {"kubeconfig", "context", "inCluster"}));
+        PAGODA_RETURN_IF_ERROR(
+            r.Keys(body, prefix, {"kubeconfig", "context", "inCluster", "serviceAccountDir"}));
         PAGODA_RETURN_IF_ERROR(r.Path(body, "kubeconfig", prefix, &cluster.kubeconfig));
         PAGODA_RETURN_IF_ERROR(r.String(body, "context", prefix, &cluster.context));
         PAGODA_RETURN_IF_ERROR(r.Bool(body, "inCluster", prefix, &cluster.in_cluster));
+        PAGODA_RETURN_IF_ERROR(
+            r.Path(body, "serviceAccountDir", prefix, &cluster.service_account_dir));
         config.clusters[name] = cluster;
       }
     }

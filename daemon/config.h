@@ -10,7 +10,7 @@
 //                                                   # or {sshKey, knownHosts, acceptUnknownHosts}
 //   clusters:
 //     test: {kubeconfig: /etc/pagoda/test.kubeconfig, context: test}
-//     prod: {inCluster: true}
+//     prod: {inCluster: true}   # serviceAccountDir: the token, ca.crt and namespace
 //   qps: 50                    # API requests per second per cluster, and burst
 //   burst: 100
 //   http: {listen: "127.0.0.1:9420", webhookSecretFile: /etc/pagoda/webhook-secret}
@@ -32,6 +32,9 @@ struct ClusterConfig {
   std::string kubeconfig;  // "" = $KUBECONFIG or ~/.kube/config
   std::string context;     // "" = the kubeconfig's current context
   bool in_cluster = false;
+  // Where the service account's token, ca.crt and namespace are ("" = the
+  // pod's /var/run/secrets/kubernetes.io/serviceaccount).
+  std::string service_account_dir;
 };
 
 struct DaemonConfig {

@@ -89,6 +89,7 @@ Status Reconciler::Fetch(Clock::TimePoint now) {
   auto fetched = git_.Fetch();
   if (!fetched.ok()) {
     ++fetch_failures_;
+    if (options_.observer != nullptr) options_.observer->Fetched(false);
     const std::string message = fetched.status().ToString();
     if (message != repo_error_) {  // once per change of state, not every poll
       spdlog::warn("fetching {} failed (retrying with backoff): {}", options_.repo_url, message);
@@ -103,6 +104,7 @@ Status Reconciler::Fetch(Clock::TimePoint now) {
   repo_error_.clear();
   fetch_failures_ = 0;
   last_fetch_ms_ = clock_.UnixMillis();
+  if (options_.observer != nullptr) options_.observer->Fetched(true);
   std::uniform_real_distribution<double> jitter(0.9, 1.1);
   next_fetch_ =
       now + std::chrono::milliseconds(static_cast<int64_t>(options_.interval_ms * jitter(rng_)));
@@ -161,6 +163,7 @@ std::map<std::string, std::string> Reconciler::ServersFor(const manifest::Reposi
       auto server = clusters_.ServerOf(cluster);
       if (!server.ok()) {
         failed.insert(cluster);
+        unreachable_.insert(cluster);
         errors->push_back(server.status().message());
         EnvFor(app.name, env.name.value).status.error = server.status().message();
         continue;
@@ -177,6 +180,7 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   entry.time = clock_.UnixMillis();
   entry.commit = tip_;
   std::vector<std::string> errors;
+  unreachable_.clear();
 
   auto loaded = Load(tip_);
   if (!loaded.ok()) {
@@ -192,6 +196,8 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   if (Status st = journal_.Append(entry); !st.ok()) {
     spdlog::error("writing the sync log failed: {}", st.ToString());
   }
+  last_reconcile_ms_ = clock_.UnixMillis();
+  if (options_.observer != nullptr) options_.observer->Reconciled(entry);
 }
 
 LoopStatus Reconciler::Snapshot() const {
@@ -202,6 +208,8 @@ LoopStatus Reconciler::Snapshot() const {
   status.repo_url = options_.repo_url;
   status.last_fetch_ms = last_fetch_ms_;
   status.repo_error = repo_error_;
+  status.last_reconcile_ms = last_reconcile_ms_;
+  status.unreachable_clusters.assign(unreachable_.begin(), unreachable_.end());
   if (!tip_.empty()) {
     if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
   }

@@ -40,18 +40,33 @@ class ClusterAccess {
   virtual Result<std::string> ServerOf(const std::string& cluster) = 0;
   virtual Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) = 0;
   virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) = 0;
+  // API requests made so far, by server, for metrics. Called between steps.
+  virtual std::map<std::string, apply::RequestStats> RequestStatsByServer() const { return {}; }
 };
 
 // API servers reached through `mapping`, one client per server, kept.
 std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
                                                 apply::ClientOptions options);
 
+// What the loop reports as it goes, for metrics. Called on the thread that
+// runs Step() (or a control request), with the loop's lock held: it must be
+// quick and must not call back into the Reconciler.
+class LoopObserver {
+ public:
+  virtual ~LoopObserver() = default;
+  virtual void Fetched(bool ok) = 0;
+  virtual void Reconciled(const SyncEntry& entry) = 0;  // after each reconcile cycle
+  // Every release record written with its final outcome (not in progress).
+  virtual void ReleaseEnded(const ReleaseRecord& record) = 0;
+};
+
 struct LoopOptions {
   int64_t interval_ms = 30'000;         // between fetches, jittered by ±10%
   int64_t drift_interval_ms = 300'000;  // between full reconciles without a new commit
   int64_t max_backoff_ms = 300'000;     // failing fetches and environments wait at most this
   std::vector<std::string> known_clusters;
-  std::string repo_url;  // for status and records, credentials removed
+  std::string repo_url;              // for status and records, credentials removed
+  LoopObserver* observer = nullptr;  // not owned; nullptr: none
 };
 
 // What `pagoda status` shows of one environment.
@@ -76,6 +91,8 @@ struct LoopStatus {
   std::string repo_url;
   int64_t last_fetch_ms = 0;
   std::string repo_error;
+  int64_t last_reconcile_ms = 0;                  // 0: none yet in this process
+  std::vector<std::string> unreachable_clusters;  // at the last reconcile
   std::vector<EnvironmentStatus> environments;
 };
 
@@ -159,6 +176,8 @@ class Reconciler {
   std::string last_reconciled_;
   int64_t last_fetch_ms_ = 0;
   std::string repo_error_;
+  int64_t last_reconcile_ms_ = 0;
+  std::set<std::string> unreachable_;     // clusters, at the last reconcile
   std::shared_ptr<const Loaded> loaded_;  // the tip's repository, rendered
   std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;

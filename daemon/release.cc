@@ -113,6 +113,11 @@ class RealClusterAccess final : public ClusterAccess {
     if (it == clients_.end()) return {{}, Status::Internal("no client for " + server)};
     return apply::Execute(*it->second, plan, {});
   }
+  std::map<std::string, apply::RequestStats> RequestStatsByServer() const override {
+    std::map<std::string, apply::RequestStats> out;
+    for (const auto& [server, client] : clients_) out[server] = client->stats();
+    return out;
+  }
 
  private:
   ClusterMapping mapping_;
@@ -222,6 +227,9 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     auto planned = clusters_.Plan(desired);
     if (!planned.ok()) {
       errors->push_back(planned.status().message());
+      for (const auto& [cluster, to] : server_of) {
+        if (to == server) unreachable_.insert(cluster);
+      }
       for (const auto& [app, list] : envs) {
         for (const auto* env : list)
           EnvFor(app, env->name.value).status.error = planned.status().message();
@@ -442,6 +450,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
     return record.id;  // still in progress in the journal: the next process finishes it
   }
   e.in_progress.clear();
+  if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
   auto log = result.status.ok() ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(log, "release={} app={} env={} revision={} commit={} {}: {}", record.id, req.app,
               req.env, to_revision, req.commit.substr(0, 12), Name(record.outcome),
