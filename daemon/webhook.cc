@@ -153,8 +153,8 @@ WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string
 
   WebhookAnswer a;
   a.source = source;
-  if (auto ref = doc.FindMember("ref"); ref != doc.MemberEnd() && ref->value.IsString()) {
-    a.ref = std::string(ref->value.GetString(), ref->value.GetStringLength());
+  if (doc.HasMember("ref") && doc["ref"].IsString()) {
+    a.ref = std::string(doc["ref"].GetString(), doc["ref"].GetStringLength());
   }
   if (!delivery.empty() && Replayed(source + "/" + delivery)) {
     a.http_status = 200;
