@@ -74,6 +74,7 @@ class DaemonTest : public ::testing::Test {
     std::ofstream(Config()) << "repo: " << (repo.empty() ? repo_.dir() : repo) << "\n"
                             << "interval: 1s\ndriftInterval: 4s\n"
                             << "stateDir: " << StateDir() << "\n"
+                            << "http: {listen: \"127.0.0.1:0\"}\n"  // tests run side by side
                             << "clusters:\n"
                             << "  test: {kubeconfig: " << kubeconfig << "}\n"
                             << "  prod: {kubeconfig: " << kubeconfig << "}\n";
