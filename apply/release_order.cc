@@ -241,26 +241,37 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
     phase_ = aborted_ ? OrderPhase::kAborted : OrderPhase::kRolledBack;
     return now;
   }
+  int& count = back ? back_batches_ : forward_batches_;
 
-  switch (stage_) {
-    case Stage::kBetween:
-      if (now < between_until_) return between_until_;
-      [[fallthrough]];
-    case Stage::kIdle: {
-      if (dest.replicas >= R && others_replicas == 0) {
-        if (dest.ready >= R) {
-          phase_ = back ? (aborted_ ? OrderPhase::kAborted : OrderPhase::kRolledBack)
-                        : OrderPhase::kSucceeded;
-          return now;
-        }
-        goal_ = R;  // all scaled; waiting for the last instances (a resumed release)
-        stage_ = Stage::kUp;
-        deadline_ = now + policy_.batch_timeout;
-        return now + policy_.poll;
+  if (stage_ == Stage::kBetween) {
+    if (now < between_until_) return between_until_;
+    stage_ = Stage::kIdle;
+  }
+  if (stage_ == Stage::kIdle) {
+    // Batches scaled up by an earlier process and not recorded yet are
+    // finished and recorded first (forward only: the way back starts anew).
+    const int reached = static_cast<int>((dest.replicas + k_ - 1) / k_);
+    if (!back && count < reached && dest.replicas + others_replicas <= R) {
+      goal_ = dest.replicas;
+      batch_ = BatchEvent{};
+      batch_.index = reached;
+      batch_.instances = dest.replicas - (reached - 1) * k_;
+      batch_.start_ms = clock_.UnixMillis();
+      count = reached;
+      stage_ = Stage::kUp;
+      deadline_ = now + policy_.batch_timeout;
+    } else if (dest.replicas >= R && others_replicas == 0) {
+      if (dest.ready >= R) {
+        phase_ = back ? (aborted_ ? OrderPhase::kAborted : OrderPhase::kRolledBack)
+                      : OrderPhase::kSucceeded;
+        return now;
       }
-      int& count = back ? back_batches_ : forward_batches_;
-      if (count == 0 && dest.replicas > 0) count = static_cast<int>((dest.replicas + k_ - 1) / k_);
-      // Resumed between scaling down and up: finish that batch's way up.
+      goal_ = R;  // all scaled: waiting for the last instances
+      stage_ = Stage::kUp;
+      deadline_ = now + policy_.batch_timeout;
+    } else {
+      // The next batch. After a restart between scaling the old revisions
+      // down and the new one up, that batch's way up is finished first.
       goal_ = others_replicas > 0 && dest.replicas + others_replicas < R
                   ? R - others_replicas
                   : std::min(R, dest.replicas + k_);
@@ -270,8 +281,8 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
       batch_.instances = goal_ - dest.replicas;
       batch_.start_ms = clock_.UnixMillis();
       batch_.rollback = back;
-      // Old before new: the others give up what the new batch takes,
-      // the oldest revisions first.
+      // Old before new: the others give up what the new batch takes, the
+      // oldest revisions first.
       int64_t excess = others_replicas + goal_ - R;
       std::vector<const RevisionState*> others;
       for (const auto& [rev, s] : state) {
@@ -280,6 +291,7 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
       std::sort(others.begin(), others.end(), [](const RevisionState* a, const RevisionState* b) {
         return a->created < b->created;
       });
+      bool scaled = false;
       for (const RevisionState* s : others) {
         if (excess <= 0) break;
         int64_t cut = std::min(excess, s->replicas);
@@ -289,79 +301,83 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
           return now + policy_.poll * 10;
         }
         excess -= cut;
+        scaled = true;
       }
       stage_ = Stage::kDown;
       deadline_ = now + policy_.batch_timeout;
+      if (scaled) return now;  // their pods take a moment to go
+    }
+  }
+
+  if (stage_ == Stage::kDown) {
+    // The old pods must be gone, not just terminating, before new ones start.
+    if (others_pods + goal_ > R) {
+      if (now > deadline_) {
+        Fail("batch " + std::to_string(batch_.index) + ": old instances did not stop within " +
+             std::to_string(policy_.batch_timeout.count() / 1000) + "s");
+        return now;
+      }
+      return now + policy_.poll;
+    }
+    if (dest.deployment.empty()) {
+      Fail("the Deployment of revision " + to + " does not exist");
       return now;
     }
-    case Stage::kDown:
-      // The old pods must be gone, not just terminating, before new ones start.
-      if (others_pods + goal_ > R) {
-        if (now > deadline_) {
-          Fail("batch " + std::to_string(batch_.index) + ": old instances did not stop within " +
-               std::to_string(policy_.batch_timeout.count() / 1000) + "s");
-          return now;
-        }
-        return now + policy_.poll;
-      }
-      if (dest.deployment.empty()) {
-        Fail("the Deployment of revision " + to + " does not exist");
-        return now;
-      }
-      if (Status st = workloads_.Scale(ns_, dest.deployment, goal_); !st.ok()) {
-        error_ = st.ToString();
-        return now + policy_.poll * 10;
-      }
-      stage_ = Stage::kUp;
-      deadline_ = now + policy_.batch_timeout;
-      return now + policy_.poll;
-    case Stage::kUp: {
-      if (dest.ready >= goal_ && dest.replicas >= goal_) {
-        batch_.ready_ms = clock_.UnixMillis();
-        batch_.end_ms = batch_.ready_ms;
-        batch_.pods = dest.ready_pods;
-        new_batches_.push_back(batch_);
-        all_batches_.push_back(batch_);
-        stage_ = Stage::kIdle;
-        if (goal_ >= R) return now;  // the next step sees it finished
-        if (!back) {
-          bool hold = pause_requested_ || policy_.pause == OrderPause::kEvery ||
-                      (policy_.pause == OrderPause::kFirst && forward_batches_ == 1);
-          if (hold) {
-            pause_requested_ = false;
-            phase_ = OrderPhase::kHeld;
-            held_since_ = now;
-            return now + kFar;
-          }
-          if (policy_.batch_interval.count() > 0) {
-            stage_ = Stage::kBetween;
-            between_until_ = now + policy_.batch_interval;
-            return between_until_;
-          }
-        }
-        return now;
-      }
-      if (now > deadline_) {
-        std::vector<std::string> unready = dest.unready;
-        std::string reason = "batch " + std::to_string(batch_.index) + ": " +
-                             std::to_string(dest.ready) + " of " + std::to_string(goal_) +
-                             " instances of revision " + to + " Ready after " +
-                             std::to_string(policy_.batch_timeout.count() / 1000) + "s";
-        if (!unready.empty()) {
-          reason += "; not Ready:";
-          for (size_t i = 0; i < unready.size() && i < 5; ++i) reason += " " + unready[i] + ";";
-          std::vector<std::string> names;
-          for (const auto& u : unready) names.push_back(u.substr(0, u.find(':')));
-          std::string event = workloads_.LastEvent(ns_, names);
-          if (!event.empty()) reason += " last event: " + event;
-        }
-        Fail(reason);
-        return now;
-      }
-      return now + policy_.poll;
+    if (Status st = workloads_.Scale(ns_, dest.deployment, goal_); !st.ok()) {
+      error_ = st.ToString();
+      return now + policy_.poll * 10;
     }
+    stage_ = Stage::kUp;
+    deadline_ = now + policy_.batch_timeout;
+    return now + policy_.poll;
+  }
+
+  // kUp: the batch's new instances must become Ready within the deadline.
+  if (dest.ready >= goal_ && dest.replicas >= goal_) {
+    batch_.ready_ms = clock_.UnixMillis();
+    batch_.end_ms = batch_.ready_ms;
+    batch_.pods = dest.ready_pods;
+    new_batches_.push_back(batch_);
+    all_batches_.push_back(batch_);
+    stage_ = Stage::kIdle;
+    if (goal_ >= R) return now;  // the next step sees it finished
+    if (!back) {
+      bool hold = pause_requested_ || policy_.pause == OrderPause::kEvery ||
+                  (policy_.pause == OrderPause::kFirst && forward_batches_ == 1);
+      if (hold) {
+        pause_requested_ = false;
+        phase_ = OrderPhase::kHeld;
+        held_since_ = now;
+        return now + kFar;
+      }
+      if (policy_.batch_interval.count() > 0) {
+        stage_ = Stage::kBetween;
+        between_until_ = now + policy_.batch_interval;
+        return between_until_;
+      }
+    }
+    return now;
+  }
+  if (now > deadline_) {
+    std::string reason = "batch " + std::to_string(batch_.index) + ": " +
+                         std::to_string(dest.ready) + " of " + std::to_string(goal_) +
+                         " instances of revision " + to + " Ready after " +
+                         std::to_string(policy_.batch_timeout.count() / 1000) + "s";
+    if (!dest.unready.empty()) {
+      reason += "; not Ready:";
+      for (size_t i = 0; i < dest.unready.size() && i < 5; ++i)
+        reason += " " + dest.unready[i] + ";";
+      std::vector<std::string> names;
+      for (const auto& u : dest.unready) names.push_back(u.substr(0, u.find(':')));
+      std::string event = workloads_.LastEvent(ns_, names);
+      if (!event.empty()) reason += " last event: " + event;
+    }
+    Fail(reason);
+    return now;
   }
   return now + policy_.poll;
 }
+
+void ReleaseOrder::SetRecordedBatches(int batches) { forward_batches_ = batches; }
 
 }  // namespace pagoda::apply

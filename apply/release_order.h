@@ -114,6 +114,10 @@ class ReleaseOrder {
   const std::string& target() const { return target_; }
   const std::string& previous() const { return previous_; }
 
+  // The forward batches a record already holds (a release picked up after a
+  // restart), so that the ones the cluster shows beyond them are recorded.
+  void SetRecordedBatches(int batches);
+
   void Pause();   // hold after the batch in hand
   void Resume();  // go on from a hold (also a failed, halted one: retries the batch)
   void Abort();   // roll back, batch by batch

@@ -251,6 +251,7 @@ TEST(ReleaseOrder, ANewOrderResumesWhereTheClusterStands) {
   }
   clock.Advance(1s);
   ReleaseOrder order(sim, clock, "shop", "prod", "new", Policy(6, 3));
+  order.SetRecordedBatches(1);  // the journal holds batch 1
   EXPECT_EQ(Drive(order, clock), OrderPhase::kSucceeded);
   ASSERT_EQ(order.batches().size(), 2u);  // the rest of batch 2, then batch 3
   EXPECT_EQ(order.batches()[0].index, 2);
@@ -258,6 +259,27 @@ TEST(ReleaseOrder, ANewOrderResumesWhereTheClusterStands) {
   EXPECT_EQ(order.batches()[1].index, 3);
   EXPECT_EQ(sim.revs["new"].replicas, 6);
   EXPECT_LE(sim.max_pods, 6);
+}
+
+TEST(ReleaseOrder, AFreshOrderAfterEveryStepNeverRepeatsABatchNorBreaksTheInvariants) {
+  FakeClock clock;
+  SimWorkloads sim(clock, 6, 2);
+  sim.Add("old", 6, false, "1");
+  sim.Add("new", 0, false, "2");
+  std::vector<int> indices;
+  for (int i = 0; i < 1000; ++i) {
+    ReleaseOrder order(sim, clock, "shop", "prod", "new", Policy(6, 3));  // a restarted process
+    order.SetRecordedBatches(static_cast<int>(indices.size()));           // what the journal holds
+    auto next = order.Step();
+    for (const auto& b : order.batches()) indices.push_back(b.index);
+    if (Finished(order.phase())) break;
+    if (next > clock.Now())
+      clock.Advance(std::min<std::chrono::nanoseconds>(next - clock.Now(), 100ms));
+  }
+  EXPECT_EQ(sim.revs["new"].replicas, 6);
+  EXPECT_EQ(indices, (std::vector<int>{1, 2, 3}));
+  EXPECT_LE(sim.max_pods, 6);
+  EXPECT_GE(sim.min_ready, 4);
 }
 
 }  // namespace

@@ -71,7 +71,8 @@ namespace pagoda::daemon {
 //       "revision":"7d9f8c2b1a","commit":"3f2a9c1…",                  live revision and its commit
 //       "health":"healthy",                       healthy | progressing | degraded | unknown
 //       "ready":4,"replicas":4,"drift":false,
-//       "release":"r-000012",                     the release in flight, or null
+//       "release":"r-000012",                     the release in flight, or null; with it
+//       "releasePhase":"held","batchesDone":1,"batches":2,"heldSeconds":95,
 //       "pinned":{"commit":"1b2c3d4…","since":"2024-05-01T09:00:00.000Z"},   or null
 //       "error":null}]}                           the environment's last error, or null
 //
@@ -98,6 +99,10 @@ struct StatusDocument {
     int replicas = 0;
     bool drift = false;
     std::string release;        // "" = none in flight
+    std::string release_phase;  // running | held | rolling back | failed (held after a failure)
+    int batches_done = 0;       // of the release in flight
+    int batches_total = 0;
+    int held_seconds = 0;       // how long it has been held
     std::optional<Pin> pinned;  // set after `pagoda rollback`, until unpinned
     std::string error;          // "" = none
     friend bool operator==(const Environment&, const Environment&) = default;

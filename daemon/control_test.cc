@@ -314,6 +314,10 @@ StatusDocument SampleStatus() {
   prod.ready = 2;
   prod.replicas = 4;
   prod.release = "r-000012";
+  prod.release_phase = "held";
+  prod.batches_done = 1;
+  prod.batches_total = 2;
+  prod.held_seconds = 95;
   prod.pinned = StatusDocument::Pin{"1b2c3d4", 1714554000000};
   StatusDocument::Environment orders;
   orders.app = "orders";
@@ -339,6 +343,7 @@ TEST(StatusDocumentTest, JsonIsTheAgreedShape) {
       R"({"app":"shop-web","env":"prod","cluster":"prod","revision":"7d9f8c2b1a",)"
       R"("commit":"3f2a9c1d00000000000000000000000000000000","health":"progressing",)"
       R"("ready":2,"replicas":4,"drift":false,"release":"r-000012",)"
+      R"("releasePhase":"held","batchesDone":1,"batches":2,"heldSeconds":95,)"
       R"("pinned":{"commit":"1b2c3d4","since":"2024-05-01T09:00:00.000Z"},"error":null}]})");
   StatusDocument empty;
   EXPECT_EQ(empty.ToJson(),

@@ -67,6 +67,10 @@ StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
     env.replicas = static_cast<int>(e.replicas);
     env.drift = e.drift;
     env.release = e.release;
+    env.release_phase = e.release_phase;
+    env.batches_done = e.batches_done;
+    env.batches_total = e.batches_total;
+    env.held_seconds = static_cast<int>(e.held_ms / 1000);
     env.error = e.error;
     if (!e.pinned_commit.empty())
       env.pinned = StatusDocument::Pin{e.pinned_commit, e.pinned_since_ms};
@@ -308,8 +312,13 @@ int RunDaemon(const DaemonFlags& flags, std::ostream& err) {
       return ControlOk();
     }
     if (command == "pause" || command == "resume" || command == "abort") {
-      return ControlError("releases are applied at once in this version: there is nothing to " +
-                          command);
+      const std::string id = Str(request, "id");
+      Status st = command == "pause"    ? reconciler.Pause(id)
+                  : command == "resume" ? reconciler.Resume(id)
+                                        : reconciler.Abort(id);
+      if (!st.ok()) return ControlError(st.message());
+      notify();
+      return ControlOk();
     }
     return ControlError("unknown command \"" + command + "\"");
   });

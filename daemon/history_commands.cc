@@ -3,12 +3,15 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <ostream>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "daemon/control.h"
@@ -35,6 +38,10 @@ struct HistoryCommands::Flags {
   CLI::App* sync_now = nullptr;
   CLI::App* rollback = nullptr;
   CLI::App* unpin = nullptr;
+  CLI::App* pause = nullptr;
+  CLI::App* resume = nullptr;
+  CLI::App* abort = nullptr;
+  CLI::App* watch = nullptr;
 };
 
 namespace {
@@ -332,6 +339,21 @@ int RunLog(const Flags& flags, std::ostream& out, std::ostream& err) {
 
 // ---- Commands talking to the daemon ----
 
+// "r-000012 batch 1/2 held 1m35s" for a release in flight; "-" without one.
+std::string ReleaseCell(const StatusDocument::Environment& e) {
+  if (e.release.empty()) return "-";
+  std::string cell = e.release;
+  if (e.batches_total > 0) {
+    cell += " batch " + std::to_string(e.batches_done) + "/" + std::to_string(e.batches_total);
+  }
+  if (!e.release_phase.empty() && e.release_phase != "running") cell += " " + e.release_phase;
+  if (e.held_seconds > 0) {
+    cell +=
+        " " + std::to_string(e.held_seconds / 60) + "m" + std::to_string(e.held_seconds % 60) + "s";
+  }
+  return cell;
+}
+
 void PrintStatus(std::ostream& out, const StatusDocument& s) {
   if (s.commit.id.empty()) {
     out << "commit  (none fetched yet)\n";
@@ -352,7 +374,7 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
     table.Add({e.app + "/" + e.env, Or(e.cluster), Or(e.revision), Short(e.commit),
                std::string(Name(e.health)) + " " + std::to_string(e.ready) + "/" +
                    std::to_string(e.replicas),
-               e.drift ? "yes" : "no", Or(e.release),
+               e.drift ? "yes" : "no", ReleaseCell(e),
                e.pinned ? Short(e.pinned->commit) + " since " + When(e.pinned->since) : "-",
                Or(e.error)});
   }
@@ -502,6 +524,78 @@ int RunSyncNow(const Flags& flags, std::ostream& out, std::ostream& err) {
       out, err);
 }
 
+int RunSteer(const Flags& flags, const char* command, std::ostream& out, std::ostream& err) {
+  std::string id = flags.id;
+  if (!id.empty() && std::isdigit(static_cast<unsigned char>(id[0])))
+    id = ReleaseId(std::stoll(id));
+  const std::string what = command;
+  return Ask(
+      flags, ControlRequest(command, {{"id", id}}),
+      [&](const rapidjson::Document&) {
+        if (what == "pause") return id + " will hold after the batch in hand";
+        if (what == "resume") return id + " goes on";
+        return id + " is rolling back, batch by batch";
+      },
+      out, err);
+}
+
+// Follows a release until it ends: a line per batch as it is recorded, and
+// the hold state from the daemon. Exit 0 when it succeeded, 1 otherwise.
+int RunWatch(const Flags& flags, std::ostream& out, std::ostream& err) {
+  std::optional<DaemonConfig> state = State(flags, err);
+  if (!state) return 3;
+  std::string id = flags.id;
+  if (!id.empty() && std::isdigit(static_cast<unsigned char>(id[0])))
+    id = ReleaseId(std::stoll(id));
+  JournalReader reader(PosixJournalFs(), state->JournalPath());
+  const bool terminal = isatty(STDOUT_FILENO) != 0;
+  size_t shown = 0;
+  std::string last_hold;
+  auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    auto record = reader.Release(id);
+    if (!record.ok()) {
+      err << "pagoda: " << record.status().message() << "\n";
+      return 1;
+    }
+    for (; shown < record->batches.size(); ++shown) {
+      const BatchRecord& b = record->batches[shown];
+      if (terminal) out << "\r\033[K";
+      out << id << " " << record->app << "/" << record->env << " batch " << b.index << ": "
+          << b.instances << " instances Ready in " << (b.ready - b.start) << " ms ("
+          << b.pods.size() << " pods)\n";
+    }
+    if (record->outcome != Outcome::kInProgress) {
+      out << id << " " << Name(record->outcome);
+      if (!record->errors.empty()) out << ": " << record->errors.back();
+      out << "\n";
+      return record->outcome == Outcome::kSucceeded ? 0 : 1;
+    }
+    // Held or not: the daemon knows.
+    std::string hold;
+    auto answer = ControlCall(state->SocketPath(), ControlRequest("status"), kControlTimeout);
+    if (answer.ok() && answer->HasMember("status")) {
+      auto doc = StatusDocument::FromJson((*answer)["status"]);
+      if (doc.ok()) {
+        for (const auto& e : doc->environments) {
+          if (e.release == id) hold = e.release_phase == "running" ? "" : ReleaseCell(e);
+        }
+      }
+    }
+    if (terminal) {
+      auto secs =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+              .count();
+      out << "\r\033[K" << id << " " << record->batches.size() << " batches done, " << secs << "s"
+          << (hold.empty() ? "" : " — " + hold) << std::flush;
+    } else if (hold != last_hold) {
+      out << (hold.empty() ? id + " running" : hold) << "\n";
+    }
+    last_hold = hold;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
 void AddStateOptions(CLI::App* command, Flags* flags, bool json = true) {
   CLI::Option* config =
       command->add_option("--config", flags->config, "the daemon's config file: read its stateDir");
@@ -631,6 +725,18 @@ HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>
   f->show->add_option("id", f->id, "the release id, e.g. r-000012 or 12")->required();
   f->show->add_flag("--diff", f->diff, "list every object of the change set");
 
+  for (auto [cmd, slot, help] :
+       {std::tuple{"pause", &f->pause, "Hold a release in flight after the batch in hand."},
+        std::tuple{"resume", &f->resume, "Go on with a held release."},
+        std::tuple{"abort", &f->abort, "Roll a release in flight back, batch by batch."},
+        std::tuple{
+            "watch", &f->watch,
+            "Follow a release live: a line per batch, held or not; exit 0 when it succeeds."}}) {
+    *slot = release->add_subcommand(cmd, help);
+    AddStateOptions(*slot, f, false);
+    (*slot)->add_option("id", f->id, "the release id, e.g. r-000012 or 12")->required();
+  }
+
   f->log = app->add_subcommand(
       "log", "The sync log: one line per reconcile cycle, oldest first. With --json, JSON lines.");
   AddStateOptions(f->log, f);
@@ -676,6 +782,10 @@ std::optional<int> HistoryCommands::Run(std::ostream& out, std::ostream& err) co
   if (f.sync_now->parsed()) return RunSyncNow(f, out, err);
   if (f.rollback->parsed()) return RunRollback(f, out, err);
   if (f.unpin->parsed()) return RunUnpin(f, out, err);
+  if (f.pause->parsed()) return RunSteer(f, "pause", out, err);
+  if (f.resume->parsed()) return RunSteer(f, "resume", out, err);
+  if (f.abort->parsed()) return RunSteer(f, "abort", out, err);
+  if (f.watch->parsed()) return RunWatch(f, out, err);
   return std::nullopt;
 }
 

@@ -78,7 +78,7 @@ Clock::TimePoint Reconciler::Step() {
     last_reconciled_ = tip_;
     next_reconcile_ = now + std::chrono::milliseconds(options_.drift_interval_ms);
   }
-  Clock::TimePoint next = std::min(next_fetch_, next_reconcile_);
+  Clock::TimePoint next = std::min({next_fetch_, next_reconcile_, AdvanceOrders(clock_.Now())});
   for (const auto& [key, e] : envs_) {
     if (e->failures > 0 && e->retry_at > now) next = std::min(next, e->retry_at);
   }
@@ -217,6 +217,13 @@ LoopStatus Reconciler::Snapshot() const {
     if (e->status.cluster.empty() && e->status.error.empty() && e->in_progress.empty()) continue;
     EnvironmentStatus s = e->status;
     s.release = e->in_progress;
+    if (auto order = orders_.find(key); order != orders_.end()) {
+      const auto& o = *order->second.order;
+      s.release_phase = std::string(apply::OrderPhaseName(o.phase()));
+      s.batches_done = static_cast<int>(order->second.record.batches.size());
+      s.batches_total = static_cast<int>((s.replicas + o.k() - 1) / std::max<int64_t>(1, o.k()));
+      s.held_ms = o.held_for().count();
+    }
     if (auto pin = pins_.find(key); pin != pins_.end()) {
       s.pinned_commit = pin->second.commit;
       s.pinned_since_ms = pin->second.since_ms;

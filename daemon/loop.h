@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "apply/release_order.h"
 #include "base/clock.h"
 #include "daemon/clusters.h"
 #include "daemon/engine.h"
@@ -42,6 +43,10 @@ class ClusterAccess {
   virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) = 0;
   // API requests made so far, by server, for metrics. Called between steps.
   virtual std::map<std::string, apply::RequestStats> RequestStatsByServer() const { return {}; }
+  // What batched release orders read and scale on `server` (after ServerOf).
+  virtual apply::Workloads& Workloads(const std::string& server) = 0;
+  // What each schedulable node can allocate, for the capacity check.
+  virtual Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string& server) = 0;
 };
 
 // API servers reached through `mapping`, one client per server, kept.
@@ -67,6 +72,7 @@ struct LoopOptions {
   std::vector<std::string> known_clusters;
   std::string repo_url;              // for status and records, credentials removed
   LoopObserver* observer = nullptr;  // not owned; nullptr: none
+  std::chrono::milliseconds poll{50};  // how often a release in flight looks at its pods
 };
 
 // What `pagoda status` shows of one environment.
@@ -79,6 +85,10 @@ struct EnvironmentStatus {
   bool drift = false;    // the cluster differed at the last check
   bool automatic = true;
   std::string release;        // a release in flight; "" when none
+  std::string release_phase;  // its phase: "running", "held", "rolling back", "failed"
+  int batches_done = 0;       // of the release in flight
+  int batches_total = 0;
+  int64_t held_ms = 0;  // how long it has been held
   std::string pinned_commit;  // set while a rollback pins it
   int64_t pinned_since_ms = 0;
   std::string error;  // why it is not in sync, if it is not
@@ -117,6 +127,10 @@ class Reconciler {
   Result<std::string> Rollback(const std::string& app, const std::string& env,
                                const std::string& to);
   Status Unpin(const std::string& app, const std::string& env);
+  // Steer a batched release in flight by its id.
+  Status Pause(const std::string& id);
+  Status Resume(const std::string& id);
+  Status Abort(const std::string& id);
 
   LoopStatus Snapshot() const;
 
@@ -150,7 +164,27 @@ class Reconciler {
     Trigger trigger = Trigger::kCommit;
     std::string commit;  // what it releases
     bool rollback = false;
+    const manifest::Environment* model = nullptr;  // its release policy
   };
+  // A batched release order in flight, and the record it keeps up to date.
+  struct ActiveOrder {
+    std::unique_ptr<apply::ReleaseOrder> order;
+    ReleaseRecord record;
+    std::string server;
+    diff::Plan finish;  // run once it succeeds: earlier revisions beyond those kept
+    Clock::TimePoint next{};
+    std::string waiting;  // a newer commit for the environment, released after it
+    bool failure_recorded = false;
+  };
+  // Starts a batched order for `request` (a new or kept revision replacing
+  // the running one). Returns the release id, or "" with `errors` filled.
+  std::string StartOrder(const ReleaseRequest& request, ReleaseRecord record, diff::Plan now_plan,
+                         diff::Plan finish, const std::string& target,
+                         std::vector<std::string>* errors);
+  // Advances the orders whose time has come; returns when one is next due.
+  Clock::TimePoint AdvanceOrders(Clock::TimePoint now);
+  Status CheckCapacity(const std::string& server, const diff::PlannedChange& deployment);
+  ActiveOrder* FindOrder(const std::string& id);
   std::string Release(const ReleaseRequest& request, Clock::TimePoint now,
                       std::vector<std::string>* errors);
   RecordCommit DescribeCommit(const std::string& id);
@@ -182,6 +216,7 @@ class Reconciler {
   std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;
+  std::map<std::pair<std::string, std::string>, ActiveOrder> orders_;
 };
 
 }  // namespace pagoda::daemon

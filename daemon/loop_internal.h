@@ -23,6 +23,8 @@ struct Reconciler::Env {
   std::string in_progress;             // a release started and not finished
   std::set<std::string> applied_keys;  // the keys the environment last had in sync
   bool keys_known = false;
+  std::string blocked_commit;  // a release of this commit failed or was aborted: not again
+  std::string blocked_reason;
 };
 
 }  // namespace pagoda::daemon

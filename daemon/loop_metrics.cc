@@ -38,7 +38,8 @@ LoopMetrics::LoopMetrics() {
             "When a reconcile last found the environment in sync (Unix time).", {"app", "env"});
   r.Declare("pagoda_releases_in_flight", T::kGauge, "Releases started and not yet ended.");
   r.Declare("pagoda_releases_held", T::kGauge,
-            "Environments whose auto-sync is held: pinned by a rollback.");
+            "Environments held: a release paused between batches or halted after a failed batch, "
+            "or auto-sync pinned by a rollback.");
   r.Declare("pagoda_environments", T::kGauge, "Environments by state at the last reconcile.",
             {"state"});
   r.Declare("pagoda_ready", T::kGauge, "1 when /readyz answers ready.");
@@ -91,7 +92,7 @@ void LoopMetrics::Update(const LoopStatus& status, bool ready,
   last_reconcile_ms_ = status.last_reconcile_ms;
   for (const auto& e : status.environments) {
     in_flight += !e.release.empty();
-    held += !e.pinned_commit.empty();
+    held += !e.pinned_commit.empty() || e.release_phase == "held" || e.release_phase == "failed";
     const bool synced = e.error.empty() && !e.drift && e.release.empty() && !e.revision.empty();
     if (!e.error.empty()) {
       ++error;

@@ -118,11 +118,39 @@ class RealClusterAccess final : public ClusterAccess {
     for (const auto& [server, client] : clients_) out[server] = client->stats();
     return out;
   }
+  apply::Workloads& Workloads(const std::string& server) override {
+    auto& w = workloads_[server];
+    if (!w) w = std::make_unique<apply::KubeWorkloads>(*clients_.at(server));
+    return *w;
+  }
+  Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string& server) override {
+    auto nodes = clients_.at(server)->List("/api/v1/nodes");
+    if (!nodes.ok()) return nodes.status();
+    std::vector<manifest::NodeAllocatable> out;
+    for (const auto& n : *nodes) {
+      if (n.HasMember("spec") && n["spec"].HasMember("unschedulable") &&
+          n["spec"]["unschedulable"].IsTrue()) {
+        continue;
+      }
+      if (!n.HasMember("status") || !n["status"].HasMember("allocatable")) continue;
+      const auto& a = n["status"]["allocatable"];
+      manifest::NodeAllocatable node;
+      if (a.HasMember("cpu") && a["cpu"].IsString()) {
+        if (auto m = manifest::ParseCpu(a["cpu"].GetString()); m.ok()) node.millicpu = *m;
+      }
+      if (a.HasMember("memory") && a["memory"].IsString()) {
+        if (auto b = manifest::ParseMemory(a["memory"].GetString()); b.ok()) node.memory_bytes = *b;
+      }
+      out.push_back(node);
+    }
+    return out;
+  }
 
  private:
   ClusterMapping mapping_;
   apply::ClientOptions options_;
   std::map<std::string, std::unique_ptr<apply::KubeClient>> clients_;
+  std::map<std::string, std::unique_ptr<apply::KubeWorkloads>> workloads_;
 };
 
 }  // namespace
@@ -260,13 +288,21 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
         const auto& group = groups[{app, env}];
         std::set<std::string> desired_keys;
         bool todo = false, repo_changed = false;
+        // The revision live: the one running the most instances; else the desired one.
+        int64_t most = 0;
+        e.status.ready = 0;
+        for (const auto* c : group) {
+          if (c->key.kind != "Deployment") continue;
+          if (c->live != nullptr && Field(*c->live, "spec", "replicas") > most) {
+            most = Field(*c->live, "spec", "replicas");
+            e.status.revision = Label(*c->live, diff::kRevisionLabel);
+            e.status.ready = Field(*c->live, "status", "readyReplicas");
+          } else if (most == 0 && !c->desired_json.empty()) {
+            e.status.revision = Label(Parse(c->desired_json), diff::kRevisionLabel);
+          }
+        }
         for (const auto* c : group) {
           if (!c->desired_json.empty()) desired_keys.insert(c->key.ToString());
-          if (c->key.kind == "Deployment" && !c->desired_json.empty()) {
-            auto doc = Parse(c->desired_json);
-            e.status.revision = Label(doc, diff::kRevisionLabel);
-            e.status.ready = c->live != nullptr ? Field(*c->live, "status", "readyReplicas") : 0;
-          }
           if (!ToDo(*c)) continue;
           todo = true;
           // Did the repository change, or the cluster? A new revision, an
@@ -283,6 +319,27 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
           }
         }
         e.status.drift = todo;
+        if (auto order = orders_.find({app, env}); order != orders_.end()) {
+          // One release order per environment: a newer commit waits, and
+          // only the newest waiting one goes next.
+          ActiveOrder& a = order->second;
+          if (repo_changed && tip_ != a.record.to.id && a.waiting != tip_) {
+            if (!a.waiting.empty()) {
+              ReleaseRecord skipped;
+              skipped.app = app;
+              skipped.env = env;
+              skipped.cluster = model->cluster.value;
+              skipped.to = DescribeCommit(a.waiting);
+              skipped.outcome = Outcome::kSuperseded;
+              skipped.start = skipped.end = clock_.UnixMillis();
+              skipped.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " while " +
+                                       a.record.id + " was in flight");
+              if (journal_.Append(&skipped).ok()) entry->releases.push_back(skipped.id);
+            }
+            a.waiting = tip_;
+          }
+          continue;
+        }
         if (!todo) {
           e.applied_keys = desired_keys;
           e.keys_known = true;
@@ -303,6 +360,10 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
           }
           continue;
         }
+        if (!e.blocked_commit.empty() && e.blocked_commit == tip_) {
+          e.status.error = e.blocked_reason;  // the same commit is not tried again
+          continue;
+        }
         if (!repo_changed) entry->drift.push_back(app + "/" + env);
         const bool execute = model->sync.automatic && (repo_changed || model->sync.self_heal);
         if (!execute) {
@@ -319,7 +380,8 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                repo_changed,
                                repo_changed ? Trigger::kCommit : Trigger::kSelfHeal,
                                tip_,
-                               false};
+                               false,
+                               model};
         std::string id = Release(request, now, errors);
         if (!id.empty()) entry->releases.push_back(id);
         if (e.failures == 0) {
@@ -404,13 +466,81 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
     record.changes.push_back({planned, c.key.ToString()});
   }
   record.start = clock_.UnixMillis();
+  bool resumed_batched = false;
   if (!e.in_progress.empty()) {
     // Finish the release a stopped process started, under its id.
     if (auto open = journal_.reader().Release(e.in_progress); open.ok()) {
       record.id = open->id;
       record.start = open->start;
+      record.batches = open->batches;
+      if (open->to_revision == to_revision) {
+        // A batched release a stopped process left: it goes on in batches,
+        // whatever the cluster's replica counts say now.
+        resumed_batched =
+            open->kind == ReleaseKind::kRollout || open->kind == ReleaseKind::kRollback;
+        record.kind = open->kind;
+        record.trigger = open->trigger;
+        record.restores = open->restores;
+        record.from_revision = open->from_revision;
+      }
     }
   }
+
+  // A revision replacing the running one goes out in batches.
+  int target_index = -1;
+  for (size_t i = 0; i < sub.changes.size(); ++i) {
+    const auto& c = sub.changes[i];
+    if (c.key.kind == "Deployment" && !c.desired_json.empty()) target_index = static_cast<int>(i);
+  }
+  if ((deployment_created || retired || resumed_batched) && target_index >= 0 &&
+      req.model != nullptr &&
+      (record.kind == ReleaseKind::kRollout || record.kind == ReleaseKind::kRollback)) {
+    const diff::PlannedChange& target = sub.changes[target_index];
+    if (Status st = CheckCapacity(req.server, target); !st.ok()) {
+      record.outcome = Outcome::kFailed;
+      record.errors.push_back(st.message());
+      record.end = record.start;
+      record.changes.clear();
+      if (Status jst = journal_.Append(&record); !jst.ok()) {
+        errors->push_back("recording a release of " + req.app + "/" + req.env + ": " +
+                          jst.ToString());
+        return "";
+      }
+      if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
+      e.in_progress.clear();
+      e.blocked_commit = req.commit;
+      e.blocked_reason = "release " + record.id + " refused: " + st.message();
+      e.status.error = e.blocked_reason;
+      errors->push_back(req.app + "/" + req.env + ": " + st.message());
+      spdlog::warn("release={} app={} env={} revision={} commit={} refused: {}", record.id, req.app,
+                   req.env, to_revision, req.commit.substr(0, 12), st.message());
+      return record.id;
+    }
+    diff::Plan now_plan, finish;
+    for (size_t i = 0; i < sub.changes.size(); ++i) {
+      diff::PlannedChange c = sub.changes[i];
+      if (c.action == diff::Action::kRetire) continue;  // the order scales them down
+      if (c.action == diff::Action::kDelete) {
+        finish.changes.push_back(std::move(c));
+        continue;
+      }
+      if (static_cast<int>(i) == target_index) {
+        // Created or updated at the replicas it has now; the order scales it.
+        rapidjson::Document d = Parse(c.desired_json);
+        int64_t now_replicas = c.live != nullptr ? Field(*c.live, "spec", "replicas") : 0;
+        if (d.HasMember("spec") && d["spec"].HasMember("replicas"))
+          d["spec"]["replicas"].SetInt64(now_replicas);
+        c.desired_json = manifest::CanonicalJson(d);
+        c.action = c.live != nullptr ? diff::Action::kUpdate : diff::Action::kCreate;
+      }
+      now_plan.changes.push_back(std::move(c));
+    }
+    record.changes.clear();
+    history_rewritten_ = false;
+    return StartOrder(req, std::move(record), std::move(now_plan), std::move(finish), to_revision,
+                      errors);
+  }
+
   // Durable before anything is applied: a crash from here on is found and
   // finished by the next process.
   if (Status st = journal_.Append(&record); !st.ok()) {
@@ -515,7 +645,8 @@ Result<std::string> Reconciler::Rollback(const std::string& app, const std::stri
     if (auto d = EnvDigest(loaded_->repo, app, env); d.ok()) digest = *d;
   }
   ReleaseRequest request{
-      server, app, env, model->cluster.value, group, true, Trigger::kManualRollback, commit, true};
+      server, app,  env,  model->cluster.value, group, true, Trigger::kManualRollback,
+      commit, true, model};
   std::string id = Release(request, clock_.Now(), &errors);
   if (id.empty())
     return Status::IOError(errors.empty() ? "the release was not recorded" : errors.front());

@@ -137,6 +137,10 @@ Result<StatusDocument::Environment> EnvironmentFromJson(const rapidjson::Value& 
   PAGODA_RETURN_IF_ERROR(f.Int("replicas", &e.replicas));
   PAGODA_RETURN_IF_ERROR(f.Bool("drift", &e.drift));
   PAGODA_RETURN_IF_ERROR(f.String("release", &e.release));
+  PAGODA_RETURN_IF_ERROR(f.String("releasePhase", &e.release_phase));
+  PAGODA_RETURN_IF_ERROR(f.Int("batchesDone", &e.batches_done));
+  PAGODA_RETURN_IF_ERROR(f.Int("batches", &e.batches_total));
+  PAGODA_RETURN_IF_ERROR(f.Int("heldSeconds", &e.held_seconds));
   Result<const rapidjson::Value*> pinned = f.Object("pinned");
   if (!pinned.ok()) return pinned.status();
   if (*pinned != nullptr) {
@@ -215,6 +219,15 @@ std::string StatusDocument::ToJson() const {
     Key(w, "drift");
     w.Bool(e->drift);
     StrOrNull(w, "release", e->release);
+    if (!e->release.empty()) {
+      Str(w, "releasePhase", e->release_phase);
+      Key(w, "batchesDone");
+      w.Int(e->batches_done);
+      Key(w, "batches");
+      w.Int(e->batches_total);
+      Key(w, "heldSeconds");
+      w.Int(e->held_seconds);
+    }
     Key(w, "pinned");
     if (e->pinned.has_value()) {
       w.StartObject();

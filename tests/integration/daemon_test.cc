@@ -57,6 +57,12 @@ class DaemonTest : public ::testing::Test {
     char tmpl[] = "/tmp/pagoda-daemon-XXXXXX";
     state_root_ = mkdtemp(tmpl);
     Git(repo_.dir(), {"init", "-q", "-b", "main"});
+    // Releases here go straight through: no holds, no waits between batches
+    // (the tests that hold set it themselves).
+    repo_.Edit("shop-web", "envs/prod.yaml", "pause: first", "pause: none");
+    repo_.Edit("shop-web", "envs/prod.yaml", "batchInterval: 30s", "batchInterval: 0s");
+    repo_.Edit("shop-web", "envs/test.yaml", "batchInterval: 10s", "batchInterval: 0s");
+    repo_.Edit("orders", "envs/orders.yaml", "pause: every", "pause: none");
     Commit("initial apps");
     WriteConfig(TestCluster::Get().pagoda_kubeconfig);
   }
@@ -161,12 +167,19 @@ TEST_F(DaemonTest, PushReleasesRevertRollsBackAndSyncNowIsImmediate) {
   // sync-now: released in under two seconds.
   repo_.Edit("orders", "deploy/api.yaml", "orders:2.7.0", "orders:2.7.1");
   const std::string hotfix = Commit("orders: 2.7.1");
-  auto asked = std::chrono::steady_clock::now();
   std::string out;
   ASSERT_EQ(Cli({"sync-now"}, &out), 0) << out;
-  auto v3 = WaitForRelease("orders", "prod", hotfix, 5s);
-  ASSERT_TRUE(v3.has_value());
-  EXPECT_LT(std::chrono::steady_clock::now() - asked, 2s);
+  // The release starts (is recorded) within two seconds; its batches take longer.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& r : Releases()) {
+          if (r.app == repo_.App("orders") && r.env == "prod" && r.to.id == hotfix) return true;
+        }
+        return false;
+      },
+      2s))
+      << "no release within 2 s of sync-now";
+  ASSERT_TRUE(WaitForRelease("orders", "prod", hotfix, 30s).has_value());
 
   // git revert: a rollback naming the release it restores, onto the kept revision.
   Git(repo_.dir(), {"revert", "--no-edit", change});
@@ -342,6 +355,157 @@ TEST_F(DaemonTest, KilledMidReleaseItFinishesTheSameReleaseAfterARestart) {
   for (const auto& r : Releases()) EXPECT_NE(r.outcome, Outcome::kInProgress) << r.id;
   for (const auto& [env, count] : per_env) EXPECT_EQ(count, 1) << env;
   EXPECT_EQ(per_env.size(), 4u);
+}
+
+TEST_F(DaemonTest, ABatchedReleaseHoldsAfterTheFirstBatchVisiblyUntilResumed) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("shop-web", "prod", head.substr(0, 40)).has_value());
+  const std::string old_revision = RunningRevision("shop-web", "prod");
+
+  repo_.Edit("shop-web", "envs/prod.yaml", "pause: none", "pause: first");
+  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:1.7.0");
+  const std::string gray = Commit("shop-web: web 1.7.0, gray first");
+  std::string id;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& r : Releases()) {
+          if (r.app == repo_.App("shop-web") && r.env == "prod" && r.to.id == gray &&
+              r.batches.size() == 1) {
+            id = r.id;
+            return true;
+          }
+        }
+        return false;
+      },
+      30s));
+  std::this_thread::sleep_for(2s);
+  std::string status;
+  ASSERT_EQ(Cli({"status", "--json"}, &status), 0) << status;
+  EXPECT_NE(status.find("\"releasePhase\":\"held\""), std::string::npos) << status;
+  EXPECT_NE(status.find("\"batchesDone\":1"), std::string::npos) << status;
+  EXPECT_EQ(Cli({"status"}, &status), 0);
+  EXPECT_NE(status.find(id + " batch 1/2 held"), std::string::npos) << status;
+  // Two instances of each revision, held there.
+  const std::string ns = repo_.App("shop-web");
+  EXPECT_EQ(Kubectl({"get", "deployment", "prod-" + old_revision, "-n", ns, "-o",
+                     "jsonpath={.spec.replicas}"}),
+            "2");
+  std::string out;
+  ASSERT_EQ(Cli({"release", "resume", id}, &out), 0) << out;
+  auto done = WaitForRelease("shop-web", "prod", gray, 30s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(done->batches.size(), 2u);
+  EXPECT_EQ(Kubectl({"get", "deployment", "prod-" + old_revision, "-n", ns, "-o",
+                     "jsonpath={.spec.replicas}"}),
+            "0");
+  ASSERT_EQ(Cli({"release", "watch", id}, &out), 0) << out;
+  EXPECT_NE(out.find("batch 2"), std::string::npos) << out;
+}
+
+TEST_F(DaemonTest, ABrokenImageIsRolledBackAndRecordedWithTheReason) {
+  repo_.Edit("shop-web", "envs/prod.yaml", "batchTimeout: 5m", "batchTimeout: 4s");
+  Commit("shorter batch timeout");
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("shop-web", "prod", head.substr(0, 40)).has_value());
+  const std::string good = RunningRevision("shop-web", "prod");
+  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:broken");
+  const std::string bad = Commit("shop-web: a broken image");
+  auto r = WaitForRelease("shop-web", "prod", bad, 60s);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, Outcome::kRolledBack);
+  ASSERT_FALSE(r->errors.empty());
+  EXPECT_NE(r->errors.back().find("Readiness probe failed"), std::string::npos) << r->errors.back();
+  EXPECT_EQ(RunningRevision("shop-web", "prod"), good);
+  // The same commit is not tried again; status says why.
+  std::this_thread::sleep_for(3s);
+  int attempts = 0;
+  for (const auto& rec : Releases())
+    attempts += rec.app == repo_.App("shop-web") && rec.env == "prod" && rec.to.id == bad;
+  EXPECT_EQ(attempts, 1);
+  std::string status;
+  Cli({"status"}, &status);
+  EXPECT_NE(status.find("rolled-back"), std::string::npos) << status;
+}
+
+TEST_F(DaemonTest, AnInstanceNoNodeCanHoldIsRefusedAndOneThatFitsGoesAhead) {
+  // orders/test shares the DeployConfig; at 0 replicas it leaves the nodes to prod.
+  repo_.Edit("orders", "envs/orders.yaml", "replicas: 2", "replicas: 0");
+  Commit("orders/test at 0");
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("orders", "prod", head.substr(0, 40)).has_value());
+  repo_.Edit("orders", "deploy/api.yaml", "cpu: 250m", "cpu: \"8\"");
+  const std::string huge = Commit("orders: 8 cpus");
+  auto refused = WaitForRelease("orders", "prod", huge, 20s);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->outcome, Outcome::kFailed);
+  ASSERT_FALSE(refused->errors.empty());
+  EXPECT_NE(refused->errors[0].find("no node can allocate that"), std::string::npos)
+      << refused->errors[0];
+  EXPECT_NE(refused->errors[0].find("7500m"), std::string::npos) << refused->errors[0];
+  // Four cpus fit a node (7.5 allocatable): the release goes ahead and its
+  // first batch starts on the fake nodes.
+  repo_.Edit("orders", "deploy/api.yaml", "cpu: \"8\"", "cpu: \"4\"");
+  const std::string fits = Commit("orders: 4 cpus");
+  std::optional<ReleaseRecord> going;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        for (const auto& r : Releases()) {
+          if (r.app == repo_.App("orders") && r.env == "prod" && r.to.id == fits &&
+              !r.batches.empty()) {
+            going = r;
+            return true;
+          }
+        }
+        return false;
+      },
+      30s));
+  ASSERT_TRUE(going.has_value());
+  for (const auto& e : going->errors)
+    EXPECT_EQ(e.find("no node can allocate"), std::string::npos) << e;
+}
+
+TEST_F(DaemonTest, KilledAfterEachBatchTheReleaseFinishesWithEveryBatchRecordedOnce) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("orders", "prod", head.substr(0, 40)).has_value());
+  repo_.Edit("orders", "deploy/api.yaml", "orders:2.7.0", "orders:2.9.0");
+  const std::string change = Commit("orders: 2.9.0 in three batches");
+  // Kill the daemon as soon as each batch is recorded, then start it again.
+  for (size_t killed_after = 1; killed_after <= 2; ++killed_after) {
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          for (const auto& r : Releases()) {
+            if (r.app == repo_.App("orders") && r.env == "prod" && r.to.id == change &&
+                r.batches.size() >= killed_after) {
+              return true;
+            }
+          }
+          return false;
+        },
+        30s))
+        << "batch " << killed_after << " was never recorded";
+    ::kill(daemon_->pid(), SIGKILL);
+    daemon_.reset();
+    StartDaemon();
+  }
+  auto done = WaitForRelease("orders", "prod", change, 60s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->outcome, Outcome::kSucceeded);
+  std::vector<int> indices;
+  for (const auto& b : done->batches) indices.push_back(b.index);
+  EXPECT_EQ(indices, (std::vector<int>{1, 2, 3})) << "a batch was repeated or lost";
+  int records = 0;
+  for (const auto& r : Releases())
+    records += r.app == repo_.App("orders") && r.env == "prod" && r.to.id == change;
+  EXPECT_EQ(records, 1);
 }
 
 }  // namespace
