@@ -51,17 +51,23 @@ std::string Uid(const rapidjson::Value& object) {
 
 struct KindListing {
   ResourceInfo resource;
+  // One pool for every object of the kind: live objects are many and small.
+  std::shared_ptr<rapidjson::MemoryPoolAllocator<>> pool =
+      std::make_shared<rapidjson::MemoryPoolAllocator<>>();
   Result<std::vector<rapidjson::Document>> items = std::vector<rapidjson::Document>();
 };
 
-// One kind's owned objects in `apps`: cluster-wide, or per namespace when
-// RBAC grants only namespaces. A kind pagoda may not list is one it cannot
-// have created either, and is skipped.
+// One kind's owned objects in `apps`: cluster-wide, or, for the kinds pagoda
+// wants there, per namespace when RBAC grants only namespaces. Other kinds
+// pagoda may not list cluster-wide are skipped: it cannot have created them
+// across namespaces either, and asking each namespace would cost a request
+// per app for nothing.
 KindListing ListKind(KubeClient& client, const ResourceInfo& resource,
-                     const std::vector<std::string>& apps) {
+                     const std::vector<std::string>& apps, bool wanted) {
   KindListing out{resource};
-  auto all = client.List(resource.CollectionPath("") + "?" + kOwnedSelector);
-  if (all.ok() || all.status().code() != Status::Code::kPermissionDenied || !resource.namespaced) {
+  auto all = client.List(resource.CollectionPath("") + "?" + kOwnedSelector, out.pool.get());
+  if (all.ok() || all.status().code() != Status::Code::kPermissionDenied || !resource.namespaced ||
+      !wanted) {
     if (!all.ok() && (all.status().code() == Status::Code::kPermissionDenied ||
                       all.status().code() == Status::Code::kNotFound)) {
       return out;  // not ours to see, or no longer served
@@ -71,7 +77,7 @@ KindListing ListKind(KubeClient& client, const ResourceInfo& resource,
   }
   std::vector<rapidjson::Document> items;
   for (const auto& ns : apps) {
-    auto page = client.List(resource.CollectionPath(ns) + "?" + kOwnedSelector);
+    auto page = client.List(resource.CollectionPath(ns) + "?" + kOwnedSelector, out.pool.get());
     if (!page.ok()) {
       if (page.status().code() == Status::Code::kPermissionDenied ||
           page.status().code() == Status::Code::kNotFound) {
@@ -113,8 +119,10 @@ Result<std::vector<diff::Live>> ReadLive(
   for (size_t i = 0; i < kinds.size(); i += kParallel) {
     std::vector<std::future<KindListing>> batch;
     for (size_t j = i; j < std::min(kinds.size(), i + kParallel); ++j) {
-      batch.push_back(
-          std::async(std::launch::async, [&, j] { return ListKind(client, kinds[j], apps); }));
+      batch.push_back(std::async(std::launch::async, [&, j] {
+        return ListKind(client, kinds[j], apps,
+                        kinds_wanted.count({kinds[j].group, kinds[j].kind}) > 0);
+      }));
     }
     for (auto& f : batch) listings.push_back(f.get());
   }
@@ -132,6 +140,7 @@ Result<std::vector<diff::Live>> ReadLive(
       diff::Live l;
       l.key = std::move(*key);
       l.api_version = listing.resource.ApiVersion();
+      l.pool = listing.pool;
       l.object = std::move(item);
       live.push_back(std::move(l));
     }

@@ -229,7 +229,8 @@ Result<rapidjson::Document> KubeClient::Delete(std::string_view path, std::strin
   return Call("DELETE", "DELETE", path, body.empty() ? "" : "application/json", std::string(body));
 }
 
-Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path) {
+Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path,
+                                                          rapidjson::MemoryPoolAllocator<>* pool) {
   std::vector<rapidjson::Document> items;
   std::string base(path);
   base += base.find('?') == std::string::npos ? "?limit=500" : "&limit=500";
@@ -249,7 +250,7 @@ Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path)
     std::string kind = Str(*doc, "kind");
     if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
     for (auto& item : list->value.GetArray()) {
-      rapidjson::Document one;
+      rapidjson::Document one(pool);
       one.CopyFrom(item, one.GetAllocator());
       if (one.IsObject() && !one.HasMember("apiVersion")) {
         one.AddMember("apiVersion", rapidjson::Value(api_version.c_str(), one.GetAllocator()),

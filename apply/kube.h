@@ -119,8 +119,11 @@ class KubeClient {
   Result<rapidjson::Document> Delete(std::string_view path, std::string_view body = "");
 
   // Every item of a collection, page by page (limit 500). `path` may carry a
-  // query (labelSelector=...).
-  Result<std::vector<rapidjson::Document>> List(std::string_view path);
+  // query (labelSelector=...). With `pool`, the items' values live in it (one
+  // pool for many small objects, instead of a 64 KiB block each); the caller
+  // keeps it alive as long as the items.
+  Result<std::vector<rapidjson::Document>> List(std::string_view path,
+                                                rapidjson::MemoryPoolAllocator<>* pool = nullptr);
 
   // What serves `kind` of `api_version`, from aggregated discovery (/api and
   // /apis), fetched once and again when a kind is not found.

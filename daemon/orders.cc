@@ -122,6 +122,12 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
   policy.on_failure = release.on_failure == manifest::OnFailure::kHalt
                           ? apply::OrderFailure::kHalt
                           : apply::OrderFailure::kRollback;
+  if (record.kind == ReleaseKind::kRollback) {
+    // Going back to a revision that ran before is no gray release: it
+    // neither holds nor waits between batches.
+    policy.pause = apply::OrderPause::kNone;
+    policy.batch_interval = std::chrono::milliseconds(0);
+  }
   policy.poll = options_.poll;
   ActiveOrder& a = orders_[{req.app, req.env}];
   a.order = std::make_unique<apply::ReleaseOrder>(clusters_.Workloads(req.server), clock_, req.app,

@@ -18,6 +18,7 @@
 
 #include <compare>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -117,6 +118,9 @@ struct Desired {
 struct Live {
   ObjectKey key;
   std::string api_version;
+  // Where `object`'s values live when they share a pool with other objects
+  // read at once; declared first so that it outlives `object`.
+  std::shared_ptr<rapidjson::MemoryPoolAllocator<>> pool;
   rapidjson::Document object;  // as the API server returned it
 };
 
