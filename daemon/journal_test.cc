@@ -504,12 +504,15 @@ TEST_F(JournalTest, ReadersKeepReadingWhileTheWriterAppends) {
       ++reads;
     }
   });
+  while (reads.load() == 0) std::this_thread::yield();  // the reader has started
   for (int i = 0; i < 400; ++i) {
     ReleaseRecord rec = Started("shop", "prod", i);
     rec.errors.assign(static_cast<size_t>(i % 7), std::string(300, 'e'));  // lines of many sizes
     ASSERT_TRUE(journal->Append(&rec).ok());
     ASSERT_TRUE(journal->Append(SyncEntry{i, "c", 1, {}, {rec.id}, {}, 1}).ok());
   }
+  const int before = reads.load();
+  while (reads.load() < before + 2) std::this_thread::yield();  // and read the whole journal
   done = true;
   reader.join();
   EXPECT_GT(reads.load(), 0);

@@ -57,12 +57,7 @@ class DaemonTest : public ::testing::Test {
     char tmpl[] = "/tmp/pagoda-daemon-XXXXXX";
     state_root_ = mkdtemp(tmpl);
     Git(repo_.dir(), {"init", "-q", "-b", "main"});
-    // Releases here go straight through: no holds, no waits between batches
-    // (the tests that hold set it themselves).
-    repo_.Edit("shop-web", "envs/prod.yaml", "pause: first", "pause: none");
-    repo_.Edit("shop-web", "envs/prod.yaml", "batchInterval: 30s", "batchInterval: 0s");
-    repo_.Edit("shop-web", "envs/test.yaml", "batchInterval: 10s", "batchInterval: 0s");
-    repo_.Edit("orders", "envs/orders.yaml", "pause: every", "pause: none");
+    repo_.ReleaseWithoutHolds();  // the tests that hold set it themselves
     Commit("initial apps");
     WriteConfig(TestCluster::Get().pagoda_kubeconfig);
   }

@@ -67,6 +67,13 @@ void ExampleRepo::Remove(const std::string& example, const std::string& path) {
   ASSERT_TRUE(fs::remove(Path(example, path))) << Path(example, path);
 }
 
+void ExampleRepo::ReleaseWithoutHolds() {
+  Edit("shop-web", "envs/prod.yaml", "pause: first", "pause: none");
+  Edit("shop-web", "envs/prod.yaml", "batchInterval: 30s", "batchInterval: 0s");
+  Edit("shop-web", "envs/test.yaml", "batchInterval: 10s", "batchInterval: 0s");
+  Edit("orders", "envs/orders.yaml", "pause: every", "pause: none");
+}
+
 void ExampleRepo::Edit(const std::string& example, const std::string& path, const std::string& from,
                        const std::string& to) {
   std::string text = ReadAll(Path(example, path));

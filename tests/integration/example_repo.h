@@ -23,6 +23,9 @@ class ExampleRepo {
   // Paths are relative to the app's folder: Write("shop-web", "envs/x.yaml", ...).
   void Write(const std::string& example, const std::string& path, const std::string& content);
   void Remove(const std::string& example, const std::string& path);
+  // Makes every release go straight through: no holds after a batch and no
+  // waits between batches (examples/repo has both, for the demo).
+  void ReleaseWithoutHolds();
   // Replaces the first occurrence of `from`; fails the test when there is none.
   void Edit(const std::string& example, const std::string& path, const std::string& from,
             const std::string& to);

@@ -87,6 +87,7 @@ class ServiceTest : public ::testing::Test {
     char tmpl[] = "/tmp/pagoda-service-XXXXXX";
     root_ = mkdtemp(tmpl);
     Git(repo_.dir(), {"init", "-q", "-b", "main"});
+    repo_.ReleaseWithoutHolds();  // the tests that hold set it themselves
     Git(repo_.dir(), {"add", "-A"});
     Git(repo_.dir(), {"commit", "-q", "-m", "initial apps"});
     std::ofstream(Secret()) << webhook_secret_ << "\n";
@@ -216,7 +217,11 @@ TEST_F(ServiceTest, EndpointsMetricsAndWebhookAgainstARealRun) {
   auto health = Get(port, "/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  ASSERT_TRUE(Released("shop-web", "prod", Head()));
+  // Every environment released (orders/prod takes three batches).
+  for (const auto& [app, env] : {std::pair{"shop-web", "prod"}, std::pair{"shop-web", "test"},
+                                 std::pair{"orders", "prod"}, std::pair{"orders", "test"}}) {
+    ASSERT_TRUE(Released(app, env, Head())) << app << "/" << env;
+  }
   EXPECT_TRUE(testing::WaitUntil([&] { return Ready(port); }, 10s));
 
   std::string before = Metrics(port);
@@ -233,9 +238,13 @@ TEST_F(ServiceTest, EndpointsMetricsAndWebhookAgainstARealRun) {
   const double rollouts =
       Sample(before, "pagoda_releases_total{kind=\"rollout\",outcome=\"succeeded\"}");
   EXPECT_GE(rollouts, 4) << before;  // two apps, two environments each
-  EXPECT_GT(Sample(before, "pagoda_last_sync_timestamp_seconds{app=\"" + repo_.App("orders") +
-                               "\",env=\"prod\"}"),
-            1.7e9);
+  // The next reconcile after the releases finds the environment in sync.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        return Sample(Metrics(port), "pagoda_last_sync_timestamp_seconds{app=\"" +
+                                         repo_.App("orders") + "\",env=\"prod\"}") > 1.7e9;
+      },
+      15s));
 
   // Unauthenticated, forged and malformed requests fetch nothing.
   const double fetches = Sample(Metrics(port), "pagoda_git_fetches_total{result=\"ok\"}");
