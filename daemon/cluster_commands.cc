@@ -95,6 +95,30 @@ std::string ClusterNames(const ServerDesired& server) {
   return names;
 }
 
+// Connects to `server` and plans it; nullptr (reported, and s->problems
+// set) when either fails.
+std::unique_ptr<ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s,
+                                           const std::string& server, const ServerDesired& desired,
+                                           std::unique_ptr<apply::KubeClient>* client,
+                                           std::ostream& err) {
+  auto connected = Connect(flags, s.credentials.at(server));
+  if (!connected.ok()) {
+    err << "pagoda: cluster " << ClusterNames(desired) << ": " << connected.status().message()
+        << "\n";
+    s.problems = true;
+    return nullptr;
+  }
+  *client = std::move(*connected);
+  auto planned = PlanServer(**client, desired);
+  if (!planned.ok()) {
+    err << "pagoda: cluster " << ClusterNames(desired) << ": " << planned.status().message()
+        << "\n";
+    s.problems = true;
+    return nullptr;
+  }
+  return std::move(*planned);
+}
+
 }  // namespace
 
 int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
@@ -102,21 +126,10 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
   if (int code = Prepare(flags, err, &s); code != 0) return code;
   bool differences = false;
   for (const auto& [server, desired] : s.servers) {
-    auto client = Connect(flags, s.credentials.at(server));
-    if (!client.ok()) {
-      err << "pagoda: cluster " << ClusterNames(desired) << ": " << client.status().message()
-          << "\n";
-      s.problems = true;
-      continue;
-    }
-    auto planned = PlanServer(**client, desired);
-    if (!planned.ok()) {
-      err << "pagoda: cluster " << ClusterNames(desired) << ": " << planned.status().message()
-          << "\n";
-      s.problems = true;
-      continue;
-    }
-    for (const auto& change : (*planned)->plan.changes) {
+    std::unique_ptr<apply::KubeClient> client;
+    auto planned = ConnectAndPlan(flags, s, server, desired, &client, err);
+    if (planned == nullptr) continue;
+    for (const auto& change : planned->plan.changes) {
       const std::string key = change.key.ToString();
       std::string from, to, header = "diff " + key;
       switch (change.action) {
@@ -138,7 +151,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
           header += " (changed: " + paths + ")";
           from = Yaml(diff::ForDisplay(*change.live));
           auto predicted =
-              apply::PredictApply(**client, change.api_version, change.key, change.desired_json);
+              apply::PredictApply(*client, change.api_version, change.key, change.desired_json);
           if (!predicted.ok()) {
             err << "pagoda: " << predicted.status().message() << "\n";
             s.problems = true;
@@ -178,22 +191,11 @@ int RunSync(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
   for (const auto& [server, desired] : s.servers) {
     out << "cluster " << ClusterNames(desired) << " (" << server << ")"
         << (flags.dry_run ? ", dry run" : "") << ":\n";
-    auto client = Connect(flags, s.credentials.at(server));
-    if (!client.ok()) {
-      err << "pagoda: cluster " << ClusterNames(desired) << ": " << client.status().message()
-          << "\n";
-      s.problems = true;
-      continue;
-    }
-    auto planned = PlanServer(**client, desired);
-    if (!planned.ok()) {
-      err << "pagoda: cluster " << ClusterNames(desired) << ": " << planned.status().message()
-          << "\n";
-      s.problems = true;
-      continue;
-    }
+    std::unique_ptr<apply::KubeClient> client;
+    auto planned = ConnectAndPlan(flags, s, server, desired, &client, err);
+    if (planned == nullptr) continue;
     apply::ExecuteResult result =
-        apply::Execute(**client, (*planned)->plan, {.dry_run = flags.dry_run});
+        apply::Execute(*client, planned->plan, {.dry_run = flags.dry_run});
     for (const auto& e : result.changes.entries) {
       if (e.action == apply::ChangeAction::kUnchanged) continue;
       out << "  " << e.key << " " << apply::ChangeActionName(e.action);
