@@ -70,8 +70,8 @@ struct LoopOptions {
   int64_t drift_interval_ms = 300'000;  // between full reconciles without a new commit
   int64_t max_backoff_ms = 300'000;     // failing fetches and environments wait at most this
   std::vector<std::string> known_clusters;
-  std::string repo_url;              // for status and records, credentials removed
-  LoopObserver* observer = nullptr;  // not owned; nullptr: none
+  std::string repo_url;                // for status and records, credentials removed
+  LoopObserver* observer = nullptr;    // not owned; nullptr: none
   std::chrono::milliseconds poll{50};  // how often a release in flight looks at its pods
 };
 
@@ -88,7 +88,7 @@ struct EnvironmentStatus {
   std::string release_phase;  // its phase: "running", "held", "rolling back", "failed"
   int batches_done = 0;       // of the release in flight
   int batches_total = 0;
-  int64_t held_ms = 0;  // how long it has been held
+  int64_t held_ms = 0;        // how long it has been held
   std::string pinned_commit;  // set while a rollback pins it
   int64_t pinned_since_ms = 0;
   std::string error;  // why it is not in sync, if it is not
