@@ -217,6 +217,10 @@ class Reconciler {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;
   std::map<std::pair<std::string, std::string>, ActiveOrder> orders_;
+  // The rendered desired state of the last cycle, and what it was rendered for.
+  std::string desired_key_;
+  std::map<std::string, ServerDesired> desired_;
+  std::vector<RenderProblem> desired_problems_;
 };
 
 }  // namespace pagoda::daemon

@@ -241,10 +241,23 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
   }
 
   auto server_of = ServersFor(repo, selection, errors);
-  std::vector<RenderProblem> problems;
-  manifest::RenderOptions render;
-  render.commit = tip_;
-  auto servers = DesiredState(repo, selection, render, server_of, &problems);
+  // The desired state of a commit does not change between cycles: a cycle
+  // without a new commit reuses it and only reads and compares.
+  std::string key = tip_;
+  for (const auto& [app, envs] : selection.apps) {
+    key += "|" + app;
+    for (const auto& env : envs) key += "," + env;
+  }
+  for (const auto& [cluster, server] : server_of) key += "|" + cluster + "=" + server;
+  if (key != desired_key_) {
+    desired_problems_.clear();
+    manifest::RenderOptions render;
+    render.commit = tip_;
+    desired_ = DesiredState(repo, selection, render, server_of, &desired_problems_);
+    desired_key_ = key;
+  }
+  const auto& servers = desired_;
+  const auto& problems = desired_problems_;
   for (const auto& p : problems) {
     if (p.message.find("is not mapped to a server") != std::string::npos) continue;
     errors->push_back("app " + p.app + ": " + p.message);
