@@ -14,8 +14,10 @@
 // NewClusterAccess with every cluster name sent to the one context (as
 // --all-clusters-to does), at the client's default rate limit unless told.
 // Step() runs until the first commit is released everywhere (no release in
-// flight), then RequestSync() + Step() N times: each such step fetches the
-// repository and reconciles every environment, as a sync-now does. Prod
+// flight), then, after one unmeasured cycle, RequestSync() + Step() N times,
+// each after a pause that refills the rate limit's burst: each such step
+// fetches the repository and reconciles every environment, as a sync-now
+// does. Prod
 // environments have replicas 0 (a prod environment with replicas holds after
 // its first batch: `pause: first`); test environments have --test-replicas
 // (default 0: the API objects are those of any replica count, and no pod
@@ -436,6 +438,11 @@ int Run(const Args& args) {
   std::vector<Cycle> cycles;
   for (int i = 0; i < args.cycles; ++i) {
     Cycle c;
+    // The daemon's cycles are an interval apart, time enough for the client's
+    // rate limit to refill: so are these.
+    if (args.qps > 0) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(args.burst / args.qps));
+    }
     reconciler.RequestSync();
     const auto stats0 = Sum(clusters->RequestStatsByServer());
     const double fetch0 = git.fetch_cpu_ms();
