@@ -68,8 +68,6 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
   std::vector<RenderProblem> problems;
   s->servers = DesiredState(s->repo, s->selection, options, server_of, &problems);
   for (const auto& p : problems) {
-    // Apps whose clusters did not resolve were reported above.
-    if (p.message.find("is not mapped to a server") != std::string::npos) continue;
     err << "pagoda: app " << p.app << ": " << p.message << "\n";
     s->problems = true;
   }

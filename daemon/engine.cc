@@ -105,12 +105,9 @@ std::map<std::string, ServerDesired> DesiredState(
         if (selection.HasEnv(app.name, env.env)) envs.push_back(&env);
       }
       if (envs.empty()) continue;
+      // A cluster that did not resolve was reported by whoever resolved it.
       auto server_it = server_of.find(cluster.cluster);
-      if (server_it == server_of.end()) {
-        problems->push_back(
-            {app.name, "cluster " + cluster.cluster + " is not mapped to a server"});
-        continue;
-      }
+      if (server_it == server_of.end()) continue;
       ServerDesired& server = servers[server_it->second];
       server.server = server_it->second;
       if (std::find(server.clusters.begin(), server.clusters.end(), cluster.cluster) ==

@@ -54,7 +54,8 @@ struct RenderProblem {
 
 // Renders every valid selected app and groups the objects by server.
 // `server_of` maps a cluster name of the repository to a server identity
-// (clusters that map to the same string are one server). Apps that fail to
+// (clusters that map to the same string are one server); environments of a
+// cluster it lacks are left out, the caller having reported why. Apps that fail to
 // render are reported in `problems` and left out, so they keep whatever the
 // cluster has.
 std::map<std::string, ServerDesired> DesiredState(

@@ -11,21 +11,11 @@ namespace pagoda::daemon {
 namespace {
 
 std::string Label(const rapidjson::Value& obj, const char* name) {
-  auto meta = obj.FindMember("metadata");
-  if (meta == obj.MemberEnd() || !meta->value.IsObject()) return {};
-  auto labels = meta->value.FindMember("labels");
-  if (labels == meta->value.MemberEnd() || !labels->value.IsObject()) return {};
-  auto it = labels->value.FindMember(name);
-  return it != labels->value.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+  return diff::LabelOf(obj, name);
 }
 
 std::string Annotation(const rapidjson::Value& obj, const char* name) {
-  auto meta = obj.FindMember("metadata");
-  if (meta == obj.MemberEnd() || !meta->value.IsObject()) return {};
-  auto ann = meta->value.FindMember("annotations");
-  if (ann == meta->value.MemberEnd() || !ann->value.IsObject()) return {};
-  auto it = ann->value.FindMember(name);
-  return it != ann->value.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+  return diff::AnnotationOf(obj, name);
 }
 
 int64_t Field(const rapidjson::Value& obj, const char* a, const char* b) {
@@ -259,7 +249,6 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
   const auto& servers = desired_;
   const auto& problems = desired_problems_;
   for (const auto& p : problems) {
-    if (p.message.find("is not mapped to a server") != std::string::npos) continue;
     errors->push_back("app " + p.app + ": " + p.message);
   }
 

@@ -51,6 +51,10 @@ struct ObjectKey {
   friend auto operator<=>(const ObjectKey&, const ObjectKey&) = default;
 };
 
+// metadata.labels[name] / metadata.annotations[name] of an object; "" when absent.
+std::string LabelOf(const rapidjson::Value& object, std::string_view name);
+std::string AnnotationOf(const rapidjson::Value& object, std::string_view name);
+
 // "apps/v1" → "apps"; "v1" → "".
 std::string_view GroupOf(std::string_view api_version);
 // The key of a JSON object; InvalidArgument when it lacks apiVersion, kind or name.

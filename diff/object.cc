@@ -36,6 +36,30 @@ void SetString(Value& obj, const char* name, std::string_view value,
 
 }  // namespace
 
+namespace {
+
+std::string MetadataEntry(const Value& obj, const char* map, std::string_view name) {
+  if (!obj.IsObject()) return {};
+  auto meta = obj.FindMember("metadata");
+  if (meta == obj.MemberEnd() || !meta->value.IsObject()) return {};
+  auto entries = meta->value.FindMember(map);
+  if (entries == meta->value.MemberEnd() || !entries->value.IsObject()) return {};
+  auto it = entries->value.FindMember(Value(rapidjson::StringRef(name.data(), name.size())));
+  return it != entries->value.MemberEnd() && it->value.IsString()
+             ? std::string(it->value.GetString(), it->value.GetStringLength())
+             : std::string();
+}
+
+}  // namespace
+
+std::string LabelOf(const Value& object, std::string_view name) {
+  return MetadataEntry(object, "labels", name);
+}
+
+std::string AnnotationOf(const Value& object, std::string_view name) {
+  return MetadataEntry(object, "annotations", name);
+}
+
 std::string ObjectKey::ToString() const {
   std::string out = kind + "/";
   if (!namespace_name.empty()) out += namespace_name + "/";

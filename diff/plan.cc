@@ -20,9 +20,7 @@ std::string Field(const Value& obj, std::initializer_list<const char*> path) {
   return v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
 }
 
-std::string Label(const Value& obj, const char* name) {
-  return Field(obj, {"metadata", "labels", name});
-}
+std::string Label(const Value& obj, const char* name) { return LabelOf(obj, name); }
 
 int64_t Replicas(const Value& deployment) {
   auto spec = deployment.FindMember("spec");
