@@ -113,7 +113,7 @@ Status Reconciler::Fetch(Clock::TimePoint now) {
       spdlog::warn("commit={} history of {} was rewritten: {} is no longer an ancestor",
                    fetched->commit.substr(0, 12), options_.repo_url,
                    fetched->previous.substr(0, 12));
-      history_rewritten_ = true;
+      rewritten_tip_ = fetched->commit;
     }
     if (fetched->moved) spdlog::info("commit={} new commit fetched", fetched->commit.substr(0, 12));
     tip_ = fetched->commit;

@@ -205,7 +205,7 @@ class Reconciler {
   Clock::TimePoint next_fetch_{};
   Clock::TimePoint next_reconcile_{};
   int fetch_failures_ = 0;
-  bool history_rewritten_ = false;  // noted on the next release records
+  std::string rewritten_tip_;  // a tip reached by rewriting history: its releases say so
   std::string tip_;
   std::string last_reconciled_;
   int64_t last_fetch_ms_ = 0;

@@ -460,7 +460,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
   record.to = DescribeCommit(req.commit);
   record.from_revision = from_revision;
   record.to_revision = to_revision;
-  record.history_rewritten = history_rewritten_;
+  record.history_rewritten = !rewritten_tip_.empty() && req.commit == rewritten_tip_;
   for (const auto& c : sub.changes) {
     ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
                            : c.action == diff::Action::kDelete ? ChangeAction::kDeleted
@@ -538,7 +538,6 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
       now_plan.changes.push_back(std::move(c));
     }
     record.changes.clear();
-    history_rewritten_ = false;
     return StartOrder(req, std::move(record), std::move(now_plan), std::move(finish), to_revision,
                       errors);
   }
@@ -550,7 +549,6 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
     return "";
   }
   e.in_progress = record.id;
-  history_rewritten_ = false;
   spdlog::info("release={} app={} env={} revision={} commit={} {} started ({} changes)", record.id,
                req.app, req.env, to_revision, req.commit.substr(0, 12), Name(record.kind),
                sub.changes.size());
