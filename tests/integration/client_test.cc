@@ -93,7 +93,9 @@ TEST(ClientAgainstTheApiServer, ClientSideRateLimitPacesRequests) {
   auto took = std::chrono::steady_clock::now() - start;
   // Five waits of 200 ms after the first request; a lower bound only.
   EXPECT_GE(took, 950ms);
-  EXPECT_GE((*client)->stats().throttled, 950ms);
+  // The time spent waiting for tokens shrinks when the server itself is slow
+  // (the bucket refills meanwhile), so only that some was spent is certain.
+  EXPECT_GT((*client)->stats().throttled, 0ms);
 }
 
 TEST(ClientAgainstTheApiServer, DiscoveryFindsBuiltInAndAggregatedKinds) {
