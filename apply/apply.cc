@@ -6,10 +6,17 @@
 #include <future>
 #include <set>
 
+#include "apply/live_internal.h"
+
 namespace pagoda::apply {
 namespace {
 
-constexpr char kOwnedSelector[] = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpagoda";
+std::string Uid(const rapidjson::Value& object) {
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd()) return {};
+  auto uid = meta->value.FindMember("uid");
+  return uid != meta->value.MemberEnd() && uid->value.IsString() ? uid->value.GetString() : "";
+}
 
 // Kinds whose objects controllers make from pagoda's objects, copying their
 // labels; pagoda never renders them and never lists them.
@@ -27,6 +34,30 @@ bool ControllerMadeKind(const ResourceInfo& r) {
   return kKinds.count({r.group, r.kind}) > 0;
 }
 
+bool Denied(const Status& status) {
+  return status.code() == Status::Code::kPermissionDenied ||
+         status.code() == Status::Code::kNotFound;
+}
+
+}  // namespace
+
+namespace internal {
+
+std::vector<ResourceInfo> KindsToRead(const std::vector<ResourceInfo>& resources,
+                                      const std::set<std::pair<std::string, std::string>>& wanted) {
+  std::vector<ResourceInfo> kinds;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& r : resources) {
+    bool is_namespace = r.group.empty() && r.kind == "Namespace";
+    bool is_wanted = wanted.count({r.group, r.kind}) > 0;
+    if (!is_wanted && !is_namespace && (!r.namespaced || ControllerMadeKind(r))) continue;
+    if (!r.Supports("list") || !r.Supports("patch") || !r.Supports("delete")) continue;
+    if (!seen.insert({r.group, r.kind}).second) continue;
+    kinds.push_back(r);
+  }
+  return kinds;
+}
+
 bool ControlledByAnother(const rapidjson::Value& object) {
   auto meta = object.FindMember("metadata");
   if (meta == object.MemberEnd()) return false;
@@ -42,57 +73,53 @@ bool ControlledByAnother(const rapidjson::Value& object) {
   return false;
 }
 
-std::string Uid(const rapidjson::Value& object) {
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd()) return {};
-  auto uid = meta->value.FindMember("uid");
-  return uid != meta->value.MemberEnd() && uid->value.IsString() ? uid->value.GetString() : "";
+bool Owned(const rapidjson::Value& object) {
+  return diff::LabelOf(object, diff::kManagedByLabel) == diff::kManagedByValue;
 }
 
-struct KindListing {
-  ResourceInfo resource;
-  // One pool for every object of the kind: live objects are many and small.
-  std::shared_ptr<rapidjson::MemoryPoolAllocator<>> pool =
-      std::make_shared<rapidjson::MemoryPoolAllocator<>>();
-  Result<std::vector<rapidjson::Document>> items = std::vector<rapidjson::Document>();
-};
-
-// One kind's owned objects in `apps`: cluster-wide, or, for the kinds pagoda
-// wants there, per namespace when RBAC grants only namespaces. Other kinds
-// pagoda may not list cluster-wide are skipped: it cannot have created them
-// across namespaces either, and asking each namespace would cost a request
-// per app for nothing.
-KindListing ListKind(KubeClient& client, const ResourceInfo& resource,
-                     const std::vector<std::string>& apps, bool wanted) {
-  KindListing out{resource};
-  auto all = client.List(resource.CollectionPath("") + "?" + kOwnedSelector, out.pool.get());
-  if (all.ok() || all.status().code() != Status::Code::kPermissionDenied || !resource.namespaced ||
-      !wanted) {
-    if (!all.ok() && (all.status().code() == Status::Code::kPermissionDenied ||
-                      all.status().code() == Status::Code::kNotFound)) {
-      return out;  // not ours to see, or no longer served
-    }
-    out.items = std::move(all);
+Result<Listing> ListKind(KubeClient& client, const ResourceInfo& resource,
+                         const std::vector<std::string>& apps, bool wanted) {
+  Listing out;
+  auto all = client.List(resource.CollectionPath("") + "?" + kOwnedSelector, out.pool.get(),
+                         &out.resource_version);
+  if (all.ok()) {
+    out.items = std::move(*all);
     return out;
   }
-  std::vector<rapidjson::Document> items;
+  if (!Denied(all.status())) return all.status();
+  out.denied = true;
+  out.resource_version.clear();
+  if (all.status().code() != Status::Code::kPermissionDenied || !resource.namespaced || !wanted) {
+    return out;  // not ours to see, or no longer served
+  }
+  out.cluster_wide = false;
   for (const auto& ns : apps) {
     auto page = client.List(resource.CollectionPath(ns) + "?" + kOwnedSelector, out.pool.get());
     if (!page.ok()) {
-      if (page.status().code() == Status::Code::kPermissionDenied ||
-          page.status().code() == Status::Code::kNotFound) {
-        continue;
-      }
-      out.items = page.status();
-      return out;
+      if (Denied(page.status())) continue;
+      return page.status();
     }
-    for (auto& item : *page) items.push_back(std::move(item));
+    for (auto& item : *page) out.items.push_back(std::move(item));
   }
-  out.items = std::move(items);
   return out;
 }
 
-}  // namespace
+std::vector<diff::Live> OwnedObjects(std::shared_ptr<Listing> listing,
+                                     const ResourceInfo& resource) {
+  std::vector<diff::Live> live;
+  for (const auto& item : listing->items) {
+    auto key = diff::KeyOf(item);
+    if (!key.ok() || ControlledByAnother(item)) continue;
+    diff::Live l;
+    l.key = std::move(*key);
+    l.api_version = resource.ApiVersion();
+    l.object = std::shared_ptr<const rapidjson::Value>(listing, &item);
+    live.push_back(std::move(l));
+  }
+  return live;
+}
+
+}  // namespace internal
 
 Result<std::vector<diff::Live>> ReadLive(
     KubeClient& client, const std::vector<std::string>& apps,
@@ -100,49 +127,26 @@ Result<std::vector<diff::Live>> ReadLive(
   auto resources = client.Resources();
   if (!resources.ok()) return resources.status();
   const std::set<std::string> in_scope(apps.begin(), apps.end());
-
-  // One version per kind: discovery lists a group's preferred version first.
-  std::vector<ResourceInfo> kinds;
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const auto& r : *resources) {
-    bool is_namespace = r.group.empty() && r.kind == "Namespace";
-    bool wanted = kinds_wanted.count({r.group, r.kind}) > 0;
-    if (!wanted && !is_namespace && (!r.namespaced || ControllerMadeKind(r))) continue;
-    if (!r.Supports("list") || !r.Supports("patch") || !r.Supports("delete")) continue;
-    if (!seen.insert({r.group, r.kind}).second) continue;
-    kinds.push_back(r);
-  }
+  const std::vector<ResourceInfo> kinds = internal::KindsToRead(*resources, kinds_wanted);
 
   // A few kinds at a time: the client keeps several connections.
-  std::vector<KindListing> listings;
+  std::vector<diff::Live> live;
   constexpr size_t kParallel = 4;
   for (size_t i = 0; i < kinds.size(); i += kParallel) {
-    std::vector<std::future<KindListing>> batch;
+    std::vector<std::future<Result<internal::Listing>>> batch;
     for (size_t j = i; j < std::min(kinds.size(), i + kParallel); ++j) {
       batch.push_back(std::async(std::launch::async, [&, j] {
-        return ListKind(client, kinds[j], apps,
-                        kinds_wanted.count({kinds[j].group, kinds[j].kind}) > 0);
+        return internal::ListKind(client, kinds[j], apps,
+                                  kinds_wanted.count({kinds[j].group, kinds[j].kind}) > 0);
       }));
     }
-    for (auto& f : batch) listings.push_back(f.get());
-  }
-
-  std::vector<diff::Live> live;
-  for (auto& listing : listings) {
-    if (!listing.items.ok()) {
-      return listing.items.status().WithContext("listing " + listing.resource.kind);
-    }
-    for (auto& item : *listing.items) {
-      auto key = diff::KeyOf(item);
-      if (!key.ok()) continue;
-      const std::string& app = key->kind == "Namespace" ? key->name : key->namespace_name;
-      if (!in_scope.count(app) || ControlledByAnother(item)) continue;
-      diff::Live l;
-      l.key = std::move(*key);
-      l.api_version = listing.resource.ApiVersion();
-      l.pool = listing.pool;
-      l.object = std::move(item);
-      live.push_back(std::move(l));
+    for (size_t j = i; j < std::min(kinds.size(), i + kParallel); ++j) {
+      auto listing = batch[j - i].get();
+      if (!listing.ok()) return listing.status().WithContext("listing " + kinds[j].kind);
+      auto shared = std::make_shared<internal::Listing>(std::move(*listing));
+      for (auto& l : internal::OwnedObjects(shared, kinds[j])) {
+        if (in_scope.count(internal::AppOf(l.key))) live.push_back(std::move(l));
+      }
     }
   }
   std::sort(live.begin(), live.end(),

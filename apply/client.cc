@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <optional>
 
 #include "apply/kube.h"
 #include "base/file.h"
@@ -230,26 +231,40 @@ Result<rapidjson::Document> KubeClient::Delete(std::string_view path, std::strin
 }
 
 Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path,
-                                                          rapidjson::MemoryPoolAllocator<>* pool) {
+                                                          rapidjson::MemoryPoolAllocator<>* pool,
+                                                          std::string* resource_version) {
   std::vector<rapidjson::Document> items;
   std::string base(path);
   base += base.find('?') == std::string::npos ? "?limit=500" : "&limit=500";
   std::string cont;
   do {
     std::string page = cont.empty() ? base : base + "&continue=" + UrlEncode(cont);
-    auto doc = Call("LIST", "GET", page, "", "");
-    if (!doc.ok()) return doc.status();
-    cont.clear();
-    if (auto meta = doc->FindMember("metadata"); meta != doc->MemberEnd()) {
-      cont = Str(meta->value, "continue");
+    auto response = CallRaw("LIST", "GET", page, "", "", "application/json");
+    if (!response.ok()) return response.status();
+    rapidjson::Document doc;
+    doc.Parse(response->body.data(), response->body.size());
+    if (doc.HasParseError() || !doc.IsObject()) {
+      return Status::Internal("GET " + page + ": response is not a JSON object");
     }
-    auto list = doc->FindMember("items");
-    if (list == doc->MemberEnd() || !list->value.IsArray()) continue;
+    std::string().swap(response->body);  // the page is parsed: let it go before copying out
+    cont.clear();
+    if (auto meta = doc.FindMember("metadata"); meta != doc.MemberEnd()) {
+      cont = Str(meta->value, "continue");
+      if (resource_version != nullptr) *resource_version = Str(meta->value, "resourceVersion");
+    }
+    auto list = doc.FindMember("items");
+    if (list == doc.MemberEnd() || !list->value.IsArray()) continue;
     // Items of a LIST lack apiVersion and kind; the list's kind names them.
-    std::string api_version = Str(*doc, "apiVersion");
-    std::string kind = Str(*doc, "kind");
+    std::string api_version = Str(doc, "apiVersion");
+    std::string kind = Str(doc, "kind");
     if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
     for (auto& item : list->value.GetArray()) {
+      if (item.IsObject()) {
+        if (auto meta = item.FindMember("metadata");
+            meta != item.MemberEnd() && meta->value.IsObject()) {
+          meta->value.RemoveMember("managedFields");
+        }
+      }
       rapidjson::Document one(pool);
       one.CopyFrom(item, one.GetAllocator());
       if (one.IsObject() && !one.HasMember("apiVersion")) {
@@ -264,6 +279,47 @@ Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path,
     }
   } while (!cont.empty());
   return items;
+}
+
+Status KubeClient::Watch(std::string_view path,
+                         const std::function<bool(std::string_view)>& on_event) {
+  auto request = MakeRequest("GET", path, "", "", "application/json");
+  if (!request.ok()) return request.status();
+  // The server ends a watch when its timeoutSeconds runs out; the client
+  // gives up a little later.
+  request->timeout = std::chrono::hours(1);
+  auto transport = options_.transport_factory();
+  if (!transport.ok()) return transport.status();
+  auto waited = bucket_->Acquire();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.by_verb["WATCH"]++;
+    stats_.throttled += waited;
+  }
+  std::string pending;  // a partial event
+  auto response = (*transport)->Stream(*request, [&](std::string_view piece) {
+    if (piece.empty()) return on_event({});
+    pending.append(piece);
+    size_t start = 0;
+    for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+      if (nl > start && !on_event(std::string_view(pending).substr(start, nl - start))) {
+        return false;
+      }
+    }
+    pending.erase(0, start);
+    return true;
+  });
+  if (!response.ok()) return response.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.by_code[response->status]++;
+  }
+  return StatusFromResponse("WATCH", path, *response);
+}
+
+void KubeClient::SetWriteObserver(WriteObserver observer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  write_observer_ = std::move(observer);
 }
 
 Status KubeClient::Discover() {
@@ -347,9 +403,9 @@ Result<ResourceInfo> KubeClient::Resource(std::string_view api_version, std::str
                           std::string(api_version));
 }
 
-Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_view method,
-                                             std::string_view path, std::string_view content_type,
-                                             std::string body, std::string_view accept) {
+Result<HttpRequest> KubeClient::MakeRequest(std::string_view method, std::string_view path,
+                                            std::string_view content_type, std::string body,
+                                            std::string_view accept) {
   HttpRequest request;
   request.method = std::string(method);
   request.url = creds_.server + std::string(path);
@@ -368,13 +424,20 @@ Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_
     token = TrimNewlines(std::move(*read));
   }
   if (!token.empty()) request.headers.emplace_back("Authorization", "Bearer " + token);
+  return request;
+}
 
+Result<HttpResponse> KubeClient::CallRaw(std::string_view verb, std::string_view method,
+                                         std::string_view path, std::string_view content_type,
+                                         std::string body, std::string_view accept) {
+  auto request = MakeRequest(method, path, content_type, std::move(body), accept);
+  if (!request.ok()) return request.status();
   Result<HttpResponse> response = Status::Internal("no attempt made");
   for (int attempt = 1;; ++attempt) {
     auto waited = bucket_->Acquire();
     auto transport = pool_->Take();
     if (!transport.ok()) return transport.status();
-    response = (*transport)->Do(request);
+    response = (*transport)->Do(*request);
     pool_->Give(std::move(*transport));
     std::optional<std::chrono::milliseconds> delay;
     {
@@ -390,16 +453,29 @@ Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_
   }
   if (!response.ok()) return response.status();
   PAGODA_RETURN_IF_ERROR(StatusFromResponse(method, path, *response));
+  return response;
+}
+
+Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_view method,
+                                             std::string_view path, std::string_view content_type,
+                                             std::string body, std::string_view accept) {
+  auto response = CallRaw(verb, method, path, content_type, std::move(body), accept);
+  if (!response.ok()) return response.status();
   rapidjson::Document doc;
   if (response->body.empty()) {
     doc.SetObject();
-    return doc;
-  }
-  doc.Parse(response->body.c_str(), response->body.size());
-  if (doc.HasParseError()) {
+  } else if (doc.Parse(response->body.c_str(), response->body.size()).HasParseError()) {
     return Status::Internal(
         std::string(method) + " " + std::string(path) +
         ": response is not JSON: " + rapidjson::GetParseError_En(doc.GetParseError()));
+  }
+  if (method != "GET" && path.find("dryRun=All") == std::string_view::npos) {
+    WriteObserver observer;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      observer = write_observer_;
+    }
+    if (observer) observer(method, path, doc);
   }
   return doc;
 }

@@ -45,6 +45,43 @@ struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
+// What a streamed request's callbacks need.
+struct StreamState {
+  const std::function<bool(std::string_view)>* on_data = nullptr;
+  CURL* handle = nullptr;
+  std::string error_body;  // the body of a non-2xx answer
+  bool stopped = false;    // the caller ended it
+};
+
+bool Success(CURL* h) {
+  long code = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+  return code >= 200 && code < 300;
+}
+
+size_t StreamBody(char* data, size_t size, size_t nmemb, void* user) {
+  auto* state = static_cast<StreamState*>(user);
+  const size_t n = size * nmemb;
+  if (!Success(state->handle)) {
+    if (state->error_body.size() < (1 << 20)) state->error_body.append(data, n);
+    return n;
+  }
+  if (n == 0 || (*state->on_data)(std::string_view(data, n))) return n;
+  state->stopped = true;
+  return CURL_WRITEFUNC_ERROR;
+}
+
+int StreamIdle(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* state = static_cast<StreamState*>(user);
+  if ((*state->on_data)(std::string_view())) return 0;
+  state->stopped = true;
+  return 1;
+}
+
+struct HandleDeleter {
+  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+};
+
 class CurlTransport final : public HttpTransport {
  public:
   explicit CurlTransport(TlsConfig tls) : tls_(std::move(tls)), handle_(curl_easy_init()) {}
@@ -60,9 +97,58 @@ class CurlTransport final : public HttpTransport {
     std::lock_guard<std::mutex> lock(mu_);
     CURL* h = handle_;
     curl_easy_reset(h);  // keeps the connection cache; clears per-request options
+    Options options;
+    HttpResponse response;
+    Configure(h, request, &options, &response);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) return Failure(request, rc);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    return response;
+  }
 
-    std::string url = request.url;
-    std::unique_ptr<curl_slist, SlistDeleter> connect_to;
+  // On a handle of its own: a stream holds its connection for minutes.
+  Result<HttpResponse> Stream(const HttpRequest& request,
+                              const std::function<bool(std::string_view)>& on_data) override {
+    std::unique_ptr<CURL, HandleDeleter> handle(curl_easy_init());
+    if (!handle) return Status::Internal("curl_easy_init failed");
+    CURL* h = handle.get();
+    Options options;
+    HttpResponse response;
+    Configure(h, request, &options, &response);
+    StreamState state{&on_data, h};
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, nullptr);  // events as they come
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, StreamBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &state);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, StreamIdle);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &state);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+    if (rc != CURLE_OK && !state.stopped) return Failure(request, rc);
+    response.body = std::move(state.error_body);
+    return response;
+  }
+
+ private:
+  // What must outlive a request's perform.
+  struct Options {
+    std::string url;
+    std::unique_ptr<curl_slist, SlistDeleter> connect_to, headers;
+    curl_blob ca{}, cert{}, key{};
+  };
+
+  static Status Failure(const HttpRequest& request, CURLcode rc) {
+    std::string msg = request.method + " " + request.url + ": " + curl_easy_strerror(rc);
+    if (rc == CURLE_OPERATION_TIMEDOUT) return Status::DeadlineExceeded(msg);
+    return Status::Unavailable(msg);
+  }
+
+  // Everything but where the body goes.
+  void Configure(CURL* h, const HttpRequest& request, Options* o, HttpResponse* response) {
+    o->url = request.url;
+    std::string& url = o->url;
     if (!tls_.server_name.empty()) {
       // Verify the certificate against server_name while still connecting to
       // the host in the URL: ask for server_name, connect to the real host.
@@ -78,12 +164,11 @@ class CurlTransport final : public HttpTransport {
                                                                       : port_end - host_end - 1);
       }
       url.replace(host_start, host.size(), tls_.server_name);
-      connect_to.reset(curl_slist_append(
+      o->connect_to.reset(curl_slist_append(
           nullptr, (tls_.server_name + ":" + port + ":" + host + ":" + port).c_str()));
-      curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to.get());
+      curl_easy_setopt(h, CURLOPT_CONNECT_TO, o->connect_to.get());
     }
 
-    HttpResponse response;
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -92,10 +177,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // gzip when offered
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, AppendHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &response.headers);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &response->headers);
     if (request.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
         request.method == "PATCH") {
@@ -104,48 +187,42 @@ class CurlTransport final : public HttpTransport {
                        static_cast<curl_off_t>(request.body.size()));
     }
 
-    std::unique_ptr<curl_slist, SlistDeleter> headers;
     for (const auto& [name, value] : request.headers) {
-      headers.reset(curl_slist_append(headers.release(), (name + ": " + value).c_str()));
+      o->headers.reset(curl_slist_append(o->headers.release(), (name + ": " + value).c_str()));
     }
-    headers.reset(curl_slist_append(headers.release(), "Expect:"));
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    o->headers.reset(curl_slist_append(o->headers.release(), "Expect:"));
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, o->headers.get());
 
-    curl_blob ca{}, cert{}, key{};
     if (!tls_.ca_pem.empty()) {
-      ca = {const_cast<char*>(tls_.ca_pem.data()), tls_.ca_pem.size(), CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+      o->ca = {const_cast<char*>(tls_.ca_pem.data()), tls_.ca_pem.size(), CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &o->ca);
     }
     if (!tls_.client_cert_pem.empty()) {
-      cert = {const_cast<char*>(tls_.client_cert_pem.data()), tls_.client_cert_pem.size(),
-              CURL_BLOB_NOCOPY};
-      key = {const_cast<char*>(tls_.client_key_pem.data()), tls_.client_key_pem.size(),
-             CURL_BLOB_NOCOPY};
-      curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+      o->cert = {const_cast<char*>(tls_.client_cert_pem.data()), tls_.client_cert_pem.size(),
+                 CURL_BLOB_NOCOPY};
+      o->key = {const_cast<char*>(tls_.client_key_pem.data()), tls_.client_key_pem.size(),
+                CURL_BLOB_NOCOPY};
+      curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &o->cert);
       curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-      curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+      curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &o->key);
       curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
     }
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, tls_.insecure_skip_verify ? 0L : 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, tls_.insecure_skip_verify ? 0L : 2L);
-
-    CURLcode rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-      std::string msg = request.method + " " + request.url + ": " + curl_easy_strerror(rc);
-      if (rc == CURLE_OPERATION_TIMEDOUT) return Status::DeadlineExceeded(msg);
-      return Status::Unavailable(msg);
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
-    return response;
   }
 
- private:
   TlsConfig tls_;
   std::mutex mu_;
   CURL* handle_;
 };
 
 }  // namespace
+
+Result<HttpResponse> HttpTransport::Stream(const HttpRequest& request,
+                                           const std::function<bool(std::string_view)>&) {
+  return Status::Unimplemented(request.method + " " + request.url +
+                               ": this transport cannot stream");
+}
 
 Result<std::unique_ptr<HttpTransport>> NewCurlTransport(const TlsConfig& tls) {
   GlobalInitOnce();

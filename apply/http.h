@@ -4,9 +4,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +36,14 @@ class HttpTransport {
  public:
   virtual ~HttpTransport() = default;
   virtual Result<HttpResponse> Do(const HttpRequest& request) = 0;
+
+  // Performs a request whose answer arrives over time (a WATCH). The body of
+  // a 2xx answer goes to `on_data` piece by piece as it arrives, and an empty
+  // piece comes about once a second while nothing does; returning false ends
+  // the request, which then counts as a success. Any other answer comes back
+  // whole, body included. Transports that cannot stream say Unimplemented.
+  virtual Result<HttpResponse> Stream(const HttpRequest& request,
+                                      const std::function<bool(std::string_view)>& on_data);
 };
 
 struct TlsConfig {

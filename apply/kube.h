@@ -119,11 +119,30 @@ class KubeClient {
   Result<rapidjson::Document> Delete(std::string_view path, std::string_view body = "");
 
   // Every item of a collection, page by page (limit 500). `path` may carry a
-  // query (labelSelector=...). With `pool`, the items' values live in it (one
-  // pool for many small objects, instead of a 64 KiB block each); the caller
-  // keeps it alive as long as the items.
+  // query (labelSelector=...). Items come without metadata.managedFields:
+  // pagoda never reads them, and they are often half an object. With `pool`,
+  // the items' values live in it (one pool for many small objects, instead of
+  // a 64 KiB block each); the caller keeps it alive as long as the items.
+  // `resource_version`, when given, receives the list's resourceVersion: a
+  // WATCH from there misses nothing and repeats nothing.
   Result<std::vector<rapidjson::Document>> List(std::string_view path,
-                                                rapidjson::MemoryPoolAllocator<>* pool = nullptr);
+                                                rapidjson::MemoryPoolAllocator<>* pool = nullptr,
+                                                std::string* resource_version = nullptr);
+
+  // Streams a WATCH of `path` (a collection path whose query has watch=1):
+  // `on_event` gets each event, one JSON object, as it arrives, and an empty
+  // one about once a second while none does; returning false ends the watch.
+  // It runs on a connection of its own, outside max_connections, until the
+  // server ends it (Ok), the caller does (Ok), or it fails. Counted as verb
+  // "WATCH"; paced by the rate limit like any request, not retried.
+  Status Watch(std::string_view path, const std::function<bool(std::string_view)>& on_event);
+
+  // Called after every write that succeeded (not dry runs), on the writing
+  // thread, with its method, path and the server's answer (the object
+  // written, for most). One observer; a second call replaces it.
+  using WriteObserver = std::function<void(std::string_view method, std::string_view path,
+                                           const rapidjson::Value& answer)>;
+  void SetWriteObserver(WriteObserver observer);
 
   // What serves `kind` of `api_version`, from aggregated discovery (/api and
   // /apis), fetched once and again when a kind is not found.
@@ -139,6 +158,13 @@ class KubeClient {
   Result<rapidjson::Document> Call(std::string_view verb, std::string_view method,
                                    std::string_view path, std::string_view content_type,
                                    std::string body, std::string_view accept = "application/json");
+  // Call without parsing the answer: a 2xx response, or the Status of another.
+  Result<HttpResponse> CallRaw(std::string_view verb, std::string_view method,
+                               std::string_view path, std::string_view content_type,
+                               std::string body, std::string_view accept);
+  Result<HttpRequest> MakeRequest(std::string_view method, std::string_view path,
+                                  std::string_view content_type, std::string body,
+                                  std::string_view accept);
   Status Discover();
 
   Credentials creds_;
@@ -150,6 +176,7 @@ class KubeClient {
   std::mt19937_64 rng_;
   std::vector<ResourceInfo> resources_;
   bool discovered_ = false;
+  WriteObserver write_observer_;
 };
 
 // Turns an API server answer into a Status (see KubeClient). Exposed for tests.

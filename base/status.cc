@@ -26,6 +26,8 @@ std::string_view CodeName(Status::Code code) {
       return "corruption";
     case Status::Code::kIOError:
       return "I/O error";
+    case Status::Code::kUnimplemented:
+      return "not implemented";
     case Status::Code::kInternal:
       return "internal error";
   }

@@ -29,6 +29,7 @@ class Status {
     kDeadlineExceeded,  // a wait or a request took too long
     kCorruption,        // stored data fails its own checks
     kIOError,           // the local filesystem or a local process failed
+    kUnimplemented,     // this implementation cannot do it; another might
     kInternal,          // a bug: an invariant pagoda relies on does not hold
   };
 
@@ -53,6 +54,7 @@ class Status {
   }
   static Status Corruption(std::string msg) { return {Code::kCorruption, std::move(msg)}; }
   static Status IOError(std::string msg) { return {Code::kIOError, std::move(msg)}; }
+  static Status Unimplemented(std::string msg) { return {Code::kUnimplemented, std::move(msg)}; }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }

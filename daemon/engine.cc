@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace pagoda::daemon {
 
@@ -51,7 +52,10 @@ Result<Selection> SelectTargets(const manifest::Repository& repo,
 
 namespace {
 
-void AddObject(ServerDesired& server, const manifest::Object& object, bool prune,
+// The keys of each server's objects so far.
+using SeenKeys = std::unordered_set<diff::ObjectKey, diff::ObjectKeyHash>;
+
+void AddObject(ServerDesired& server, SeenKeys& seen, const manifest::Object& object, bool prune,
                std::vector<RenderProblem>* problems, const std::string& app) {
   auto prepared = diff::PrepareForApply(object.json, prune);
   if (!prepared.ok()) {
@@ -63,12 +67,11 @@ void AddObject(ServerDesired& server, const manifest::Object& object, bool prune
            object.name};
   d.api_version = object.api_version;
   d.json = std::move(*prepared);
+  d.hash = diff::HashJson(d.json);
   server.kinds.insert({d.key.group, d.key.kind});
   // One object may come from two clusters that lead to one server (the
   // app's Namespace): the first one stands.
-  for (const auto& existing : server.objects) {
-    if (existing.key == d.key) return;
-  }
+  if (!seen.insert(d.key).second) return;
   server.objects.push_back(std::move(d));
 }
 
@@ -79,6 +82,7 @@ std::map<std::string, ServerDesired> DesiredState(
     const manifest::RenderOptions& options, const std::map<std::string, std::string>& server_of,
     std::vector<RenderProblem>* problems) {
   std::map<std::string, ServerDesired> servers;
+  std::map<std::string, SeenKeys> seen;
   for (const manifest::AppResult& app : repo.apps) {
     if (!selection.HasApp(app.name) || !app.valid) continue;
     auto rendered = manifest::RenderApp(app.model, options);
@@ -135,11 +139,11 @@ std::map<std::string, ServerDesired> DesiredState(
         scope.prune_app_objects = scope.prune_app_objects && app_prune;
       }
       for (const auto& object : cluster.objects) {
-        AddObject(server, object, scope.prune_app_objects, problems, app.name);
+        AddObject(server, seen[server.server], object, scope.prune_app_objects, problems, app.name);
       }
       for (const auto* env : envs) {
         for (const auto& object : env->objects) {
-          AddObject(server, object, env->sync.prune, problems, app.name);
+          AddObject(server, seen[server.server], object, env->sync.prune, problems, app.name);
         }
       }
     }
@@ -157,6 +161,16 @@ Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
   if (!live.ok()) return live.status();
   plan->live = std::move(*live);
   plan->plan = diff::MakePlan(desired.objects, plan->live, desired.scope);
+  return plan;
+}
+
+Result<std::unique_ptr<ServerPlan>> PlanServer(apply::LiveCache& cache,
+                                               const ServerDesired& desired, diff::PlanMemo* memo) {
+  auto plan = std::make_unique<ServerPlan>();
+  auto live = cache.Read(desired.apps, desired.kinds);
+  if (!live.ok()) return live.status();
+  plan->live = std::move(*live);
+  plan->plan = diff::MakePlan(desired.objects, plan->live, desired.scope, memo);
   return plan;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "apply/apply.h"
+#include "apply/live_cache.h"
 #include "diff/diff.h"
 #include "manifest/manifest.h"
 
@@ -72,5 +73,9 @@ struct ServerPlan {
 // Reads what pagoda owns on the server for the desired apps and plans.
 Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
                                                const ServerDesired& desired);
+// The same from a standing cache of the server, remembering comparisons in
+// `memo` (one per server) for the next plan.
+Result<std::unique_ptr<ServerPlan>> PlanServer(apply::LiveCache& cache,
+                                               const ServerDesired& desired, diff::PlanMemo* memo);
 
 }  // namespace pagoda::daemon

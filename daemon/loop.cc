@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "base/file.h"
+#include "base/memory.h"
 #include "daemon/loop_internal.h"
 #include "manifest/json.h"
 
@@ -198,6 +199,9 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   }
   last_reconcile_ms_ = clock_.UnixMillis();
   if (options_.observer != nullptr) options_.observer->Reconciled(entry);
+  // A cycle's plans and listings are gone now; what malloc keeps of them
+  // need not stay resident until the next one.
+  ReturnFreeMemory();
 }
 
 LoopStatus Reconciler::Snapshot() const {

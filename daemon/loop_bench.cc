@@ -6,7 +6,7 @@
 //
 //   pagoda_loop_bench --kubeconfig FILE [--context NAME] --scratch DIR
 //                     [--environments N] [--cycles N] [--test-replicas N]
-//                     [--qps Q] [--burst B]
+//                     [--qps Q] [--burst B] [--gap SECONDS]
 //
 // What runs is the daemon's loop, with nothing of it faked: the generated
 // repository (N/2 apps x test, prod) committed to a real Git repository under
@@ -27,6 +27,7 @@
 // only: "new" counts C++ allocations, "malloc" those of the C libraries
 // (libgit2, libcurl, OpenSSL) and RapidJSON's pool chunks. The last line,
 // "RESULT key=value ...", is for scripts.
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -148,6 +149,8 @@ struct Args {
   int test_replicas = 0;
   double qps = apply::ClientOptions{}.qps;
   int burst = apply::ClientOptions{}.burst;
+  double gap_s =
+      -1;  // between measured cycles; < 0: the time the rate limit's burst takes to refill
 };
 
 bool ParseArgs(int argc, char** argv, Args* args) {
@@ -171,6 +174,8 @@ bool ParseArgs(int argc, char** argv, Args* args) {
       args->qps = std::atof(value.c_str());
     } else if (flag == "--burst") {
       args->burst = std::atoi(value.c_str());
+    } else if (flag == "--gap") {
+      args->gap_s = std::atof(value.c_str());
     } else {
       return false;
     }
@@ -303,6 +308,12 @@ long VmRssKib() {
   return -1;
 }
 
+// Bytes malloc has handed out and not had back, over all arenas.
+long HeapInUseKib() {
+  struct mallinfo2 m = mallinfo2();
+  return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
+}
+
 apply::RequestStats Sum(const std::map<std::string, apply::RequestStats>& by_server) {
   apply::RequestStats all;
   for (const auto& [server, s] : by_server) {
@@ -320,6 +331,7 @@ struct Cycle {
   double throttled_ms = 0;
   uint64_t news = 0, new_bytes = 0, mallocs = 0, malloc_bytes = 0;
   long rss_kib = 0;
+  long heap_kib = 0;  // malloc'd and not freed
   int checked = 0;
   size_t releases = 0, drift = 0, errors = 0;
 };
@@ -436,13 +448,14 @@ int Run(const Args& args) {
   reconciler.Step();
 
   std::vector<Cycle> cycles;
+  const double measured_cpu0 = CpuMs();
+  const auto measured_wall0 = Steady::now();
   for (int i = 0; i < args.cycles; ++i) {
     Cycle c;
     // The daemon's cycles are an interval apart, time enough for the client's
     // rate limit to refill: so are these.
-    if (args.qps > 0) {
-      std::this_thread::sleep_for(std::chrono::duration<double>(args.burst / args.qps));
-    }
+    const double gap = args.gap_s >= 0 ? args.gap_s : (args.qps > 0 ? args.burst / args.qps : 0);
+    std::this_thread::sleep_for(std::chrono::duration<double>(gap));
     reconciler.RequestSync();
     const auto stats0 = Sum(clusters->RequestStatsByServer());
     const double fetch0 = git.fetch_cpu_ms();
@@ -470,6 +483,7 @@ int Run(const Args& args) {
     c.throttled_ms =
         std::chrono::duration<double, std::milli>(stats1.throttled - stats0.throttled).count();
     c.rss_kib = VmRssKib();
+    c.heap_kib = HeapInUseKib();
     const daemon::SyncEntry& entry = observer.entry();
     c.reconcile_ms = entry.duration_ms;
     c.checked = entry.environments_checked;
@@ -479,6 +493,12 @@ int Run(const Args& args) {
     cycles.push_back(std::move(c));
   }
   const long maxrss = MaxRssKib();
+  // What the process spent while no cycle ran (the live cache's watches):
+  // all CPU time of the measured period but the cycles'.
+  double cycles_cpu = 0;
+  for (const Cycle& c : cycles) cycles_cpu += c.cpu_ms;
+  const double idle_cpu_ms = CpuMs() - measured_cpu0 - cycles_cpu;
+  const double idle_s = Ms(Steady::now() - measured_wall0) / 1000;
 
   std::printf(
       "%d environments (%d apps x test, prod; both clusters on one server); replicas: test %d, "
@@ -535,10 +555,17 @@ int Run(const Args& args) {
                   cycles, [](const Cycle& c) { return c.mallocs; }, "%.0f [%.0f .. %.0f]")
                   .c_str());
   std::printf(
+      "  heap in use        %s\n",
+      Summary(
+          cycles, [](const Cycle& c) { return c.heap_kib / 1024.0; }, "%.1f MiB [%.1f .. %.1f]")
+          .c_str());
+  std::printf(
       "  RSS after cycle    %s\n",
       Summary(
           cycles, [](const Cycle& c) { return c.rss_kib / 1024.0; }, "%.1f MiB [%.1f .. %.1f]")
           .c_str());
+  std::printf("between cycles: %.1f ms CPU in %.1f s (%.2f ms per second)\n", idle_cpu_ms, idle_s,
+              idle_cpu_ms / std::max(0.001, idle_s));
   std::printf(
       "process: RSS after the first release %.1f MiB, peak RSS %.1f MiB (%.1f MiB by then)\n",
       rss_after_first / 1024.0, maxrss / 1024.0, maxrss_after_first / 1024.0);
@@ -557,7 +584,7 @@ int Run(const Args& args) {
   std::printf(
       "RESULT cpu_ms=%.1f cpu_max_ms=%.1f fetch_cpu_ms=%.1f wall_ms=%.1f requests=%.0f "
       "writes_max=%.0f news=%.0f mallocs=%.0f rss_kib=%.0f maxrss_kib=%ld releases_max=%.0f "
-      "first_s=%.1f\n",
+      "first_s=%.1f idle_cpu_ms_per_s=%.2f\n",
       median([](const Cycle& c) { return c.cpu_ms; }), max([](const Cycle& c) { return c.cpu_ms; }),
       median([](const Cycle& c) { return c.fetch_cpu_ms; }),
       median([](const Cycle& c) { return c.wall_ms; }),
@@ -565,7 +592,8 @@ int Run(const Args& args) {
       max([](const Cycle& c) { return c.writes; }), median([](const Cycle& c) { return c.news; }),
       median([](const Cycle& c) { return c.mallocs; }),
       median([](const Cycle& c) { return c.rss_kib; }), maxrss,
-      max([](const Cycle& c) { return c.releases; }), first_s);
+      max([](const Cycle& c) { return c.releases; }), first_s,
+      idle_cpu_ms / std::max(0.001, idle_s));
   return 0;
 }
 
@@ -578,7 +606,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "usage: pagoda_loop_bench --kubeconfig FILE [--context NAME] --scratch DIR\n"
                  "         [--environments N (even, default 1000)] [--cycles N (default 10)]\n"
-                 "         [--test-replicas N (default 0)] [--qps Q] [--burst B]\n");
+                 "         [--test-replicas N (default 0)] [--qps Q] [--burst B]\n"
+                 "         [--gap SECONDS between cycles (default: burst/qps)]\n");
     return 2;
   }
   return pagoda::Run(args);

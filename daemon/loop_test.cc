@@ -137,11 +137,11 @@ class MemoryCluster final : public ClusterAccess {
   Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {
     auto plan = std::make_unique<ServerPlan>();
     for (const auto& [key, json] : objects) {
-      diff::Live l;
-      l.key = key;
-      l.object.Parse(json.c_str());
-      l.api_version = l.object["apiVersion"].GetString();
-      plan->live.push_back(std::move(l));
+      rapidjson::Document doc;
+      doc.Parse(json.c_str());
+      auto l = diff::LiveFromDocument(std::move(doc));
+      if (!l.ok()) return l.status();
+      plan->live.push_back(std::move(*l));
     }
     plan->plan = diff::MakePlan(desired.objects, plan->live, desired.scope);
     return plan;

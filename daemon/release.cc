@@ -32,11 +32,13 @@ rapidjson::Document Parse(const std::string& json) {
   return doc;
 }
 
-// The environment a planned change belongs to: its instance label, from the
-// desired object or else the live one. "" for app-level objects.
-std::string EnvOf(const diff::PlannedChange& change) {
-  if (!change.desired_json.empty()) return Label(Parse(change.desired_json), diff::kInstanceLabel);
-  return change.live != nullptr ? Label(*change.live, diff::kInstanceLabel) : "";
+// The revision a wanted Deployment carries: the live one's when they are
+// equal, else the one to apply.
+std::string DesiredRevision(const diff::PlannedChange& c) {
+  if (c.action == diff::Action::kUnchanged && c.live != nullptr) {
+    return Label(*c.live, diff::kRevisionLabel);
+  }
+  return Label(Parse(c.desired_json), diff::kRevisionLabel);
 }
 
 ChangeAction RecordAction(apply::ChangeAction a) {
@@ -89,32 +91,33 @@ class RealClusterAccess final : public ClusterAccess {
     if (!clients_.count(server)) {
       auto client = apply::KubeClient::Connect(std::move(*creds), options_);
       if (!client.ok()) return client.status();
-      clients_[server] = std::move(*client);
+      clients_[server].client = std::move(*client);
+      clients_[server].live = std::make_unique<apply::LiveCache>(*clients_[server].client);
     }
     return server;
   }
   Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {
     auto it = clients_.find(desired.server);
     if (it == clients_.end()) return Status::Internal("no client for " + desired.server);
-    return PlanServer(*it->second, desired);
+    return PlanServer(*it->second.live, desired, &it->second.memo);
   }
   apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) override {
     auto it = clients_.find(server);
     if (it == clients_.end()) return {{}, Status::Internal("no client for " + server)};
-    return apply::Execute(*it->second, plan, {});
+    return apply::Execute(*it->second.client, plan, {});
   }
   std::map<std::string, apply::RequestStats> RequestStatsByServer() const override {
     std::map<std::string, apply::RequestStats> out;
-    for (const auto& [server, client] : clients_) out[server] = client->stats();
+    for (const auto& [server, c] : clients_) out[server] = c.client->stats();
     return out;
   }
   apply::Workloads& Workloads(const std::string& server) override {
     auto& w = workloads_[server];
-    if (!w) w = std::make_unique<apply::KubeWorkloads>(*clients_.at(server));
+    if (!w) w = std::make_unique<apply::KubeWorkloads>(*clients_.at(server).client);
     return *w;
   }
   Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string& server) override {
-    auto nodes = clients_.at(server)->List("/api/v1/nodes");
+    auto nodes = clients_.at(server).client->List("/api/v1/nodes");
     if (!nodes.ok()) return nodes.status();
     std::vector<manifest::NodeAllocatable> out;
     for (const auto& n : *nodes) {
@@ -139,7 +142,15 @@ class RealClusterAccess final : public ClusterAccess {
  private:
   ClusterMapping mapping_;
   apply::ClientOptions options_;
-  std::map<std::string, std::unique_ptr<apply::KubeClient>> clients_;
+  // Per server: its client, the standing copy of what pagoda owns there
+  // (declared after the client, so destroyed before it), and the
+  // comparisons of its last plan.
+  struct Server {
+    std::unique_ptr<apply::KubeClient> client;
+    std::unique_ptr<apply::LiveCache> live;
+    diff::PlanMemo memo;
+  };
+  std::map<std::string, Server> clients_;
   std::map<std::string, std::unique_ptr<apply::KubeWorkloads>> workloads_;
 };
 
@@ -274,7 +285,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
           change.key.kind == "Namespace" ? change.key.name : change.key.namespace_name;
       auto list = envs.find(app);
       if (list == envs.end() || list->second.empty()) continue;
-      std::string env = EnvOf(change);
+      std::string env = change.instance;
       if (env.empty()) env = list->second.front()->name.value;
       groups[{app, env}].push_back(&change);
     }
@@ -299,12 +310,12 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
             most = Field(*c->live, "spec", "replicas");
             e.status.revision = Label(*c->live, diff::kRevisionLabel);
             e.status.ready = Field(*c->live, "status", "readyReplicas");
-          } else if (most == 0 && !c->desired_json.empty()) {
-            e.status.revision = Label(Parse(c->desired_json), diff::kRevisionLabel);
+          } else if (most == 0 && c->wanted) {
+            e.status.revision = DesiredRevision(*c);
           }
         }
         for (const auto* c : group) {
-          if (!c->desired_json.empty()) desired_keys.insert(c->key.ToString());
+          if (c->wanted) desired_keys.insert(c->key.ToString());
           if (!ToDo(*c)) continue;
           todo = true;
           // Did the repository change, or the cluster? A new revision, an
@@ -403,11 +414,10 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
   std::string to_revision = e.status.revision, from_revision;
   for (const auto* c : req.group) {
     if (c->key.kind == "Deployment") {
-      if (!c->desired_json.empty())
-        to_revision = Label(Parse(c->desired_json), diff::kRevisionLabel);
+      if (c->wanted) to_revision = DesiredRevision(*c);
       // What ran before: the revision being retired, or the one being updated in place.
       if (c->action == diff::Action::kRetire ||
-          (from_revision.empty() && c->live != nullptr && !c->desired_json.empty())) {
+          (from_revision.empty() && c->live != nullptr && c->wanted)) {
         from_revision = Label(*c->live, diff::kRevisionLabel);
       }
     }

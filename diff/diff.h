@@ -17,11 +17,13 @@
 #include <rapidjson/document.h>
 
 #include <compare>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
@@ -49,6 +51,11 @@ struct ObjectKey {
   // "Deployment/shop/prod-3f2a9c1b0d"; "Namespace/shop" when cluster-scoped.
   std::string ToString() const;
   friend auto operator<=>(const ObjectKey&, const ObjectKey&) = default;
+  friend bool operator==(const ObjectKey&, const ObjectKey&) = default;
+};
+
+struct ObjectKeyHash {
+  size_t operator()(const ObjectKey& key) const;
 };
 
 // metadata.labels[name] / metadata.annotations[name] of an object; "" when absent.
@@ -116,23 +123,34 @@ struct Desired {
   ObjectKey key;
   std::string api_version;
   std::string json;
+  uint64_t hash = 0;  // of `json` (HashJson); 0: not worked out yet
 };
+
+// The hash Desired::hash holds; never 0.
+uint64_t HashJson(std::string_view json);
 
 // One live object pagoda owns (it carries app.kubernetes.io/managed-by=pagoda).
 struct Live {
   ObjectKey key;
   std::string api_version;
-  // Where `object`'s values live when they share a pool with other objects
-  // read at once; declared first so that it outlives `object`.
-  std::shared_ptr<rapidjson::MemoryPoolAllocator<>> pool;
-  rapidjson::Document object;  // as the API server returned it
+  // As the API server returned it, managedFields left out. Shared and
+  // immutable: it may live in a pool with the other objects of one LIST, or
+  // in a cache that outlasts this Live.
+  std::shared_ptr<const rapidjson::Value> object;
 };
+
+// A Live that owns its object; InvalidArgument when the object has no key.
+Result<Live> LiveFromDocument(rapidjson::Document object);
 
 struct PlannedChange {
   Action action = Action::kUnchanged;
   ObjectKey key;
   std::string api_version;
-  std::string desired_json;                // kCreate, kUpdate
+  // Its app.kubernetes.io/instance label (desired, else live): the
+  // environment it belongs to; "" for app-level objects.
+  std::string instance;
+  bool wanted = false;       // the repository renders it: kCreate, kUpdate, kUnchanged
+  std::string desired_json;  // kCreate, kUpdate: what to apply
   const rapidjson::Value* live = nullptr;  // kUpdate, kUnchanged, kRetire, kDelete, kOrphan
   std::vector<FieldChange> changes;        // kUpdate
   std::string reason;                      // kRetire, kDelete, kOrphan: why
@@ -160,6 +178,29 @@ struct Plan {
   bool InSync() const;  // nothing to create, update, retire or delete
 };
 
+// What MakePlan learned about each desired object, kept from one plan of a
+// server to the next so that a pair is compared again only when it changed:
+// an entry holds while the desired object's text and the live object's uid
+// and resourceVersion stay the same. Entries are MakePlan's own; one memo per
+// server, used by one thread at a time.
+struct PlanMemo {
+  struct Entry {
+    uint64_t desired_hash = 0;
+    size_t desired_size = 0;
+    std::string live_uid, live_version;  // the live object's uid and resourceVersion
+    // The live object compared: the same one again (a cache hands out the
+    // same object until it changes) needs no look at its version.
+    std::shared_ptr<const rapidjson::Value> live;
+    std::string instance;
+    std::vector<std::string> config_maps;  // of a Deployment: the ConfigMaps its pods mount
+    Comparison comparison;
+    int64_t plan = 0;  // the last plan that used it
+  };
+  std::unordered_map<ObjectKey, Entry, ObjectKeyHash> entries;
+  int64_t plans = 0;             // made with this memo
+  int64_t hits = 0, misses = 0;  // over the memo's life
+};
+
 // Pairs desired with live objects by key. Live objects of an environment
 // that the repository still has but of another revision are its earlier
 // revisions: the newest `keep_revisions` of them are retired (scaled to 0),
@@ -168,7 +209,7 @@ struct Plan {
 // environment's (or, for app-level objects, the app's) prune policy allows,
 // else reported as orphans. Live objects must outlive the plan.
 Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
-              const Scope& scope);
+              const Scope& scope, PlanMemo* memo = nullptr);
 
 // Apply order of kinds: Namespace, ConfigMap, Secret, Service, Deployment,
 // Ingress, then others by kind. Deletions go in reverse.

@@ -84,6 +84,16 @@ Result<ObjectKey> KeyOf(const Value& object) {
   return key;
 }
 
+Result<Live> LiveFromDocument(rapidjson::Document object) {
+  auto key = KeyOf(object);
+  if (!key.ok()) return key.status();
+  Live live;
+  live.key = std::move(*key);
+  live.api_version = Str(object, "apiVersion");
+  live.object = std::make_shared<const rapidjson::Document>(std::move(object));
+  return live;
+}
+
 Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune) {
   rapidjson::Document doc;
   doc.Parse(rendered_json.data(), rendered_json.size());
@@ -126,6 +136,21 @@ std::string ForDisplay(const Value& object) {
     }
   }
   return manifest::CanonicalJson(doc);
+}
+
+size_t ObjectKeyHash::operator()(const ObjectKey& key) const {
+  std::hash<std::string_view> h;
+  size_t out = h(key.name);
+  for (std::string_view part : {std::string_view(key.namespace_name), std::string_view(key.kind),
+                                std::string_view(key.group)}) {
+    out = out * 1099511628211u ^ h(part);
+  }
+  return out;
+}
+
+uint64_t HashJson(std::string_view json) {
+  const uint64_t hash = std::hash<std::string_view>{}(json);
+  return hash == 0 ? 1 : hash;
 }
 
 int KindRank(std::string_view kind) {

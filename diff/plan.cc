@@ -1,6 +1,11 @@
 // MakePlan(): desired and live objects paired into what to do.
 #include <algorithm>
+#include <functional>
 #include <set>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "diff/diff.h"
 
@@ -45,9 +50,39 @@ std::set<std::string> MountedConfigMaps(const Value& deployment) {
   return names;
 }
 
-bool ApplyOrder(const PlannedChange& a, const PlannedChange& b) {
-  return std::tuple(KindRank(a.key.kind), a.key.kind, a.key.namespace_name, a.key.name) <
-         std::tuple(KindRank(b.key.kind), b.key.kind, b.key.namespace_name, b.key.name);
+struct KeyPtrHash {
+  size_t operator()(const ObjectKey* key) const { return ObjectKeyHash{}(*key); }
+};
+struct KeyPtrEq {
+  bool operator()(const ObjectKey* a, const ObjectKey* b) const { return *a == *b; }
+};
+
+// metadata[name] of an object, when a string; "" otherwise. Points into `object`.
+std::string_view FieldView(const Value& object, const char* name) {
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd() || !meta->value.IsObject()) return {};
+  auto v = meta->value.FindMember(name);
+  if (v == meta->value.MemberEnd() || !v->value.IsString()) return {};
+  return {v->value.GetString(), v->value.GetStringLength()};
+}
+
+// The changes' indexes in apply order (`reverse`: the opposite).
+std::vector<size_t> ApplyOrder(const std::vector<PlannedChange>& changes, bool reverse) {
+  std::vector<std::pair<int, size_t>> ranked;
+  ranked.reserve(changes.size());
+  for (size_t i = 0; i < changes.size(); ++i) ranked.push_back({KindRank(changes[i].key.kind), i});
+  auto before = [&](const std::pair<int, size_t>& a, const std::pair<int, size_t>& b) {
+    const ObjectKey& x = changes[a.second].key;
+    const ObjectKey& y = changes[b.second].key;
+    return std::tie(a.first, x.kind, x.namespace_name, x.name) <
+           std::tie(b.first, y.kind, y.namespace_name, y.name);
+  };
+  std::sort(ranked.begin(), ranked.end(),
+            [&](const auto& a, const auto& b) { return reverse ? before(b, a) : before(a, b); });
+  std::vector<size_t> order;
+  order.reserve(ranked.size());
+  for (const auto& [rank, i] : ranked) order.push_back(i);
+  return order;
 }
 
 }  // namespace
@@ -64,57 +99,107 @@ bool Plan::InSync() const {
 }
 
 Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
-              const Scope& scope) {
-  std::map<ObjectKey, const Live*> live_by_key;
-  for (const Live& l : live) live_by_key[l.key] = &l;
+              const Scope& scope, PlanMemo* memo) {
+  std::unordered_map<const ObjectKey*, const Live*, KeyPtrHash, KeyPtrEq> live_by_key;
+  live_by_key.reserve(live.size());
+  for (const Live& l : live) live_by_key.emplace(&l.key, &l);
 
   Plan plan;
   std::vector<PlannedChange> apply, keep, remove;
+  apply.reserve(desired.size());
 
   // Environments with a Deployment in this plan, and the ConfigMaps those
   // Deployments mount: (namespace, env) → desired revision's files.
   std::set<std::pair<std::string, std::string>> desired_envs;
   std::set<std::pair<std::string, std::string>> used_config_maps;  // (namespace, name)
-  std::set<ObjectKey> desired_keys;
+  std::unordered_set<const ObjectKey*, KeyPtrHash, KeyPtrEq> desired_keys;
+  desired_keys.reserve(desired.size());
+  const int64_t plan_number = memo != nullptr ? ++memo->plans : 0;
   for (const Desired& d : desired) {
-    desired_keys.insert(d.key);
-    rapidjson::Document doc;
-    doc.Parse(d.json.c_str(), d.json.size());
-    if (doc.HasParseError()) continue;
+    desired_keys.insert(&d.key);
+    auto it = live_by_key.find(&d.key);
+    const Live* l = it == live_by_key.end() ? nullptr : it->second;
+    const uint64_t hash = d.hash != 0 ? d.hash : HashJson(d.json);
+
+    // A pair compared before and unchanged since keeps its entry; others are
+    // worked out (and, with a live object to key them, remembered).
+    PlanMemo::Entry fresh;
+    PlanMemo::Entry* entry = &fresh;
+    bool known = false;
+    std::string_view uid, version;
+    if (memo != nullptr && l != nullptr) {
+      auto [m, added] = memo->entries.try_emplace(d.key);
+      entry = &m->second;
+      if (!added && entry->desired_hash == hash && entry->desired_size == d.json.size()) {
+        if (entry->live == l->object) {
+          known = true;
+        } else {
+          uid = FieldView(*l->object, "uid");
+          version = FieldView(*l->object, "resourceVersion");
+          known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
+                  entry->live_version == version;
+        }
+      }
+      entry->plan = plan_number;
+    }
+    if (known) {
+      ++memo->hits;
+      entry->live = l->object;
+    } else {
+      rapidjson::Document doc;
+      doc.Parse(d.json.c_str(), d.json.size());
+      if (doc.HasParseError()) continue;
+      *entry = PlanMemo::Entry{};
+      entry->desired_hash = hash;
+      entry->desired_size = d.json.size();
+      if (l != nullptr) {
+        entry->live = l->object;
+        entry->live_uid = FieldView(*l->object, "uid");
+        entry->live_version = FieldView(*l->object, "resourceVersion");
+      }
+      entry->plan = plan_number;
+      entry->instance = Label(doc, kInstanceLabel);
+      if (d.key.kind == "Deployment") {
+        for (const auto& cm : MountedConfigMaps(doc)) entry->config_maps.push_back(cm);
+      }
+      if (l != nullptr) entry->comparison = Compare(doc, *l->object);
+      if (memo != nullptr) ++memo->misses;
+    }
     if (d.key.kind == "Deployment") {
-      std::string env = Label(doc, kInstanceLabel);
-      if (!env.empty()) desired_envs.insert({d.key.namespace_name, env});
-      for (const auto& cm : MountedConfigMaps(doc))
-        used_config_maps.insert({d.key.namespace_name, cm});
+      if (!entry->instance.empty()) desired_envs.insert({d.key.namespace_name, entry->instance});
+      for (const auto& cm : entry->config_maps) used_config_maps.insert({d.key.namespace_name, cm});
     }
 
     PlannedChange change;
     change.key = d.key;
     change.api_version = d.api_version;
-    change.desired_json = d.json;
-    auto it = live_by_key.find(d.key);
-    if (it == live_by_key.end()) {
+    change.instance = entry->instance;
+    change.wanted = true;
+    if (l == nullptr) {
       change.action = Action::kCreate;
-      apply.push_back(std::move(change));
-      continue;
+    } else {
+      change.live = l->object.get();
+      change.action = entry->comparison.equal ? Action::kUnchanged : Action::kUpdate;
+      change.changes = entry->comparison.changes;
     }
-    change.live = &it->second->object;
-    Comparison cmp = Compare(doc, it->second->object);
-    change.action = cmp.equal ? Action::kUnchanged : Action::kUpdate;
-    change.changes = std::move(cmp.changes);
+    if (change.action != Action::kUnchanged) change.desired_json = d.json;
     apply.push_back(std::move(change));
+  }
+  // Pairs not planned now are not kept: a memo holds one plan's worth.
+  if (memo != nullptr) {
+    std::erase_if(memo->entries, [&](const auto& e) { return e.second.plan != plan_number; });
   }
 
   // Earlier revisions of environments still deployed here, newest first.
   std::map<std::pair<std::string, std::string>, std::vector<const Live*>> earlier;
   std::vector<const Live*> leftovers;
   for (const Live& l : live) {
-    if (desired_keys.count(l.key)) continue;
+    if (desired_keys.count(&l.key)) continue;
     const std::string app = l.key.kind == "Namespace" ? l.key.name : l.key.namespace_name;
     auto app_scope = scope.apps.find(app);
-    if (app_scope == scope.apps.end() || Label(l.object, kNameLabel) != app) continue;
-    if (Label(l.object, kManagedByLabel) != kManagedByValue) continue;
-    const std::string env = Label(l.object, kInstanceLabel);
+    if (app_scope == scope.apps.end() || Label(*l.object, kNameLabel) != app) continue;
+    if (Label(*l.object, kManagedByLabel) != kManagedByValue) continue;
+    const std::string env = Label(*l.object, kInstanceLabel);
     const auto& envs = app_scope->second.environments;
     if (env.empty() ? !app_scope->second.all_environments
                     : std::find(envs.begin(), envs.end(), env) == envs.end() &&
@@ -132,8 +217,8 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
   std::set<std::pair<std::string, std::string>> kept_config_maps = used_config_maps;
   for (auto& [ns_env, deployments] : earlier) {
     std::sort(deployments.begin(), deployments.end(), [](const Live* a, const Live* b) {
-      return std::tuple(Field(a->object, {"metadata", "creationTimestamp"}), a->key.name) >
-             std::tuple(Field(b->object, {"metadata", "creationTimestamp"}), b->key.name);
+      return std::tuple(Field(*a->object, {"metadata", "creationTimestamp"}), a->key.name) >
+             std::tuple(Field(*b->object, {"metadata", "creationTimestamp"}), b->key.name);
     });
     const auto& app_scope = scope.apps.at(ns_env.first);
     auto keep_it = app_scope.keep_revisions.find(ns_env.second);
@@ -144,11 +229,12 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
       PlannedChange change{.action = Action::kUnchanged,
                            .key = l->key,
                            .api_version = l->api_version,
-                           .live = &l->object};
+                           .instance = Label(*l->object, kInstanceLabel),
+                           .live = l->object.get()};
       if (i < keep_count) {
-        for (const auto& cm : MountedConfigMaps(l->object))
+        for (const auto& cm : MountedConfigMaps(*l->object))
           kept_config_maps.insert({l->key.namespace_name, cm});
-        if (Replicas(l->object) != 0) {
+        if (Replicas(*l->object) != 0) {
           change.action = Action::kRetire;
           change.reason = "earlier revision: scaled to 0 and kept for rollback";
         } else {
@@ -166,11 +252,12 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
   for (const Live* l : leftovers) {
     const auto& app_scope =
         scope.apps.at(l->key.kind == "Namespace" ? l->key.name : l->key.namespace_name);
-    const std::string env = Label(l->object, kInstanceLabel);
+    const std::string env = Label(*l->object, kInstanceLabel);
     PlannedChange change{.action = Action::kOrphan,
                          .key = l->key,
                          .api_version = l->api_version,
-                         .live = &l->object};
+                         .instance = env,
+                         .live = l->object.get()};
     if (l->key.kind == "ConfigMap" && !env.empty() &&
         desired_envs.count({l->key.namespace_name, env})) {
       if (kept_config_maps.count({l->key.namespace_name, l->key.name}))
@@ -188,7 +275,7 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
     }
     // The prune policy in force: the environment's (or app's) in the
     // repository when it is still there, else the one recorded when applied.
-    bool prune = Field(l->object, {"metadata", "annotations", kPruneAnnotation}) == "true";
+    bool prune = Field(*l->object, {"metadata", "annotations", kPruneAnnotation}) == "true";
     if (env.empty()) {
       prune = app_scope.prune_app_objects;
     } else if (auto p = app_scope.prune.find(env); p != app_scope.prune.end()) {
@@ -203,12 +290,10 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
     remove.push_back(std::move(change));
   }
 
-  std::sort(apply.begin(), apply.end(), ApplyOrder);
-  std::sort(keep.begin(), keep.end(), ApplyOrder);
-  std::sort(remove.begin(), remove.end(),
-            [](const PlannedChange& a, const PlannedChange& b) { return ApplyOrder(b, a); });
+  plan.changes.reserve(apply.size() + keep.size() + remove.size());
   for (auto* part : {&apply, &keep, &remove}) {
-    for (auto& c : *part) plan.changes.push_back(std::move(c));
+    for (size_t i : ApplyOrder(*part, part == &remove))
+      plan.changes.push_back(std::move((*part)[i]));
   }
   return plan;
 }

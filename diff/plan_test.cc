@@ -40,12 +40,12 @@ Desired D(const std::string& json) {
 }
 
 Live L(const std::string& json) {
-  Live l;
-  l.object.Parse(json.c_str());
-  EXPECT_FALSE(l.object.HasParseError()) << json;
-  l.key = *KeyOf(l.object);
-  l.api_version = l.object["apiVersion"].GetString();
-  return l;
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  EXPECT_FALSE(doc.HasParseError()) << json;
+  auto live = LiveFromDocument(std::move(doc));
+  EXPECT_TRUE(live.ok()) << json;
+  return std::move(*live);
 }
 
 Scope ShopScope(bool prune, int keep = 3) {
@@ -137,9 +137,12 @@ TEST(MakePlan, RemovedEnvironmentUsesThePolicyItWasAppliedWith) {
 TEST(MakePlan, NeverTouchesObjectsOutsideTheScope) {
   std::vector<Live> live;
   live.push_back(L(Simple("Service", "web", "other-app", "prod")));  // an app not selected
-  Live foreign = L(Simple("Service", "web", "shop", "prod"));
-  foreign.object["metadata"]["labels"]["app.kubernetes.io/name"].SetString("not-shop");
-  live.push_back(std::move(foreign));  // claims another app inside shop's namespace
+  std::string foreign = Simple("Service", "web", "shop", "prod");
+  const std::string name_label = R"("app.kubernetes.io/name":"shop")";
+  ASSERT_NE(foreign.find(name_label), std::string::npos);
+  foreign.replace(foreign.find(name_label), name_label.size(),
+                  R"("app.kubernetes.io/name":"not-shop")");
+  live.push_back(L(foreign));  // claims another app inside shop's namespace
   Plan plan = MakePlan({}, live, ShopScope(true));
   EXPECT_TRUE(plan.changes.empty());
 }
@@ -165,6 +168,61 @@ TEST(MakePlan, NamespacesAreNeverDeleted) {
   ASSERT_EQ(plan.changes.size(), 1u);
   EXPECT_EQ(plan.changes[0].action, Action::kOrphan);
   EXPECT_TRUE(plan.InSync());
+}
+
+// The object as the API server would return it: with a uid and a resourceVersion.
+std::string Versioned(std::string json, const std::string& version) {
+  const std::string meta = R"("metadata":{)";
+  json.insert(json.find(meta) + meta.size(),
+              R"("uid":"u-1","resourceVersion":")" + version + R"(",)");
+  return json;
+}
+
+TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
+  std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b")),
+                                  D(Simple("Service", "prod", "shop", "prod"))};
+  std::vector<Live> live;
+  live.push_back(L(Versioned(DeploymentJson("prod-b", "shop", "prod", 5), "10")));
+  live.push_back(L(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
+  PlanMemo memo;
+  Plan first = MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 2);
+  EXPECT_EQ(memo.hits, 0);
+
+  // Nothing changed: nothing compared, the same plan.
+  Plan again = MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 2);
+  EXPECT_EQ(memo.hits, 2);
+  ASSERT_EQ(again.changes.size(), first.changes.size());
+  for (size_t i = 0; i < first.changes.size(); ++i) {
+    EXPECT_EQ(again.changes[i].key, first.changes[i].key);
+    EXPECT_EQ(again.changes[i].action, first.changes[i].action);
+    EXPECT_EQ(again.changes[i].instance, "prod");
+    EXPECT_EQ(again.changes[i].changes.size(), first.changes[i].changes.size());
+  }
+  EXPECT_EQ(Find(again, "Deployment/shop/prod-b")->action, Action::kUpdate);
+  EXPECT_EQ(Find(again, "Deployment/shop/prod-b")->changes[0].path, "spec.replicas");
+
+  // The live Deployment moved (a new resourceVersion): compared again, now equal.
+  live[0] = L(Versioned(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b"), "12"));
+  Plan moved = MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 3);
+  EXPECT_EQ(Find(moved, "Deployment/shop/prod-b")->action, Action::kUnchanged);
+
+  // The repository changed the Service: compared again.
+  desired[1] = D(Simple("Service", "prod", "shop", "prod", R"("note":"x")"));
+  Plan edited = MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 4);
+  EXPECT_EQ(Find(edited, "Service/shop/prod")->action, Action::kUpdate);
+  // A plan without a memo agrees.
+  Plan plain = MakePlan(desired, live, ShopScope(true));
+  EXPECT_EQ(Find(plain, "Service/shop/prod")->action, Action::kUpdate);
+  EXPECT_EQ(Find(plain, "Deployment/shop/prod-b")->action, Action::kUnchanged);
+
+  // Objects no longer planned leave the memo.
+  desired.pop_back();
+  MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.entries.size(), 1u);
 }
 
 }  // namespace

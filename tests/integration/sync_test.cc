@@ -97,7 +97,7 @@ std::string DesiredName(const Pass& pass, const std::string& kind, const std::st
                         const std::string& prefix) {
   for (const auto& c : pass.plan->plan.changes) {
     if (c.key.kind == kind && c.key.namespace_name == ns && c.key.name.starts_with(prefix) &&
-        !c.desired_json.empty()) {
+        c.wanted) {
       return c.key.name;
     }
   }

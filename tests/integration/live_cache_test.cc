@@ -1,0 +1,279 @@
+// The standing copy of what pagoda owns on a server, against the real API
+// server: it answers as ReadLive does, a read at rest sends nothing, others'
+// changes arrive by the watch, pagoda's own writes are never read back stale,
+// and a client that cannot watch still gets the truth by listing.
+#include "apply/live_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "apply/apply.h"
+#include "tests/integration/test_cluster.h"
+
+namespace pagoda {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestCluster;
+
+const std::set<std::pair<std::string, std::string>> kKinds = {{"", "ConfigMap"},
+                                                              {"apps", "Deployment"}};
+
+std::string Labels(const std::string& app, const std::string& env) {
+  return R"("labels":{"app.kubernetes.io/managed-by":"pagoda","app.kubernetes.io/name":")" + app +
+         R"(","app.kubernetes.io/instance":")" + env + R"("})";
+}
+
+rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
+// Owned objects in `ns`, made by the administrator (not through the cache's client).
+void MakeObjects(apply::KubeClient& admin, const std::string& ns) {
+  auto cm = admin.Post("/api/v1/namespaces/" + ns + "/configmaps",
+                       Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"files",)" +
+                            Labels(ns, "prod") + R"(},"data":{"a":"1"}})"));
+  ASSERT_TRUE(cm.ok()) << cm.status().ToString();
+  auto deployment = admin.Post(
+      "/apis/apps/v1/namespaces/" + ns + "/deployments",
+      Json(R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"prod-1",)" +
+           Labels(ns, "prod") +
+           R"(},"spec":{"replicas":0,"selector":{"matchLabels":{"app":"web"}},)"
+           R"("template":{"metadata":{"labels":{"app":"web"}},)"
+           R"("spec":{"containers":[{"name":"web","image":"nginx:1"}]}}}})"));
+  ASSERT_TRUE(deployment.ok()) << deployment.status().ToString();
+  // Not pagoda's: no managed-by label.
+  auto other =
+      admin.Post("/api/v1/namespaces/" + ns + "/configmaps",
+                 Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"other"},)"
+                      R"("data":{"b":"2"}})"));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+}
+
+// key → resourceVersion.
+std::map<std::string, std::string> Versions(const std::vector<diff::Live>& live) {
+  std::map<std::string, std::string> out;
+  for (const auto& l : live) {
+    out[l.key.ToString()] = (*l.object)["metadata"]["resourceVersion"].GetString();
+  }
+  return out;
+}
+
+const diff::Live* Find(const std::vector<diff::Live>& live, const std::string& key) {
+  for (const auto& l : live) {
+    if (l.key.ToString() == key) return &l;
+  }
+  return nullptr;
+}
+
+int64_t Lists(const apply::KubeClient& client) {
+  auto stats = client.stats();
+  auto it = stats.by_verb.find("LIST");
+  return it == stats.by_verb.end() ? 0 : it->second;
+}
+
+TEST(LiveCache, AnswersAsReadLiveAndAtRestAsksNothing) {
+  testing::ScopedNamespace ns("live-cache");
+  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
+  ASSERT_TRUE(admin.ok());
+  MakeObjects(**admin, ns.name());
+
+  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  ASSERT_TRUE(client.ok());
+  apply::LiveCache cache(**client);
+  auto first = cache.Read({ns.name()}, kKinds);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto listed = apply::ReadLive(**client, {ns.name()}, kKinds);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(Versions(*first), Versions(*listed));
+  ASSERT_NE(Find(*first, "ConfigMap/" + ns.name() + "/files"), nullptr);
+  ASSERT_NE(Find(*first, "Deployment/" + ns.name() + "/prod-1"), nullptr);
+  EXPECT_EQ(Find(*first, "ConfigMap/" + ns.name() + "/other"), nullptr);
+  for (const auto& l : *first) {
+    EXPECT_FALSE((*l.object)["metadata"].HasMember("managedFields")) << l.key.ToString();
+  }
+
+  // At rest: the same answer, and no request but the watches.
+  const auto before = (*client)->stats();
+  for (int i = 0; i < 3; ++i) {
+    auto again = cache.Read({ns.name()}, kKinds);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(Versions(*again), Versions(*first));
+  }
+  const auto after = (*client)->stats();
+  EXPECT_EQ(after.Reads(), before.Reads());
+  EXPECT_EQ(after.Writes(), 0);
+  EXPECT_GT(cache.stats().kinds_cached, 0);
+}
+
+TEST(LiveCache, OthersChangesArriveByTheWatch) {
+  testing::ScopedNamespace ns("live-cache");
+  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
+  ASSERT_TRUE(admin.ok());
+  MakeObjects(**admin, ns.name());
+  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  ASSERT_TRUE(client.ok());
+  apply::LiveCache cache(**client);
+  auto first = cache.Read({ns.name()}, kKinds);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const int64_t lists = Lists(**client);
+
+  // kubectl scale, as someone else: seen without a LIST.
+  auto scaled = (*admin)->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
+                                "application/merge-patch+json", R"({"spec":{"replicas":3}})");
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  const std::string deployment = "Deployment/" + ns.name() + "/prod-1";
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        auto live = cache.Read({ns.name()}, kKinds);
+        const diff::Live* d = live.ok() ? Find(*live, deployment) : nullptr;
+        return d != nullptr && (*d->object)["spec"]["replicas"].GetInt() == 3;
+      },
+      10s));
+
+  // Deleted by someone else: gone.
+  auto deleted = (*admin)->Delete("/api/v1/namespaces/" + ns.name() + "/configmaps/files");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        auto live = cache.Read({ns.name()}, kKinds);
+        return live.ok() && Find(*live, "ConfigMap/" + ns.name() + "/files") == nullptr;
+      },
+      10s));
+  // A new object pagoda owns, made by someone else: there.
+  auto made =
+      (*admin)->Post("/api/v1/namespaces/" + ns.name() + "/configmaps",
+                     Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"late",)" +
+                          Labels(ns.name(), "prod") + R"(}})"));
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        auto live = cache.Read({ns.name()}, kKinds);
+        return live.ok() && Find(*live, "ConfigMap/" + ns.name() + "/late") != nullptr;
+      },
+      10s));
+  EXPECT_EQ(Lists(**client), lists) << "the cache listed instead of following the watch";
+  EXPECT_GE(cache.stats().events, 3);
+}
+
+TEST(LiveCache, PagodasOwnWritesAreReadBackAtOnce) {
+  testing::ScopedNamespace ns("live-cache");
+  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
+  ASSERT_TRUE(admin.ok());
+  MakeObjects(**admin, ns.name());
+  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  ASSERT_TRUE(client.ok());
+  apply::LiveCache cache(**client);
+  ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+  const std::string deployment = "Deployment/" + ns.name() + "/prod-1";
+  const int64_t lists_before = Lists(**client);
+  // A scale answers with a Scale, not the Deployment: fetched before the read.
+  for (int replicas = 1; replicas <= 5; ++replicas) {
+    auto written =
+        (*client)->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1/scale",
+                         "application/merge-patch+json",
+                         R"({"spec":{"replicas":)" + std::to_string(replicas) + "}}");
+    ASSERT_TRUE(written.ok()) << written.status().ToString();
+    // No waiting: the very next read has it.
+    auto live = cache.Read({ns.name()}, kKinds);
+    ASSERT_TRUE(live.ok());
+    const diff::Live* d = Find(*live, deployment);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ((*d->object)["spec"]["replicas"].GetInt(), replicas);
+  }
+  EXPECT_EQ(cache.stats().fetches, 5);
+  // An apply answers with the object itself: in the cache at once, nothing fetched.
+  for (int i = 1; i <= 3; ++i) {
+    const std::string value = "v" + std::to_string(i);
+    auto applied = (*client)->Patch(
+        "/api/v1/namespaces/" + ns.name() + "/configmaps/files?fieldManager=pagoda&force=true",
+        "application/apply-patch+yaml",
+        R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"files",)" +
+            Labels(ns.name(), "prod") + R"(},"data":{"a":")" + value + R"("}})");
+    ASSERT_TRUE(applied.ok()) << applied.status().ToString();
+    auto live = cache.Read({ns.name()}, kKinds);
+    ASSERT_TRUE(live.ok());
+    const diff::Live* cm = Find(*live, "ConfigMap/" + ns.name() + "/files");
+    ASSERT_NE(cm, nullptr);
+    EXPECT_EQ(std::string((*cm->object)["data"]["a"].GetString()), value);
+    EXPECT_FALSE((*cm->object)["metadata"].HasMember("managedFields"));
+  }
+  EXPECT_EQ(cache.stats().fetches, 5);
+  // Deleted by pagoda: gone from the next read.
+  auto deleted = (*client)->Delete("/api/v1/namespaces/" + ns.name() + "/configmaps/files");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  auto after_delete = cache.Read({ns.name()}, kKinds);
+  ASSERT_TRUE(after_delete.ok());
+  EXPECT_EQ(Find(*after_delete, "ConfigMap/" + ns.name() + "/files"), nullptr);
+  EXPECT_EQ(Lists(**client), lists_before) << "a write made the cache list a kind again";
+  // The watch's events for these writes come later and older: the reads stay right.
+  std::this_thread::sleep_for(1s);
+  auto settled = cache.Read({ns.name()}, kKinds);
+  ASSERT_TRUE(settled.ok());
+  ASSERT_NE(Find(*settled, deployment), nullptr);
+  EXPECT_EQ((*Find(*settled, deployment)->object)["spec"]["replicas"].GetInt(), 5);
+  EXPECT_EQ(Find(*settled, "ConfigMap/" + ns.name() + "/files"), nullptr);
+
+  // A dry run writes nothing, and costs no list.
+  const int64_t lists = Lists(**client);
+  auto dry = (*client)->Patch(
+      "/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1/scale?dryRun=All",
+      "application/merge-patch+json", R"({"spec":{"replicas":9}})");
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+  EXPECT_EQ(Lists(**client), lists);
+}
+
+// A transport that cannot stream: every request goes through, no watch can.
+class NoStreaming final : public apply::HttpTransport {
+ public:
+  explicit NoStreaming(std::unique_ptr<apply::HttpTransport> inner) : inner_(std::move(inner)) {}
+  Result<apply::HttpResponse> Do(const apply::HttpRequest& request) override {
+    return inner_->Do(request);
+  }
+
+ private:
+  std::unique_ptr<apply::HttpTransport> inner_;
+};
+
+TEST(LiveCache, WithoutAWatchEveryReadLists) {
+  testing::ScopedNamespace ns("live-cache");
+  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
+  ASSERT_TRUE(admin.ok());
+  MakeObjects(**admin, ns.name());
+  apply::Credentials creds = TestCluster::Get().Pagoda();
+  apply::ClientOptions options;
+  apply::TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
+                       creds.insecure_skip_tls_verify, creds.tls_server_name};
+  options.transport_factory = [tls]() -> Result<std::unique_ptr<apply::HttpTransport>> {
+    auto inner = apply::NewCurlTransport(tls);
+    if (!inner.ok()) return inner.status();
+    return std::unique_ptr<apply::HttpTransport>(std::make_unique<NoStreaming>(std::move(*inner)));
+  };
+  auto client = apply::KubeClient::Connect(creds, options);
+  ASSERT_TRUE(client.ok());
+  apply::LiveCache cache(**client);
+  ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+  // The watches fail at once; from then on each read lists and is right.
+  ASSERT_TRUE(testing::WaitUntil([&] { return cache.stats().kinds_cached == 0; }, 10s));
+  EXPECT_GT(cache.stats().watch_failures, 0);
+  auto scaled = (*admin)->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
+                                "application/merge-patch+json", R"({"spec":{"replicas":2}})");
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  const int64_t lists = Lists(**client);
+  auto live = cache.Read({ns.name()}, kKinds);
+  ASSERT_TRUE(live.ok()) << live.status().ToString();
+  const diff::Live* d = Find(*live, "Deployment/" + ns.name() + "/prod-1");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ((*d->object)["spec"]["replicas"].GetInt(), 2);
+  EXPECT_GT(Lists(**client), lists);
+}
+
+}  // namespace
+}  // namespace pagoda
