@@ -11,13 +11,6 @@
 namespace pagoda::apply {
 namespace {
 
-std::string Uid(const rapidjson::Value& object) {
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd()) return {};
-  auto uid = meta->value.FindMember("uid");
-  return uid != meta->value.MemberEnd() && uid->value.IsString() ? uid->value.GetString() : "";
-}
-
 // Kinds whose objects controllers make from pagoda's objects, copying their
 // labels; pagoda never renders them and never lists them.
 bool ControllerMadeKind(const ResourceInfo& r) {
@@ -269,9 +262,9 @@ ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteO
     // kDelete: only the object the plan saw, and its dependents in the background.
     std::string body =
         R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background")";
-    if (change.live != nullptr && !Uid(*change.live).empty()) {
-      body += R"(,"preconditions":{"uid":")" + Uid(*change.live) + R"("})";
-    }
+    const std::string_view uid =
+        change.live != nullptr ? diff::MetadataString(*change.live, "uid") : "";
+    if (!uid.empty()) body += R"(,"preconditions":{"uid":")" + std::string(uid) + R"("})";
     body += "}";
     auto deleted = client.Delete(path + (options.dry_run ? "?dryRun=All" : ""), body);
     if (!deleted.ok() && deleted.status().code() != Status::Code::kNotFound) {

@@ -1,6 +1,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -290,7 +291,7 @@ Status KubeClient::Watch(std::string_view path,
   request->timeout = std::chrono::hours(1);
   auto transport = options_.transport_factory();
   if (!transport.ok()) return transport.status();
-  auto waited = bucket_->Acquire();
+  auto waited = limit_lifted_ ? std::chrono::nanoseconds(0) : bucket_->Acquire();
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.by_verb["WATCH"]++;
@@ -315,6 +316,17 @@ Status KubeClient::Watch(std::string_view path,
     stats_.by_code[response->status]++;
   }
   return StatusFromResponse("WATCH", path, *response);
+}
+
+void KubeClient::NoteFlowControl(const HttpResponse& response) {
+  if (options_.limit_under_flow_control || limit_lifted_ || options_.qps <= 0) return;
+  if (!response.headers.count("x-kubernetes-pf-flowschema-uid")) return;
+  if (!limit_lifted_.exchange(true)) {
+    spdlog::debug(
+        "{} has API Priority and Fairness: the client-side rate limit is off, the "
+        "server paces pagoda",
+        creds_.server);
+  }
 }
 
 void KubeClient::SetWriteObserver(WriteObserver observer) {
@@ -434,11 +446,12 @@ Result<HttpResponse> KubeClient::CallRaw(std::string_view verb, std::string_view
   if (!request.ok()) return request.status();
   Result<HttpResponse> response = Status::Internal("no attempt made");
   for (int attempt = 1;; ++attempt) {
-    auto waited = bucket_->Acquire();
+    auto waited = limit_lifted_ ? std::chrono::nanoseconds(0) : bucket_->Acquire();
     auto transport = pool_->Take();
     if (!transport.ok()) return transport.status();
     response = (*transport)->Do(*request);
     pool_->Give(std::move(*transport));
+    if (response.ok()) NoteFlowControl(*response);
     std::optional<std::chrono::milliseconds> delay;
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,7 @@
 
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -60,6 +61,12 @@ Result<Credentials> InClusterCredentials(
 struct ClientOptions {
   double qps = 50;  // client-side rate limit; <= 0 disables it
   int burst = 100;
+  // Whether that limit holds against a server with API Priority and Fairness
+  // (its answers carry X-Kubernetes-PF-FlowSchema-UID). By default it is
+  // lifted there, as Flux and controller-runtime do: the server queues what
+  // it cannot take at once and answers 429 with Retry-After, which pagoda
+  // honours. Set when an operator chose a limit.
+  bool limit_under_flow_control = false;
   RetryPolicy retry;
   int max_connections = 4;  // concurrent requests, each on its own connection
   std::chrono::milliseconds timeout{30000};
@@ -150,6 +157,9 @@ class KubeClient {
   Result<std::vector<ResourceInfo>> Resources();
 
   RequestStats stats() const;
+  // False once the server showed API Priority and Fairness and the options
+  // let that lift the client-side limit.
+  bool rate_limited() const { return !limit_lifted_.load(); }
   const Credentials& credentials() const { return creds_; }
 
  private:
@@ -166,11 +176,14 @@ class KubeClient {
                                   std::string_view content_type, std::string body,
                                   std::string_view accept);
   Status Discover();
+  // Lifts the rate limit when `response` shows API Priority and Fairness.
+  void NoteFlowControl(const HttpResponse& response);
 
   Credentials creds_;
   ClientOptions options_;
   std::unique_ptr<Pool> pool_;
   std::unique_ptr<TokenBucket> bucket_;
+  std::atomic<bool> limit_lifted_{false};
   mutable std::mutex mu_;  // guards the members below
   RequestStats stats_;
   std::mt19937_64 rng_;

@@ -68,15 +68,6 @@ bool Later(std::string_view a, std::string_view b) {
   return a.size() != b.size() ? a.size() > b.size() : a > b;
 }
 
-std::string_view MetaView(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) return {};
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd() || !meta->value.IsObject()) return {};
-  auto v = meta->value.FindMember(name);
-  if (v == meta->value.MemberEnd() || !v->value.IsString()) return {};
-  return {v->value.GetString(), v->value.GetStringLength()};
-}
-
 // One object of a watch event, in an allocator of its own whose blocks are
 // small enough that little of the last one goes unused.
 struct OwnedObject {
@@ -149,11 +140,11 @@ void LiveCache::Written(std::string_view method, std::string_view path,
   if (k == nullptr || !k->cached) return;
   // The answer to a create, apply or update is the object as it now is.
   if (method != "DELETE" && written.subresource.empty() && answer.IsObject() &&
-      MetaView(answer, "resourceVersion").size() > 0) {
+      diff::MetadataString(answer, "resourceVersion").size() > 0) {
     auto kind = answer.FindMember("kind");
     if (kind != answer.MemberEnd() && kind->value.IsString() &&
         k->resource.kind == kind->value.GetString()) {
-      if (!Comparable(MetaView(answer, "resourceVersion"))) {
+      if (!Comparable(diff::MetadataString(answer, "resourceVersion"))) {
         k->stale = true;  // cannot tell it from an older event: list again
         return;
       }
@@ -172,10 +163,10 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object) {
   auto key = diff::KeyOf(object);
   if (!key.ok()) return false;
   auto slot = std::make_pair(key->namespace_name, key->name);
-  const std::string_view version = MetaView(object, "resourceVersion");
+  const std::string_view version = diff::MetadataString(object, "resourceVersion");
   auto existing = k.objects.find(slot);
   if (existing != k.objects.end() &&
-      Later(MetaView(*existing->second.object, "resourceVersion"), version)) {
+      Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
     return true;  // the cache has a later one already (pagoda's own write)
   }
   if (!internal::Owned(object) || internal::ControlledByAnother(object)) {
@@ -407,7 +398,7 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
     if (!key.ok()) return false;
     auto existing = k->objects.find({key->namespace_name, key->name});
     if (existing != k->objects.end() &&
-        !Later(MetaView(*existing->second.object, "resourceVersion"), version)) {
+        !Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
       k->objects.erase(existing);
     }
   } else if (!Store(*k, o)) {

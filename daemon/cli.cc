@@ -47,8 +47,13 @@ void AddClusterOptions(CLI::App* command, ClusterFlags* flags) {
                       "repository is (repeatable; default: the context named NAME)");
   command->add_option("--all-clusters-to", flags->all_clusters_to,
                       "send every cluster of the repository to this context");
-  command->add_option("--qps", flags->qps, "API requests per second at most (default 50)");
-  command->add_option("--burst", flags->burst, "API request burst (default 100)");
+  auto given = [flags](const std::string&) { flags->rate_limit_given = true; };
+  command
+      ->add_option("--qps", flags->qps,
+                   "API requests per second at most (default 50, lifted when the server has "
+                   "API Priority and Fairness)")
+      ->each(given);
+  command->add_option("--burst", flags->burst, "API request burst (default 100)")->each(given);
 }
 
 }  // namespace

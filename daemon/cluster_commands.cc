@@ -79,6 +79,7 @@ Result<std::unique_ptr<apply::KubeClient>> Connect(const ClusterFlags& flags,
   apply::ClientOptions options;
   options.qps = flags.qps;
   options.burst = flags.burst;
+  options.limit_under_flow_control = flags.rate_limit_given;
   return apply::KubeClient::Connect(creds, options);
 }
 

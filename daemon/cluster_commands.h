@@ -18,7 +18,8 @@ struct ClusterFlags {
   std::string commit;                 // sync: the pagoda.dev/commit annotation
   double qps = 50;
   int burst = 100;
-  bool color = false;  // diff: colour for a terminal
+  bool rate_limit_given = false;  // --qps or --burst: the limit holds whatever the server
+  bool color = false;             // diff: colour for a terminal
 };
 
 // Exit codes: 0 no differences, 1 differences, 2 usage, 3 errors (an app that

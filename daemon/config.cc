@@ -132,6 +132,7 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
     PAGODA_RETURN_IF_ERROR(r.Path(root, "stateDir", "", &config.state_dir));
     PAGODA_RETURN_IF_ERROR(r.Number<double>(root, "qps", 0, &config.qps));
     PAGODA_RETURN_IF_ERROR(r.Number<int>(root, "burst", 1, &config.burst));
+    config.rate_limit_given = root["qps"].IsDefined() || root["burst"].IsDefined();
     if (const YAML::Node auth = root["auth"]) {
       PAGODA_RETURN_IF_ERROR(r.Keys(auth, "auth.",
                                     {"username", "tokenFile", "passwordFile", "tokenEnv",

@@ -11,8 +11,8 @@
 //   clusters:
 //     test: {kubeconfig: /etc/pagoda/test.kubeconfig, context: test}
 //     prod: {inCluster: true}   # serviceAccountDir: the token, ca.crt and namespace
-//   qps: 50                    # API requests per second per cluster, and burst
-//   burst: 100
+//   qps: 50                    # API requests per second per cluster, and burst; without
+//   burst: 100                 # them, lifted where the server has API Priority and Fairness
 //   http: {listen: "127.0.0.1:9420", webhookSecretFile: /etc/pagoda/webhook-secret}
 //   log: {format: auto}        # auto | text | json
 //
@@ -56,6 +56,7 @@ struct DaemonConfig {
   std::map<std::string, ClusterConfig> clusters;
   double qps = 50;
   int burst = 100;
+  bool rate_limit_given = false;  // qps or burst set: the limit holds whatever the server
   std::string http_listen = "127.0.0.1:9420";
   std::string webhook_secret_file;
   std::string log_format = "auto";

@@ -39,6 +39,7 @@ log: {format: json}
   EXPECT_TRUE(config->clusters.count("dev"));
   EXPECT_EQ(config->qps, 20);
   EXPECT_EQ(config->burst, 40);
+  EXPECT_TRUE(config->rate_limit_given);
   EXPECT_EQ(config->http_listen, "0.0.0.0:9420");
   EXPECT_EQ(config->log_format, "json");
 }
@@ -48,6 +49,7 @@ TEST(DaemonConfig, DefaultsAndLocalRepoPaths) {
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->repo, "/srv/apps");
   EXPECT_EQ(config->ref, "main");
+  EXPECT_FALSE(config->rate_limit_given);  // lifted where the server paces its clients
   EXPECT_EQ(config->interval_ms, 30000);
   EXPECT_EQ(config->drift_interval_ms, 300000);
   EXPECT_EQ(config->state_dir, "/var/lib/pagoda");

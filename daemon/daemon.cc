@@ -142,6 +142,7 @@ std::shared_ptr<Runtime> NewRuntime(const DaemonConfig& config, GitSource& git, 
   apply::ClientOptions client_options;
   client_options.qps = config.qps;
   client_options.burst = config.burst;
+  client_options.limit_under_flow_control = config.rate_limit_given;
   rt->clusters = NewClusterAccess(mapping, client_options);
   loop_options.interval_ms = config.interval_ms;
   loop_options.drift_interval_ms = config.drift_interval_ms;

@@ -49,6 +49,7 @@ struct Args {
   int environments = 1000;
   double qps = 50;
   int burst = 100;
+  bool qps_auto = true;  // --qps auto: the defaults, lifted by the server's flow control
   std::string kubectl;
   std::string kubectl_kubeconfig;  // empty: --kubeconfig
   int settle_seconds = 15;
@@ -68,7 +69,8 @@ bool ParseArgs(int argc, char** argv, Args* args) {
     } else if (flag == "--environments") {
       args->environments = std::atoi(value.c_str());
     } else if (flag == "--qps") {
-      args->qps = std::atof(value.c_str());
+      args->qps_auto = value == "auto";
+      if (!args->qps_auto) args->qps = std::atof(value.c_str());
     } else if (flag == "--burst") {
       args->burst = std::atoi(value.c_str());
     } else if (flag == "--kubectl") {
@@ -105,6 +107,7 @@ struct PassNumbers {
   apply::RequestStats stats;
   size_t objects = 0;
   std::string changes;  // the change set's summary
+  bool rate_limited = true;
   Status status;
 };
 
@@ -156,6 +159,7 @@ PassNumbers SyncPass(const manifest::MemorySource& source, const apply::Credenti
   out.status = result.status;
   out.changes = result.changes.Summary();
   out.stats = (*client)->stats();
+  out.rate_limited = (*client)->rate_limited();
   out.render_ms = Ms(rendered - start);
   out.plan_ms = Ms(planned - rendered);
   out.execute_ms = Ms(done - planned);
@@ -256,8 +260,11 @@ int Run(const Args& args) {
     return 1;
   }
   apply::ClientOptions client_options;
-  client_options.qps = args.qps;
-  client_options.burst = args.burst;
+  if (!args.qps_auto) {
+    client_options.qps = args.qps;
+    client_options.burst = args.burst;
+    client_options.limit_under_flow_control = true;  // as an operator's --qps does
+  }
 
   // pagoda first, so that the peak RSS is pagoda's alone.
   manifest::MemorySource source;
@@ -320,10 +327,13 @@ int Run(const Args& args) {
       "replicas 0\n",
       args.environments, args.environments / 2, first.objects);
   std::printf("pagoda client rate limit: %s, %d connections\n",
-              args.qps > 0 ? ("qps " + std::to_string(static_cast<int>(args.qps)) + ", burst " +
-                              std::to_string(args.burst))
-                                 .c_str()
-                           : "off (qps 0)",
+              args.qps_auto  ? (first.rate_limited ? "default (qps 50, burst 100)"
+                                                   : "default, lifted: the server has API "
+                                                     "Priority and Fairness")
+              : args.qps > 0 ? ("qps " + std::to_string(static_cast<int>(args.qps)) + ", burst " +
+                                std::to_string(args.burst))
+                                   .c_str()
+                             : "off (qps 0)",
               client_options.max_connections);
   std::printf("%-22s %11s  %7s  %10s  %s\n", "", "wall", "writes", "peak RSS", "requests by verb");
   PrintRow("pagoda first sync", first.wall_ms, Verbs(first.stats.by_verb), first.stats.Writes(),
@@ -347,10 +357,11 @@ int Run(const Args& args) {
         pass->changes.c_str());
   }
   std::printf(
-      "RESULT qps=%g objects=%zu pagoda_first_ms=%.0f pagoda_first_writes=%lld "
+      "RESULT qps=%s objects=%zu pagoda_first_ms=%.0f pagoda_first_writes=%lld "
       "pagoda_first_reads=%lld pagoda_noop_ms=%.0f pagoda_noop_writes=%lld "
       "pagoda_noop_reads=%lld pagoda_rss_kib=%ld",
-      args.qps, first.objects, first.wall_ms, static_cast<long long>(first.stats.Writes()),
+      args.qps_auto ? "auto" : std::to_string(static_cast<int>(args.qps)).c_str(), first.objects,
+      first.wall_ms, static_cast<long long>(first.stats.Writes()),
       static_cast<long long>(first.stats.Reads()), noop.wall_ms,
       static_cast<long long>(noop.stats.Writes()), static_cast<long long>(noop.stats.Reads()),
       self.ru_maxrss);
@@ -373,7 +384,7 @@ int main(int argc, char** argv) {
   if (!pagoda::ParseArgs(argc, argv, &args)) {
     std::fprintf(stderr,
                  "usage: pagoda_sync_bench --kubeconfig FILE [--context NAME] --scratch DIR\n"
-                 "         [--environments N (even, default 1000)] [--qps Q] [--burst B]\n"
+                 "         [--environments N (even, default 1000)] [--qps auto|Q] [--burst B]\n"
                  "         [--kubectl PATH [--kubectl-kubeconfig FILE] [--settle SECONDS]]\n");
     return 2;
   }

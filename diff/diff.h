@@ -62,6 +62,10 @@ struct ObjectKeyHash {
 std::string LabelOf(const rapidjson::Value& object, std::string_view name);
 std::string AnnotationOf(const rapidjson::Value& object, std::string_view name);
 
+// metadata[name] of an object when it is a string ("uid", "resourceVersion"),
+// pointing into the object; "" otherwise.
+std::string_view MetadataString(const rapidjson::Value& object, const char* name);
+
 // "apps/v1" → "apps"; "v1" → "".
 std::string_view GroupOf(std::string_view api_version);
 // The key of a JSON object; InvalidArgument when it lacks apiVersion, kind or name.

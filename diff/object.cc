@@ -148,6 +148,15 @@ size_t ObjectKeyHash::operator()(const ObjectKey& key) const {
   return out;
 }
 
+std::string_view MetadataString(const Value& object, const char* name) {
+  if (!object.IsObject()) return {};
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd() || !meta->value.IsObject()) return {};
+  auto v = meta->value.FindMember(name);
+  if (v == meta->value.MemberEnd() || !v->value.IsString()) return {};
+  return {v->value.GetString(), v->value.GetStringLength()};
+}
+
 uint64_t HashJson(std::string_view json) {
   const uint64_t hash = std::hash<std::string_view>{}(json);
   return hash == 0 ? 1 : hash;

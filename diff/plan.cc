@@ -57,15 +57,6 @@ struct KeyPtrEq {
   bool operator()(const ObjectKey* a, const ObjectKey* b) const { return *a == *b; }
 };
 
-// metadata[name] of an object, when a string; "" otherwise. Points into `object`.
-std::string_view FieldView(const Value& object, const char* name) {
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd() || !meta->value.IsObject()) return {};
-  auto v = meta->value.FindMember(name);
-  if (v == meta->value.MemberEnd() || !v->value.IsString()) return {};
-  return {v->value.GetString(), v->value.GetStringLength()};
-}
-
 // The changes' indexes in apply order (`reverse`: the opposite).
 std::vector<size_t> ApplyOrder(const std::vector<PlannedChange>& changes, bool reverse) {
   std::vector<std::pair<int, size_t>> ranked;
@@ -134,8 +125,8 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
         if (entry->live == l->object) {
           known = true;
         } else {
-          uid = FieldView(*l->object, "uid");
-          version = FieldView(*l->object, "resourceVersion");
+          uid = MetadataString(*l->object, "uid");
+          version = MetadataString(*l->object, "resourceVersion");
           known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
                   entry->live_version == version;
         }
@@ -154,8 +145,8 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
       entry->desired_size = d.json.size();
       if (l != nullptr) {
         entry->live = l->object;
-        entry->live_uid = FieldView(*l->object, "uid");
-        entry->live_version = FieldView(*l->object, "resourceVersion");
+        entry->live_uid = MetadataString(*l->object, "uid");
+        entry->live_version = MetadataString(*l->object, "resourceVersion");
       }
       entry->plan = plan_number;
       entry->instance = Label(doc, kInstanceLabel);

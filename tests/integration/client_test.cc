@@ -86,6 +86,7 @@ TEST(ClientAgainstTheApiServer, ClientSideRateLimitPacesRequests) {
   apply::ClientOptions options;
   options.qps = 5;
   options.burst = 1;
+  options.limit_under_flow_control = true;  // an operator's choice holds
   auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda(), options);
   ASSERT_TRUE(client.ok());
   auto start = std::chrono::steady_clock::now();
@@ -96,6 +97,22 @@ TEST(ClientAgainstTheApiServer, ClientSideRateLimitPacesRequests) {
   // The time spent waiting for tokens shrinks when the server itself is slow
   // (the bucket refills meanwhile), so only that some was spent is certain.
   EXPECT_GT((*client)->stats().throttled, 0ms);
+  EXPECT_TRUE((*client)->rate_limited());
+}
+
+TEST(ClientAgainstTheApiServer, ServerFlowControlLiftsTheDefaultLimit) {
+  // The same limit, not chosen by an operator: the API server (API Priority
+  // and Fairness is on by default) says it paces its clients, so pagoda does not.
+  apply::ClientOptions options;
+  options.qps = 5;
+  options.burst = 1;
+  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda(), options);
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->rate_limited());
+  ASSERT_TRUE((*client)->Get("/api/v1/namespaces/default").ok());
+  EXPECT_FALSE((*client)->rate_limited());
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE((*client)->Get("/api/v1/namespaces/default").ok());
+  EXPECT_EQ((*client)->stats().throttled, 0ms) << "ten requests at 5 per second wait 2 s";
 }
 
 TEST(ClientAgainstTheApiServer, DiscoveryFindsBuiltInAndAggregatedKinds) {
