@@ -117,11 +117,15 @@ LiveCache::~LiveCache() {
 
 LiveCache::Kind& LiveCache::KindFor(const ResourceInfo& resource) {
   auto& slot = kinds_[{resource.group, resource.kind}];
-  if (!slot) slot = std::make_unique<Kind>();
-  if (slot->resource.version != resource.version) {
-    slot->stale = true;  // a new preferred version: what was cached is of the old one
+  if (!slot) {
+    slot = std::make_unique<Kind>();
+    slot->resource = resource;
+  } else if (slot->resource.version != resource.version) {
+    // A new preferred version: what was cached is of the old one. (Changed
+    // only then: a watch reads `resource` while it runs.)
+    slot->stale = true;
+    slot->resource = resource;
   }
-  slot->resource = resource;
   return *slot;
 }
 
@@ -376,7 +380,10 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
   if (type == "ERROR") {
     auto code = o.FindMember("code");
     *expired = code != o.MemberEnd() && code->value.IsInt() && code->value.GetInt() == 410;
-    if (!*expired) spdlog::warn("watch of {}: {}", k->resource.kind, Str(o, "message"));
+    if (!*expired) {
+      std::lock_guard<std::mutex> lock(mu_);
+      spdlog::warn("watch of {}: {}", k->resource.kind, Str(o, "message"));
+    }
     return false;
   }
   std::string version;
