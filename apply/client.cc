@@ -283,12 +283,11 @@ Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path,
 }
 
 Status KubeClient::Watch(std::string_view path,
-                         const std::function<bool(std::string_view)>& on_event) {
+                         const std::function<bool(std::string_view)>& on_event,
+                         std::chrono::seconds timeout) {
   auto request = MakeRequest("GET", path, "", "", "application/json");
   if (!request.ok()) return request.status();
-  // The server ends a watch when its timeoutSeconds runs out; the client
-  // gives up a little later.
-  request->timeout = std::chrono::hours(1);
+  request->timeout = timeout;
   auto transport = options_.transport_factory();
   if (!transport.ok()) return transport.status();
   auto waited = limit_lifted_ ? std::chrono::nanoseconds(0) : bucket_->Acquire();

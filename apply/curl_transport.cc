@@ -68,7 +68,7 @@ size_t StreamBody(char* data, size_t size, size_t nmemb, void* user) {
   }
   if (n == 0 || (*state->on_data)(std::string_view(data, n))) return n;
   state->stopped = true;
-  return CURL_WRITEFUNC_ERROR;
+  return 0;  // anything but `n` ends the transfer
 }
 
 int StreamIdle(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {

@@ -39,7 +39,7 @@ class HttpTransport {
 
   // Performs a request whose answer arrives over time (a WATCH). The body of
   // a 2xx answer goes to `on_data` piece by piece as it arrives, and an empty
-  // piece comes about once a second while nothing does; returning false ends
+  // piece now and then (at least once a second) between them; returning false ends
   // the request, which then counts as a success. Any other answer comes back
   // whole, body included. Transports that cannot stream say Unimplemented.
   virtual Result<HttpResponse> Stream(const HttpRequest& request,

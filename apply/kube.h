@@ -138,11 +138,13 @@ class KubeClient {
 
   // Streams a WATCH of `path` (a collection path whose query has watch=1):
   // `on_event` gets each event, one JSON object, as it arrives, and an empty
-  // one about once a second while none does; returning false ends the watch.
+  // one now and then (at least once a second) between them; returning false ends the watch.
   // It runs on a connection of its own, outside max_connections, until the
-  // server ends it (Ok), the caller does (Ok), or it fails. Counted as verb
-  // "WATCH"; paced by the rate limit like any request, not retried.
-  Status Watch(std::string_view path, const std::function<bool(std::string_view)>& on_event);
+  // server ends it (Ok), the caller does (Ok), `timeout` passes (a silent
+  // connection), or it fails. Counted as verb "WATCH"; paced by the rate
+  // limit like any request, not retried.
+  Status Watch(std::string_view path, const std::function<bool(std::string_view)>& on_event,
+               std::chrono::seconds timeout);
 
   // Called after every write that succeeded (not dry runs), on the writing
   // thread, with its method, path and the server's answer (the object

@@ -21,7 +21,7 @@ std::string Str(const rapidjson::Value& obj, const char* name) {
 // What a request path writes: "/apis/apps/v1/namespaces/shop/deployments/
 // web/scale?x=y" is {apps, deployments, shop, web, scale}.
 struct WrittenPath {
-  std::string group, plural, ns, name, subresource;
+  std::string group, version, plural, ns, name, subresource;
 };
 
 WrittenPath ParseWrittenPath(std::string_view path) {
@@ -36,9 +36,11 @@ WrittenPath ParseWrittenPath(std::string_view path) {
   WrittenPath out;
   size_t rest = 0;
   if (parts.size() >= 2 && parts[0] == "api") {
+    out.version = std::string(parts[1]);
     rest = 2;
   } else if (parts.size() >= 3 && parts[0] == "apis") {
     out.group = std::string(parts[1]);
+    out.version = std::string(parts[2]);
     rest = 3;
   } else {
     return out;
@@ -142,9 +144,10 @@ void LiveCache::Written(std::string_view method, std::string_view path,
   std::lock_guard<std::mutex> lock(mu_);
   Kind* k = KindServing(written.group, written.plural);
   if (k == nullptr || !k->cached) return;
-  // The answer to a create, apply or update is the object as it now is.
-  if (method != "DELETE" && written.subresource.empty() && answer.IsObject() &&
-      diff::MetadataString(answer, "resourceVersion").size() > 0) {
+  // The answer to a create, apply or update is the object as it now is (in
+  // the version the cache holds, or it is fetched in that one).
+  if (method != "DELETE" && written.subresource.empty() && written.version == k->resource.version &&
+      answer.IsObject() && diff::MetadataString(answer, "resourceVersion").size() > 0) {
     auto kind = answer.FindMember("kind");
     if (kind != answer.MemberEnd() && kind->value.IsString() &&
         k->resource.kind == kind->value.GetString()) {
@@ -152,7 +155,7 @@ void LiveCache::Written(std::string_view method, std::string_view path,
         k->stale = true;  // cannot tell it from an older event: list again
         return;
       }
-      Store(*k, answer);
+      Store(*k, answer, /*written=*/true);
       return;
     }
   }
@@ -163,7 +166,7 @@ void LiveCache::Written(std::string_view method, std::string_view path,
   k->dirty.insert({written.ns, written.name});
 }
 
-bool LiveCache::Store(Kind& k, const rapidjson::Value& object) {
+bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
   auto key = diff::KeyOf(object);
   if (!key.ok()) return false;
   auto slot = std::make_pair(key->namespace_name, key->name);
@@ -172,6 +175,10 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object) {
   if (existing != k.objects.end() &&
       Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
     return true;  // the cache has a later one already (pagoda's own write)
+  }
+  if (written && existing == k.objects.end() && Comparable(version) &&
+      !Later(version, k.resource_version)) {
+    return true;  // the watch is past this version and has no such object: deleted since
   }
   if (!internal::Owned(object) || internal::ControlledByAnother(object)) {
     k.objects.erase(slot);
@@ -228,7 +235,7 @@ Result<std::vector<diff::Live>> LiveCache::Read(
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.fetches;
     if (object.ok()) {
-      Store(*k, *object);
+      Store(*k, *object, /*written=*/true);
     } else if (object.status().code() == Status::Code::kNotFound) {
       k->objects.erase(slot);
     } else {
@@ -274,7 +281,7 @@ Result<std::vector<diff::Live>> LiveCache::Read(
       ++stats_.lists;
       ++k.generation;  // whatever an older watch still says is older than this
       if (shared->denied) {
-        if (!k.denied) k.denied_at = now;
+        k.denied_at = now;  // asked again a while after this answer
         k.denied = true;
         k.cached = false;
         k.objects.clear();
@@ -325,15 +332,19 @@ void LiveCache::WatchLoop(Kind* k) {
         "&watch=1&allowWatchBookmarks=true&resourceVersion=" + k->resource_version +
         "&timeoutSeconds=" + std::to_string(options_.watch_timeout.count());
     lock.unlock();
-    bool expired = false;
+    bool expired = false, broken = false;
     const auto started = std::chrono::steady_clock::now();
-    Status status = client_.Watch(path, [&](std::string_view line) {
-      if (line.empty()) {
-        std::lock_guard<std::mutex> guard(mu_);
-        return !stopping_ && k->generation == generation;
-      }
-      return ApplyEvent(k, generation, line, &expired);
-    });
+    Status status = client_.Watch(
+        path,
+        [&](std::string_view line) {
+          if (line.empty()) {
+            std::lock_guard<std::mutex> guard(mu_);
+            return !stopping_ && k->generation == generation;
+          }
+          return ApplyEvent(k, generation, line, &expired, &broken);
+        },
+        options_.watch_timeout + std::chrono::seconds(30));
+    if (broken && status.ok()) status = Status::Internal("an event it could not take");
     lock.lock();
     if (stopping_) break;
     if (k->generation != generation) {  // listed again meanwhile: watch from there
@@ -369,9 +380,11 @@ void LiveCache::WatchLoop(Kind* k) {
   }
 }
 
-bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, bool* expired) {
+bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, bool* expired,
+                           bool* broken) {
   rapidjson::Document event;
   event.Parse(line.data(), line.size());
+  *broken = true;  // until the event proves good
   if (event.HasParseError() || !event.IsObject()) return false;
   const std::string type = Str(event, "type");
   auto object = event.FindMember("object");
@@ -380,7 +393,8 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
   if (type == "ERROR") {
     auto code = o.FindMember("code");
     *expired = code != o.MemberEnd() && code->value.IsInt() && code->value.GetInt() == 410;
-    if (!*expired) {
+    *broken = !*expired;
+    if (*broken) {
       std::lock_guard<std::mutex> lock(mu_);
       spdlog::warn("watch of {}: {}", k->resource.kind, Str(o, "message"));
     }
@@ -393,13 +407,17 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
     meta->value.RemoveMember("managedFields");
   }
   if (type == "BOOKMARK") {
+    *broken = false;
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || k->generation != generation) return false;
     if (!version.empty()) k->resource_version = version;
     return true;
   }
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_ || k->generation != generation) return false;
+  if (stopping_ || k->generation != generation) {
+    *broken = false;
+    return false;
+  }
   if (type == "DELETED") {
     auto key = diff::KeyOf(o);
     if (!key.ok()) return false;
@@ -408,9 +426,10 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
         !Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
       k->objects.erase(existing);
     }
-  } else if (!Store(*k, o)) {
+  } else if (!Store(*k, o, /*written=*/false)) {
     return false;
   }
+  *broken = false;
   if (!version.empty()) k->resource_version = version;
   ++stats_.events;
   return true;

@@ -78,12 +78,16 @@ class LiveCache {
   // or the object is fetched before the next read.
   void Written(std::string_view method, std::string_view path, const rapidjson::Value& answer);
   // Puts `object` in the cache unless it holds a later version; drops it
-  // when it is no longer pagoda's. False when it is not an object at all.
-  bool Store(Kind& kind, const rapidjson::Value& object);
+  // when it is no longer pagoda's. One pagoda `written` (a write's answer,
+  // a fetch) that the cache lacks and the watch is already past was deleted
+  // since, and stays out. False when it is not an object at all.
+  bool Store(Kind& kind, const rapidjson::Value& object, bool written);
   void WatchLoop(Kind* kind);
-  // Applies one watch event; false ends the watch (`*expired` when the
-  // server no longer has the resourceVersion it started from).
-  bool ApplyEvent(Kind* kind, uint64_t generation, std::string_view line, bool* expired);
+  // Applies one watch event; false ends the watch: `*expired` when the
+  // server no longer has the resourceVersion it started from, `*broken` when
+  // the event could not be taken (both mean listing again).
+  bool ApplyEvent(Kind* kind, uint64_t generation, std::string_view line, bool* expired,
+                  bool* broken);
 
   KubeClient& client_;
   LiveCacheOptions options_;

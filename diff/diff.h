@@ -155,9 +155,11 @@ struct PlannedChange {
   std::string instance;
   bool wanted = false;       // the repository renders it: kCreate, kUpdate, kUnchanged
   std::string desired_json;  // kCreate, kUpdate: what to apply
-  const rapidjson::Value* live = nullptr;  // kUpdate, kUnchanged, kRetire, kDelete, kOrphan
-  std::vector<FieldChange> changes;        // kUpdate
-  std::string reason;                      // kRetire, kDelete, kOrphan: why
+  // kUpdate, kUnchanged, kRetire, kDelete, kOrphan. Shared: a change may
+  // outlive the read that found it (a release order's last steps).
+  std::shared_ptr<const rapidjson::Value> live;
+  std::vector<FieldChange> changes;  // kUpdate
+  std::string reason;                // kRetire, kDelete, kOrphan: why
 };
 
 // What part of the cluster a sync speaks for: the apps (and, when given, only
@@ -211,7 +213,7 @@ struct PlanMemo {
 // older ones deleted with the files ConfigMaps only they use. Other live
 // objects in scope that are no longer desired are deleted when their
 // environment's (or, for app-level objects, the app's) prune policy allows,
-// else reported as orphans. Live objects must outlive the plan.
+// else reported as orphans.
 Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
               const Scope& scope, PlanMemo* memo = nullptr);
 

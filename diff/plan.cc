@@ -169,7 +169,7 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
     if (l == nullptr) {
       change.action = Action::kCreate;
     } else {
-      change.live = l->object.get();
+      change.live = l->object;
       change.action = entry->comparison.equal ? Action::kUnchanged : Action::kUpdate;
       change.changes = entry->comparison.changes;
     }
@@ -221,7 +221,7 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
                            .key = l->key,
                            .api_version = l->api_version,
                            .instance = Label(*l->object, kInstanceLabel),
-                           .live = l->object.get()};
+                           .live = l->object};
       if (i < keep_count) {
         for (const auto& cm : MountedConfigMaps(*l->object))
           kept_config_maps.insert({l->key.namespace_name, cm});
@@ -248,7 +248,7 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
                          .key = l->key,
                          .api_version = l->api_version,
                          .instance = env,
-                         .live = l->object.get()};
+                         .live = l->object};
     if (l->key.kind == "ConfigMap" && !env.empty() &&
         desired_envs.count({l->key.namespace_name, env})) {
       if (kept_config_maps.count({l->key.namespace_name, l->key.name}))

@@ -230,6 +230,33 @@ TEST(LiveCache, PagodasOwnWritesAreReadBackAtOnce) {
   EXPECT_EQ(Lists(**client), lists);
 }
 
+int64_t Denied(const apply::KubeClient& client) {
+  auto stats = client.stats();
+  auto it = stats.by_code.find(403);
+  return it == stats.by_code.end() ? 0 : it->second;
+}
+
+TEST(LiveCache, KindsPagodaMayNotListAreAskedOncePerRecheck) {
+  testing::ScopedNamespace ns("live-cache");
+  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  ASSERT_TRUE(client.ok());
+  FakeClock clock;
+  apply::LiveCache cache(**client, {.recheck_denied = std::chrono::seconds(300), .clock = &clock});
+  ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+  // deploy/rbac.yaml lets pagoda list a few kinds only: the others said 403.
+  const int64_t first = Denied(**client);
+  ASSERT_GT(first, 0);
+  ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+  EXPECT_EQ(Denied(**client), first) << "asked again before the recheck was due";
+  for (int round = 2; round <= 3; ++round) {
+    clock.Advance(std::chrono::seconds(301));
+    ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+    EXPECT_EQ(Denied(**client), round * first) << "round " << round;
+    ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+    EXPECT_EQ(Denied(**client), round * first) << "asked again within the recheck, round " << round;
+  }
+}
+
 // A transport that cannot stream: every request goes through, no watch can.
 class NoStreaming final : public apply::HttpTransport {
  public:
