@@ -19,6 +19,7 @@
 // per poll interval, are for scripts.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,7 +27,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,36 +53,25 @@ struct Args {
   int watch_ms = 5;
 };
 
-bool ParseArgs(int argc, char** argv, Args* args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) return false;
-    std::string value = argv[++i];
-    if (flag == "--kubeconfig") {
-      args->kubeconfig = value;
-    } else if (flag == "--context") {
-      args->context = value;
-    } else if (flag == "--replicas") {
-      args->replicas = std::atoll(value.c_str());
-    } else if (flag == "--batches") {
-      args->batches = std::atoi(value.c_str());
-    } else if (flag == "--runs") {
-      args->runs = std::atoi(value.c_str());
-    } else if (flag == "--polls") {
-      args->polls_ms.clear();
-      std::stringstream in(value);
-      std::string item;
-      while (std::getline(in, item, ',')) args->polls_ms.push_back(std::atoi(item.c_str()));
-    } else if (flag == "--watch-ms") {
-      args->watch_ms = std::atoi(value.c_str());
-    } else {
-      return false;
-    }
+// Fills `args` from the command line; a usage error is an exit code (CLI11's).
+std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
+  CLI::App app("pagoda_batch_bench: pagoda's own time between batches");
+  app.add_option("--kubeconfig", args->kubeconfig)->required();
+  app.add_option("--context", args->context);
+  app.add_option("--replicas", args->replicas)->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  app.add_option("--batches", args->batches)->check(CLI::Range(2, 1 << 20));
+  app.add_option("--runs", args->runs)->check(CLI::PositiveNumber);
+  app.add_option("--polls", args->polls_ms, "MS,MS")->delimiter(',')->check(CLI::PositiveNumber);
+  app.add_option("--watch-ms", args->watch_ms)->check(CLI::PositiveNumber);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   }
-  bool polls_ok = !args->polls_ms.empty();
-  for (int p : args->polls_ms) polls_ok &= p > 0;
-  return !args->kubeconfig.empty() && args->replicas >= 2 && args->batches >= 2 &&
-         args->batches <= args->replicas && args->runs >= 1 && polls_ok && args->watch_ms > 0;
+  if (args->batches > args->replicas) {
+    return app.exit(CLI::ValidationError("--batches", "at most --replicas"));
+  }
+  return std::nullopt;
 }
 
 std::string Labels(const std::string& revision) {
@@ -417,13 +407,6 @@ int Run(const Args& args) {
 
 int main(int argc, char** argv) {
   pagoda::Args args;
-  if (!pagoda::ParseArgs(argc, argv, &args)) {
-    std::fprintf(
-        stderr,
-        "usage: pagoda_batch_bench --kubeconfig FILE [--context NAME] [--replicas R (10)]\n"
-        "         [--batches B (5)] [--runs N (5)] [--polls MS,MS (50,10)] "
-        "[--watch-ms MS (5)]\n");
-    return 2;
-  }
+  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
   return pagoda::Run(args);
 }

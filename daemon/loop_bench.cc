@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -42,10 +43,12 @@
 #include <fstream>
 #include <map>
 #include <new>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/memory.h"
 #include "daemon/clusters.h"
 #include "daemon/git_source.h"
 #include "daemon/journal.h"
@@ -153,35 +156,25 @@ struct Args {
       -1;  // between measured cycles; < 0: the time the rate limit's burst takes to refill
 };
 
-bool ParseArgs(int argc, char** argv, Args* args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) return false;
-    std::string value = argv[++i];
-    if (flag == "--kubeconfig") {
-      args->kubeconfig = value;
-    } else if (flag == "--context") {
-      args->context = value;
-    } else if (flag == "--scratch") {
-      args->scratch = value;
-    } else if (flag == "--environments") {
-      args->environments = std::atoi(value.c_str());
-    } else if (flag == "--cycles") {
-      args->cycles = std::atoi(value.c_str());
-    } else if (flag == "--test-replicas") {
-      args->test_replicas = std::atoi(value.c_str());
-    } else if (flag == "--qps") {
-      args->qps = std::atof(value.c_str());
-    } else if (flag == "--burst") {
-      args->burst = std::atoi(value.c_str());
-    } else if (flag == "--gap") {
-      args->gap_s = std::atof(value.c_str());
-    } else {
-      return false;
-    }
+// Fills `args` from the command line; a usage error is an exit code (CLI11's).
+std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
+  CLI::App app("pagoda_loop_bench: reconcile cycles with nothing to do");
+  app.add_option("--kubeconfig", args->kubeconfig)->required();
+  app.add_option("--context", args->context);
+  app.add_option("--scratch", args->scratch)->required();
+  app.add_option("--environments", args->environments, "even")->check(CLI::Range(2, 1 << 20));
+  app.add_option("--cycles", args->cycles)->check(CLI::PositiveNumber);
+  app.add_option("--test-replicas", args->test_replicas)->check(CLI::NonNegativeNumber);
+  app.add_option("--qps", args->qps);
+  app.add_option("--burst", args->burst);
+  app.add_option("--gap", args->gap_s, "seconds between cycles (default: burst/qps)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   }
-  return !args->kubeconfig.empty() && !args->scratch.empty() && args->environments >= 2 &&
-         args->environments % 2 == 0 && args->cycles >= 1 && args->test_replicas >= 0;
+  if (args->environments % 2 != 0) return app.exit(CLI::ValidationError("--environments", "even"));
+  return std::nullopt;
 }
 
 // Runs a program to its end; its output goes to ours (stderr).
@@ -291,21 +284,6 @@ double CpuMs() {
   getrusage(RUSAGE_SELF, &r);
   auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
   return ms(r.ru_utime) + ms(r.ru_stime);
-}
-
-long MaxRssKib() {
-  rusage r{};
-  getrusage(RUSAGE_SELF, &r);
-  return r.ru_maxrss;
-}
-
-long VmRssKib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  }
-  return -1;
 }
 
 // Bytes malloc has handed out and not had back, over all arenas.
@@ -438,8 +416,8 @@ int Run(const Args& args) {
   }
   const double first_s = Ms(Steady::now() - start) / 1000;
   const apply::RequestStats first_stats = Sum(clusters->RequestStatsByServer());
-  const long rss_after_first = VmRssKib();
-  const long maxrss_after_first = MaxRssKib();
+  const long rss_after_first = static_cast<long>(Resident().now_kib);
+  const long maxrss_after_first = static_cast<long>(Resident().peak_kib);
 
   std::fprintf(stderr, "first commit released in %.1f s; measuring %d cycles\n", first_s,
                args.cycles);
@@ -482,7 +460,7 @@ int Run(const Args& args) {
     c.writes = delta.Writes();
     c.throttled_ms =
         std::chrono::duration<double, std::milli>(stats1.throttled - stats0.throttled).count();
-    c.rss_kib = VmRssKib();
+    c.rss_kib = static_cast<long>(Resident().now_kib);
     c.heap_kib = HeapInUseKib();
     const daemon::SyncEntry& entry = observer.entry();
     c.reconcile_ms = entry.duration_ms;
@@ -492,7 +470,7 @@ int Run(const Args& args) {
     c.errors = entry.errors.size();
     cycles.push_back(std::move(c));
   }
-  const long maxrss = MaxRssKib();
+  const long maxrss = static_cast<long>(Resident().peak_kib);
   // What the process spent while no cycle ran (the live cache's watches):
   // all CPU time of the measured period but the cycles'.
   double cycles_cpu = 0;
@@ -602,13 +580,6 @@ int Run(const Args& args) {
 
 int main(int argc, char** argv) {
   pagoda::Args args;
-  if (!pagoda::ParseArgs(argc, argv, &args)) {
-    std::fprintf(stderr,
-                 "usage: pagoda_loop_bench --kubeconfig FILE [--context NAME] --scratch DIR\n"
-                 "         [--environments N (even, default 1000)] [--cycles N (default 10)]\n"
-                 "         [--test-replicas N (default 0)] [--qps Q] [--burst B]\n"
-                 "         [--gap SECONDS between cycles (default: burst/qps)]\n");
-    return 2;
-  }
+  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
   return pagoda::Run(args);
 }

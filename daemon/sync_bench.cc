@@ -19,11 +19,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -55,36 +57,28 @@ struct Args {
   int settle_seconds = 15;
 };
 
-bool ParseArgs(int argc, char** argv, Args* args) {
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) return false;
-    std::string value = argv[++i];
-    if (flag == "--kubeconfig") {
-      args->kubeconfig = value;
-    } else if (flag == "--context") {
-      args->context = value;
-    } else if (flag == "--scratch") {
-      args->scratch = value;
-    } else if (flag == "--environments") {
-      args->environments = std::atoi(value.c_str());
-    } else if (flag == "--qps") {
-      args->qps_auto = value == "auto";
-      if (!args->qps_auto) args->qps = std::atof(value.c_str());
-    } else if (flag == "--burst") {
-      args->burst = std::atoi(value.c_str());
-    } else if (flag == "--kubectl") {
-      args->kubectl = value;
-    } else if (flag == "--kubectl-kubeconfig") {
-      args->kubectl_kubeconfig = value;
-    } else if (flag == "--settle") {
-      args->settle_seconds = std::atoi(value.c_str());
-    } else {
-      return false;
-    }
+// Fills `args` from the command line; a usage error is an exit code (CLI11's).
+std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
+  CLI::App app("pagoda_sync_bench: pagoda sync side by side with kubectl apply --server-side");
+  std::string qps = "auto";
+  app.add_option("--kubeconfig", args->kubeconfig)->required();
+  app.add_option("--context", args->context);
+  app.add_option("--scratch", args->scratch)->required();
+  app.add_option("--environments", args->environments, "even")->check(CLI::Range(2, 1 << 20));
+  app.add_option("--qps", qps, "auto (the defaults) or requests per second");
+  app.add_option("--burst", args->burst);
+  app.add_option("--kubectl", args->kubectl);
+  app.add_option("--kubectl-kubeconfig", args->kubectl_kubeconfig);
+  app.add_option("--settle", args->settle_seconds);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   }
-  return !args->kubeconfig.empty() && !args->scratch.empty() && args->environments >= 2 &&
-         args->environments % 2 == 0;
+  if (args->environments % 2 != 0) return app.exit(CLI::ValidationError("--environments", "even"));
+  args->qps_auto = qps == "auto";
+  if (!args->qps_auto) args->qps = std::atof(qps.c_str());
+  return std::nullopt;
 }
 
 manifest::GeneratedRepoOptions RepoOptions(const Args& args, const std::string& prefix) {
@@ -381,12 +375,6 @@ int Run(const Args& args) {
 
 int main(int argc, char** argv) {
   pagoda::Args args;
-  if (!pagoda::ParseArgs(argc, argv, &args)) {
-    std::fprintf(stderr,
-                 "usage: pagoda_sync_bench --kubeconfig FILE [--context NAME] --scratch DIR\n"
-                 "         [--environments N (even, default 1000)] [--qps auto|Q] [--burst B]\n"
-                 "         [--kubectl PATH [--kubectl-kubeconfig FILE] [--settle SECONDS]]\n");
-    return 2;
-  }
+  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
   return pagoda::Run(args);
 }

@@ -78,12 +78,22 @@ int64_t Lists(const apply::KubeClient& client) {
   return it == stats.by_verb.end() ? 0 : it->second;
 }
 
-TEST(LiveCache, AnswersAsReadLiveAndAtRestAsksNothing) {
-  testing::ScopedNamespace ns("live-cache");
-  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
-  ASSERT_TRUE(admin.ok());
-  MakeObjects(**admin, ns.name());
+// Each test: a namespace of its own holding owned objects the
+// administrator made (not through the cache's client).
+class LiveCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto connected = apply::KubeClient::Connect(TestCluster::Get().Admin());
+    ASSERT_TRUE(connected.ok());
+    admin = std::move(*connected);
+    MakeObjects(*admin, ns.name());
+  }
 
+  testing::ScopedNamespace ns{"live-cache"};
+  std::unique_ptr<apply::KubeClient> admin;
+};
+
+TEST_F(LiveCacheTest, AnswersAsReadLiveAndAtRestAsksNothing) {
   auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   apply::LiveCache cache(**client);
@@ -112,11 +122,7 @@ TEST(LiveCache, AnswersAsReadLiveAndAtRestAsksNothing) {
   EXPECT_GT(cache.stats().kinds_cached, 0);
 }
 
-TEST(LiveCache, OthersChangesArriveByTheWatch) {
-  testing::ScopedNamespace ns("live-cache");
-  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
-  ASSERT_TRUE(admin.ok());
-  MakeObjects(**admin, ns.name());
+TEST_F(LiveCacheTest, OthersChangesArriveByTheWatch) {
   auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   apply::LiveCache cache(**client);
@@ -125,8 +131,8 @@ TEST(LiveCache, OthersChangesArriveByTheWatch) {
   const int64_t lists = Lists(**client);
 
   // kubectl scale, as someone else: seen without a LIST.
-  auto scaled = (*admin)->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
-                                "application/merge-patch+json", R"({"spec":{"replicas":3}})");
+  auto scaled = admin->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
+                             "application/merge-patch+json", R"({"spec":{"replicas":3}})");
   ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
   const std::string deployment = "Deployment/" + ns.name() + "/prod-1";
   EXPECT_TRUE(testing::WaitUntil(
@@ -138,7 +144,7 @@ TEST(LiveCache, OthersChangesArriveByTheWatch) {
       10s));
 
   // Deleted by someone else: gone.
-  auto deleted = (*admin)->Delete("/api/v1/namespaces/" + ns.name() + "/configmaps/files");
+  auto deleted = admin->Delete("/api/v1/namespaces/" + ns.name() + "/configmaps/files");
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_TRUE(testing::WaitUntil(
       [&] {
@@ -148,9 +154,9 @@ TEST(LiveCache, OthersChangesArriveByTheWatch) {
       10s));
   // A new object pagoda owns, made by someone else: there.
   auto made =
-      (*admin)->Post("/api/v1/namespaces/" + ns.name() + "/configmaps",
-                     Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"late",)" +
-                          Labels(ns.name(), "prod") + R"(}})"));
+      admin->Post("/api/v1/namespaces/" + ns.name() + "/configmaps",
+                  Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"late",)" +
+                       Labels(ns.name(), "prod") + R"(}})"));
   ASSERT_TRUE(made.ok()) << made.status().ToString();
   EXPECT_TRUE(testing::WaitUntil(
       [&] {
@@ -162,11 +168,7 @@ TEST(LiveCache, OthersChangesArriveByTheWatch) {
   EXPECT_GE(cache.stats().events, 3);
 }
 
-TEST(LiveCache, PagodasOwnWritesAreReadBackAtOnce) {
-  testing::ScopedNamespace ns("live-cache");
-  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
-  ASSERT_TRUE(admin.ok());
-  MakeObjects(**admin, ns.name());
+TEST_F(LiveCacheTest, PagodasOwnWritesAreReadBackAtOnce) {
   auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   apply::LiveCache cache(**client);
@@ -236,8 +238,7 @@ int64_t Denied(const apply::KubeClient& client) {
   return it == stats.by_code.end() ? 0 : it->second;
 }
 
-TEST(LiveCache, KindsPagodaMayNotListAreAskedOncePerRecheck) {
-  testing::ScopedNamespace ns("live-cache");
+TEST_F(LiveCacheTest, KindsPagodaMayNotListAreAskedOncePerRecheck) {
   auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   FakeClock clock;
@@ -269,11 +270,7 @@ class NoStreaming final : public apply::HttpTransport {
   std::unique_ptr<apply::HttpTransport> inner_;
 };
 
-TEST(LiveCache, WithoutAWatchEveryReadLists) {
-  testing::ScopedNamespace ns("live-cache");
-  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
-  ASSERT_TRUE(admin.ok());
-  MakeObjects(**admin, ns.name());
+TEST_F(LiveCacheTest, WithoutAWatchEveryReadLists) {
   apply::Credentials creds = TestCluster::Get().Pagoda();
   apply::ClientOptions options;
   apply::TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
@@ -290,8 +287,8 @@ TEST(LiveCache, WithoutAWatchEveryReadLists) {
   // The watches fail at once; from then on each read lists and is right.
   ASSERT_TRUE(testing::WaitUntil([&] { return cache.stats().kinds_cached == 0; }, 10s));
   EXPECT_GT(cache.stats().watch_failures, 0);
-  auto scaled = (*admin)->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
-                                "application/merge-patch+json", R"({"spec":{"replicas":2}})");
+  auto scaled = admin->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
+                             "application/merge-patch+json", R"({"spec":{"replicas":2}})");
   ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
   const int64_t lists = Lists(**client);
   auto live = cache.Read({ns.name()}, kKinds);
