@@ -13,23 +13,24 @@ namespace {
 using Tree = Owned<git_tree, git_tree_free>;
 using TreeEntry = Owned<git_tree_entry, git_tree_entry_free>;
 
-constexpr int kMaxDepth = 16;  // as manifest's directory source
-
 class TreeSource : public manifest::FileSource {
  public:
   TreeSource(std::shared_ptr<Repo> repo, const git_oid& root)
       : repo_(std::move(repo)), root_(root) {}
 
-  Result<std::vector<std::string>> ListFiles(std::string_view dir) const override {
+  Result<manifest::Listing> List(std::string_view dir,
+                                 const manifest::ListLimits& limits) const override {
     std::lock_guard lock(repo_->mu);
     Tree root;
     if (int rc = git_tree_lookup(root.out(), repo_->repo, &root_); rc < 0) {
       return Error(rc, "read tree " + OidHex(root_));
     }
-    std::vector<std::string> files;
+    Owned<git_odb, git_odb_free> odb;
+    if (int rc = git_repository_odb(odb.out(), repo_->repo); rc < 0) return Error(rc, "open odb");
+    manifest::Listing listing;
     if (dir.empty()) {
-      PAGODA_RETURN_IF_ERROR(Walk(root.p, "", &files, 0));
-      return files;
+      PAGODA_RETURN_IF_ERROR(Walk(root.p, "", odb.p, limits, 0, &listing));
+      return listing;
     }
     TreeEntry entry;
     std::string path(dir);
@@ -42,8 +43,8 @@ class TreeSource : public manifest::FileSource {
     if (int rc = git_tree_lookup(sub.out(), repo_->repo, git_tree_entry_id(entry.p)); rc < 0) {
       return Error(rc, "read tree of " + path);
     }
-    PAGODA_RETURN_IF_ERROR(Walk(sub.p, path, &files, 0));
-    return files;
+    PAGODA_RETURN_IF_ERROR(Walk(sub.p, path, odb.p, limits, 0, &listing));
+    return listing;
   }
 
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
@@ -93,28 +94,42 @@ class TreeSource : public manifest::FileSource {
 
  private:
   // REQUIRES: repo_->mu held.
-  Status Walk(const git_tree* tree, const std::string& dir, std::vector<std::string>* files,
-              int depth) const {
-    if (depth > kMaxDepth) return Status::InvalidArgument(dir + ": directories nested too deep");
+  Status Walk(const git_tree* tree, const std::string& dir, git_odb* odb,
+              const manifest::ListLimits& limits, int depth, manifest::Listing* out) const {
     size_t count = git_tree_entrycount(tree);
-    for (size_t i = 0; i < count; ++i) {
+    for (size_t i = 0; i < count && !out->truncated; ++i) {
       const git_tree_entry* entry = git_tree_entry_byindex(tree, i);
       std::string rel =
           dir.empty() ? git_tree_entry_name(entry) : dir + "/" + git_tree_entry_name(entry);
       switch (git_tree_entry_filemode(entry)) {
         case GIT_FILEMODE_TREE: {
+          if (depth >= limits.max_depth) {
+            out->directories.push_back(std::move(rel));
+            break;
+          }
           Tree sub;
           if (int rc = git_tree_lookup(sub.out(), repo_->repo, git_tree_entry_id(entry)); rc < 0) {
             return Error(rc, "read tree of " + rel);
           }
-          PAGODA_RETURN_IF_ERROR(Walk(sub.p, rel, files, depth + 1));
+          PAGODA_RETURN_IF_ERROR(Walk(sub.p, rel, odb, limits, depth + 1, out));
           break;
         }
         case GIT_FILEMODE_BLOB:
         case GIT_FILEMODE_BLOB_EXECUTABLE:
-        case GIT_FILEMODE_LINK:  // listed like a file; reading it is refused
-          files->push_back(std::move(rel));
+        case GIT_FILEMODE_LINK: {  // listed like a file; reading it is refused
+          if (out->files.size() >= limits.max_files) {
+            out->truncated = true;
+            break;
+          }
+          // The header alone: the size without inflating the blob.
+          size_t size = 0;
+          git_object_t type = GIT_OBJECT_INVALID;
+          if (int rc = git_odb_read_header(&size, &type, odb, git_tree_entry_id(entry)); rc < 0) {
+            return Error(rc, "read " + rel);
+          }
+          out->files.push_back({std::move(rel), size});
           break;
+        }
         default:  // submodules: not part of this repository's content
           break;
       }

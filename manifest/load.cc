@@ -1,4 +1,6 @@
 // Reading a repository: list apps/, read and parse each app's files, validate.
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <map>
 #include <tuple>
@@ -29,8 +31,24 @@ Place Classify(std::string_view rest) {
   return Place::kOther;
 }
 
-struct AppFiles {
-  std::vector<std::pair<std::string, Place>> files;
+std::string Bytes(uint64_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= (1u << 10) && n % (1u << 10) == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
+
+struct AppFile {
+  std::string path;
+  Place place = Place::kOther;
+  uint64_t size = 0;
+};
+
+// One app's folder as listed, before anything is read.
+struct AppFolder {
+  std::string name;
+  std::vector<AppFile> files;        // sorted by path
+  uint64_t yaml_bytes = 0;           // of the files that would be read
+  std::vector<Diagnostic> refusals;  // budgets it is past: nothing of it is read
 };
 
 class Loader {
@@ -40,31 +58,25 @@ class Loader {
 
   Repository Load() {
     Repository repo;
-    Result<std::vector<std::string>> listed = source_.ListFiles("apps");
-    if (!listed.ok()) {
-      std::string message = listed.status().code() == Status::Code::kNotFound
+    Result<Listing> top = source_.List("apps", {.max_depth = 0});
+    if (!top.ok()) {
+      std::string message = top.status().code() == Status::Code::kNotFound
                                 ? "no apps/ directory: a config repository holds "
                                   "apps/<app>/app.yaml"
-                                : listed.status().message();
+                                : top.status().message();
       repo.diagnostics.push_back({Severity::kError, "apps", 0, 0, "", message});
       return repo;
     }
-    std::vector<std::string> paths = std::move(listed.value());
-    std::sort(paths.begin(), paths.end());
-    std::map<std::string, AppFiles> apps;
-    for (const std::string& path : paths) {
-      std::string_view rest = std::string_view(path).substr(5);  // after "apps/"
-      size_t slash = rest.find('/');
-      if (slash == std::string_view::npos) {
-        repo.diagnostics.push_back(
-            {Severity::kWarning, path, 0, 0, "", "ignored: apps/ holds one directory per app"});
-        continue;
-      }
-      std::string app(rest.substr(0, slash));
-      apps[app].files.emplace_back(path, Classify(rest.substr(slash + 1)));
+    for (const FileInfo& f : top->files) {
+      repo.diagnostics.push_back(
+          {Severity::kWarning, f.path, 0, 0, "", "ignored: apps/ holds one directory per app"});
     }
-    for (auto& [name, files] : apps) repo.apps.push_back(LoadApp(name, files));
-    CheckPublicListeners(&repo.apps);
+    std::sort(top->directories.begin(), top->directories.end());
+    std::vector<AppFolder> folders;
+    for (const std::string& dir : top->directories) folders.push_back(ListApp(dir));
+    RefuseLargestPastRepositoryBudget(&folders);
+    for (AppFolder& folder : folders) repo.apps.push_back(LoadApp(folder));
+    CheckPublicListeners(&repo);
     for (AppResult& app : repo.apps) {
       std::sort(app.diagnostics.begin(), app.diagnostics.end());
       app.valid = !HasErrors(app.diagnostics);
@@ -74,14 +86,90 @@ class Loader {
   }
 
  private:
-  AppResult LoadApp(const std::string& name, const AppFiles& files) {
+  AppFolder ListApp(const std::string& dir) {
+    AppFolder folder;
+    folder.name = dir.substr(5);  // after "apps/"
+    auto refuse = [&](std::string file, std::string message) {
+      folder.refusals.push_back({Severity::kError, std::move(file), 0, 0, "", std::move(message)});
+    };
+    Result<Listing> listed = source_.List(
+        dir, {.max_depth = options_.max_app_depth, .max_files = options_.max_app_files});
+    if (!listed.ok()) {
+      refuse(dir, listed.status().message());
+      return folder;
+    }
+    if (listed->truncated) {
+      refuse(dir, "holds more than " + std::to_string(options_.max_app_files) +
+                      " files; pagoda reads an app of at most that many");
+    }
+    std::sort(listed->directories.begin(), listed->directories.end());
+    for (const std::string& deep : listed->directories) {
+      refuse(deep, "directories nested more than " + std::to_string(options_.max_app_depth) +
+                       " levels deep in " + dir +
+                       "; an app holds app.yaml, deploy/, envs/ and "
+                       "manifests/");
+    }
+    std::sort(listed->files.begin(), listed->files.end(),
+              [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+    for (FileInfo& f : listed->files) {
+      Place place = Classify(std::string_view(f.path).substr(dir.size() + 1));
+      if (place != Place::kOther) folder.yaml_bytes += f.size;
+      folder.files.push_back({std::move(f.path), place, f.size});
+    }
+    if (folder.yaml_bytes > options_.max_app_bytes) {
+      refuse(dir, "its YAML files hold " + Bytes(folder.yaml_bytes) + ", more than the " +
+                      Bytes(options_.max_app_bytes) + " pagoda reads of one app");
+    }
+    return folder;
+  }
+
+  // Past the repository's budget, the largest apps are refused until the
+  // rest fit; ties go to the later name, so the outcome never depends on
+  // the order of a listing.
+  void RefuseLargestPastRepositoryBudget(std::vector<AppFolder>* folders) {
+    uint64_t total = 0;
+    std::vector<AppFolder*> readable;
+    for (AppFolder& f : *folders) {
+      if (!f.refusals.empty()) continue;
+      total += f.yaml_bytes;
+      readable.push_back(&f);
+    }
+    if (total <= options_.max_repo_bytes) return;
+    const uint64_t all = total;
+    std::sort(readable.begin(), readable.end(), [](const AppFolder* a, const AppFolder* b) {
+      return std::tie(a->yaml_bytes, a->name) > std::tie(b->yaml_bytes, b->name);
+    });
+    for (AppFolder* f : readable) {
+      if (total <= options_.max_repo_bytes) break;
+      total -= f->yaml_bytes;
+      f->refusals.push_back(
+          {Severity::kError, "apps/" + f->name, 0, 0, "",
+           "the apps' YAML files hold " + Bytes(all) + " in all, more than the " +
+               Bytes(options_.max_repo_bytes) +
+               " pagoda reads of a repository; the largest apps are refused until the rest "
+               "fit, and this one holds " +
+               Bytes(f->yaml_bytes)});
+    }
+  }
+
+  AppResult LoadApp(const AppFolder& folder) {
+    const std::string& name = folder.name;
     AppResult result;
     result.name = name;
     result.model.name = name;
+    result.model.pod_security = options_.pod_security.For(name);
     std::vector<Diagnostic>* out = &result.diagnostics;
+    const std::string app_file = "apps/" + name + "/app.yaml";
+    if (!folder.refusals.empty()) {
+      out->insert(out->end(), folder.refusals.begin(), folder.refusals.end());
+      CheckReservedName(result);
+      return result;
+    }
+    app_bytes_left_ = options_.max_app_bytes;
     bool have_app = false;
-    for (const auto& [path, place] : files.files) {
-      if (place == Place::kOther) {
+    for (const AppFile& file : folder.files) {
+      const std::string& path = file.path;
+      if (file.place == Place::kOther) {
         out->push_back({Severity::kWarning, path, 0, 0, "",
                         "ignored: an app holds app.yaml, deploy/*.yaml, envs/*.yaml and "
                         "manifests/*.yaml"});
@@ -90,10 +178,10 @@ class Loader {
       Sink sink(path, out);
       std::vector<YamlDocument> docs;
       if (!Read(path, sink, &docs)) {
-        if (place == Place::kApp) have_app = true;  // its error is reported already
+        if (file.place == Place::kApp) have_app = true;  // its error is reported already
         continue;
       }
-      switch (place) {
+      switch (file.place) {
         case Place::kApp:
           if (have_app) {
             sink.Error({}, "", "a second app file; an app has one app.yaml");
@@ -140,9 +228,10 @@ class Loader {
       }
     }
     if (!have_app) {
-      out->push_back({Severity::kError, "apps/" + name + "/app.yaml", 0, 0, "",
+      out->push_back({Severity::kError, app_file, 0, 0, "",
                       "missing: every app directory needs an app.yaml of kind App"});
     }
+    CheckReservedName(result);
     ValidateApp(options_, &result.model, out);
     AppModel& m = result.model;
     std::stable_sort(m.deploy_configs.begin(), m.deploy_configs.end(),
@@ -156,21 +245,28 @@ class Loader {
     return result;
   }
 
+  // An app's name is its namespace: never one the platform keeps.
+  void CheckReservedName(AppResult& result) {
+    std::string pattern = ReservedNamespacePattern(result.name, options_.reserved_namespaces);
+    if (pattern.empty()) return;
+    const App& app = result.model.app;
+    const bool located = !app.file.empty() && app.name.value == result.name;
+    result.diagnostics.push_back(
+        {Severity::kError, located ? app.file : "apps/" + result.name + "/app.yaml",
+         located ? app.name.pos.line : 0, located ? app.name.pos.column : 0,
+         located ? "metadata.name" : "",
+         "\"" + result.name + "\" is a namespace the platform keeps (" + pattern +
+             "); an app's name is its namespace, so choose another"});
+  }
+
+  // Reads and parses one file within what is left of the app's budget.
   bool Read(const std::string& path, Sink& sink, std::vector<YamlDocument>* docs) {
-    size_t budget =
-        options_.max_repo_bytes > bytes_read_ ? options_.max_repo_bytes - bytes_read_ : 0;
-    size_t limit = std::min(options_.max_file_bytes, budget);
-    Result<std::string> text = source_.ReadFile(path, limit);
+    Result<std::string> text = source_.ReadFile(path, options_.max_file_bytes);
     if (!text.ok()) {
-      if (text.status().code() == Status::Code::kInvalidArgument &&
-          limit < options_.max_file_bytes) {
+      if (text.status().code() == Status::Code::kInvalidArgument) {
         sink.Error({}, "",
-                   "the repository holds more than " + std::to_string(options_.max_repo_bytes) +
-                       " bytes of files; refusing to read more");
-      } else if (text.status().code() == Status::Code::kInvalidArgument) {
-        sink.Error({}, "",
-                   "larger than " + std::to_string(options_.max_file_bytes) +
-                       " bytes; pagoda reads files up to that size");
+                   "larger than " + Bytes(options_.max_file_bytes) +
+                       "; pagoda reads files up to that size");
       } else {
         std::string message = text.status().message();
         if (message.starts_with(path + ": ")) message = message.substr(path.size() + 2);
@@ -178,19 +274,28 @@ class Loader {
       }
       return false;
     }
-    bytes_read_ += text->size();
-    YamlResult parsed = ReadYaml(*text, {options_.max_depth, options_.max_nodes_per_file});
+    const bool app_bound = app_bytes_left_ < options_.max_expanded_bytes_per_file;
+    YamlLimits limits{options_.max_depth, options_.max_nodes_per_file,
+                      std::min(options_.max_expanded_bytes_per_file, app_bytes_left_)};
+    YamlResult parsed = ReadYaml(*text, limits);
     if (!parsed.ok) {
-      sink.Error(parsed.error_pos, "", parsed.error);
+      std::string message = parsed.error;
+      if (parsed.over_bytes && app_bound) {
+        message = "the app's files expand to more than " + Bytes(options_.max_app_bytes) +
+                  " (aliases count each copy); refusing to read more of them";
+      }
+      sink.Error(parsed.error_pos, "", message);
+      app_bytes_left_ = parsed.over_bytes ? 0 : app_bytes_left_;
       return false;
     }
+    app_bytes_left_ -= std::min(app_bytes_left_, parsed.bytes);
     *docs = std::move(parsed.documents);
     return true;
   }
 
   const FileSource& source_;
   const LoadOptions& options_;
-  size_t bytes_read_ = 0;
+  size_t app_bytes_left_ = 0;  // of the app being read: what its files may still expand to
 };
 
 }  // namespace
@@ -212,6 +317,32 @@ std::string Diagnostic::ToString() const {
 std::strong_ordering operator<=>(const Diagnostic& a, const Diagnostic& b) {
   return std::tie(a.file, a.line, a.column, a.field, a.message, a.severity) <=>
          std::tie(b.file, b.line, b.column, b.field, b.message, b.severity);
+}
+
+PodSecurityLevel PodSecurityPolicy::For(std::string_view app) const {
+  auto it = apps.find(app);
+  return it != apps.end() ? it->second : default_level;
+}
+
+std::string_view PodSecurityLevelName(PodSecurityLevel level) {
+  switch (level) {
+    case PodSecurityLevel::kBaseline:
+      return "baseline";
+    case PodSecurityLevel::kPrivileged:
+      return "privileged";
+  }
+  return "baseline";
+}
+
+std::string ReservedNamespacePattern(std::string_view name, const std::vector<std::string>& extra) {
+  const std::string n(name);
+  for (const char* pattern : kReservedNamespaces) {
+    if (::fnmatch(pattern, n.c_str(), 0) == 0) return pattern;
+  }
+  for (const std::string& pattern : extra) {
+    if (::fnmatch(pattern.c_str(), n.c_str(), 0) == 0) return pattern;
+  }
+  return "";
 }
 
 bool HasErrors(const std::vector<Diagnostic>& diagnostics) {

@@ -58,6 +58,8 @@
 //     onFailure: rollback        rollback | halt
 //     keepRevisions: 3           old revisions kept at 0 replicas for rollback
 //   sync: {auto: true, selfHeal: false, prune: false}   (defaults)
+//   adopt: false                 true: take over existing objects of the rendered
+//                                names that are not pagoda's (and record it)
 //   traffic: [{name, protocol: tcp|udp|http|https, port, targetPort?: port,
 //              exposure?: internal|public, sessionAffinity?: false,
 //              host?: NAME (public http/https), certificate?: SECRET (public https)}]
@@ -106,21 +108,46 @@ bool HasErrors(const std::vector<Diagnostic>& diagnostics);
 
 // ---- Reading files ----------------------------------------------------------
 
+// One file of a listing.
+struct FileInfo {
+  std::string path;   // relative POSIX path from the root ("apps/shop/app.yaml")
+  uint64_t size = 0;  // bytes; of the file a symlink names, 0 when it names nothing
+};
+
+// How far a listing goes. A repository is written by many hands: a folder
+// nested without end or holding a million files must cost a bounded listing
+// and be reported, not fail everything else.
+struct ListLimits {
+  int max_depth = 16;           // directory levels below `dir` descended into; 0: its own entries
+  size_t max_files = SIZE_MAX;  // files listed at most
+};
+
+struct Listing {
+  std::vector<FileInfo> files;           // in no particular order
+  std::vector<std::string> directories;  // not descended into: they lie max_depth levels down
+  bool truncated = false;  // more than max_files files: `files` holds max_files of them
+};
+
 // The repository as pagoda reads it: relative POSIX paths ("apps/shop/app.yaml")
-// from its root. Implementations: a directory (below), later a Git tree.
+// from its root. Implementations: a directory (below), a Git tree.
 class FileSource {
  public:
   virtual ~FileSource() = default;
 
-  // Every file under directory `dir` ("apps"; "" for the root), recursively,
-  // as paths from the root, in no particular order. NotFound when `dir` does
-  // not exist.
-  virtual Result<std::vector<std::string>> ListFiles(std::string_view dir) const = 0;
+  // The files under directory `dir` ("apps"; "" for the root), recursively
+  // within `limits`, as paths from the root, with their sizes, and the
+  // directories one level past max_depth by name (at max_depth 0: the
+  // subdirectories of `dir`). NotFound when `dir` does not exist.
+  virtual Result<Listing> List(std::string_view dir, const ListLimits& limits) const = 0;
 
-  // The content of `path`, one of ListFiles()'s answers. InvalidArgument when it
+  // The content of `path`, one of List()'s answers. InvalidArgument when it
   // holds more than `max_bytes`; PermissionDenied when it may not be read (a
   // symlink that leads out of the repository).
   virtual Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const = 0;
+
+  // Every file under `dir`, as far as the default limits go: List() for
+  // callers that want the paths only.
+  Result<std::vector<std::string>> ListFiles(std::string_view dir) const;
 };
 
 // A directory of the local filesystem. Symlinks are listed like files; reading
@@ -132,7 +159,7 @@ std::unique_ptr<FileSource> NewDirectorySource(std::string root);
 class MemorySource : public FileSource {
  public:
   void Add(std::string path, std::string content) { files_[std::move(path)] = std::move(content); }
-  Result<std::vector<std::string>> ListFiles(std::string_view dir) const override;
+  Result<Listing> List(std::string_view dir, const ListLimits& limits) const override;
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override;
 
  private:
@@ -159,6 +186,15 @@ struct NodeAllocatable {
 };
 // "cpu=7.5,memory=15Gi" (either part may be left out).
 Result<NodeAllocatable> ParseNodeAllocatable(std::string_view text);
+
+// ---- Tenancy ------------------------------------------------------------------
+
+// The Pod Security Standards level an app's pods must meet
+// (kubernetes.io/docs/concepts/security/pod-security-standards): pagoda checks
+// plain manifests against it before any request, and labels the app's
+// Namespace with it so that the API server enforces it too.
+enum class PodSecurityLevel { kBaseline, kPrivileged };
+std::string_view PodSecurityLevelName(PodSecurityLevel level);  // "baseline", "privileged"
 
 // ---- The model ---------------------------------------------------------------
 
@@ -287,6 +323,10 @@ struct Environment {
   Located<int64_t> replicas;
   ReleasePolicy release;
   SyncPolicy sync;
+  // Take over objects of the rendered names that exist without pagoda's
+  // labels (migrating a running service); otherwise they are left alone and
+  // reported as conflicts.
+  bool adopt = false;
   std::vector<Listener> traffic;
 };
 
@@ -304,12 +344,87 @@ struct PlainManifest {
 struct AppModel {
   std::string name;
   App app;
+  PodSecurityLevel pod_security = PodSecurityLevel::kBaseline;  // granted by the daemon config
   std::vector<DeployConfig> deploy_configs;
   std::vector<Environment> environments;
   std::vector<PlainManifest> manifests;
 
   const DeployConfig* FindDeployConfig(std::string_view name) const;
 };
+
+// ---- Public listeners -------------------------------------------------------------
+
+// A listener that a cloud load balancer or the ingress controller takes for
+// the whole cluster, so that two apps cannot both have it: a port of a
+// LoadBalancer Service, or a host of an Ingress.
+struct ListenerKey {
+  std::string protocol;  // "tcp", "udp", "sctp" (a load balancer's port); "http", "https" (a host)
+  int port = 0;
+  std::string host;  // http, https: "" means any host
+
+  bool Web() const { return protocol == "http" || protocol == "https"; }
+  // What two listeners share when they collide: "host shop.example.com"
+  // (http and https alike: one ingress controller serves both), "tcp port 5432".
+  std::string Identity() const;
+  // "https port 443 host shop.example.com", "tcp port 5432", "http port 80 host (any)".
+  std::string ToString() const;
+};
+
+// A public listener of a Kubernetes object, and the field that asks for it.
+struct ObjectListener {
+  ListenerKey key;
+  std::string field;  // "spec.rules[0].host", "spec.ports[1].port"
+};
+
+// The public listeners `object_json` takes: each host of an Ingress (a rule
+// without one, or a default backend, takes any host) and each port of a
+// Service of type LoadBalancer. None for other objects or JSON that does not parse.
+std::vector<ObjectListener> ListenersOf(std::string_view object_json);
+
+// One environment's, or one plain manifest's, claim on a public listener.
+struct ListenerClaim {
+  std::string cluster;
+  std::string app;
+  std::string env;   // "" for a plain manifest
+  std::string kind;  // the object in the app's namespace that takes it: "Ingress", "Service"
+  std::string name;  // "prod", "prod-public", or the manifest's name
+  ListenerKey listener;
+  std::string file;  // where the repository asks for it
+  Pos pos;
+  std::string field;
+
+  // "shop/prod", or "shop's Ingress web" for a plain manifest.
+  std::string Claimant() const;
+  // "apps/shop/envs/prod.yaml:14:7".
+  std::string Where() const;
+  // Claims of one claimant stand or fall together: an environment, or one plain manifest.
+  bool SameClaimant(const ListenerClaim& other) const;
+};
+
+// An object in a cluster that takes a public listener now.
+struct ListenerHolder {
+  std::string namespace_name;
+  std::string kind;
+  std::string name;
+  ListenerKey listener;
+};
+
+// A claimant that may not have its listener, and why.
+struct HeldBack {
+  std::string app;
+  std::string env;         // "" for a plain manifest
+  std::string kind, name;  // the plain manifest held back, when env is ""
+  std::string message;     // names the listener, both claimants and who keeps it
+};
+
+// Decides the public listeners of one cluster (or several names of one
+// server): `claims` are the repository's claims there, `holders` what takes
+// listeners there now. For each listener, a claimant whose own object holds
+// it keeps it (so does one whose namespace holds it); with no holder, the
+// first claim in file order stands. An object that holds it and belongs to
+// no claimant keeps it from all of them. Every other claimant is held back.
+std::vector<HeldBack> ResolveListenerClaims(const std::vector<ListenerClaim>& claims,
+                                            const std::vector<ListenerHolder>& holders);
 
 struct AppResult {
   std::string name;                     // the directory name under apps/
@@ -319,8 +434,13 @@ struct AppResult {
 };
 
 struct Repository {
-  std::vector<AppResult> apps;          // sorted by name
-  std::vector<Diagnostic> diagnostics;  // about the repository rather than one app; sorted
+  std::vector<AppResult> apps;  // sorted by name
+  // About the repository rather than one app; sorted. Two claims on one
+  // public listener are errors here, not of either app: which of them gives
+  // way depends on the cluster (ResolveListenerClaims).
+  std::vector<Diagnostic> diagnostics;
+  // The public listeners the valid apps claim, in file order.
+  std::vector<ListenerClaim> listener_claims;
 
   const AppResult* FindApp(std::string_view name) const;
   // Every diagnostic, sorted.
@@ -328,15 +448,46 @@ struct Repository {
   bool ok() const;  // no errors anywhere
 };
 
+// What the platform grants apps; from the daemon config, never from Git.
+struct PodSecurityPolicy {
+  PodSecurityLevel default_level = PodSecurityLevel::kBaseline;
+  std::map<std::string, PodSecurityLevel, std::less<>> apps;  // by app name
+
+  PodSecurityLevel For(std::string_view app) const;
+};
+
+// Namespaces the platform keeps, whatever the daemon config adds: an app is
+// never named after one.
+inline constexpr const char* kReservedNamespaces[] = {"kube-*", "default", "pagoda-system"};
+
+// The pattern of kReservedNamespaces or `extra` (globs, as fnmatch(3)) that
+// `name` matches; "" when none does.
+std::string ReservedNamespacePattern(std::string_view name, const std::vector<std::string>& extra);
+
 struct LoadOptions {
   // The clusters environments may name; empty: any valid name.
   std::vector<std::string> known_clusters;
   // For the warning about instances larger than a node.
   std::optional<NodeAllocatable> node_allocatable;
-  size_t max_file_bytes = 1u << 20;
+
+  // Budgets. Many teams write one repository, so each app has budgets of its
+  // own: an app past one is invalid alone, with a diagnostic, and the other
+  // apps load as if it were not there.
+  size_t max_file_bytes = 1u << 20;  // one file
+  size_t max_app_bytes = 16u << 20;  // an app's YAML files; and again, what they expand to
+  size_t max_app_files = 1000;       // files in an app's folder, read or not
+  int max_app_depth = 8;             // directory levels inside an app's folder
+  // Every app's YAML files together. Past it, the largest apps are refused
+  // until the rest fit: the apps that cost the most are the ones turned away.
   size_t max_repo_bytes = 256u << 20;
-  int max_depth = 32;                  // nesting of mappings and sequences
-  size_t max_nodes_per_file = 100000;  // after expanding aliases
+  int max_depth = 32;                             // nesting of mappings and sequences
+  size_t max_nodes_per_file = 100000;             // after expanding aliases
+  size_t max_expanded_bytes_per_file = 4u << 20;  // scalars' bytes, each alias's copy included
+
+  // Tenancy (DESIGN §12): names refused as app names beyond
+  // kReservedNamespaces (globs), and the Pod Security level of each app.
+  std::vector<std::string> reserved_namespaces;
+  PodSecurityPolicy pod_security;
 };
 
 // Reads, parses and validates every app under apps/. Never fails as a whole:
@@ -373,6 +524,7 @@ struct RenderedEnvironment {
   int64_t replicas = 0;    // the Deployment's spec.replicas as rendered
   ReleasePolicy release;
   SyncPolicy sync;
+  bool adopt = false;
   // ConfigMap <env>-files-<hash>, Service <env>, Deployment <env>-<revision>,
   // Service <env>-public, Ingress <env>, in ObjectOrder.
   std::vector<Object> objects;

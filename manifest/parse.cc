@@ -250,6 +250,7 @@ bool ParseEnvironment(const YamlNode& doc, Sink& sink, Environment* out) {
       GetBool(sink, *v, "spec.sync.prune", &out->sync.prune);
     sync.Finish();
   }
+  if (const YamlNode* n = f.Get("adopt")) GetBool(sink, *n, "spec.adopt", &out->adopt);
   if (const YamlNode* n = f.Get("traffic")) {
     if (!n->IsSequence()) {
       sink.Error(n->pos, "spec.traffic",

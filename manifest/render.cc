@@ -371,6 +371,7 @@ RenderedEnvironment RenderEnvironment(const Context& c, const Environment& env,
   out.replicas = env.replicas.value;
   out.release = env.release;
   out.sync = env.sync;
+  out.adopt = env.adopt;
   const std::string& app = c.app.name;
 
   std::string files_configmap;
@@ -510,7 +511,13 @@ Result<RenderedApp> RenderApp(const AppModel& app, const RenderOptions& options)
   {
     Json j;
     Value ns = Start(j, "v1", "Namespace");
-    j.Set(ns, "metadata", Metadata(j, c, app.name, "", AppLabels(c)));
+    // The API server's own Pod Security admission enforces the app's level,
+    // for pods no check of pagoda's sees (those a custom kind's controller makes).
+    Labels labels = AppLabels(c);
+    const std::string level(PodSecurityLevelName(app.pod_security));
+    labels.emplace_back("pod-security.kubernetes.io/enforce", level);
+    labels.emplace_back("pod-security.kubernetes.io/warn", level);
+    j.Set(ns, "metadata", Metadata(j, c, app.name, "", labels));
     shared.push_back(Finish(ns));
   }
   for (const PlainManifest& m : app.manifests) {

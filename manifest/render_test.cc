@@ -22,13 +22,16 @@ const std::string kExamples = std::string(PAGODA_SOURCE_DIR) + "/examples/repo";
 class ShuffledSource : public FileSource {
  public:
   ShuffledSource(const FileSource& inner, unsigned seed) : inner_(inner), seed_(seed) {}
-  Result<std::vector<std::string>> ListFiles(std::string_view dir) const override {
-    Result<std::vector<std::string>> files = inner_.ListFiles(dir);
-    if (files.ok()) {
-      std::sort(files->begin(), files->end());
-      std::shuffle(files->begin(), files->end(), std::mt19937(seed_));
+  Result<Listing> List(std::string_view dir, const ListLimits& limits) const override {
+    Result<Listing> listing = inner_.List(dir, limits);
+    if (listing.ok()) {
+      auto by_path = [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; };
+      std::sort(listing->files.begin(), listing->files.end(), by_path);
+      std::shuffle(listing->files.begin(), listing->files.end(), std::mt19937(seed_));
+      std::sort(listing->directories.begin(), listing->directories.end());
+      std::shuffle(listing->directories.begin(), listing->directories.end(), std::mt19937(seed_));
     }
-    return files;
+    return listing;
   }
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
     return inner_.ReadFile(path, max_bytes);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "base/file.h"
 #include "manifest/manifest.h"
@@ -23,15 +24,15 @@ class DirectorySource : public FileSource {
     if (::realpath(root_.c_str(), resolved) != nullptr) real_root_ = resolved;
   }
 
-  Result<std::vector<std::string>> ListFiles(std::string_view dir) const override {
+  Result<Listing> List(std::string_view dir, const ListLimits& limits) const override {
     std::string start = dir.empty() ? root_ : root_ + "/" + std::string(dir);
     struct stat st {};
     if (::lstat(start.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       return Status::NotFound(std::string(dir.empty() ? "." : dir) + ": no such directory");
     }
-    std::vector<std::string> files;
-    PAGODA_RETURN_IF_ERROR(Walk(std::string(dir), &files, 0));
-    return files;
+    Listing listing;
+    PAGODA_RETURN_IF_ERROR(Walk(std::string(dir), limits, 0, &listing));
+    return listing;
   }
 
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
@@ -76,30 +77,43 @@ class DirectorySource : public FileSource {
   }
 
  private:
-  Status Walk(const std::string& dir, std::vector<std::string>* files, int depth) const {
-    if (depth > 16) return Status::InvalidArgument(dir + ": directories nested too deep");
+  Status Walk(const std::string& dir, const ListLimits& limits, int depth, Listing* out) const {
     std::string full = dir.empty() ? root_ : root_ + "/" + dir;
     DIR* d = ::opendir(full.c_str());
     if (d == nullptr) return Status::IOError(dir + ": " + std::strerror(errno));
-    Status status;
     std::vector<std::string> subdirs;
     while (dirent* entry = ::readdir(d)) {
       std::string name = entry->d_name;
       if (name == "." || name == "..") continue;
       std::string rel = dir.empty() ? name : dir + "/" + name;
+      std::string path = root_ + "/" + rel;
       struct stat st {};
-      if (::lstat((root_ + "/" + rel).c_str(), &st) != 0) continue;
+      if (::lstat(path.c_str(), &st) != 0) continue;
       if (S_ISDIR(st.st_mode)) {
-        if (name != ".git") subdirs.push_back(rel);
+        if (name == ".git") continue;
+        if (depth < limits.max_depth) {
+          subdirs.push_back(rel);
+        } else {
+          out->directories.push_back(rel);
+        }
       } else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
-        files->push_back(rel);
+        if (out->files.size() >= limits.max_files) {
+          out->truncated = true;
+          break;
+        }
+        struct stat target {};
+        uint64_t size = S_ISREG(st.st_mode)                  ? static_cast<uint64_t>(st.st_size)
+                        : ::stat(path.c_str(), &target) == 0 ? static_cast<uint64_t>(target.st_size)
+                                                             : 0;
+        out->files.push_back({rel, size});
       }
     }
     ::closedir(d);
     for (const std::string& sub : subdirs) {
-      PAGODA_RETURN_IF_ERROR(Walk(sub, files, depth + 1));
+      if (out->truncated) break;
+      PAGODA_RETURN_IF_ERROR(Walk(sub, limits, depth + 1, out));
     }
-    return status;
+    return Status::Ok();
   }
 
   std::string root_;
@@ -112,15 +126,44 @@ std::unique_ptr<FileSource> NewDirectorySource(std::string root) {
   return std::make_unique<DirectorySource>(std::move(root));
 }
 
-Result<std::vector<std::string>> MemorySource::ListFiles(std::string_view dir) const {
+Result<std::vector<std::string>> FileSource::ListFiles(std::string_view dir) const {
+  Result<Listing> listing = List(dir, ListLimits{});
+  if (!listing.ok()) return listing.status();
+  std::vector<std::string> paths;
+  paths.reserve(listing->files.size());
+  for (FileInfo& f : listing->files) paths.push_back(std::move(f.path));
+  return paths;
+}
+
+Result<Listing> MemorySource::List(std::string_view dir, const ListLimits& limits) const {
   std::string prefix = dir.empty() ? "" : std::string(dir) + "/";
-  std::vector<std::string> out;
+  Listing out;
+  std::set<std::string> directories;
+  bool found = false;
   for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix);
        ++it) {
-    out.push_back(it->first);
+    found = true;
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    // The directory one level past max_depth, when the file lies beyond it.
+    size_t cut = 0;
+    int level = 0;
+    for (; level <= limits.max_depth; ++level) {
+      size_t slash = rest.find('/', cut);
+      if (slash == std::string_view::npos) break;
+      cut = slash + 1;
+    }
+    if (level > limits.max_depth) {
+      directories.insert(prefix + std::string(rest.substr(0, cut - 1)));
+      continue;
+    }
+    if (out.files.size() >= limits.max_files) {
+      out.truncated = true;
+      break;
+    }
+    out.files.push_back({it->first, it->second.size()});
   }
-  if (out.empty() && !dir.empty())
-    return Status::NotFound(std::string(dir) + ": no such directory");
+  if (!found && !dir.empty()) return Status::NotFound(std::string(dir) + ": no such directory");
+  out.directories.assign(directories.begin(), directories.end());
   return out;
 }
 

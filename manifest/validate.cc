@@ -251,47 +251,4 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
   }
 }
 
-void CheckPublicListeners(std::vector<AppResult>* apps) {
-  struct Claim {
-    std::string app, env, file;
-  };
-  std::map<std::string, Claim> claims;  // "cluster|listener"
-  for (AppResult& app : *apps) {
-    std::vector<Environment*> envs;
-    for (Environment& e : app.model.environments) envs.push_back(&e);
-    std::sort(envs.begin(), envs.end(), [](const Environment* a, const Environment* b) {
-      return a->name.value < b->name.value;
-    });
-    for (Environment* e : envs) {
-      if (e->cluster.value.empty()) continue;
-      for (size_t i = 0; i < e->traffic.size(); ++i) {
-        const Listener& l = e->traffic[i];
-        if (l.exposure != Exposure::kPublic || l.port.value == 0) continue;
-        std::string what;
-        switch (l.protocol) {
-          case Protocol::kTcp:
-          case Protocol::kUdp:
-            what = std::string(l.protocol == Protocol::kTcp ? "tcp" : "udp") + " port " +
-                   std::to_string(l.port.value);
-            break;
-          case Protocol::kHttp:
-          case Protocol::kHttps:
-            what = "host " + (l.host.empty() ? std::string("(any)") : l.host);
-            break;
-        }
-        std::string key = e->cluster.value + "|" + what;
-        auto [it, fresh] = claims.emplace(key, Claim{app.name, e->name.value, e->file});
-        const Claim& first = it->second;
-        if (fresh || (first.app == app.name && first.env == e->name.value)) continue;
-        app.diagnostics.push_back({Severity::kError, e->file, l.pos.line, l.pos.column,
-                                   "spec.traffic[" + std::to_string(i) + "]",
-                                   "the public listener " + what + " in cluster " +
-                                       e->cluster.value + " is already claimed by app " +
-                                       first.app + ", environment " + first.env + " (" +
-                                       first.file + ")"});
-      }
-    }
-  }
-}
-
 }  // namespace pagoda::manifest

@@ -14,10 +14,11 @@ namespace pagoda::manifest {
 // release.batch_timeout_ms when not written). Diagnostics go to `out`.
 void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnostic>* out);
 
-// Two environments (of any apps) may not claim the same public listener in
-// one cluster. The claim of the environment that sorts first (by app, then
-// environment) stands; the others get an error on their AppResult.
-void CheckPublicListeners(std::vector<AppResult>* apps);
+// Gathers the public listeners the valid apps claim into
+// repo->listener_claims (in file order), and reports two claimants of one
+// listener in one cluster as errors of the repository, at each claim. Neither
+// app is made invalid: which one gives way depends on the cluster.
+void CheckPublicListeners(Repository* repo);
 
 // The batch timeout when none is written: long enough for a new instance to
 // become Ready by its health check, plus a margin for pulling the image.

@@ -271,45 +271,6 @@ TEST(Validate, UnknownClustersAreAcceptedWhenNoneAreKnown) {
   EXPECT_FALSE(LoadRepository(source, testing::TestOptions()).ok());
 }
 
-TEST(Validate, PublicListenersConflictAcrossAppsInOneClusterOnly) {
-  auto files = BaseRepo();
-  std::string& env = files[kEnvFile];
-  env.replace(env.find("targetPort: 8080}"), 17,
-              "targetPort: 8080, exposure: public, host: shop.example.com}");
-  files["apps/store/app.yaml"] = "apiVersion: pagoda.dev/v1\nkind: App\nmetadata: {name: store}\n";
-  files["apps/store/deploy/web.yaml"] = files[kDeployFile];
-  files["apps/store/envs/prod.yaml"] = env;
-  {
-    MemorySource source = testing::ToSource(files);
-    Repository repo = LoadRepository(source, testing::TestOptions());
-    EXPECT_TRUE(repo.FindApp("shop")->valid);  // the first claim stands
-    ASSERT_FALSE(repo.FindApp("store")->valid);
-    EXPECT_NE(repo.FindApp("store")->diagnostics[0].message.find(
-                  "the public listener host shop.example.com in cluster prod is already claimed "
-                  "by app shop, environment prod"),
-              std::string::npos);
-  }
-  std::string& other = files["apps/store/envs/prod.yaml"];
-  other.replace(other.find("cluster: prod"), 13, "cluster: test");
-  MemorySource source = testing::ToSource(files);
-  EXPECT_TRUE(LoadRepository(source, testing::TestOptions()).ok());
-}
-
-TEST(Validate, BoundsOnFileAndRepositorySize) {
-  MemorySource source = testing::ToSource(BaseRepo());
-  LoadOptions options = testing::TestOptions();
-  options.max_file_bytes = 200;
-  std::vector<Diagnostic> all = LoadRepository(source, options).AllDiagnostics();
-  ASSERT_FALSE(all.empty());
-  EXPECT_NE(Dump(all).find("apps/shop/envs/prod.yaml: larger than 200 bytes"), std::string::npos)
-      << Dump(all);
-  options = testing::TestOptions();
-  options.max_repo_bytes = 300;
-  all = LoadRepository(source, options).AllDiagnostics();
-  EXPECT_NE(Dump(all).find("the repository holds more than 300 bytes"), std::string::npos)
-      << Dump(all);
-}
-
 TEST(Validate, MissingAppsDirectoryIsAnError) {
   MemorySource empty;
   Repository repo = LoadRepository(empty);

@@ -18,7 +18,14 @@ namespace {
 struct Stop {
   Pos pos;
   std::string message;
+  bool over_bytes = false;
 };
+
+std::string Bytes(size_t n) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0) return std::to_string(n >> 20) + " MiB";
+  if (n >= (1u << 10) && n % (1u << 10) == 0) return std::to_string(n >> 10) + " KiB";
+  return std::to_string(n) + " bytes";
+}
 
 Pos ToPos(const YAML::Mark& mark) {
   if (mark.is_null()) return {};
@@ -30,6 +37,7 @@ class TreeBuilder : public YAML::EventHandler {
   explicit TreeBuilder(const YamlLimits& limits) : limits_(limits) {}
 
   std::vector<YamlDocument>& documents() { return documents_; }
+  size_t bytes() const { return bytes_; }
 
   void OnDocumentStart(const YAML::Mark&) override {
     stack_.clear();
@@ -45,7 +53,7 @@ class TreeBuilder : public YAML::EventHandler {
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     YamlNode node;
     node.pos = ToPos(mark);
-    Count(node.pos, 1);
+    Count(node.pos, 1, 0);
     Complete(std::move(node), anchor);
   }
 
@@ -54,7 +62,7 @@ class TreeBuilder : public YAML::EventHandler {
     if (it == anchors_.end()) {
       throw Stop{ToPos(mark), "an alias refers to an anchor that is not complete yet"};
     }
-    Count(ToPos(mark), it->second->size);
+    Count(ToPos(mark), it->second->size, it->second->bytes);
     YamlNode copy = *it->second;
     Complete(std::move(copy), 0);
   }
@@ -63,7 +71,8 @@ class TreeBuilder : public YAML::EventHandler {
                 const std::string& value) override {
     YamlNode node;
     node.pos = ToPos(mark);
-    Count(node.pos, 1);
+    Count(node.pos, 1, value.size());
+    node.bytes = value.size();
     if (tag == "?") {
       node.kind = IsYamlNull(value) ? YamlNode::Kind::kNull : YamlNode::Kind::kScalar;
       node.plain = true;
@@ -100,11 +109,20 @@ class TreeBuilder : public YAML::EventHandler {
     std::unordered_map<std::string, Pos> index;
   };
 
-  void Count(Pos pos, size_t n) {
-    nodes_ += n;
+  // Counted before a node is built or copied, so a budget is never
+  // overrun by more than one scalar.
+  void Count(Pos pos, size_t nodes, size_t bytes) {
+    nodes_ += nodes;
+    bytes_ += bytes;
     if (nodes_ > limits_.max_nodes) {
       throw Stop{pos, "the file expands to more than " + std::to_string(limits_.max_nodes) +
                           " YAML nodes (through aliases or sheer size); refusing to read it"};
+    }
+    if (bytes_ > limits_.max_bytes) {
+      throw Stop{pos,
+                 "the file expands to more than " + Bytes(limits_.max_bytes) +
+                     " of text (aliases count each copy); refusing to read it",
+                 true};
     }
   }
 
@@ -117,7 +135,7 @@ class TreeBuilder : public YAML::EventHandler {
     if (static_cast<int>(stack_.size()) >= limits_.max_depth) {
       throw Stop{pos, "nesting deeper than " + std::to_string(limits_.max_depth) + " levels"};
     }
-    Count(pos, 1);
+    Count(pos, 1, 0);
     Frame frame;
     frame.node.kind = kind;
     frame.node.pos = pos;
@@ -143,6 +161,7 @@ class TreeBuilder : public YAML::EventHandler {
     }
     Frame& parent = stack_.back();
     parent.node.size += node.size;
+    parent.node.bytes += node.bytes;
     if (parent.node.IsSequence()) {
       parent.node.items.push_back(std::move(node));
       return;
@@ -199,7 +218,8 @@ class TreeBuilder : public YAML::EventHandler {
   std::unordered_map<YAML::anchor_t, std::shared_ptr<const YamlNode>> anchors_;
   YamlNode root_;
   bool have_root_ = false;
-  size_t nodes_ = 0;  // over the whole file, so many small documents cannot dodge the bound
+  size_t nodes_ = 0;  // over the whole file, so many small documents cannot dodge the bounds
+  size_t bytes_ = 0;
 };
 
 }  // namespace
@@ -227,8 +247,10 @@ YamlResult ReadYaml(std::string_view text, const YamlLimits& limits) {
     while (parser.HandleNextDocument(builder)) {
     }
     result.documents = std::move(builder.documents());
+    result.bytes = builder.bytes();
   } catch (const Stop& stop) {
     result.ok = false;
+    result.over_bytes = stop.over_bytes;
     result.error_pos = stop.pos;
     result.error = stop.message;
   } catch (const YAML::Exception& e) {

@@ -1,9 +1,10 @@
 // A bounded YAML reader over yaml-cpp's event parser. It builds a small tree
 // whose nodes remember their line and column, and refuses what yaml-cpp lets
 // through silently: duplicate keys, merge keys, non-scalar keys, unsupported
-// tags. Aliases are expanded as copies under a node budget, so a "billion
-// laughs" document fails after at most `max_nodes` nodes, never by eating
-// memory. yaml-cpp's exceptions stop here.
+// tags. Aliases are expanded as copies under a node and a byte budget, so a
+// "billion laughs" document, or one long string named a thousand times, fails
+// once the budget is spent, never by eating memory. yaml-cpp's exceptions
+// stop here.
 #pragma once
 
 #include <string>
@@ -24,7 +25,8 @@ struct YamlNode {
   std::vector<YamlNode> items;     // kSequence
   std::vector<YamlEntry> entries;  // kMap, in document order
   Pos pos;
-  size_t size = 1;  // nodes in this subtree, itself included
+  size_t size = 1;   // nodes in this subtree, itself included
+  size_t bytes = 0;  // bytes of the scalars (keys included) in this subtree
 
   bool IsMap() const { return kind == Kind::kMap; }
   bool IsSequence() const { return kind == Kind::kSequence; }
@@ -44,14 +46,20 @@ struct YamlDocument {
   YamlNode root;  // documents that are empty or only null are dropped
 };
 
+// Bounds on one file. Aliases count as copies of what they name, for both
+// nodes and bytes: a short file that names a long string many times is as
+// large as the text it stands for.
 struct YamlLimits {
   int max_depth = 32;
   size_t max_nodes = 100000;
+  size_t max_bytes = 4u << 20;  // scalars' bytes, keys and alias copies included
 };
 
 struct YamlResult {
   std::vector<YamlDocument> documents;
   bool ok = true;
+  bool over_bytes = false;  // !ok because of max_bytes
+  size_t bytes = 0;         // scalars' bytes over all documents, copies included
   Pos error_pos;
   std::string
       error;  // when !ok: what is wrong, e.g. "duplicate key \"replicas\" (first at line 4)"
