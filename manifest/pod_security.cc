@@ -415,4 +415,29 @@ void CheckPodSecurity(const YamlNode& doc, std::string_view group, std::string_v
   baseline.Pod(*holder, path);
 }
 
+std::vector<ServiceAccountUse> ServiceAccountsUsed(const YamlNode& doc, std::string_view group,
+                                                   std::string_view kind) {
+  std::vector<std::string_view> way;
+  if (!doc.IsMap() || !PodTemplateWay(group, kind, &way)) return {};
+  way.push_back("spec");
+  const YamlNode* spec = &doc;
+  std::string path;
+  for (std::string_view key : way) {
+    const YamlEntry* e = Find(*spec, key);
+    if (e == nullptr || !e->value.IsMap()) return {};
+    spec = &e->value;
+    path = Join(path, key);
+  }
+  std::vector<ServiceAccountUse> uses;
+  for (const YamlEntry& e : spec->entries) {
+    if ((e.key != "serviceAccountName" && e.key != "serviceAccount") || e.value.IsNull()) continue;
+    std::string_view name;
+    std::string written = AsString(e.value, &name) ? std::string(name)
+                          : e.value.IsScalar()     ? e.value.scalar
+                                                   : std::string(e.value.KindName());
+    uses.push_back({std::move(written), e.value.pos, Join(path, e.key)});
+  }
+  return uses;
+}
+
 }  // namespace pagoda::manifest

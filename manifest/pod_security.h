@@ -46,4 +46,21 @@ std::string_view PodSecurityLevelName(PodSecurityLevel level);
 void CheckPodSecurity(const YamlNode& doc, std::string_view group, std::string_view kind,
                       std::string_view app, PodSecurityLevel level, Sink& sink);
 
+// A service account a pod spec in `doc` runs as: spec.serviceAccountName or the
+// deprecated spec.serviceAccount (the API server still honours it), wherever
+// the kind keeps its pod spec.
+struct ServiceAccountUse {
+  std::string name;
+  Pos pos;
+  std::string field;
+};
+
+// Every non-null serviceAccountName and serviceAccount of the pod spec, in
+// document order; none for kinds without a pod spec or when the way to it is
+// not made of mappings. `name` is the value as written: a string's text, a
+// scalar of another type as its text (the API server refuses those), a
+// collection as "a mapping" or "a list" (which no ServiceAccount is named).
+std::vector<ServiceAccountUse> ServiceAccountsUsed(const YamlNode& doc, std::string_view group,
+                                                   std::string_view kind);
+
 }  // namespace pagoda::manifest

@@ -544,5 +544,50 @@ TEST(PodSecurity, ThePrivilegedLevelChecksNothing) {
   EXPECT_EQ(Check(deployment, "apps", "Deployment", PodSecurityLevel::kPrivileged), Strings{});
 }
 
+std::vector<ServiceAccountUse> Uses(std::string_view yaml, std::string_view group,
+                                    std::string_view kind) {
+  YamlResult read = ReadYaml(yaml, YamlLimits{});
+  EXPECT_TRUE(read.ok) << read.error;
+  if (!read.ok || read.documents.empty()) return {};
+  return ServiceAccountsUsed(read.documents[0].root, group, kind);
+}
+
+TEST(PodSecurityServiceAccounts, BothFieldsWhereverThePodSpecIs) {
+  std::vector<ServiceAccountUse> uses =
+      Uses(Deployment("", "serviceAccountName: builder\n"), "apps", "Deployment");
+  ASSERT_EQ(uses.size(), 1u);
+  EXPECT_EQ(uses[0].name, "builder");
+  EXPECT_EQ(uses[0].field, "spec.template.spec.serviceAccountName");
+  EXPECT_EQ(uses[0].pos.line, 11);
+  EXPECT_EQ(uses[0].pos.column, 27);
+
+  uses =
+      Uses("kind: Pod\nspec:\n  serviceAccount: deployer\n  serviceAccountName: \"\"\n", "", "Pod");
+  ASSERT_EQ(uses.size(), 2u);
+  EXPECT_EQ(uses[0].name, "deployer");
+  EXPECT_EQ(uses[0].field, "spec.serviceAccount");
+  EXPECT_EQ(uses[0].pos.line, 3);
+  EXPECT_EQ(uses[0].pos.column, 19);
+  EXPECT_EQ(uses[1].name, "");
+  EXPECT_EQ(uses[1].field, "spec.serviceAccountName");
+
+  uses = Uses(
+      "kind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n"
+      "          serviceAccount: {name: admin}\n",
+      "batch", "CronJob");
+  ASSERT_EQ(uses.size(), 1u);
+  EXPECT_EQ(uses[0].name, "a mapping");
+  EXPECT_EQ(uses[0].field, "spec.jobTemplate.spec.template.spec.serviceAccount");
+}
+
+TEST(PodSecurityServiceAccounts, NoneOutsidePodSpecs) {
+  EXPECT_TRUE(Uses(Deployment("", "serviceAccountName: null\n"), "apps", "Deployment").empty());
+  EXPECT_TRUE(
+      Uses("kind: ConfigMap\nspec:\n  serviceAccountName: admin\n", "", "ConfigMap").empty());
+  EXPECT_TRUE(Uses("kind: Pod\nspec: admin\n", "", "Pod").empty());
+  EXPECT_TRUE(
+      Uses("kind: Deployment\nspec:\n  serviceAccountName: admin\n", "apps", "Deployment").empty());
+}
+
 }  // namespace
 }  // namespace pagoda::manifest
