@@ -218,7 +218,7 @@ class Loader {
         case Place::kManifest:
           for (const YamlDocument& doc : docs) {
             PlainManifest manifest;
-            if (ParseManifest(doc.root, name, sink, &manifest)) {
+            if (ParseManifest(doc.root, name, result.model.pod_security, sink, &manifest)) {
               result.model.manifests.push_back(std::move(manifest));
             }
           }
@@ -322,16 +322,6 @@ std::strong_ordering operator<=>(const Diagnostic& a, const Diagnostic& b) {
 PodSecurityLevel PodSecurityPolicy::For(std::string_view app) const {
   auto it = apps.find(app);
   return it != apps.end() ? it->second : default_level;
-}
-
-std::string_view PodSecurityLevelName(PodSecurityLevel level) {
-  switch (level) {
-    case PodSecurityLevel::kBaseline:
-      return "baseline";
-    case PodSecurityLevel::kPrivileged:
-      return "privileged";
-  }
-  return "baseline";
 }
 
 std::string ReservedNamespacePattern(std::string_view name, const std::vector<std::string>& extra) {

@@ -330,6 +330,13 @@ struct Environment {
   std::vector<Listener> traffic;
 };
 
+// A service account a pod spec runs as, and where the manifest says so.
+struct ServiceAccountUse {
+  std::string name;
+  Pos pos;
+  std::string field;  // "spec.template.spec.serviceAccountName"
+};
+
 // A plain Kubernetes object from manifests/, as written (namespace not forced).
 struct PlainManifest {
   std::string file;
@@ -338,6 +345,7 @@ struct PlainManifest {
   std::string kind;
   std::string name;
   std::string json;  // canonical JSON of the document
+  std::vector<ServiceAccountUse> service_accounts;  // of the pods it defines
 };
 
 // One app, everything sorted by name (manifests by file, then position).

@@ -9,6 +9,7 @@
 #include "manifest/fields.h"
 #include "manifest/json.h"
 #include "manifest/names.h"
+#include "manifest/pod_security.h"
 
 namespace pagoda::manifest {
 
@@ -63,6 +64,27 @@ const std::set<std::string, std::less<>>& ClusterScopedKinds() {
       "VolumeAttributesClass",
   };
   return kinds;
+}
+
+// "apps/v1" → "apps"; "v1" → "".
+std::string GroupOf(const std::string& api_version) {
+  size_t slash = api_version.find('/');
+  return slash == std::string::npos ? "" : api_version.substr(0, slash);
+}
+
+// A Service's externalIPs take traffic for those addresses from every node
+// of the cluster, whoever they belong to (CVE-2020-8554): not an app's to set.
+void CheckExternalIps(const YamlNode& doc, Sink& sink) {
+  for (const YamlEntry& e : doc.entries) {
+    if (e.key != "spec" || !e.value.IsMap()) continue;
+    for (const YamlEntry& f : e.value.entries) {
+      if (f.key != "externalIPs" || f.value.IsNull()) continue;
+      if (f.value.IsSequence() && f.value.items.empty()) continue;
+      sink.Error(f.value.pos, "spec.externalIPs",
+                 "a Service of an app may not take external IPs: they would capture that traffic "
+                 "on every node of the cluster (CVE-2020-8554)");
+    }
+  }
 }
 
 void ParseListener(Sink& sink, const YamlNode& node, const std::string& path, Listener* out) {
@@ -267,7 +289,8 @@ bool ParseEnvironment(const YamlNode& doc, Sink& sink, Environment* out) {
   return sink.errors() == errors;
 }
 
-bool ParseManifest(const YamlNode& doc, std::string_view app, Sink& sink, PlainManifest* out) {
+bool ParseManifest(const YamlNode& doc, std::string_view app, PodSecurityLevel level, Sink& sink,
+                   PlainManifest* out) {
   int errors = sink.errors();
   out->file = sink.file();
   out->pos = doc.pos;
@@ -330,6 +353,10 @@ bool ParseManifest(const YamlNode& doc, std::string_view app, Sink& sink, PlainM
       }
     }
   }
+  const std::string group = GroupOf(out->api_version);
+  CheckPodSecurity(doc, group, out->kind, app, level, sink);
+  out->service_accounts = ServiceAccountsUsed(doc, group, out->kind);
+  if (out->kind == "Service" && group.empty()) CheckExternalIps(doc, sink);
   rapidjson::Document json;
   rapidjson::Value value_json = YamlToJson(doc, json.GetAllocator());
   out->json = CanonicalJson(value_json);

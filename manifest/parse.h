@@ -41,8 +41,11 @@ bool ParseApp(const YamlNode& doc, Sink& sink, App* out);
 bool ParseDeployConfig(const YamlNode& doc, Sink& sink, DeployConfig* out);
 bool ParseEnvironment(const YamlNode& doc, Sink& sink, Environment* out);
 // Plain manifests: apiVersion, kind and metadata.name are read; the rest is
-// kept as written. The namespace rules are validation's.
-bool ParseManifest(const YamlNode& doc, std::string_view app, Sink& sink, PlainManifest* out);
+// kept as written. Pods they define are checked against `level`; the
+// service accounts they run as are kept for validation, which has the app's
+// other manifests.
+bool ParseManifest(const YamlNode& doc, std::string_view app, PodSecurityLevel level, Sink& sink,
+                   PlainManifest* out);
 
 // The closest of `candidates` to `word` within a small edit distance, or "".
 std::string Suggest(std::string_view word, const std::vector<std::string_view>& candidates);

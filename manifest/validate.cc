@@ -226,6 +226,22 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
     if (e.release.batch_timeout_ms == 0) e.release.batch_timeout_ms = DefaultBatchTimeoutMs(config);
   }
 
+  // A pod runs as "default" or as a ServiceAccount the app itself defines:
+  // never as one an administrator made for something else.
+  std::set<std::string> accounts = {"default"};
+  for (const PlainManifest& m : app->manifests) {
+    if (m.kind == "ServiceAccount" && m.api_version == "v1") accounts.insert(m.name);
+  }
+  for (const PlainManifest& m : app->manifests) {
+    for (const ServiceAccountUse& use : m.service_accounts) {
+      if (accounts.contains(use.name)) continue;
+      Sink(m.file, out)
+          .Error(use.pos, use.field,
+                 Quote(use.name) + " is not a ServiceAccount of this app: a pod runs as "
+                                   "\"default\" or as one the app defines in manifests/");
+    }
+  }
+
   // Plain manifests: unique, and not in the way of what pagoda renders.
   std::map<std::tuple<std::string, std::string>, const PlainManifest*> manifests;
   for (const PlainManifest& m : app->manifests) {
