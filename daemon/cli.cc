@@ -27,6 +27,9 @@ void AddRepositoryOptions(CLI::App* command, ManifestFlags* flags) {
   command->add_option("--cluster", flags->clusters,
                       "NAME or NAME=CONTEXT: a known cluster (repeatable); environments must "
                       "name one of them when any is given");
+  command->add_option("--config", flags->config,
+                      "a daemon config file: its reservedNamespaces and podSecurity apply, as in "
+                      "the daemon");
   command->add_option("--node-allocatable", flags->node_allocatable,
                       "what one node can allocate, e.g. cpu=7.5,memory=15Gi: warn about "
                       "instances that cannot fit");
@@ -40,6 +43,9 @@ void AddClusterOptions(CLI::App* command, ClusterFlags* flags) {
                    "directory)")
       ->check(CLI::ExistingDirectory);
   command->add_option("targets", flags->targets, "APP or APP/ENV to limit the command to");
+  command->add_option("--config", flags->config,
+                      "a daemon config file: its reservedNamespaces and podSecurity apply, as in "
+                      "the daemon");
   command->add_option("--kubeconfig", flags->kubeconfig,
                       "the kubeconfig to read (default: $KUBECONFIG or ~/.kube/config)");
   command->add_option("--cluster", flags->clusters,

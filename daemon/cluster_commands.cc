@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "daemon/clusters.h"
+#include "daemon/config.h"
 #include "daemon/engine.h"
 #include "manifest/json.h"
 
@@ -22,8 +23,13 @@ struct Session {
 
 // Loads, selects, renders and resolves clusters; returns 0 or an exit code.
 int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
+  manifest::LoadOptions load;
+  if (Status st = ApplyTenancyConfig(flags.config, &load); !st.ok()) {
+    err << "pagoda: --config: " << st.message() << "\n";
+    return kUsage;
+  }
   auto source = manifest::NewDirectorySource(flags.repo);
-  s->repo = manifest::LoadRepository(*source);
+  s->repo = manifest::LoadRepository(*source, load);
   auto selection = SelectTargets(s->repo, flags.targets);
   if (!selection.ok()) {
     err << "pagoda: " << selection.status().message() << "\n";

@@ -20,6 +20,7 @@ struct ClusterFlags {
   int burst = 100;
   bool rate_limit_given = false;  // --qps or --burst: the limit holds whatever the server
   bool color = false;             // diff: colour for a terminal
+  std::string config;             // a daemon config: its tenancy settings apply
 };
 
 // Exit codes: 0 no differences, 1 differences, 2 usage, 3 errors (an app that

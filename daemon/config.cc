@@ -99,6 +99,50 @@ class Reader {
   std::string base_dir_;
 };
 
+Status Level(const Reader& r, const YAML::Node& node, const std::string& field,
+             manifest::PodSecurityLevel* out) {
+  std::string text = node.IsScalar() ? node.as<std::string>() : "";
+  if (text == "baseline") {
+    *out = manifest::PodSecurityLevel::kBaseline;
+  } else if (text == "privileged") {
+    *out = manifest::PodSecurityLevel::kPrivileged;
+  } else {
+    return r.Error(node, field, "expected baseline or privileged");
+  }
+  return Status::Ok();
+}
+
+// reservedNamespaces and podSecurity: what the platform keeps, and grants.
+Status ReadTenancy(const Reader& r, const YAML::Node& root, DaemonConfig* config) {
+  if (const YAML::Node reserved = root["reservedNamespaces"]) {
+    if (!reserved.IsSequence()) {
+      return r.Error(reserved, "reservedNamespaces", "expected a list of names or globs");
+    }
+    for (const auto& item : reserved) {
+      std::string glob = item.IsScalar() ? item.as<std::string>() : "";
+      if (glob.empty()) return r.Error(item, "reservedNamespaces", "expected a name or a glob");
+      config->reserved_namespaces.push_back(glob);
+    }
+  }
+  const YAML::Node pod_security = root["podSecurity"];
+  if (!pod_security) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(r.Keys(pod_security, "podSecurity.", {"default", "apps"}));
+  if (const YAML::Node level = pod_security["default"]) {
+    PAGODA_RETURN_IF_ERROR(
+        Level(r, level, "podSecurity.default", &config->pod_security.default_level));
+  }
+  if (const YAML::Node apps = pod_security["apps"]) {
+    if (!apps.IsMap()) return r.Error(apps, "podSecurity.apps", "expected app: level pairs");
+    for (const auto& kv : apps) {
+      const std::string app = kv.first.as<std::string>();
+      manifest::PodSecurityLevel level{};
+      PAGODA_RETURN_IF_ERROR(Level(r, kv.second, "podSecurity.apps." + app, &level));
+      config->pod_security.apps[app] = level;
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& source) {
@@ -113,9 +157,10 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   }
   Reader r(source, fs::path(source).parent_path().string());
   try {
-    PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
-                                  {"repo", "ref", "path", "interval", "driftInterval", "stateDir",
-                                   "auth", "clusters", "qps", "burst", "http", "log"}));
+    PAGODA_RETURN_IF_ERROR(
+        r.Keys(root, "",
+               {"repo", "ref", "path", "interval", "driftInterval", "stateDir", "auth", "clusters",
+                "qps", "burst", "http", "log", "reservedNamespaces", "podSecurity"}));
     PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
     if (config.repo.empty()) {
       return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
@@ -186,10 +231,20 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
         return r.Error(log["format"], "log.format", "expected auto, text or json");
       }
     }
+    PAGODA_RETURN_IF_ERROR(ReadTenancy(r, root, &config));
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   return config;
+}
+
+Status ApplyTenancyConfig(const std::string& path, manifest::LoadOptions* options) {
+  if (path.empty()) return Status::Ok();
+  auto config = LoadDaemonConfig(path);
+  if (!config.ok()) return config.status();
+  options->reserved_namespaces = config->reserved_namespaces;
+  options->pod_security = config->pod_security;
+  return Status::Ok();
 }
 
 Result<DaemonConfig> LoadDaemonConfig(const std::string& path) {

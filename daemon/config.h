@@ -15,6 +15,9 @@
 //   burst: 100                 # them, lifted where the server has API Priority and Fairness
 //   http: {listen: "127.0.0.1:9420", webhookSecretFile: /etc/pagoda/webhook-secret}
 //   log: {format: auto}        # auto | text | json
+//   reservedNamespaces: [monitoring, "team-*"]     # never app names (beyond kube-*,
+//                                                  # default, pagoda-system)
+//   podSecurity: {default: baseline, apps: {infra-x: privileged}}   # baseline | privileged
 //
 // Unknown keys are errors, reported with file, line and column. Cluster
 // names never appear in Git: the repository names them, this file says where
@@ -25,6 +28,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "manifest/manifest.h"
 
 namespace pagoda::daemon {
 
@@ -60,6 +64,10 @@ struct DaemonConfig {
   std::string http_listen = "127.0.0.1:9420";
   std::string webhook_secret_file;
   std::string log_format = "auto";
+  // Tenancy: namespaces refused as app names beyond kube-*, default and
+  // pagoda-system (globs), and the Pod Security level each app gets.
+  std::vector<std::string> reserved_namespaces;
+  manifest::PodSecurityPolicy pod_security;
 
   // Paths inside the state directory.
   std::string CloneDir() const { return state_dir + "/repo.git"; }
@@ -68,6 +76,11 @@ struct DaemonConfig {
   std::string StatusPath() const { return state_dir + "/status.json"; }
   std::string PinsPath() const { return state_dir + "/pins.json"; }
 };
+
+// Sets the tenancy settings of the config file at `path` (reservedNamespaces,
+// podSecurity) in `options`, as the daemon reads the repository; nothing
+// when `path` is "".
+Status ApplyTenancyConfig(const std::string& path, manifest::LoadOptions* options);
 
 // Reads and checks a config file. Relative paths in it are relative to the
 // file's directory.

@@ -44,6 +44,31 @@ log: {format: json}
   EXPECT_EQ(config->log_format, "json");
 }
 
+TEST(DaemonConfig, TenancyReservesNamesAndGrantsPodSecurity) {
+  auto config = ParseDaemonConfig(R"(repo: /srv/apps
+reservedNamespaces: [monitoring, "team-*"]
+podSecurity: {default: baseline, apps: {infra-x: privileged}}
+)",
+                                  "/etc/pagoda/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->reserved_namespaces, (std::vector<std::string>{"monitoring", "team-*"}));
+  EXPECT_EQ(config->pod_security.For("infra-x"), manifest::PodSecurityLevel::kPrivileged);
+  EXPECT_EQ(config->pod_security.For("shop"), manifest::PodSecurityLevel::kBaseline);
+
+  auto defaults = ParseDaemonConfig("repo: /srv/apps\n", "/etc/pagoda/config.yaml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->reserved_namespaces.empty());
+  EXPECT_EQ(defaults->pod_security.For("x"), manifest::PodSecurityLevel::kBaseline);
+
+  auto restricted = ParseDaemonConfig("repo: /srv/apps\npodSecurity: {apps: {x: restricted}}\n",
+                                      "/etc/pagoda/config.yaml");
+  EXPECT_EQ(restricted.status().message(),
+            "/etc/pagoda/config.yaml:2:25: podSecurity.apps.x: expected baseline or privileged");
+  auto empty =
+      ParseDaemonConfig("repo: /srv/apps\nreservedNamespaces: [\"\"]\n", "/etc/pagoda/config.yaml");
+  EXPECT_FALSE(empty.ok());
+}
+
 TEST(DaemonConfig, DefaultsAndLocalRepoPaths) {
   auto config = ParseDaemonConfig("repo: ../apps\n", "/srv/pagoda/config.yaml");
   ASSERT_TRUE(config.ok()) << config.status().ToString();

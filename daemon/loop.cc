@@ -129,9 +129,7 @@ Result<std::shared_ptr<const Reconciler::Loaded>> Reconciler::Load(const std::st
   if (!files.ok()) return files.status();
   auto loaded = std::make_shared<Loaded>();
   loaded->commit = commit;
-  manifest::LoadOptions load_options;
-  load_options.known_clusters = options_.known_clusters;
-  loaded->repo = manifest::LoadRepository(**files, load_options);
+  loaded->repo = manifest::LoadRepository(**files, options_.load);
   return std::shared_ptr<const Loaded>(std::move(loaded));
 }
 

@@ -69,7 +69,8 @@ struct LoopOptions {
   int64_t interval_ms = 30'000;         // between fetches, jittered by ±10%
   int64_t drift_interval_ms = 300'000;  // between full reconciles without a new commit
   int64_t max_backoff_ms = 300'000;     // failing fetches and environments wait at most this
-  std::vector<std::string> known_clusters;
+  // How the repository is read: the known clusters, budgets, tenancy.
+  manifest::LoadOptions load;
   std::string repo_url;                // for status and records, credentials removed
   LoopObserver* observer = nullptr;    // not owned; nullptr: none
   std::chrono::milliseconds poll{50};  // how often a release in flight looks at its pods

@@ -374,7 +374,7 @@ int Run(const Args& args) {
   auto clusters = daemon::NewClusterAccess(mapping, client_options);
   LastEntry observer;
   daemon::LoopOptions loop_options;
-  loop_options.known_clusters = {"test", "prod"};
+  loop_options.load.known_clusters = {"test", "prod"};
   loop_options.repo_url = repo_dir;
   loop_options.observer = &observer;
   daemon::Reconciler reconciler(loop_options, git, **journal, *clusters, RealClock(),

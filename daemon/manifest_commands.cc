@@ -8,6 +8,7 @@
 #include <ostream>
 #include <set>
 
+#include "daemon/config.h"
 #include "daemon/engine.h"
 #include "manifest/manifest.h"
 
@@ -37,6 +38,10 @@ int Prepare(const ManifestFlags& flags, std::ostream& err, Repository* repo, Sel
       return 2;
     }
     options.node_allocatable = *node;
+  }
+  if (Status st = ApplyTenancyConfig(flags.config, &options); !st.ok()) {
+    err << "pagoda: --config: " << st.message() << "\n";
+    return 2;
   }
   std::unique_ptr<manifest::FileSource> source = manifest::NewDirectorySource(flags.repo);
   *repo = manifest::LoadRepository(*source, options);

@@ -15,6 +15,7 @@ struct ManifestFlags {
   std::string node_allocatable;       // "cpu=7.5,memory=15Gi"
   std::vector<std::string> clusters;  // NAME or NAME=CONTEXT: the known clusters
   std::string commit;                 // render: the pagoda.dev/commit annotation
+  std::string config;                 // a daemon config: its tenancy settings apply
 };
 
 // Exit codes: 0 valid (warnings allowed), 1 errors in the repository, 2 usage.
