@@ -32,6 +32,44 @@ bool Denied(const Status& status) {
          status.code() == Status::Code::kNotFound;
 }
 
+// Server-side apply of one create, update or adoption. Fields another
+// manager took from an object pagoda owns (kubectl scale, kubectl edit) are
+// taken back, and the log says whose they were. An object pagoda believed
+// new that turns out to exist is never forced: someone made it since it was
+// looked up. An adoption is forced from the start, and says from whom.
+Status ApplyOne(KubeClient& client, const diff::PlannedChange& change, const std::string& apply,
+                ChangeSetEntry* entry) {
+  entry->key = change.key.ToString();
+  const bool adopt = change.action == diff::Action::kAdopt;
+  auto applied = client.Patch(apply + (adopt ? "&force=true" : ""), "application/apply-patch+yaml",
+                              change.desired_json, &entry->warnings);
+  if (!applied.ok() && applied.status().code() == Status::Code::kConflict) {
+    if (change.action == diff::Action::kCreate) {
+      return Status::Conflict(
+          "it appeared in the cluster after pagoda looked it up, and it is not pagoda's to take "
+          "over; left alone: " +
+          applied.status().message());
+    }
+    spdlog::warn("{}: taking fields back from another manager: {}", entry->key,
+                 applied.status().message());
+    applied = client.Patch(apply + "&force=true", "application/apply-patch+yaml",
+                           change.desired_json, &entry->warnings);
+  }
+  if (!applied.ok()) return applied.status();
+  for (const std::string& w : entry->warnings) {
+    spdlog::warn("{}: the API server warns: {}", entry->key, w);
+  }
+  if (adopt) {
+    entry->action = ChangeAction::kAdopted;
+    entry->detail = "taken over" + (change.owner.empty() ? "" : " from " + change.owner);
+    spdlog::warn("{}: adopted: {}; {}", entry->key, change.reason, entry->detail);
+  } else {
+    entry->action =
+        change.action == diff::Action::kCreate ? ChangeAction::kCreated : ChangeAction::kConfigured;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 namespace internal {
@@ -159,6 +197,8 @@ std::string_view ChangeActionName(ChangeAction action) {
       return "deleted";
     case ChangeAction::kSkipped:
       return "skipped";
+    case ChangeAction::kAdopted:
+      return "adopted";
   }
   return "unknown";
 }
@@ -171,7 +211,8 @@ int ChangeSet::Count(ChangeAction action) const {
 std::string ChangeSet::Summary() const {
   std::string out;
   for (auto action : {ChangeAction::kCreated, ChangeAction::kConfigured, ChangeAction::kUnchanged,
-                      ChangeAction::kDeleted, ChangeAction::kSkipped}) {
+                      ChangeAction::kDeleted, ChangeAction::kSkipped, ChangeAction::kAdopted}) {
+    if (action == ChangeAction::kAdopted && Count(action) == 0) continue;
     if (!out.empty()) out += ", ";
     out += std::to_string(Count(action)) + " " + std::string(ChangeActionName(action));
   }
@@ -200,6 +241,47 @@ Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& 
   return predicted;
 }
 
+Status CheckCreates(KubeClient& client, const diff::Scope& scope, diff::Plan* plan) {
+  std::set<std::string> absent, foreign;  // namespaces that do not exist, or are not pagoda's
+  for (const auto& c : plan->changes) {
+    if (c.key.kind == "Namespace" && c.action == diff::Action::kConflict)
+      foreign.insert(c.key.name);
+  }
+  for (diff::PlannedChange& c : plan->changes) {  // Namespaces come first in a plan
+    if (c.action != diff::Action::kCreate) continue;
+    const bool is_namespace = c.key.kind == "Namespace";
+    if (!is_namespace &&
+        (absent.count(c.key.namespace_name) || foreign.count(c.key.namespace_name)))
+      continue;
+    auto resource = client.Resource(c.api_version, c.key.kind);
+    if (!resource.ok()) continue;  // Execute says so, for this object alone
+    auto found = client.Get(resource->ObjectPath(c.key.namespace_name, c.key.name));
+    if (found.ok()) {
+      const std::string app = is_namespace ? c.key.name : c.key.namespace_name;
+      if (diff::OwnedFor(*found, app, c.instance)) continue;  // pagoda's, and not seen yet
+      auto live = std::make_shared<rapidjson::Document>(std::move(*found));
+      diff::MarkForeign(&c, *live, scope);
+      c.live = std::move(live);
+      if (is_namespace && c.action == diff::Action::kConflict) foreign.insert(c.key.name);
+      continue;
+    }
+    switch (found.status().code()) {
+      case Status::Code::kNotFound:
+        if (is_namespace) absent.insert(c.key.name);
+        break;
+      case Status::Code::kPermissionDenied:
+        c.action = diff::Action::kConflict;
+        c.reason = "pagoda may not look it up to see whose it is, so it writes nothing there: " +
+                   found.status().message();
+        break;
+      default:
+        return found.status().WithContext("looking up " + c.key.ToString());
+    }
+  }
+  diff::HoldConflicts(plan);
+  return Status::Ok();
+}
+
 ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options) {
   ExecuteResult result;
   const std::string dry = options.dry_run ? "&dryRun=All" : "";
@@ -222,6 +304,8 @@ ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteO
         result.changes.entries.push_back({ChangeAction::kUnchanged, key, change.reason});
         continue;
       case diff::Action::kOrphan:
+      case diff::Action::kConflict:
+      case diff::Action::kBlocked:
         result.changes.entries.push_back({ChangeAction::kSkipped, key, change.reason});
         continue;
       default:
@@ -231,25 +315,15 @@ ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteO
     if (!resource.ok()) return fail(change, resource.status());
     const std::string path = resource->ObjectPath(change.key.namespace_name, change.key.name);
 
-    if (change.action == diff::Action::kCreate || change.action == diff::Action::kUpdate) {
-      const std::string apply = path + "?fieldManager=pagoda" + dry;
-      auto applied = client.Patch(apply, "application/apply-patch+yaml", change.desired_json);
-      if (!applied.ok() && applied.status().code() == Status::Code::kConflict) {
-        // Another manager owns fields pagoda sets (kubectl scale, kubectl
-        // edit): the repository wins, and the log says what was taken.
-        spdlog::warn("{}: taking fields back from another manager: {}", key,
-                     applied.status().message());
-        applied = client.Patch(apply + "&force=true", "application/apply-patch+yaml",
-                               change.desired_json);
-      }
-      if (!applied.ok()) return fail(change, applied.status());
+    if (change.action == diff::Action::kCreate || change.action == diff::Action::kUpdate ||
+        change.action == diff::Action::kAdopt) {
+      ChangeSetEntry entry;
+      Status st = ApplyOne(client, change, path + "?fieldManager=pagoda" + dry, &entry);
+      if (!st.ok()) return fail(change, st);
       if (change.key.kind == "Namespace" && change.action == diff::Action::kCreate) {
         new_namespaces.insert(change.key.name);
       }
-      result.changes.entries.push_back({change.action == diff::Action::kCreate
-                                            ? ChangeAction::kCreated
-                                            : ChangeAction::kConfigured,
-                                        key, ""});
+      result.changes.entries.push_back(std::move(entry));
       continue;
     }
     if (change.action == diff::Action::kRetire) {

@@ -29,13 +29,14 @@ Result<std::vector<diff::Live>> ReadLive(
     const std::set<std::pair<std::string, std::string>>& kinds_wanted);
 
 // What happened to one object.
-enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped };
+enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped, kAdopted };
 std::string_view ChangeActionName(ChangeAction action);  // "created", ...
 
 struct ChangeSetEntry {
   ChangeAction action = ChangeAction::kUnchanged;
   std::string key;     // Kind/namespace/name
-  std::string detail;  // why, for skipped and retired objects; "" otherwise
+  std::string detail;  // why, for skipped and retired objects; from whom, for adopted ones
+  std::vector<std::string> warnings;  // what the API server warned of when it was written
 };
 
 struct ChangeSet {
@@ -59,7 +60,18 @@ struct ExecuteResult {
 // Carries out `plan` in its order: creates and updates by server-side apply,
 // earlier revisions scaled to 0, deletions (in the background, only of the
 // object the plan saw: a precondition on its uid). Stops at the first failure.
+// Fields another manager took from an object pagoda owns are taken back
+// (the log names the manager); an object pagoda did not own is never forced,
+// except a kAdopt. Conflicts and blocked changes are skipped, with their reason.
 ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options);
+
+// Before the first write of an object, pagoda knows whether it exists: each
+// kCreate is looked up (all at once for a namespace that does not exist yet,
+// since nothing is in it), and one found without pagoda's labels for its app
+// and environment becomes a kConflict, or a kAdopt where `scope` says adopt,
+// naming its managers. Then diff::HoldConflicts. A lookup pagoda may not make
+// is a conflict too (it cannot tell); a server that does not answer is an error.
+Status CheckCreates(KubeClient& client, const diff::Scope& scope, diff::Plan* plan);
 
 // What the object would become if applied now: a server-side apply dry run.
 Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& api_version,

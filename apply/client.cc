@@ -117,6 +117,32 @@ std::string ResourceInfo::ObjectPath(std::string_view ns, std::string_view name)
   return CollectionPath(ns) + "/" + std::string(name);
 }
 
+std::vector<std::string> WarningsOf(const HttpResponse& response) {
+  std::vector<std::string> out;
+  auto it = response.headers.find("warning");
+  if (it == response.headers.end()) return out;
+  std::string_view all = it->second;
+  while (!all.empty()) {
+    size_t nl = all.find('\n');
+    std::string_view line = all.substr(0, nl);
+    all = nl == std::string_view::npos ? std::string_view() : all.substr(nl + 1);
+    // 299 - "text": the text is a quoted string with \-escapes.
+    size_t open = line.find('"');
+    size_t close = line.rfind('"');
+    if (open == std::string_view::npos || close <= open) {
+      if (!line.empty()) out.emplace_back(line);
+      continue;
+    }
+    std::string text;
+    for (size_t i = open + 1; i < close; ++i) {
+      if (line[i] == '\\' && i + 1 < close) ++i;
+      text += line[i];
+    }
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 Status StatusFromResponse(std::string_view method, std::string_view path,
                           const HttpResponse& response) {
   if (response.status >= 200 && response.status < 300) return Status::Ok();
@@ -222,9 +248,11 @@ Result<rapidjson::Document> KubeClient::Post(std::string_view path, const rapidj
 }
 
 Result<rapidjson::Document> KubeClient::Patch(std::string_view path, std::string_view content_type,
-                                              std::string_view body) {
+                                              std::string_view body,
+                                              std::vector<std::string>* warnings) {
   bool dry_run = path.find("dryRun=All") != std::string_view::npos;
-  return Call(dry_run ? "DRY-RUN" : "PATCH", "PATCH", path, content_type, std::string(body));
+  return Call(dry_run ? "DRY-RUN" : "PATCH", "PATCH", path, content_type, std::string(body),
+              "application/json", warnings);
 }
 
 Result<rapidjson::Document> KubeClient::Delete(std::string_view path, std::string_view body) {
@@ -470,9 +498,11 @@ Result<HttpResponse> KubeClient::CallRaw(std::string_view verb, std::string_view
 
 Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_view method,
                                              std::string_view path, std::string_view content_type,
-                                             std::string body, std::string_view accept) {
+                                             std::string body, std::string_view accept,
+                                             std::vector<std::string>* warnings) {
   auto response = CallRaw(verb, method, path, content_type, std::move(body), accept);
   if (!response.ok()) return response.status();
+  if (warnings != nullptr) *warnings = WarningsOf(*response);
   rapidjson::Document doc;
   if (response->body.empty()) {
     doc.SetObject();

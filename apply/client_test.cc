@@ -93,6 +93,25 @@ TEST(KubeClient, GivesUpAfterTheLastAttemptWithTheServersMessage) {
   EXPECT_EQ(script.requests.size(), static_cast<size_t>(RetryPolicy().max_attempts));
 }
 
+TEST(KubeClient, HandsOnTheServersWarnings) {
+  Script script;
+  script.answers.push_back(
+      Answer(200, "{}",
+             {{"warning",
+               "299 - \"spec.template.spec.nodeSelector[beta.kubernetes.io/os]: deprecated\"\n"
+               "299 - \"a \\\"quoted\\\" word\""}}));
+  script.answers.push_back(Answer(200, "{}"));
+  FakeClock clock;
+  auto client = Client(&script, &clock);
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(client->Patch("/api/v1/x", "application/apply-patch+yaml", "{}", &warnings).ok());
+  EXPECT_EQ(warnings, (std::vector<std::string>{
+                          "spec.template.spec.nodeSelector[beta.kubernetes.io/os]: deprecated",
+                          "a \"quoted\" word"}));
+  ASSERT_TRUE(client->Patch("/api/v1/x", "application/apply-patch+yaml", "{}", &warnings).ok());
+  EXPECT_TRUE(warnings.empty());
+}
+
 TEST(KubeClient, CountsWritesButNotDryRuns) {
   Script script;
   FakeClock clock;

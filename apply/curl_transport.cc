@@ -37,7 +37,11 @@ size_t AppendHeader(char* data, size_t size, size_t nmemb, void* user) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
     value.remove_suffix(1);
-  (*headers)[name] = std::string(value);
+  // A header sent more than once (Warning, for one) keeps each value, one per
+  // line: a header value never holds a newline itself.
+  std::string& slot = (*headers)[name];
+  if (!slot.empty()) slot += '\n';
+  slot += value;
   return size * nmemb;
 }
 

@@ -26,7 +26,8 @@ struct HttpRequest {
 
 struct HttpResponse {
   long status = 0;
-  std::map<std::string, std::string> headers;  // names lower-cased
+  // Names lower-cased; a header sent several times has its values one per line.
+  std::map<std::string, std::string> headers;
   std::string body;
 };
 

@@ -121,8 +121,12 @@ class KubeClient {
   // `content_type` selects the patch strategy: application/merge-patch+json,
   // application/strategic-merge-patch+json or application/apply-patch+yaml.
   // A path with dryRun=All counts as a dry run, not a write.
+  // `warnings`, when given, receives what the server warns of (its Warning
+  // headers: a deprecated API, a field it ignores, a pod its Pod Security
+  // level would refuse), one text each.
   Result<rapidjson::Document> Patch(std::string_view path, std::string_view content_type,
-                                    std::string_view body);
+                                    std::string_view body,
+                                    std::vector<std::string>* warnings = nullptr);
   Result<rapidjson::Document> Delete(std::string_view path, std::string_view body = "");
 
   // Every item of a collection, page by page (limit 500). `path` may carry a
@@ -169,7 +173,8 @@ class KubeClient {
   KubeClient(Credentials creds, ClientOptions options);
   Result<rapidjson::Document> Call(std::string_view verb, std::string_view method,
                                    std::string_view path, std::string_view content_type,
-                                   std::string body, std::string_view accept = "application/json");
+                                   std::string body, std::string_view accept = "application/json",
+                                   std::vector<std::string>* warnings = nullptr);
   // Call without parsing the answer: a 2xx response, or the Status of another.
   Result<HttpResponse> CallRaw(std::string_view verb, std::string_view method,
                                std::string_view path, std::string_view content_type,
@@ -193,6 +198,10 @@ class KubeClient {
   bool discovered_ = false;
   WriteObserver write_observer_;
 };
+
+// The texts of a response's Warning headers (RFC 7234 form, `299 - "text"`),
+// one per header. Exposed for tests.
+std::vector<std::string> WarningsOf(const HttpResponse& response);
 
 // Turns an API server answer into a Status (see KubeClient). Exposed for tests.
 Status StatusFromResponse(std::string_view method, std::string_view path,

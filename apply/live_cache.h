@@ -69,6 +69,8 @@ class LiveCache {
     int64_t watch_failures = 0;
   };
   Stats stats() const;
+  // The client it reads and watches through.
+  KubeClient& client() { return client_; }
 
  private:
   struct Kind;

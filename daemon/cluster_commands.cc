@@ -124,6 +124,20 @@ std::unique_ptr<ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s
   return std::move(*planned);
 }
 
+// What the plan leaves alone and why: held back environments and
+// manifests, and conflicts. Each is an error of the command.
+void ReportRefusals(const ServerPlan& planned, Session& s, std::ostream& err) {
+  for (const auto& h : planned.held) {
+    err << "pagoda: " << h.app << (h.env.empty() ? "" : "/" + h.env) << ": " << h.message << "\n";
+    s.problems = true;
+  }
+  for (const auto& c : planned.plan.changes) {
+    if (c.action != diff::Action::kConflict) continue;
+    err << "pagoda: conflict: " << c.key.ToString() << ": " << c.reason << "\n";
+    s.problems = true;
+  }
+}
+
 }  // namespace
 
 int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
@@ -134,6 +148,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
     std::unique_ptr<apply::KubeClient> client;
     auto planned = ConnectAndPlan(flags, s, server, desired, &client, err);
     if (planned == nullptr) continue;
+    ReportRefusals(*planned, s, err);
     for (const auto& change : planned->plan.changes) {
       const std::string key = change.key.ToString();
       std::string from, to, header = "diff " + key;
@@ -141,8 +156,12 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
         case diff::Action::kUnchanged:
           continue;
         case diff::Action::kOrphan:
+        case diff::Action::kBlocked:
           out << "# " << key << ": " << change.reason << "\n";
           continue;
+        case diff::Action::kConflict:
+          continue;  // reported above
+        case diff::Action::kAdopt:
         case diff::Action::kCreate: {
           rapidjson::Document d;
           d.Parse(change.desired_json.c_str());
@@ -153,7 +172,8 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
         case diff::Action::kUpdate: {
           std::string paths;
           for (const auto& c : change.changes) paths += (paths.empty() ? "" : ", ") + c.path;
-          header += " (changed: " + paths + ")";
+          header += change.action == diff::Action::kAdopt ? " (adopted: " + change.reason + ")"
+                                                          : " (changed: " + paths + ")";
           from = Yaml(diff::ForDisplay(*change.live));
           auto predicted =
               apply::PredictApply(*client, change.api_version, change.key, change.desired_json);
@@ -199,6 +219,7 @@ int RunSync(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
     std::unique_ptr<apply::KubeClient> client;
     auto planned = ConnectAndPlan(flags, s, server, desired, &client, err);
     if (planned == nullptr) continue;
+    ReportRefusals(*planned, s, err);
     apply::ExecuteResult result =
         apply::Execute(*client, planned->plan, {.dry_run = flags.dry_run});
     for (const auto& e : result.changes.entries) {
@@ -206,6 +227,7 @@ int RunSync(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
       out << "  " << e.key << " " << apply::ChangeActionName(e.action);
       if (!e.detail.empty()) out << " (" << e.detail << ")";
       out << "\n";
+      for (const auto& w : e.warnings) err << "warning: " << e.key << ": " << w << "\n";
     }
     out << "  " << result.changes.Summary() << "\n";
     if (!result.status.ok()) {

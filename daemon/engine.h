@@ -43,9 +43,19 @@ struct ServerDesired {
   std::string server;                 // where the objects go
   std::vector<std::string> clusters;  // the cluster names that lead there
   std::vector<diff::Desired> objects;
+  // Whose each object is, in the order of `objects`.
+  struct Origin {
+    std::string app;
+    std::string env;     // "" for the app's own objects (its Namespace, plain manifests)
+    std::string source;  // a plain manifest's file:line:column
+  };
+  std::vector<Origin> origins;
   diff::Scope scope;
   std::vector<std::string> apps;                        // namespaces in scope
   std::set<std::pair<std::string, std::string>> kinds;  // {group, kind} of the objects
+  // The public listeners the repository's valid apps claim on this server,
+  // selected or not: who keeps one is decided over all of them.
+  std::vector<manifest::ListenerClaim> claims;
 };
 
 struct RenderProblem {
@@ -68,9 +78,16 @@ std::map<std::string, ServerDesired> DesiredState(
 struct ServerPlan {
   std::vector<diff::Live> live;
   diff::Plan plan;
+  // Environments and plain manifests left out of the plan, and why: a
+  // public listener another claimant keeps, a kind the server serves
+  // cluster-scoped or not at all. Their objects in the cluster are left as they are.
+  std::vector<manifest::HeldBack> held;
 };
 
-// Reads what pagoda owns on the server for the desired apps and plans.
+// Reads what pagoda owns on the server for the desired apps and plans:
+// holds back what may not go there (ServerPlan::held), looks up each
+// object it would create (apply::CheckCreates), so that nothing that is
+// not pagoda's is taken over unless its environment says adopt.
 Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
                                                const ServerDesired& desired);
 // The same from a standing cache of the server, remembering comparisons in

@@ -188,6 +188,13 @@ class Reconciler {
   ActiveOrder* FindOrder(const std::string& id);
   std::string Release(const ReleaseRequest& request, Clock::TimePoint now,
                       std::vector<std::string>* errors);
+  // Records, once per commit and reasons, that nothing of `app`/`env` was
+  // written, and why; the status says so every cycle.
+  void RecordRefusal(const manifest::Environment& model, const std::string& app,
+                     const std::string& env, const std::string& commit,
+                     const std::vector<std::string>& refusals,
+                     const std::vector<const diff::PlannedChange*>& group, SyncEntry* entry,
+                     std::vector<std::string>* errors);
   RecordCommit DescribeCommit(const std::string& id);
   void SavePins();
   void LoadPins();

@@ -25,6 +25,7 @@ struct Reconciler::Env {
   bool keys_known = false;
   std::string blocked_commit;  // a release of this commit failed or was aborted: not again
   std::string blocked_reason;
+  std::string refused;  // the commit and reasons last recorded as refused, hashed
 };
 
 }  // namespace pagoda::daemon

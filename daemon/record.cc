@@ -34,8 +34,8 @@ constexpr std::array<std::string_view, 5> kTriggers = {"commit", "revert", "manu
                                                        "self-heal", "manual-sync"};
 constexpr std::array<std::string_view, 6> kOutcomes = {"in-progress", "succeeded", "failed",
                                                        "rolled-back", "aborted",   "superseded"};
-constexpr std::array<std::string_view, 5> kActions = {"created", "configured", "unchanged",
-                                                      "deleted", "skipped"};
+constexpr std::array<std::string_view, 6> kActions = {"created", "configured", "unchanged",
+                                                      "deleted", "skipped",    "adopted"};
 
 void Key(Writer& w, std::string_view key) {
   w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
@@ -277,6 +277,7 @@ std::string ToJson(const ReleaseRecord& r) {
     w.StartObject();
     Str(w, "action", Name(c.action));
     Str(w, "key", c.key);
+    OptStr(w, "detail", c.detail);
     w.EndObject();
   }
   w.EndArray();
@@ -297,6 +298,7 @@ std::string ToJson(const ReleaseRecord& r) {
   w.EndArray();
   Str(w, "outcome", Name(r.outcome));
   Strings(w, "errors", r.errors);
+  if (!r.warnings.empty()) Strings(w, "warnings", r.warnings);
   Time(w, "start", r.start);
   Time(w, "end", r.end);
   OptStr(w, "restores", r.restores);
@@ -346,6 +348,7 @@ Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
       Change change;
       PAGODA_RETURN_IF_ERROR(c.Enumeration("action", kActions, &change.action));
       PAGODA_RETURN_IF_ERROR(c.String("key", &change.key, true));
+      PAGODA_RETURN_IF_ERROR(c.String("detail", &change.detail));
       r.changes.push_back(std::move(change));
     }
   }
@@ -366,6 +369,7 @@ Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
   }
   PAGODA_RETURN_IF_ERROR(f.Enumeration("outcome", kOutcomes, &r.outcome));
   PAGODA_RETURN_IF_ERROR(f.Strings("errors", &r.errors));
+  PAGODA_RETURN_IF_ERROR(f.Strings("warnings", &r.warnings));
   PAGODA_RETURN_IF_ERROR(f.Time("start", &r.start));
   PAGODA_RETURN_IF_ERROR(f.Time("end", &r.end));
   PAGODA_RETURN_IF_ERROR(f.String("restores", &r.restores));

@@ -23,7 +23,7 @@ using TimeMs = int64_t;
 enum class ReleaseKind { kRollout, kScale, kConfig, kRollback, kSelfHeal, kPrune };
 enum class Trigger { kCommit, kRevert, kManualRollback, kSelfHeal, kManualSync };
 enum class Outcome { kInProgress, kSucceeded, kFailed, kRolledBack, kAborted, kSuperseded };
-enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped };
+enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped, kAdopted };
 
 // "rollout", "self-heal"; "commit", "manual-rollback"; "in-progress",
 // "rolled-back"; "created", "configured", …
@@ -51,6 +51,9 @@ struct RecordCommit {
 struct Change {
   ChangeAction action = ChangeAction::kUnchanged;
   std::string key;
+  // Why it was skipped (a conflict: whose the object is); from whom it was
+  // adopted. "" otherwise.
+  std::string detail;
 
   friend bool operator==(const Change&, const Change&) = default;
 };
@@ -86,6 +89,8 @@ struct ReleaseRecord {
   std::vector<BatchRecord> batches;
   Outcome outcome = Outcome::kInProgress;
   std::vector<std::string> errors;
+  // What the API server warned of as pagoda wrote ("Deployment/shop/prod-ab: ...").
+  std::vector<std::string> warnings;
   TimeMs start = 0;
   TimeMs end = 0;
   std::string restores;  // a rollback: the id of the release whose revision it restores

@@ -53,13 +53,55 @@ ChangeAction RecordAction(apply::ChangeAction a) {
       return ChangeAction::kDeleted;
     case apply::ChangeAction::kSkipped:
       return ChangeAction::kSkipped;
+    case apply::ChangeAction::kAdopted:
+      return ChangeAction::kAdopted;
   }
   return ChangeAction::kUnchanged;
 }
 
 bool ToDo(const diff::PlannedChange& c) {
   return c.action == diff::Action::kCreate || c.action == diff::Action::kUpdate ||
-         c.action == diff::Action::kRetire || c.action == diff::Action::kDelete;
+         c.action == diff::Action::kAdopt || c.action == diff::Action::kRetire ||
+         c.action == diff::Action::kDelete;
+}
+
+// Why nothing of `app`/`env` may be written this cycle: it is held back,
+// or one of its objects (or of its app's own) is in conflict. Empty when it
+// may go on.
+std::vector<std::string> Refusals(const ServerPlan& planned, const std::string& app,
+                                  const std::string& env,
+                                  const std::vector<const diff::PlannedChange*>& group) {
+  std::vector<std::string> out;
+  for (const auto& h : planned.held) {
+    if (h.app == app && h.env == env) out.push_back(h.message);
+  }
+  for (const auto* c : group) {
+    if (c->action == diff::Action::kConflict) {
+      out.push_back("conflict: " + c->key.ToString() + " " + c->reason);
+    }
+  }
+  if (out.empty()) {
+    for (const auto* c : group) {
+      if (c->action == diff::Action::kBlocked) out.push_back(c->key.ToString() + ": " + c->reason);
+    }
+  }
+  return out;
+}
+
+// What is held back of the app as a whole (a plain manifest the server
+// will not take): reported with each of its environments, which go on.
+std::vector<std::string> AppRefusals(const ServerPlan& planned, const std::string& app) {
+  std::vector<std::string> out;
+  for (const auto& h : planned.held) {
+    if (h.app == app && h.env.empty()) out.push_back(h.message);
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const auto& l : lines) out += (out.empty() ? "" : "; ") + l;
+  return out;
 }
 
 // The environment's environments on `server`, by app: those selected whose
@@ -280,11 +322,18 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     // Each change goes to its environment; app-level objects (the
     // Namespace, plain manifests) go with the app's first environment here.
     std::map<std::pair<std::string, std::string>, std::vector<const diff::PlannedChange*>> groups;
+    // Conflicts of an app's own objects (its Namespace, plain manifests)
+    // hold every one of its environments: each reports them.
+    std::map<std::string, std::vector<const diff::PlannedChange*>> app_conflicts;
     for (const auto& change : (*planned)->plan.changes) {
       const std::string app =
           change.key.kind == "Namespace" ? change.key.name : change.key.namespace_name;
       auto list = envs.find(app);
       if (list == envs.end() || list->second.empty()) continue;
+      if (change.action == diff::Action::kConflict && change.instance.empty()) {
+        app_conflicts[app].push_back(&change);
+        continue;
+      }
       std::string env = change.instance;
       if (env.empty()) env = list->second.front()->name.value;
       groups[{app, env}].push_back(&change);
@@ -332,6 +381,21 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
           }
         }
         e.status.drift = todo;
+        // Held back or in conflict: nothing of it is written, and the
+        // record says so once per commit and reason.
+        std::vector<std::string> refusals = Refusals(**planned, app, env, group);
+        for (const auto* c : app_conflicts[app]) {
+          refusals.push_back("conflict: " + c->key.ToString() + " " + c->reason);
+        }
+        if (!refusals.empty() && !orders_.count({app, env})) {
+          RecordRefusal(*model, app, env, tip_, refusals, group, entry, errors);
+          continue;
+        }
+        e.refused.clear();
+        if (auto held = AppRefusals(**planned, app); !held.empty()) {
+          errors->push_back(app + "/" + env + ": " + Join(held));
+          e.status.error = Join(held);
+        }
         if (auto order = orders_.find({app, env}); order != orders_.end()) {
           // One release order per environment: a newer commit waits, and
           // only the newest waiting one goes next.
@@ -404,6 +468,46 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
       }
     }
   }
+}
+
+void Reconciler::RecordRefusal(const manifest::Environment& model, const std::string& app,
+                               const std::string& env, const std::string& commit,
+                               const std::vector<std::string>& refusals,
+                               const std::vector<const diff::PlannedChange*>& group,
+                               SyncEntry* entry, std::vector<std::string>* errors) {
+  Env& e = EnvFor(app, env);
+  const std::string why = Join(refusals);
+  e.status.error = why;
+  errors->push_back(app + "/" + env + ": " + why);
+  const std::string digest = manifest::Sha256Hex(commit + "\n" + why, 16);
+  if (e.refused == digest) return;  // recorded already
+  ReleaseRecord record;
+  record.app = app;
+  record.env = env;
+  record.cluster = model.cluster.value;
+  record.kind = ReleaseKind::kConfig;
+  for (const auto* c : group) {
+    if (c->key.kind == "Deployment" && c->wanted && c->live == nullptr) {
+      record.kind = ReleaseKind::kRollout;
+    }
+    if (c->action == diff::Action::kConflict || c->action == diff::Action::kBlocked) {
+      record.changes.push_back({ChangeAction::kSkipped, c->key.ToString(), c->reason});
+    }
+  }
+  record.from = DescribeCommit(e.status.commit);
+  record.to = DescribeCommit(commit);
+  record.outcome = Outcome::kFailed;
+  record.errors = refusals;
+  record.start = record.end = clock_.UnixMillis();
+  if (Status st = journal_.Append(&record); !st.ok()) {
+    errors->push_back("recording the refusal of " + app + "/" + env + ": " + st.ToString());
+    return;
+  }
+  e.refused = digest;
+  entry->releases.push_back(record.id);
+  if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
+  spdlog::warn("release={} app={} env={} commit={} refused: {}", record.id, app, env,
+               commit.substr(0, 12), why);
 }
 
 std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
@@ -566,7 +670,8 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
   apply::ExecuteResult result = clusters_.Execute(req.server, sub);
   record.changes.clear();
   for (const auto& entry : result.changes.entries) {
-    record.changes.push_back({RecordAction(entry.action), entry.key});
+    record.changes.push_back({RecordAction(entry.action), entry.key, entry.detail});
+    for (const auto& w : entry.warnings) record.warnings.push_back(entry.key + ": " + w);
   }
   record.end = clock_.UnixMillis();
   if (result.status.ok()) {

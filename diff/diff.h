@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -119,6 +120,9 @@ enum class Action {
   kRetire,     // an earlier revision of a live environment: scale to 0, keep
   kDelete,     // owned by pagoda, no longer wanted, pruning allowed
   kOrphan,     // owned by pagoda, no longer wanted, pruning not allowed: reported
+  kConflict,   // in the cluster without pagoda's labels for its app and environment: left alone
+  kAdopt,      // the same, and the environment says adopt: taken over, and recorded
+  kBlocked,    // would be written, but its environment (or app) has a conflict: waits
 };
 std::string_view ActionName(Action action);
 
@@ -159,8 +163,20 @@ struct PlannedChange {
   // outlive the read that found it (a release order's last steps).
   std::shared_ptr<const rapidjson::Value> live;
   std::vector<FieldChange> changes;  // kUpdate
-  std::string reason;                // kRetire, kDelete, kOrphan: why
+  std::string reason;                // kRetire, kDelete, kOrphan, kConflict, kBlocked: why
+  // kConflict, kAdopt: whose the object is now, as far as the cluster says
+  // ("kubectl-client-side-apply, helm"); "" when it does not say.
+  std::string owner;
 };
+
+// Whether `live` carries pagoda's labels for app `app` and environment
+// `instance` ("" for objects of the app as a whole: its Namespace, plain
+// manifests): managed-by pagoda, name `app`, instance `instance`.
+bool OwnedFor(const rapidjson::Value& live, std::string_view app, std::string_view instance);
+
+// The field managers of an object (metadata.managedFields), without
+// duplicates, in their order; "" when it lists none.
+std::string ManagersOf(const rapidjson::Value& object);
 
 // What part of the cluster a sync speaks for: the apps (and, when given, only
 // some of their environments) that were selected and rendered. Objects
@@ -172,6 +188,12 @@ struct Scope {
     bool prune_app_objects = false;         // prune policy for the namespace's plain manifests
     std::map<std::string, bool> prune;      // per environment still in the repository
     std::map<std::string, int> keep_revisions;  // per environment still in the repository
+    std::map<std::string, bool> adopt;          // per environment: take over what exists
+    bool adopt_app_objects = false;             // the same for the Namespace and plain manifests
+    // Left as they are in the cluster, whatever the repository says: held
+    // back environments, and plain manifests by key ("Ingress/shop/edge").
+    std::set<std::string> held_environments;
+    std::set<std::string> held_objects;
   };
   std::map<std::string, AppScope> apps;  // by app name (= namespace)
 };
@@ -181,7 +203,7 @@ struct Plan {
                                        // retirements, then deletions in reverse apply order
 
   int Count(Action action) const;
-  bool InSync() const;  // nothing to create, update, retire or delete
+  bool InSync() const;  // nothing to create, update, adopt, retire or delete
 };
 
 // What MakePlan learned about each desired object, kept from one plan of a
@@ -207,7 +229,9 @@ struct PlanMemo {
   int64_t hits = 0, misses = 0;  // over the memo's life
 };
 
-// Pairs desired with live objects by key. Live objects of an environment
+// Pairs desired with live objects by key. A live object that is not
+// pagoda's for the desired object's app and environment (OwnedFor) is a
+// kConflict, or kAdopt where the scope says adopt. Live objects of an environment
 // that the repository still has but of another revision are its earlier
 // revisions: the newest `keep_revisions` of them are retired (scaled to 0),
 // older ones deleted with the files ConfigMaps only they use. Other live
@@ -216,6 +240,20 @@ struct PlanMemo {
 // else reported as orphans.
 Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
               const Scope& scope, PlanMemo* memo = nullptr);
+
+// Whether `change` may take over what exists under its key, by `scope`.
+bool AdoptionAllowed(const PlannedChange& change, const Scope& scope);
+
+// Makes `change` a kAdopt (where the scope allows) or a kConflict, because
+// `live`, under its key, is not pagoda's for its app and environment; the
+// reason says whose labels it carries, the owner who manages it.
+void MarkForeign(PlannedChange* change, const rapidjson::Value& live, const Scope& scope);
+
+// Nothing of an environment with a conflict is written, nor anything of an
+// app whose Namespace or plain manifests have one: their other creates,
+// updates, adoptions, retirements and deletions become kBlocked, naming the
+// conflict. Returns how many changes it blocked.
+int HoldConflicts(Plan* plan);
 
 // Apply order of kinds: Namespace, ConfigMap, Secret, Service, Deployment,
 // Ingress, then others by kind. Deletions go in reverse.

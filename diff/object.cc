@@ -1,6 +1,8 @@
 // Object identity, preparation for apply, and display normalisation.
 #include <rapidjson/document.h>
 
+#include <algorithm>
+
 #include "diff/diff.h"
 #include "manifest/json.h"
 
@@ -58,6 +60,31 @@ std::string LabelOf(const Value& object, std::string_view name) {
 
 std::string AnnotationOf(const Value& object, std::string_view name) {
   return MetadataEntry(object, "annotations", name);
+}
+
+bool OwnedFor(const Value& live, std::string_view app, std::string_view instance) {
+  return LabelOf(live, kManagedByLabel) == kManagedByValue && LabelOf(live, kNameLabel) == app &&
+         LabelOf(live, kInstanceLabel) == instance;
+}
+
+std::string ManagersOf(const Value& object) {
+  std::vector<std::string> managers;
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd() || !meta->value.IsObject()) return "";
+  auto fields = meta->value.FindMember("managedFields");
+  if (fields == meta->value.MemberEnd() || !fields->value.IsArray()) return "";
+  for (const auto& entry : fields->value.GetArray()) {
+    if (!entry.IsObject()) continue;
+    auto manager = entry.FindMember("manager");
+    if (manager == entry.MemberEnd() || !manager->value.IsString()) continue;
+    std::string name = manager->value.GetString();
+    if (std::find(managers.begin(), managers.end(), name) == managers.end()) {
+      managers.push_back(std::move(name));
+    }
+  }
+  std::string out;
+  for (const std::string& m : managers) out += (out.empty() ? "" : ", ") + m;
+  return out;
 }
 
 std::string ObjectKey::ToString() const {
@@ -185,6 +212,12 @@ std::string_view ActionName(Action action) {
       return "delete";
     case Action::kOrphan:
       return "orphan";
+    case Action::kConflict:
+      return "conflict";
+    case Action::kAdopt:
+      return "adopt";
+    case Action::kBlocked:
+      return "blocked";
   }
   return "unknown";
 }

@@ -76,7 +76,69 @@ std::vector<size_t> ApplyOrder(const std::vector<PlannedChange>& changes, bool r
   return order;
 }
 
+// The app an object belongs to: its namespace, or a Namespace's name.
+std::string AppOf(const ObjectKey& key) {
+  return key.kind == "Namespace" ? key.name : key.namespace_name;
+}
+
+// Why a live object under a desired key is not pagoda's to write.
+std::string ForeignReason(const Value& live, const std::string& app, const std::string& instance) {
+  std::string says;
+  for (const char* label : {kManagedByLabel, kNameLabel, kInstanceLabel}) {
+    std::string value = Label(live, label);
+    if (!value.empty()) says += (says.empty() ? "" : ", ") + std::string(label) + "=" + value;
+  }
+  return "exists without pagoda's labels for app " + app +
+         (instance.empty() ? "" : ", environment " + instance) + " (" +
+         (says.empty() ? "it has none of them" : "it says " + says) + ")";
+}
+
+bool ToWrite(Action action) {
+  return action == Action::kCreate || action == Action::kUpdate || action == Action::kAdopt ||
+         action == Action::kRetire || action == Action::kDelete;
+}
+
 }  // namespace
+
+bool AdoptionAllowed(const PlannedChange& change, const Scope& scope) {
+  auto app = scope.apps.find(AppOf(change.key));
+  if (app == scope.apps.end()) return false;
+  if (change.instance.empty()) return app->second.adopt_app_objects;
+  auto env = app->second.adopt.find(change.instance);
+  return env != app->second.adopt.end() && env->second;
+}
+
+void MarkForeign(PlannedChange* change, const Value& live, const Scope& scope) {
+  change->reason = ForeignReason(live, AppOf(change->key), change->instance);
+  change->owner = ManagersOf(live);
+  if (!change->owner.empty()) change->reason += ", managed by " + change->owner;
+  if (AdoptionAllowed(*change, scope)) {
+    change->action = Action::kAdopt;
+  } else {
+    change->action = Action::kConflict;
+    change->reason += "; left alone (adopt: true on the environment takes it over)";
+  }
+}
+
+int HoldConflicts(Plan* plan) {
+  std::map<std::pair<std::string, std::string>, std::string> conflicted;  // (app, env) → key
+  for (const PlannedChange& c : plan->changes) {
+    if (c.action == Action::kConflict)
+      conflicted.try_emplace({AppOf(c.key), c.instance}, c.key.ToString());
+  }
+  int blocked = 0;
+  for (PlannedChange& c : plan->changes) {
+    if (!ToWrite(c.action)) continue;
+    const std::string app = AppOf(c.key);
+    auto it = conflicted.find({app, ""});  // the app's own objects hold everything back
+    if (it == conflicted.end()) it = conflicted.find({app, c.instance});
+    if (it == conflicted.end()) continue;
+    c.action = Action::kBlocked;
+    c.reason = "not written while " + it->second + " is in conflict";
+    ++blocked;
+  }
+  return blocked;
+}
 
 int Plan::Count(Action action) const {
   return static_cast<int>(std::count_if(
@@ -85,7 +147,7 @@ int Plan::Count(Action action) const {
 
 bool Plan::InSync() const {
   return Count(Action::kCreate) + Count(Action::kUpdate) + Count(Action::kRetire) +
-             Count(Action::kDelete) ==
+             Count(Action::kDelete) + Count(Action::kAdopt) ==
          0;
 }
 
@@ -168,12 +230,17 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
     change.wanted = true;
     if (l == nullptr) {
       change.action = Action::kCreate;
+    } else if (!OwnedFor(*l->object, AppOf(d.key), entry->instance)) {
+      change.live = l->object;
+      MarkForeign(&change, *l->object, scope);
     } else {
       change.live = l->object;
       change.action = entry->comparison.equal ? Action::kUnchanged : Action::kUpdate;
       change.changes = entry->comparison.changes;
     }
-    if (change.action != Action::kUnchanged) change.desired_json = d.json;
+    if (change.action != Action::kUnchanged && change.action != Action::kConflict) {
+      change.desired_json = d.json;
+    }
     apply.push_back(std::move(change));
   }
   // Pairs not planned now are not kept: a memo holds one plan's worth.
@@ -186,11 +253,15 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
   std::vector<const Live*> leftovers;
   for (const Live& l : live) {
     if (desired_keys.count(&l.key)) continue;
-    const std::string app = l.key.kind == "Namespace" ? l.key.name : l.key.namespace_name;
+    const std::string app = AppOf(l.key);
     auto app_scope = scope.apps.find(app);
     if (app_scope == scope.apps.end() || Label(*l.object, kNameLabel) != app) continue;
     if (Label(*l.object, kManagedByLabel) != kManagedByValue) continue;
     const std::string env = Label(*l.object, kInstanceLabel);
+    if (app_scope->second.held_environments.count(env) ||
+        app_scope->second.held_objects.count(l.key.ToString())) {
+      continue;  // held back: left as it is
+    }
     const auto& envs = app_scope->second.environments;
     if (env.empty() ? !app_scope->second.all_environments
                     : std::find(envs.begin(), envs.end(), env) == envs.end() &&

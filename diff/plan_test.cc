@@ -178,6 +178,97 @@ std::string Versioned(std::string json, const std::string& version) {
   return json;
 }
 
+TEST(MakePlan, AnObjectLabelledForAnotherAppOrEnvironmentIsAConflict) {
+  std::vector<Desired> desired = {D(Simple("Service", "prod", "shop", "prod")),
+                                  D(Simple("ConfigMap", "prod-files-a", "shop", "prod")),
+                                  D(Simple("Service", "test", "shop", "test"))};
+  std::vector<Live> live;
+  live.push_back(L(Simple("Service", "prod", "shop", "canary")));  // another environment's
+  std::string foreign = Simple("ConfigMap", "prod-files-a", "shop", "prod");
+  const std::string shop = R"("app.kubernetes.io/name":"shop")";
+  foreign.replace(foreign.find(shop), shop.size(), R"("app.kubernetes.io/name":"other")");
+  live.push_back(L(foreign));
+  Scope scope = ShopScope(true);
+  scope.apps["shop"].environments = {"prod", "test"};
+  Plan plan = MakePlan(desired, live, scope);
+  const PlannedChange* svc = Find(plan, "Service/shop/prod");
+  ASSERT_NE(svc, nullptr);
+  EXPECT_EQ(svc->action, Action::kConflict);
+  EXPECT_EQ(svc->reason,
+            "exists without pagoda's labels for app shop, environment prod (it says "
+            "app.kubernetes.io/managed-by=pagoda, app.kubernetes.io/name=shop, "
+            "app.kubernetes.io/instance=canary); left alone (adopt: true on the environment "
+            "takes it over)");
+  EXPECT_TRUE(svc->desired_json.empty());  // nothing to write
+  EXPECT_EQ(Find(plan, "ConfigMap/shop/prod-files-a")->action, Action::kConflict);
+  EXPECT_EQ(Find(plan, "Service/shop/test")->action, Action::kCreate);
+
+  // Held: the environment with the conflict writes nothing, the other goes on.
+  EXPECT_EQ(HoldConflicts(&plan), 0);  // prod has nothing else to write here
+  desired.push_back(D(DeploymentJson("prod-b", "shop", "prod", 3)));
+  plan = MakePlan(desired, live, scope);
+  EXPECT_EQ(HoldConflicts(&plan), 1);
+  EXPECT_EQ(Find(plan, "Deployment/shop/prod-b")->action, Action::kBlocked);
+  EXPECT_EQ(Find(plan, "Deployment/shop/prod-b")->reason,
+            "not written while ConfigMap/shop/prod-files-a is in conflict");
+  EXPECT_EQ(Find(plan, "Service/shop/test")->action, Action::kCreate);
+}
+
+TEST(MakePlan, AConflictOfTheAppsOwnObjectsHoldsEveryEnvironment) {
+  std::vector<Desired> desired = {
+      D(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop","labels":{)"
+        R"("app.kubernetes.io/name":"shop","app.kubernetes.io/managed-by":"pagoda"}}})"),
+      D(Simple("Service", "prod", "shop", "prod")), D(Simple("Service", "test", "shop", "test"))};
+  std::vector<Live> live;
+  live.push_back(L(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop",)"
+                   R"("labels":{"app.kubernetes.io/managed-by":"pagoda"}}})"));
+  Scope scope = ShopScope(true);
+  scope.apps["shop"].environments = {"prod", "test"};
+  Plan plan = MakePlan(desired, live, scope);
+  EXPECT_EQ(Find(plan, "Namespace/shop")->action, Action::kConflict);
+  EXPECT_EQ(HoldConflicts(&plan), 2);
+  EXPECT_EQ(Find(plan, "Service/shop/prod")->action, Action::kBlocked);
+  EXPECT_EQ(Find(plan, "Service/shop/test")->action, Action::kBlocked);
+  EXPECT_TRUE(plan.InSync());  // nothing will be written
+}
+
+TEST(MakePlan, AdoptTakesOverWhatExistsWhereTheEnvironmentSaysSo) {
+  std::vector<Desired> desired = {D(Simple("Service", "prod", "shop", "prod"))};
+  std::vector<Live> live;
+  live.push_back(L(Simple("Service", "prod", "shop", "")));  // made without an environment
+  Scope scope = ShopScope(true);
+  scope.apps["shop"].adopt = {{"prod", true}};
+  Plan plan = MakePlan(desired, live, scope);
+  const PlannedChange* svc = Find(plan, "Service/shop/prod");
+  ASSERT_NE(svc, nullptr);
+  EXPECT_EQ(svc->action, Action::kAdopt);
+  EXPECT_FALSE(svc->desired_json.empty());
+  EXPECT_FALSE(plan.InSync());
+  EXPECT_EQ(HoldConflicts(&plan), 0);
+}
+
+TEST(MakePlan, HeldBackEnvironmentsAndObjectsAreLeftAsTheyAre) {
+  std::vector<Live> live;
+  live.push_back(L(Simple("Ingress", "prod", "shop", "prod")));
+  live.push_back(L(Simple("Ingress", "edge", "shop", "")));
+  Scope scope = ShopScope(true);
+  scope.apps["shop"].held_environments = {"prod"};
+  scope.apps["shop"].held_objects = {"Ingress/shop/edge"};
+  Plan plan = MakePlan({}, live, scope);
+  EXPECT_TRUE(plan.changes.empty());
+  scope.apps["shop"].held_environments.clear();
+  EXPECT_EQ(MakePlan({}, live, scope).Count(Action::kDelete), 1);
+}
+
+TEST(Ownership, ManagersOfListsEachOnce) {
+  rapidjson::Document doc;
+  doc.Parse(R"({"metadata":{"managedFields":[{"manager":"kubectl-client-side-apply"},)"
+            R"({"manager":"kube-controller-manager"},{"manager":"kubectl-client-side-apply"}]}})");
+  EXPECT_EQ(ManagersOf(doc), "kubectl-client-side-apply, kube-controller-manager");
+  doc.Parse(R"({"metadata":{}})");
+  EXPECT_EQ(ManagersOf(doc), "");
+}
+
 TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
   std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b")),
                                   D(Simple("Service", "prod", "shop", "prod"))};

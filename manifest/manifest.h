@@ -513,6 +513,9 @@ struct Object {
   std::string namespace_name;  // "" for cluster-scoped objects
   std::string name;
   std::string json;
+  // A plain manifest's place in the repository ("apps/shop/manifests/db.yaml:12:1"),
+  // for messages about it; "" for what pagoda renders itself.
+  std::string source;
 
   std::string Key() const;  // "Deployment/shop/prod-3f2a9c1b0d"
 };
