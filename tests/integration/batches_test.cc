@@ -140,10 +140,10 @@ class PodWatch {
   std::vector<std::string> violations_;
 };
 
-// An environment of one namespace: revision "old" running R instances,
-// revision "new" created at 0.
+// An environment of one namespace (labelled as pagoda's): revision "old"
+// running R instances, revision "new" created at 0.
 struct Environment {
-  testing::ScopedNamespace ns{"it-batches"};
+  testing::ScopedNamespace ns{"it-batches", testing::ScopedNamespace::Labels::kPagodas};
   std::unique_ptr<apply::KubeClient> client;
   std::unique_ptr<apply::KubeWorkloads> workloads;
 

@@ -125,9 +125,13 @@ TEST(TestCluster, DeploymentRollsOutThroughPagodasClientAndScalesToZero) {
   auto client = Connect(TestCluster::Get().Pagoda());
   ASSERT_NE(client, nullptr);
   const std::string ns = testing::UniqueName("it-rollout");
+  // With the labels pagoda gives an app's namespace: the API server lets
+  // pagoda make no other (deploy/admission.yaml).
   auto created = client->Post(
       "/api/v1/namespaces",
-      Json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + ns + R"("}})"));
+      Json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + ns +
+           R"(","labels":{"app.kubernetes.io/managed-by":"pagoda","app.kubernetes.io/name":")" +
+           ns + R"("}}})"));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   struct Cleanup {
     std::string ns;
@@ -165,7 +169,7 @@ TEST(TestCluster, DeploymentRollsOutThroughPagodasClientAndScalesToZero) {
 }
 
 TEST(TestCluster, BrokenImageRunsButNeverBecomesReady) {
-  testing::ScopedNamespace ns("it-broken");
+  testing::ScopedNamespace ns("it-broken", testing::ScopedNamespace::Labels::kPagodas);
   auto client = Connect(TestCluster::Get().Pagoda());
   ASSERT_NE(client, nullptr);
   const std::string deployments = "/apis/apps/v1/namespaces/" + ns.name() + "/deployments";

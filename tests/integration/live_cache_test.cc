@@ -78,8 +78,8 @@ int64_t Lists(const apply::KubeClient& client) {
   return it == stats.by_verb.end() ? 0 : it->second;
 }
 
-// Each test: a namespace of its own holding owned objects the
-// administrator made (not through the cache's client).
+// Each test: a namespace of its own, labelled as pagoda's, holding owned
+// objects the administrator made (not through the cache's client).
 class LiveCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -89,7 +89,7 @@ class LiveCacheTest : public ::testing::Test {
     MakeObjects(*admin, ns.name());
   }
 
-  testing::ScopedNamespace ns{"live-cache"};
+  testing::ScopedNamespace ns{"live-cache", testing::ScopedNamespace::Labels::kPagodas};
   std::unique_ptr<apply::KubeClient> admin;
 };
 

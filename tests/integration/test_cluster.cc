@@ -166,10 +166,17 @@ std::string UniqueName(const std::string& prefix) {
   return prefix + suffix;
 }
 
-ScopedNamespace::ScopedNamespace(const std::string& prefix) : name_(UniqueName(prefix)) {
+ScopedNamespace::ScopedNamespace(const std::string& prefix, Labels labels)
+    : name_(UniqueName(prefix)) {
   std::string out;
   int rc = TestCluster::Get().Kubectl({"create", "namespace", name_}, &out);
   if (rc != 0) ADD_FAILURE() << "kubectl create namespace " << name_ << ": " << out;
+  if (rc != 0 || labels == Labels::kNone) return;
+  rc = TestCluster::Get().Kubectl(
+      {"label", "namespace", name_, "app.kubernetes.io/managed-by=pagoda",
+       "app.kubernetes.io/name=" + name_},
+      &out);
+  if (rc != 0) ADD_FAILURE() << "kubectl label namespace " << name_ << ": " << out;
 }
 
 ScopedNamespace::~ScopedNamespace() {

@@ -57,11 +57,15 @@ class ChildProcess {
   std::string buffer_;
 };
 
-// A namespace that exists for the lifetime of this object: created with a
-// unique name from `prefix`, deleted (without waiting) on destruction.
+// A namespace that exists for the lifetime of this object: created by the
+// administrator with a unique name from `prefix`, deleted (without waiting) on
+// destruction. kPagodas labels it as pagoda labels the namespace of an app
+// (app.kubernetes.io/managed-by=pagoda, app.kubernetes.io/name=its name): the
+// only namespaces where the API server lets pagoda write (deploy/admission.yaml).
 class ScopedNamespace {
  public:
-  explicit ScopedNamespace(const std::string& prefix);
+  enum class Labels { kNone, kPagodas };
+  explicit ScopedNamespace(const std::string& prefix, Labels labels = Labels::kNone);
   ~ScopedNamespace();
   ScopedNamespace(const ScopedNamespace&) = delete;
   ScopedNamespace& operator=(const ScopedNamespace&) = delete;

@@ -4,14 +4,16 @@
 // nodes), all as ordinary processes on loopback, in the manner of envtest and
 // kwokctl's binary runtime.
 //
-//	testcluster up   --dir DIR --bin BINDIR --stages FILE --rbac FILE [--nodes N]
+//	testcluster up   --dir DIR --bin BINDIR --stages FILE --rbac FILE [--admission FILE] [--nodes N]
 //	testcluster down --dir DIR
 //	testcluster env  --dir DIR
 //	testcluster faultproxy --dir DIR --faults 429,503,drop   (see faultproxy.go)
 //
 // `up` writes into DIR: pki/ (a fresh CA, serving and client certificates),
 // admin.kubeconfig (system:masters), pagoda.kubeconfig (a token of the
-// ServiceAccount pagoda-system/pagoda, bound to the rules in --rbac),
+// ServiceAccount pagoda-system/pagoda, bound to the rules in --rbac, and
+// held by the admission policies in --admission, which are in force before
+// up reports ready),
 // logs/<component>.log, pids/<component>.pid and env (KEY=VALUE lines for
 // tests). Every port is one the kernel reported free on 127.0.0.1, so two
 // clusters in two directories never collide. `down` stops exactly the
@@ -57,6 +59,7 @@ func main() {
 	bin := fs.String("bin", "", "directory holding etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok")
 	stages := fs.String("stages", "", "KWOK stages file")
 	rbac := fs.String("rbac", "", "manifest with pagoda's ServiceAccount and its RBAC")
+	admission := fs.String("admission", "", "manifest with the admission policies that hold pagoda's ServiceAccount")
 	nodes := fs.Int("nodes", 3, "number of fake nodes")
 	timeout := fs.Duration("timeout", 90*time.Second, "how long up waits for the cluster to be ready")
 	faults := fs.String("faults", "", "faultproxy: the faults to inject, e.g. 429,503,drop")
@@ -68,7 +71,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	for _, p := range []*string{bin, stages, rbac} {
+	for _, p := range []*string{bin, stages, rbac, admission} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				fatal(err)
@@ -86,7 +89,7 @@ func main() {
 		// take one before a component binds it. Such a start is retried on
 		// new ports.
 		for attempt := 1; ; attempt++ {
-			c = &cluster{dir: abs, bin: *bin, stages: *stages, rbac: *rbac, nodes: *nodes}
+			c = &cluster{dir: abs, bin: *bin, stages: *stages, rbac: *rbac, admission: *admission, nodes: *nodes}
 			err := c.up(*timeout)
 			if err == nil {
 				break
@@ -123,7 +126,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testcluster up|down|env|faultproxy --dir DIR [--bin DIR --stages FILE --rbac FILE --nodes N]")
+	fmt.Fprintln(os.Stderr, "usage: testcluster up|down|env|faultproxy --dir DIR [--bin DIR --stages FILE --rbac FILE --admission FILE --nodes N]")
 	os.Exit(2)
 }
 
@@ -133,9 +136,9 @@ func fatal(err error) {
 }
 
 type cluster struct {
-	dir, bin, stages, rbac string
-	nodes                  int
-	ports                  map[string]int
+	dir, bin, stages, rbac, admission string
+	nodes                             int
+	ports                             map[string]int
 }
 
 func (c *cluster) path(parts ...string) string {
@@ -317,7 +320,37 @@ func (c *cluster) up(timeout time.Duration) error {
 	if err := c.writeTokenKubeconfig("pagoda", strings.TrimSpace(token)); err != nil {
 		return err
 	}
+	if c.admission != "" {
+		if err := c.applyAdmission(deadline); err != nil {
+			return err
+		}
+	}
 	return c.writeEnv()
+}
+
+// applyAdmission applies the admission policies and waits until the API
+// server enforces them: a policy takes effect some time after it is stored,
+// once the server has compiled it. The probe is a write RBAC grants pagoda
+// and the policies must refuse, a ConfigMap in kube-system, as a dry run.
+func (c *cluster) applyAdmission(deadline time.Time) error {
+	manifest, err := os.ReadFile(c.admission)
+	if err != nil {
+		return err
+	}
+	if err := c.kubectlApply(manifest); err != nil {
+		return fmt.Errorf("applying %s: %w", c.admission, err)
+	}
+	return c.waitFor(deadline, "the admission policies to refuse pagoda a ConfigMap in kube-system", func() (bool, error) {
+		_, err := c.kubectlAs(c.path("pagoda.kubeconfig"), nil, "create", "configmap", "pagoda-admission-probe",
+			"-n", "kube-system", "--dry-run=server")
+		if err == nil {
+			return false, errors.New("the dry run was allowed")
+		}
+		if strings.Contains(err.Error(), "ValidatingAdmissionPolicy") && strings.Contains(err.Error(), "denied request") {
+			return true, nil
+		}
+		return false, err
+	})
 }
 
 // freePorts asks the kernel for distinct free ports on 127.0.0.1.
@@ -433,10 +466,15 @@ func (c *cluster) waitFor(deadline time.Time, what string, cond func() (bool, er
 }
 
 func (c *cluster) kubectl(stdin []byte, args ...string) (string, error) {
+	return c.kubectlAs(c.path("admin.kubeconfig"), stdin, args...)
+}
+
+// kubectlAs runs kubectl with the credentials of kubeconfig.
+func (c *cluster) kubectlAs(kubeconfig string, stdin []byte, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "kubectl"),
-		append([]string{"--kubeconfig=" + c.path("admin.kubeconfig")}, args...)...)
+		append([]string{"--kubeconfig=" + kubeconfig}, args...)...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
