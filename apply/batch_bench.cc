@@ -232,9 +232,11 @@ Status OneRun(const Args& args, const apply::Credentials& creds, int poll_ms, in
 
   const std::string ns = "batch-bench-" + std::to_string(::getpid()) + "-p" +
                          std::to_string(poll_ms) + "-" + std::to_string(run);
-  if (Status st =
-          Create(**setup_client, "/api/v1/namespaces",
-                 R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + ns + R"("}})");
+  if (Status st = Create(**setup_client, "/api/v1/namespaces",
+                         R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + ns +
+                             R"(","labels":{"app.kubernetes.io/managed-by":"pagoda",)"
+                             R"("app.kubernetes.io/name":")" +
+                             ns + R"("}}})");
       !st.ok()) {
     return st.WithContext("namespace " + ns);
   }
