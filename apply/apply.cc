@@ -70,6 +70,26 @@ Status ApplyOne(KubeClient& client, const diff::PlannedChange& change, const std
   return Status::Ok();
 }
 
+// `live` was found under the key of `change`: pagoda's (by its labels, or
+// because pagoda applied it before and someone edited its labels since) is
+// an update of it; anyone else's a conflict or an adoption.
+void SettleOwner(diff::PlannedChange* change, std::shared_ptr<rapidjson::Document> live,
+                 const diff::Scope& scope) {
+  const std::string app =
+      change->key.kind == "Namespace" ? change->key.name : change->key.namespace_name;
+  if (diff::OwnedFor(*live, app, change->instance) || diff::AppliedByPagoda(*live)) {
+    rapidjson::Document desired;
+    desired.Parse(change->desired_json.c_str(), change->desired_json.size());
+    diff::Comparison comparison = diff::Compare(desired, *live);
+    change->action = comparison.equal ? diff::Action::kUnchanged : diff::Action::kUpdate;
+    change->changes = std::move(comparison.changes);
+    change->reason.clear();
+  } else {
+    diff::MarkForeign(change, *live, scope);
+  }
+  change->live = std::move(live);
+}
+
 }  // namespace
 
 namespace internal {
@@ -241,15 +261,16 @@ Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& 
   return predicted;
 }
 
-Status CheckCreates(KubeClient& client, const diff::Scope& scope, diff::Plan* plan) {
+Status CheckOwnership(KubeClient& client, const diff::Scope& scope, diff::Plan* plan) {
   std::set<std::string> absent, foreign;  // namespaces that do not exist, or are not pagoda's
-  for (const auto& c : plan->changes) {
-    if (c.key.kind == "Namespace" && c.action == diff::Action::kConflict)
-      foreign.insert(c.key.name);
-  }
   for (diff::PlannedChange& c : plan->changes) {  // Namespaces come first in a plan
-    if (c.action != diff::Action::kCreate) continue;
     const bool is_namespace = c.key.kind == "Namespace";
+    const bool unsettled = c.action == diff::Action::kConflict && c.live != nullptr &&
+                           !diff::AppliedByPagoda(*c.live) && diff::ManagersOf(*c.live).empty();
+    if (c.action != diff::Action::kCreate && !unsettled) {
+      if (is_namespace && c.action == diff::Action::kConflict) foreign.insert(c.key.name);
+      continue;
+    }
     if (!is_namespace &&
         (absent.count(c.key.namespace_name) || foreign.count(c.key.namespace_name)))
       continue;
@@ -257,17 +278,15 @@ Status CheckCreates(KubeClient& client, const diff::Scope& scope, diff::Plan* pl
     if (!resource.ok()) continue;  // Execute says so, for this object alone
     auto found = client.Get(resource->ObjectPath(c.key.namespace_name, c.key.name));
     if (found.ok()) {
-      const std::string app = is_namespace ? c.key.name : c.key.namespace_name;
-      if (diff::OwnedFor(*found, app, c.instance)) continue;  // pagoda's, and not seen yet
       auto live = std::make_shared<rapidjson::Document>(std::move(*found));
-      diff::MarkForeign(&c, *live, scope);
-      c.live = std::move(live);
+      SettleOwner(&c, live, scope);
       if (is_namespace && c.action == diff::Action::kConflict) foreign.insert(c.key.name);
       continue;
     }
     switch (found.status().code()) {
       case Status::Code::kNotFound:
         if (is_namespace) absent.insert(c.key.name);
+        if (unsettled) c.action = diff::Action::kCreate;  // gone since it was listed
         break;
       case Status::Code::kPermissionDenied:
         c.action = diff::Action::kConflict;

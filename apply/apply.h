@@ -65,13 +65,17 @@ struct ExecuteResult {
 // except a kAdopt. Conflicts and blocked changes are skipped, with their reason.
 ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options);
 
-// Before the first write of an object, pagoda knows whether it exists: each
-// kCreate is looked up (all at once for a namespace that does not exist yet,
-// since nothing is in it), and one found without pagoda's labels for its app
-// and environment becomes a kConflict, or a kAdopt where `scope` says adopt,
-// naming its managers. Then diff::HoldConflicts. A lookup pagoda may not make
-// is a conflict too (it cannot tell); a server that does not answer is an error.
-Status CheckCreates(KubeClient& client, const diff::Scope& scope, diff::Plan* plan);
+// Before the first write of an object, pagoda knows whether it exists and
+// whose it is. Each kCreate is looked up (none in a namespace that does not
+// exist yet: nothing is in it), and so is each kConflict the plan could not
+// settle from a listing. An object is pagoda's when it carries pagoda's
+// labels for its app and environment, or when pagoda's field manager has
+// applied it before (diff::AppliedByPagoda: its labels were edited by hand,
+// which is drift to repair, a kUpdate). Any other becomes a kConflict, or a
+// kAdopt where `scope` says adopt, naming its managers. Then
+// diff::HoldConflicts. A lookup pagoda may not make is a conflict too (it
+// cannot tell whose the object is); a server that does not answer is an error.
+Status CheckOwnership(KubeClient& client, const diff::Scope& scope, diff::Plan* plan);
 
 // What the object would become if applied now: a server-side apply dry run.
 Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& api_version,

@@ -290,7 +290,7 @@ Result<std::unique_ptr<ServerPlan>> Plan(apply::KubeClient& client, const ReadLi
     scope = &reduced.scope;
     plan->plan = diff::MakePlan(reduced.objects, plan->live, reduced.scope, memo);
   }
-  PAGODA_RETURN_IF_ERROR(apply::CheckCreates(client, *scope, &plan->plan));
+  PAGODA_RETURN_IF_ERROR(apply::CheckOwnership(client, *scope, &plan->plan));
   return plan;
 }
 

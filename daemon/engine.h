@@ -86,7 +86,7 @@ struct ServerPlan {
 
 // Reads what pagoda owns on the server for the desired apps and plans:
 // holds back what may not go there (ServerPlan::held), looks up each
-// object it would create (apply::CheckCreates), so that nothing that is
+// object it would create or take for someone else's (apply::CheckOwnership), so that nothing that is
 // not pagoda's is taken over unless its environment says adopt.
 Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
                                                const ServerDesired& desired);

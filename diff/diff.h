@@ -174,6 +174,10 @@ struct PlannedChange {
 // manifests): managed-by pagoda, name `app`, instance `instance`.
 bool OwnedFor(const rapidjson::Value& live, std::string_view app, std::string_view instance);
 
+// Whether pagoda's field manager ("pagoda") has written `object` before, by
+// its metadata.managedFields. Objects read by a LIST carry none: false.
+bool AppliedByPagoda(const rapidjson::Value& object);
+
 // The field managers of an object (metadata.managedFields), without
 // duplicates, in their order; "" when it lists none.
 std::string ManagersOf(const rapidjson::Value& object);

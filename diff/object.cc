@@ -67,6 +67,22 @@ bool OwnedFor(const Value& live, std::string_view app, std::string_view instance
          LabelOf(live, kInstanceLabel) == instance;
 }
 
+bool AppliedByPagoda(const Value& object) {
+  auto meta = object.FindMember("metadata");
+  if (meta == object.MemberEnd() || !meta->value.IsObject()) return false;
+  auto fields = meta->value.FindMember("managedFields");
+  if (fields == meta->value.MemberEnd() || !fields->value.IsArray()) return false;
+  for (const auto& entry : fields->value.GetArray()) {
+    if (!entry.IsObject()) continue;
+    auto manager = entry.FindMember("manager");
+    if (manager != entry.MemberEnd() && manager->value.IsString() &&
+        std::string_view(manager->value.GetString()) == "pagoda") {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string ManagersOf(const Value& object) {
   std::vector<std::string> managers;
   auto meta = object.FindMember("metadata");

@@ -238,9 +238,7 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
       change.action = entry->comparison.equal ? Action::kUnchanged : Action::kUpdate;
       change.changes = entry->comparison.changes;
     }
-    if (change.action != Action::kUnchanged && change.action != Action::kConflict) {
-      change.desired_json = d.json;
-    }
+    if (change.action != Action::kUnchanged) change.desired_json = d.json;
     apply.push_back(std::move(change));
   }
   // Pairs not planned now are not kept: a memo holds one plan's worth.

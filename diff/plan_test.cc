@@ -199,7 +199,7 @@ TEST(MakePlan, AnObjectLabelledForAnotherAppOrEnvironmentIsAConflict) {
             "app.kubernetes.io/managed-by=pagoda, app.kubernetes.io/name=shop, "
             "app.kubernetes.io/instance=canary); left alone (adopt: true on the environment "
             "takes it over)");
-  EXPECT_TRUE(svc->desired_json.empty());  // nothing to write
+  EXPECT_FALSE(svc->desired_json.empty());  // should a lookup show it is pagoda's after all
   EXPECT_EQ(Find(plan, "ConfigMap/shop/prod-files-a")->action, Action::kConflict);
   EXPECT_EQ(Find(plan, "Service/shop/test")->action, Action::kCreate);
 

@@ -41,6 +41,18 @@ ExampleRepo::ExampleRepo() {
     fs::copy(app.path(), target, fs::copy_options::recursive);
     Edit(name, "app.yaml", "name: " + name, "name: " + App(name));
   }
+  // Public listeners are the cluster's, not a namespace's: each copy takes
+  // hosts and a load balancer port of its own, or the copies of tests
+  // running at the same time would be each other's conflicts.
+  for (const char* env : {"envs/prod.yaml", "envs/test.yaml"}) {
+    std::string text = ReadAll(Path("shop-web", env));
+    for (size_t at; (at = text.find("host: shop.")) != std::string::npos;) {
+      text.replace(at, 11, "host: shop-" + suffix_ + ".");
+    }
+    std::ofstream(Path("shop-web", env)) << text;
+  }
+  const int port = 20000 + static_cast<int>(rng() % 40000);
+  Edit("orders", "envs/orders.yaml", "port: 9443", "port: " + std::to_string(port));
 }
 
 ExampleRepo::~ExampleRepo() {
