@@ -24,7 +24,7 @@ struct Session {
 // Loads, selects, renders and resolves clusters; returns 0 or an exit code.
 int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
   manifest::LoadOptions load;
-  if (Status st = ApplyTenancyConfig(flags.config, &load); !st.ok()) {
+  if (Status st = ApplyRepositoryConfig(flags.config, &load); !st.ok()) {
     err << "pagoda: --config: " << st.message() << "\n";
     return kUsage;
   }

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <filesystem>
 #include <set>
 
@@ -112,6 +113,41 @@ Status Level(const Reader& r, const YAML::Node& node, const std::string& field,
   return Status::Ok();
 }
 
+// A size such as 16Mi (`bytes`), or a count; at least 1.
+template <typename T>
+Status Amount(const Reader& r, const YAML::Node& map, const char* key, bool bytes, T* out) {
+  const YAML::Node node = map[key];
+  if (!node) return Status::Ok();
+  const std::string text = node.IsScalar() ? node.as<std::string>() : "";
+  int64_t value = 0;
+  if (bytes) {
+    Result<int64_t> parsed = manifest::ParseMemory(text);
+    value = parsed.ok() ? *parsed : 0;
+  } else if (auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+             ec != std::errc() || end != text.data() + text.size()) {
+    value = 0;
+  }
+  if (value < 1 || value > (int64_t{1} << 40)) {
+    return r.Error(node, std::string("limits.") + key,
+                   bytes ? "expected a size such as 16Mi" : "expected a count of 1 or more");
+  }
+  *out = static_cast<T>(value);
+  return Status::Ok();
+}
+
+Status ReadLimits(const Reader& r, const YAML::Node& root, DaemonConfig::Limits* limits) {
+  const YAML::Node node = root["limits"];
+  if (!node) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(
+      r.Keys(node, "limits.", {"fileBytes", "appBytes", "appFiles", "appDepth", "repoBytes"}));
+  PAGODA_RETURN_IF_ERROR(Amount(r, node, "fileBytes", true, &limits->file_bytes));
+  PAGODA_RETURN_IF_ERROR(Amount(r, node, "appBytes", true, &limits->app_bytes));
+  PAGODA_RETURN_IF_ERROR(Amount(r, node, "appFiles", false, &limits->app_files));
+  PAGODA_RETURN_IF_ERROR(Amount(r, node, "appDepth", false, &limits->app_depth));
+  PAGODA_RETURN_IF_ERROR(Amount(r, node, "repoBytes", true, &limits->repo_bytes));
+  return Status::Ok();
+}
+
 // reservedNamespaces and podSecurity: what the platform keeps, and grants.
 Status ReadTenancy(const Reader& r, const YAML::Node& root, DaemonConfig* config) {
   if (const YAML::Node reserved = root["reservedNamespaces"]) {
@@ -124,6 +160,7 @@ Status ReadTenancy(const Reader& r, const YAML::Node& root, DaemonConfig* config
       config->reserved_namespaces.push_back(glob);
     }
   }
+  PAGODA_RETURN_IF_ERROR(ReadLimits(r, root, &config->limits));
   const YAML::Node pod_security = root["podSecurity"];
   if (!pod_security) return Status::Ok();
   PAGODA_RETURN_IF_ERROR(r.Keys(pod_security, "podSecurity.", {"default", "apps"}));
@@ -160,7 +197,7 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
     PAGODA_RETURN_IF_ERROR(
         r.Keys(root, "",
                {"repo", "ref", "path", "interval", "driftInterval", "stateDir", "auth", "clusters",
-                "qps", "burst", "http", "log", "reservedNamespaces", "podSecurity"}));
+                "qps", "burst", "http", "log", "reservedNamespaces", "podSecurity", "limits"}));
     PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
     if (config.repo.empty()) {
       return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
@@ -238,12 +275,21 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   return config;
 }
 
-Status ApplyTenancyConfig(const std::string& path, manifest::LoadOptions* options) {
+void ApplyRepositoryConfig(const DaemonConfig& config, manifest::LoadOptions* options) {
+  options->reserved_namespaces = config.reserved_namespaces;
+  options->pod_security = config.pod_security;
+  options->max_file_bytes = config.limits.file_bytes;
+  options->max_app_bytes = config.limits.app_bytes;
+  options->max_app_files = config.limits.app_files;
+  options->max_app_depth = config.limits.app_depth;
+  options->max_repo_bytes = config.limits.repo_bytes;
+}
+
+Status ApplyRepositoryConfig(const std::string& path, manifest::LoadOptions* options) {
   if (path.empty()) return Status::Ok();
   auto config = LoadDaemonConfig(path);
   if (!config.ok()) return config.status();
-  options->reserved_namespaces = config->reserved_namespaces;
-  options->pod_security = config->pod_security;
+  ApplyRepositoryConfig(*config, options);
   return Status::Ok();
 }
 

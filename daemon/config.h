@@ -18,6 +18,7 @@
 //   reservedNamespaces: [monitoring, "team-*"]     # never app names (beyond kube-*,
 //                                                  # default, pagoda-system)
 //   podSecurity: {default: baseline, apps: {infra-x: privileged}}   # baseline | privileged
+//   limits: {fileBytes: 1Mi, appBytes: 16Mi, appFiles: 1000, appDepth: 8, repoBytes: 256Mi}
 //
 // Unknown keys are errors, reported with file, line and column. Cluster
 // names never appear in Git: the repository names them, this file says where
@@ -68,6 +69,14 @@ struct DaemonConfig {
   // pagoda-system (globs), and the Pod Security level each app gets.
   std::vector<std::string> reserved_namespaces;
   manifest::PodSecurityPolicy pod_security;
+  // Budgets of what one app, and the repository, may cost to read.
+  struct Limits {
+    size_t file_bytes = manifest::LoadOptions{}.max_file_bytes;
+    size_t app_bytes = manifest::LoadOptions{}.max_app_bytes;
+    size_t app_files = manifest::LoadOptions{}.max_app_files;
+    int app_depth = manifest::LoadOptions{}.max_app_depth;
+    size_t repo_bytes = manifest::LoadOptions{}.max_repo_bytes;
+  } limits;
 
   // Paths inside the state directory.
   std::string CloneDir() const { return state_dir + "/repo.git"; }
@@ -77,10 +86,11 @@ struct DaemonConfig {
   std::string PinsPath() const { return state_dir + "/pins.json"; }
 };
 
-// Sets the tenancy settings of the config file at `path` (reservedNamespaces,
-// podSecurity) in `options`, as the daemon reads the repository; nothing
-// when `path` is "".
-Status ApplyTenancyConfig(const std::string& path, manifest::LoadOptions* options);
+// How the daemon configured by `config` reads a repository: its
+// reservedNamespaces, podSecurity and limits in `options`.
+void ApplyRepositoryConfig(const DaemonConfig& config, manifest::LoadOptions* options);
+// The same from the config file at `path`; nothing when `path` is "".
+Status ApplyRepositoryConfig(const std::string& path, manifest::LoadOptions* options);
 
 // Reads and checks a config file. Relative paths in it are relative to the
 // file's directory.

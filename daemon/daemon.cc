@@ -127,8 +127,7 @@ std::shared_ptr<Runtime> NewRuntime(const DaemonConfig& config, GitSource& git, 
   rt->config = config;
   ClusterMapping mapping;
   LoopOptions loop_options;
-  loop_options.load.reserved_namespaces = config.reserved_namespaces;
-  loop_options.load.pod_security = config.pod_security;
+  ApplyRepositoryConfig(config, &loop_options.load);
   for (const auto& [name, cluster] : config.clusters) {
     loop_options.load.known_clusters.push_back(name);
     if (cluster.in_cluster) {

@@ -39,7 +39,7 @@ int Prepare(const ManifestFlags& flags, std::ostream& err, Repository* repo, Sel
     }
     options.node_allocatable = *node;
   }
-  if (Status st = ApplyTenancyConfig(flags.config, &options); !st.ok()) {
+  if (Status st = ApplyRepositoryConfig(flags.config, &options); !st.ok()) {
     err << "pagoda: --config: " << st.message() << "\n";
     return 2;
   }

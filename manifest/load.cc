@@ -304,6 +304,24 @@ Repository LoadRepository(const FileSource& source, const LoadOptions& options) 
   return Loader(source, options).Load();
 }
 
+// Control characters as \xNN: a file name or a value from the repository
+// must never start a line of its own in what pagoda prints (a forged diagnostic).
+std::string Printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
 std::string Diagnostic::ToString() const {
   std::string out = file;
   if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
@@ -311,7 +329,7 @@ std::string Diagnostic::ToString() const {
   if (severity == Severity::kWarning) out += "warning: ";
   if (!field.empty()) out += field + ": ";
   out += message;
-  return out;
+  return Printable(out);
 }
 
 std::strong_ordering operator<=>(const Diagnostic& a, const Diagnostic& b) {

@@ -98,6 +98,8 @@ struct Diagnostic {
   std::string field;  // "spec.release.batches"; "" when about the document or file
   std::string message;
 
+  // Control characters in it are written \xNN, so that one diagnostic is
+  // always one line, whatever the repository holds.
   std::string ToString() const;
   // Sort order: file, line, column, field, message, then errors before warnings.
   friend std::strong_ordering operator<=>(const Diagnostic& a, const Diagnostic& b);
