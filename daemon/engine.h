@@ -86,8 +86,8 @@ struct ServerPlan {
 
 // Reads what pagoda owns on the server for the desired apps and plans:
 // holds back what may not go there (ServerPlan::held), looks up each
-// object it would create or take for someone else's (apply::CheckOwnership), so that nothing that is
-// not pagoda's is taken over unless its environment says adopt.
+// object it would create or take for someone else's (apply::CheckOwnership), so that nothing that
+// is not pagoda's is taken over unless its environment says adopt.
 Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
                                                const ServerDesired& desired);
 // The same from a standing cache of the server, remembering comparisons in

@@ -10,6 +10,11 @@
 
 namespace pagoda::daemon {
 
+// An apply's change set into a release record: each entry with its detail,
+// and what the API server warned of.
+ChangeAction RecordAction(apply::ChangeAction a);
+void RecordChanges(const apply::ChangeSet& changes, ReleaseRecord* record);
+
 struct Reconciler::Loaded {
   std::string commit;
   manifest::Repository repo;

@@ -84,6 +84,10 @@ class FakeGit final : public GitSource {
 class MemoryCluster final : public ClusterAccess {
  public:
   std::map<diff::ObjectKey, std::string> objects;  // key → JSON
+  // Objects someone else made, under names pagoda renders: key → JSON. A
+  // plan looks them up as apply::CheckOwnership does.
+  std::map<diff::ObjectKey, std::string> foreign;
+  std::map<std::string, std::string> warn;  // key → what the API server warns of on apply
   int executes = 0;
   bool fail_execute = false;
   std::vector<manifest::NodeAllocatable> nodes = {{7500, 15LL << 30}};
@@ -144,6 +148,15 @@ class MemoryCluster final : public ClusterAccess {
       plan->live.push_back(std::move(*l));
     }
     plan->plan = diff::MakePlan(desired.objects, plan->live, desired.scope);
+    for (auto& c : plan->plan.changes) {
+      auto it = foreign.find(c.key);
+      if (c.action != diff::Action::kCreate || it == foreign.end()) continue;
+      auto live = std::make_shared<rapidjson::Document>();
+      live->Parse(it->second.c_str());
+      diff::MarkForeign(&c, *live, desired.scope);
+      c.live = std::move(live);
+    }
+    diff::HoldConflicts(&plan->plan);
     return plan;
   }
   apply::ExecuteResult Execute(const std::string&, const diff::Plan& plan) override {
@@ -157,12 +170,19 @@ class MemoryCluster final : public ClusterAccess {
       switch (c.action) {
         case diff::Action::kCreate:
         case diff::Action::kUpdate:
+        case diff::Action::kAdopt: {
           objects[c.key] = c.desired_json;
-          result.changes.entries.push_back({c.action == diff::Action::kCreate
-                                                ? apply::ChangeAction::kCreated
-                                                : apply::ChangeAction::kConfigured,
-                                            c.key.ToString(), ""});
+          foreign.erase(c.key);
+          apply::ChangeSetEntry entry{
+              c.action == diff::Action::kCreate  ? apply::ChangeAction::kCreated
+              : c.action == diff::Action::kAdopt ? apply::ChangeAction::kAdopted
+                                                 : apply::ChangeAction::kConfigured,
+              c.key.ToString(),
+              c.action == diff::Action::kAdopt ? "taken over from " + c.owner : ""};
+          if (auto w = warn.find(c.key.ToString()); w != warn.end()) entry.warnings = {w->second};
+          result.changes.entries.push_back(std::move(entry));
           break;
+        }
         case diff::Action::kRetire: {
           rapidjson::Document d;
           d.Parse(objects[c.key].c_str());
@@ -317,6 +337,76 @@ TEST_F(LoopTest, FirstStepFetchesReleasesAndRecords) {
   ASSERT_EQ(log->size(), 1u);
   EXPECT_EQ((*log)[0].environments_checked, 1);
   EXPECT_EQ((*log)[0].releases, std::vector<std::string>{r.id});
+}
+
+// A Service someone made by hand under the name pagoda renders for prod.
+std::string ForeignService() {
+  return R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"prod","namespace":"shop",)"
+         R"("labels":{"team":"theirs"},"managedFields":[{"manager":"kubectl-client-side-apply"}]},)"
+         R"("spec":{"ports":[{"port":80}]}})";
+}
+
+TEST_F(LoopTest, AConflictIsRecordedOnceShownInStatusAndNothingOfTheEnvironmentIsWritten) {
+  cluster_.foreign[{"", "Service", "shop", "prod"}] = ForeignService();
+  git_.Push(Repo(), "first");
+  Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases[0].outcome, Outcome::kFailed);
+  ASSERT_EQ(releases[0].errors.size(), 1u);
+  EXPECT_EQ(releases[0].errors[0],
+            "conflict: Service/shop/prod exists without pagoda's labels for app shop, environment "
+            "prod (it has none of them), managed by kubectl-client-side-apply; left alone (adopt: "
+            "true on the environment takes it over)");
+  bool deployment_skipped = false;
+  for (const auto& c : releases[0].changes) {
+    deployment_skipped |= c.key.starts_with("Deployment/shop/prod-") &&
+                          c.action == ChangeAction::kSkipped &&
+                          c.detail == "not written while Service/shop/prod is in conflict";
+  }
+  EXPECT_TRUE(deployment_skipped);
+  EXPECT_EQ(DeploymentName(), "");
+  EXPECT_FALSE(cluster_.objects.count({"", "Service", "shop", "prod"}));
+  auto status = reconciler_->Snapshot().environments;
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].error, releases[0].errors[0]);
+
+  // The same conflict at the next reconcile: shown, not recorded again.
+  clock_.Advance(301s);
+  Step();
+  EXPECT_EQ(Releases().size(), 1u);
+  EXPECT_EQ(reconciler_->Snapshot().environments[0].error, releases[0].errors[0]);
+
+  // Its owner removes it: the environment is released.
+  cluster_.foreign.clear();
+  clock_.Advance(301s);
+  Step();
+  releases = Releases();
+  ASSERT_EQ(releases.size(), 2u);
+  EXPECT_EQ(releases[0].outcome, Outcome::kSucceeded);
+  EXPECT_NE(DeploymentName(), "");
+  EXPECT_EQ(reconciler_->Snapshot().environments[0].error, "");
+}
+
+TEST_F(LoopTest, AdoptionAndTheApiServersWarningsAreRecorded) {
+  cluster_.foreign[{"", "Service", "shop", "prod"}] = ForeignService();
+  cluster_.warn["Service/shop/prod"] = "spec.ports[0]: a port warning";
+  auto files = Repo();
+  files["apps/shop/envs/prod.yaml"] += "  adopt: true\n";
+  git_.Push(files, "adopt");
+  Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases[0].outcome, Outcome::kSucceeded);
+  bool adopted = false;
+  for (const auto& c : releases[0].changes) {
+    adopted |= c.key == "Service/shop/prod" && c.action == ChangeAction::kAdopted &&
+               c.detail == "taken over from kubectl-client-side-apply";
+  }
+  EXPECT_TRUE(adopted);
+  EXPECT_EQ(releases[0].warnings,
+            std::vector<std::string>{"Service/shop/prod: spec.ports[0]: a port warning"});
+  EXPECT_NE(DeploymentName(), "");
 }
 
 TEST_F(LoopTest, NothingDueNothingDone) {

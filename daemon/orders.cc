@@ -83,16 +83,7 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
   // Config first, at once: Services, files, Ingress, plain manifests, and the
   // new revision's Deployment at the replicas it has now.
   apply::ExecuteResult result = clusters_.Execute(req.server, now_plan);
-  for (const auto& entry : result.changes.entries) {
-    Change change;
-    change.key = entry.key;
-    change.action = entry.action == apply::ChangeAction::kCreated      ? ChangeAction::kCreated
-                    : entry.action == apply::ChangeAction::kDeleted    ? ChangeAction::kDeleted
-                    : entry.action == apply::ChangeAction::kSkipped    ? ChangeAction::kSkipped
-                    : entry.action == apply::ChangeAction::kConfigured ? ChangeAction::kConfigured
-                                                                       : ChangeAction::kUnchanged;
-    record.changes.push_back(change);
-  }
+  RecordChanges(result.changes, &record);
   if (!result.status.ok()) {
     record.outcome = Outcome::kFailed;
     record.errors.push_back(result.status.ToString());

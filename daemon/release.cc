@@ -41,24 +41,6 @@ std::string DesiredRevision(const diff::PlannedChange& c) {
   return Label(Parse(c.desired_json), diff::kRevisionLabel);
 }
 
-ChangeAction RecordAction(apply::ChangeAction a) {
-  switch (a) {
-    case apply::ChangeAction::kCreated:
-      return ChangeAction::kCreated;
-    case apply::ChangeAction::kConfigured:
-      return ChangeAction::kConfigured;
-    case apply::ChangeAction::kUnchanged:
-      return ChangeAction::kUnchanged;
-    case apply::ChangeAction::kDeleted:
-      return ChangeAction::kDeleted;
-    case apply::ChangeAction::kSkipped:
-      return ChangeAction::kSkipped;
-    case apply::ChangeAction::kAdopted:
-      return ChangeAction::kAdopted;
-  }
-  return ChangeAction::kUnchanged;
-}
-
 bool ToDo(const diff::PlannedChange& c) {
   return c.action == diff::Action::kCreate || c.action == diff::Action::kUpdate ||
          c.action == diff::Action::kAdopt || c.action == diff::Action::kRetire ||
@@ -197,6 +179,31 @@ class RealClusterAccess final : public ClusterAccess {
 };
 
 }  // namespace
+
+ChangeAction RecordAction(apply::ChangeAction a) {
+  switch (a) {
+    case apply::ChangeAction::kCreated:
+      return ChangeAction::kCreated;
+    case apply::ChangeAction::kConfigured:
+      return ChangeAction::kConfigured;
+    case apply::ChangeAction::kUnchanged:
+      return ChangeAction::kUnchanged;
+    case apply::ChangeAction::kDeleted:
+      return ChangeAction::kDeleted;
+    case apply::ChangeAction::kSkipped:
+      return ChangeAction::kSkipped;
+    case apply::ChangeAction::kAdopted:
+      return ChangeAction::kAdopted;
+  }
+  return ChangeAction::kUnchanged;
+}
+
+void RecordChanges(const apply::ChangeSet& changes, ReleaseRecord* record) {
+  for (const auto& entry : changes.entries) {
+    record->changes.push_back({RecordAction(entry.action), entry.key, entry.detail});
+    for (const auto& w : entry.warnings) record->warnings.push_back(entry.key + ": " + w);
+  }
+}
 
 std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
                                                 apply::ClientOptions options) {
@@ -669,10 +676,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
 
   apply::ExecuteResult result = clusters_.Execute(req.server, sub);
   record.changes.clear();
-  for (const auto& entry : result.changes.entries) {
-    record.changes.push_back({RecordAction(entry.action), entry.key, entry.detail});
-    for (const auto& w : entry.warnings) record.warnings.push_back(entry.key + ": " + w);
-  }
+  RecordChanges(result.changes, &record);
   record.end = clock_.UnixMillis();
   if (result.status.ok()) {
     record.outcome = Outcome::kSucceeded;
