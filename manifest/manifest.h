@@ -21,7 +21,10 @@
 //   apps/<app>/manifests/*.yaml    plain Kubernetes objects (one or more documents per file)
 //
 // Files ending in .yaml or .yml are read; anything else in apps/ is reported
-// as a warning and ignored. Every pagoda document has exactly the fields
+// as a warning and ignored. Each app has budgets of its own (LoadOptions):
+// bytes, files and folder depth, and aliases count the bytes of every copy;
+// an app past one is invalid alone. An app is never named after a namespace
+// the platform keeps. Every pagoda document has exactly the fields
 // `apiVersion`, `kind`, `metadata` (only `name`) and `spec`; unknown fields
 // are errors. `metadata.name` of the App must equal its directory name.
 //
