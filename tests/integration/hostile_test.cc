@@ -212,6 +212,25 @@ std::string Said(int code, const std::string& output) {
   return "exit " + std::to_string(code) + "\n" + errors + changes;
 }
 
+// What `pagoda diff` must say of a case before it is synced: the same
+// refusals as sync (its pagoda: lines), and exit 3 where sync exits 3, else 1.
+std::string DiffSaid(int code, const std::string& output) {
+  std::string said = "exit " + std::to_string(code) + "\n";
+  for (const auto& line : Lines(output)) {
+    if (line.starts_with("pagoda: ")) said += line + "\n";
+  }
+  return said;
+}
+
+std::string DiffExpected(const std::string& expected) {
+  std::vector<std::string> lines = Lines(expected);
+  std::string said = lines.empty() || lines[0] != "exit 3" ? "exit 1\n" : "exit 3\n";
+  for (const auto& line : lines) {
+    if (line.starts_with("pagoda: ")) said += line + "\n";
+  }
+  return said;
+}
+
 class HostileCluster : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HostileCluster, RefusedAndNothingOutsideTheAppChanges) {
@@ -243,6 +262,15 @@ TEST_P(HostileCluster, RefusedAndNothingOutsideTheAppChanges) {
   for (const auto& ns : their_namespaces) {
     if (theirs["Namespace/" + ns].expect.empty()) inside[ns] = Take({NamespacedKinds(), "-n", ns});
   }
+
+  std::vector<std::string> diff = {PAGODA_BINARY,
+                                   "diff",
+                                   "--repo",
+                                   dir.string(),
+                                   "--kubeconfig=" + TestCluster::Get().pagoda_kubeconfig,
+                                   "--all-clusters-to=pagoda-test"};
+  int diff_code = testing::Run(diff, &out);
+  EXPECT_EQ(DiffSaid(diff_code, out), DiffExpected(Slurp(dir / "expected.txt"))) << out;
 
   std::vector<std::string> argv = {PAGODA_BINARY,
                                    "sync",
