@@ -16,26 +16,12 @@
 namespace pagoda {
 namespace {
 
+using testing::Connect;
+using testing::Json;
 using testing::TestCluster;
 
 constexpr char kPolicy[] = "ValidatingAdmissionPolicy 'pagoda-tenancy'";
 constexpr char kPagodaUser[] = "system:serviceaccount:pagoda-system:pagoda";
-
-std::unique_ptr<apply::KubeClient> Connect(apply::Credentials creds) {
-  auto client = apply::KubeClient::Connect(std::move(creds));
-  if (!client.ok()) {
-    ADD_FAILURE() << client.status().ToString();
-    return nullptr;
-  }
-  return std::move(*client);
-}
-
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str());
-  EXPECT_FALSE(doc.HasParseError()) << text;
-  return doc;
-}
 
 std::string NamespaceJson(const std::string& name, const std::string& labels) {
   return R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + name +

@@ -16,23 +16,9 @@ namespace pagoda {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Connect;
+using testing::Json;
 using testing::TestCluster;
-
-std::unique_ptr<apply::KubeClient> Connect(apply::Credentials creds) {
-  auto client = apply::KubeClient::Connect(std::move(creds));
-  if (!client.ok()) {
-    ADD_FAILURE() << client.status().ToString();
-    return nullptr;
-  }
-  return std::move(*client);
-}
-
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str());
-  EXPECT_FALSE(doc.HasParseError()) << text;
-  return doc;
-}
 
 std::string DeploymentJson(const std::string& name, const std::string& image, int replicas) {
   return R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":")" + name +

@@ -17,6 +17,8 @@ namespace pagoda {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::Connect;
+using testing::Json;
 using testing::TestCluster;
 
 const std::set<std::pair<std::string, std::string>> kKinds = {{"", "ConfigMap"},
@@ -25,13 +27,6 @@ const std::set<std::pair<std::string, std::string>> kKinds = {{"", "ConfigMap"},
 std::string Labels(const std::string& app, const std::string& env) {
   return R"("labels":{"app.kubernetes.io/managed-by":"pagoda","app.kubernetes.io/name":")" + app +
          R"(","app.kubernetes.io/instance":")" + env + R"("})";
-}
-
-rapidjson::Document Json(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.c_str());
-  EXPECT_FALSE(doc.HasParseError()) << text;
-  return doc;
 }
 
 // Owned objects in `ns`, made by the administrator (not through the cache's client).

@@ -95,6 +95,22 @@ int Run(const std::vector<std::string>& args, std::string* out) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::unique_ptr<apply::KubeClient> Connect(apply::Credentials creds) {
+  auto client = apply::KubeClient::Connect(std::move(creds));
+  if (!client.ok()) {
+    ADD_FAILURE() << client.status().ToString();
+    return nullptr;
+  }
+  return std::move(*client);
+}
+
+rapidjson::Document Json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  EXPECT_FALSE(doc.HasParseError()) << text;
+  return doc;
+}
+
 int TestCluster::Kubectl(const std::vector<std::string>& args, std::string* out) const {
   std::vector<std::string> full = {kubectl, "--kubeconfig=" + admin_kubeconfig};
   full.insert(full.end(), args.begin(), args.end());

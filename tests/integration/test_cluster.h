@@ -4,8 +4,11 @@
 // keep each test in a namespace of its own.
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -74,6 +77,12 @@ class ScopedNamespace {
  private:
   std::string name_;
 };
+
+// A client with `creds`; nullptr (and a failed test) when it cannot be made.
+std::unique_ptr<apply::KubeClient> Connect(apply::Credentials creds);
+
+// `text` parsed; a failed test when it is not JSON.
+rapidjson::Document Json(const std::string& text);
 
 // Polls `condition` every 100 ms until it holds or `timeout` passes.
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
