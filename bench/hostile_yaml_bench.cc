@@ -5,7 +5,7 @@
 //
 //   bomb     820 KB: an anchored 700 KB string and 40,000 aliases of it
 //            (28 GB if every copy were made)
-//   aliases  under 1 MiB: one small anchored value named 100,000 times
+//   aliases  900 KB: one small anchored value named 100,000 times
 //
 // One case per process, so that each peak is its own.
 #include <CLI/CLI.hpp>

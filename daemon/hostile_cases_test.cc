@@ -65,6 +65,7 @@ TEST(HostileRepositories, EachGivesItsExactDiagnostics) {
 TEST(HostileRepositories, TheAppsBesideAHostileOneStayValid) {
   const std::map<std::string, std::string> bystanders = {
       {"alias-bomb-bytes", "shop"},
+      {"aliases-by-the-ten-thousand", "shop"},
       {"app-folder-too-deep", "shop"},
       {"app-too-many-bytes", "shop"},
       {"app-too-many-files", "shop"},

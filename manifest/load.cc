@@ -276,7 +276,8 @@ class Loader {
     }
     const bool app_bound = app_bytes_left_ < options_.max_expanded_bytes_per_file;
     YamlLimits limits{options_.max_depth, options_.max_nodes_per_file,
-                      std::min(options_.max_expanded_bytes_per_file, app_bytes_left_)};
+                      std::min(options_.max_expanded_bytes_per_file, app_bytes_left_),
+                      options_.max_aliases_per_file};
     YamlResult parsed = ReadYaml(*text, limits);
     if (!parsed.ok) {
       std::string message = parsed.error;

@@ -349,7 +349,7 @@ struct PlainManifest {
   std::string api_version;
   std::string kind;
   std::string name;
-  std::string json;  // canonical JSON of the document
+  std::string json;                                 // canonical JSON of the document
   std::vector<ServiceAccountUse> service_accounts;  // of the pods it defines
 };
 
@@ -496,6 +496,7 @@ struct LoadOptions {
   int max_depth = 32;                             // nesting of mappings and sequences
   size_t max_nodes_per_file = 100000;             // after expanding aliases
   size_t max_expanded_bytes_per_file = 4u << 20;  // scalars' bytes, each alias's copy included
+  size_t max_aliases_per_file = 10000;            // times a file names an anchor
 
   // Tenancy (DESIGN §12): names refused as app names beyond
   // kReservedNamespaces (globs), and the Pod Security level of each app.

@@ -237,8 +237,9 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
       if (accounts.contains(use.name)) continue;
       Sink(m.file, out)
           .Error(use.pos, use.field,
-                 Quote(use.name) + " is not a ServiceAccount of this app: a pod runs as "
-                                   "\"default\" or as one the app defines in manifests/");
+                 Quote(use.name) +
+                     " is not a ServiceAccount of this app: a pod runs as "
+                     "\"default\" or as one the app defines in manifests/");
     }
   }
 

@@ -62,6 +62,11 @@ class TreeBuilder : public YAML::EventHandler {
     if (it == anchors_.end()) {
       throw Stop{ToPos(mark), "an alias refers to an anchor that is not complete yet"};
     }
+    if (++aliases_ > limits_.max_aliases) {
+      throw Stop{ToPos(mark), "the file names anchors more than " +
+                                  std::to_string(limits_.max_aliases) +
+                                  " times (aliases); refusing to read it"};
+    }
     Count(ToPos(mark), it->second->size, it->second->bytes);
     YamlNode copy = *it->second;
     Complete(std::move(copy), 0);
@@ -220,6 +225,7 @@ class TreeBuilder : public YAML::EventHandler {
   bool have_root_ = false;
   size_t nodes_ = 0;  // over the whole file, so many small documents cannot dodge the bounds
   size_t bytes_ = 0;
+  size_t aliases_ = 0;
 };
 
 }  // namespace

@@ -53,6 +53,10 @@ struct YamlLimits {
   int max_depth = 32;
   size_t max_nodes = 100000;
   size_t max_bytes = 4u << 20;  // scalars' bytes, keys and alias copies included
+  // Times a file may name an anchor. Manifests seldom do at all; a file that
+  // names one tens of thousands of times is refused before yaml-cpp has
+  // spent its time scanning all of them.
+  size_t max_aliases = 10000;
 };
 
 struct YamlResult {

@@ -75,6 +75,33 @@ TEST(YamlReader, BillionLaughsFailsFast) {
   EXPECT_LT(elapsed, std::chrono::seconds(2));
 }
 
+TEST(YamlReader, AliasesAreCountedAndBounded) {
+  std::string text = "a: &a v\nb: [";
+  for (int i = 0; i < 11; ++i) text += std::string(i ? "," : "") + "*a";
+  text += "]\n";
+  YamlResult r =
+      ReadYaml(text, {.max_depth = 32, .max_nodes = 1000, .max_bytes = 1000, .max_aliases = 10});
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "the file names anchors more than 10 times (aliases); refusing to read it");
+  EXPECT_EQ(r.error_pos.line, 2);
+  EXPECT_TRUE(
+      ReadYaml(text, {.max_depth = 32, .max_nodes = 1000, .max_bytes = 1000, .max_aliases = 11})
+          .ok);
+}
+
+TEST(YamlReader, CopiesCountTheirBytes) {
+  std::string text = "a: &a " + std::string(100, 'x') + "\nb: [*a, *a, *a]\n";
+  YamlResult r = ReadYaml(text, {.max_depth = 32, .max_nodes = 1000, .max_bytes = 350});
+  ASSERT_FALSE(r.ok);
+  EXPECT_TRUE(r.over_bytes);
+  EXPECT_EQ(r.error,
+            "the file expands to more than 350 bytes of text (aliases count each copy); refusing "
+            "to read it");
+  r = ReadYaml(text, {.max_depth = 32, .max_nodes = 1000, .max_bytes = 500});
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.bytes, 2u + 100 + 300);  // keys a and b, the string, and its three copies
+}
+
 TEST(YamlReader, NestingIsBounded) {
   EXPECT_TRUE(Read(std::string(31, '[') + std::string(31, ']')).ok);
   YamlResult r = Read(std::string(33, '[') + std::string(33, ']'));
