@@ -11,22 +11,11 @@
 #include <utility>
 #include <vector>
 
-#include "apply/kube.h"
 #include "diff/diff.h"
+#include "kube/kube.h"
+#include "kube/live_cache.h"
 
 namespace pagoda::apply {
-
-// The objects pagoda owns (label app.kubernetes.io/managed-by=pagoda) in the
-// namespaces of `apps`, of every kind the API server lets pagoda list,
-// apply and delete, plus the apps' Namespaces. Objects that a controller owns
-// (pods of a ReplicaSet, EndpointSlices of a Service) are not pagoda's even
-// when they copy its labels, and are left out. One cluster-wide LIST per kind
-// (per namespace when RBAC allows only that): the cost does not grow with
-// the number of objects. `kinds_wanted` ({group, kind}) are listed whatever
-// their kind: the kinds of the desired objects.
-Result<std::vector<diff::Live>> ReadLive(
-    KubeClient& client, const std::vector<std::string>& apps,
-    const std::set<std::pair<std::string, std::string>>& kinds_wanted);
 
 // What happened to one object.
 enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped, kAdopted };

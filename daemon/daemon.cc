@@ -12,19 +12,24 @@
 #include <thread>
 
 #include "base/file.h"
+#include "control/control.h"
 #include "daemon/config.h"
-#include "daemon/control.h"
-#include "daemon/git_source.h"
-#include "daemon/http_server.h"
-#include "daemon/journal.h"
 #include "daemon/log_format.h"
 #include "daemon/loop.h"
 #include "daemon/loop_metrics.h"
 #include "daemon/systemd_notify.h"
-#include "daemon/webhook.h"
+#include "journal/journal.h"
 #include "manifest/manifest.h"
+#include "server/http_server.h"
+#include "server/webhook.h"
+#include "source/source.h"
 
 namespace pagoda::daemon {
+
+using source::GitRef;
+using source::GitSourceOptions;
+using source::OpenGitSource;
+using source::RedactUrl;
 namespace {
 
 constexpr int kUsage = 2;

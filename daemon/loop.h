@@ -23,14 +23,18 @@
 #include <string>
 #include <vector>
 
-#include "apply/release_order.h"
 #include "base/clock.h"
-#include "daemon/clusters.h"
-#include "daemon/engine.h"
-#include "daemon/git_source.h"
-#include "daemon/journal.h"
+#include "engine/clusters.h"
+#include "engine/engine.h"
+#include "journal/journal.h"
+#include "rollout/rollout.h"
+#include "source/source.h"
 
 namespace pagoda::daemon {
+
+using source::CommitInfo;
+using source::FetchResult;
+using source::GitSource;
 
 // The loop's side of the clusters: where a cluster name leads, and planning
 // and applying there. The real one talks to API servers; a test may fake it.

@@ -23,10 +23,10 @@
 #include <map>
 #include <string>
 
-#include "apply/kube.h"
 #include "daemon/loop.h"
-#include "daemon/metrics.h"
-#include "daemon/webhook.h"
+#include "kube/kube.h"
+#include "server/metrics.h"
+#include "server/webhook.h"
 
 namespace pagoda::daemon {
 

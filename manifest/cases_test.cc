@@ -8,9 +8,12 @@
 
 #include "manifest/manifest.h"
 #include "manifest/test_repo.h"
+#include "source/source.h"
 
 namespace pagoda::manifest {
 namespace {
+
+using source::NewDirectorySource;
 
 namespace fs = std::filesystem;
 

@@ -134,7 +134,8 @@ struct Listing {
 };
 
 // The repository as pagoda reads it: relative POSIX paths ("apps/shop/app.yaml")
-// from its root. Implementations: a directory (below), a Git tree.
+// from its root. Implementations: MemorySource (below); a directory and a
+// Git tree (source/source.h).
 class FileSource {
  public:
   virtual ~FileSource() = default;
@@ -154,11 +155,6 @@ class FileSource {
   // callers that want the paths only.
   Result<std::vector<std::string>> ListFiles(std::string_view dir) const;
 };
-
-// A directory of the local filesystem. Symlinks are listed like files; reading
-// one succeeds only when it resolves to a regular file inside `root`.
-// Symlinked directories are not descended into.
-std::unique_ptr<FileSource> NewDirectorySource(std::string root);
 
 // Files held in memory, for tests and generated repositories.
 class MemorySource : public FileSource {

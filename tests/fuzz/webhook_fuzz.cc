@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/webhook.h"
+#include "server/webhook.h"
 
 namespace {
 

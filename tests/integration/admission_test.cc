@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "apply/kube.h"
+#include "kube/kube.h"
 #include "tests/integration/test_cluster.h"
 
 namespace pagoda {

@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-#include "apply/release_order.h"
+#include "rollout/rollout.h"
 #include "tests/integration/test_cluster.h"
 
 namespace pagoda {

@@ -5,7 +5,7 @@
 
 #include <chrono>
 
-#include "apply/kube.h"
+#include "kube/kube.h"
 #include "tests/integration/test_cluster.h"
 
 namespace pagoda {

@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "apply/kube.h"
+#include "kube/kube.h"
 #include "tests/integration/test_cluster.h"
 
 namespace pagoda {

@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon/journal.h"
+#include "journal/journal.h"
 #include "tests/integration/example_repo.h"
 #include "tests/integration/test_cluster.h"
 

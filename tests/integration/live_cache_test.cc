@@ -2,7 +2,7 @@
 // server: it answers as ReadLive does, a read at rest sends nothing, others'
 // changes arrive by the watch, pagoda's own writes are never read back stale,
 // and a client that cannot watch still gets the truth by listing.
-#include "apply/live_cache.h"
+#include "kube/live_cache.h"
 
 #include <gtest/gtest.h>
 

@@ -17,8 +17,8 @@
 #include <sstream>
 #include <thread>
 
-#include "daemon/journal.h"
-#include "daemon/webhook.h"
+#include "journal/journal.h"
+#include "server/webhook.h"
 #include "tests/integration/example_repo.h"
 #include "tests/integration/test_cluster.h"
 

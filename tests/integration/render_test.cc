@@ -5,8 +5,9 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
-#include "apply/kube.h"
+#include "kube/kube.h"
 #include "manifest/manifest.h"
+#include "source/source.h"
 #include "tests/integration/example_repo.h"
 #include "tests/integration/test_cluster.h"
 
@@ -36,7 +37,7 @@ Status Create(apply::KubeClient& client, const std::string& api_version, const s
 
 TEST(RenderedObjects, EveryExampleObjectIsAcceptedByTheApiServer) {
   testing::ExampleRepo repo;
-  auto source = manifest::NewDirectorySource(repo.dir());
+  auto source = source::NewDirectorySource(repo.dir());
   manifest::Repository loaded = manifest::LoadRepository(*source);
   ASSERT_TRUE(loaded.ok());
   auto client = Admin();

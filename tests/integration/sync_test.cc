@@ -8,7 +8,8 @@
 #include <map>
 #include <thread>
 
-#include "daemon/engine.h"
+#include "engine/engine.h"
+#include "source/source.h"
 #include "tests/integration/example_repo.h"
 #include "tests/integration/test_cluster.h"
 
@@ -37,7 +38,7 @@ struct Pass {
 
 Pass SyncPass(const ExampleRepo& repo, bool execute, std::vector<std::string> targets = {}) {
   Pass pass;
-  auto source = manifest::NewDirectorySource(repo.dir());
+  auto source = source::NewDirectorySource(repo.dir());
   manifest::Repository loaded = manifest::LoadRepository(*source);
   EXPECT_TRUE(loaded.ok());
   for (const auto& d : loaded.AllDiagnostics()) {

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "apply/kube.h"
+#include "kube/kube.h"
 
 namespace pagoda::testing {
 

@@ -1,0 +1,585 @@
+// The reconcile loop at rest: N reconcile cycles over a generated repository
+// that the cluster already matches, each measured for CPU time, wall time,
+// API requests by verb and heap allocations, and the process's resident
+// memory. Not a test: bench/loop starts a fresh local control plane and
+// runs it.
+//
+//   pagoda_loop_bench --kubeconfig FILE [--context NAME] --scratch DIR
+//                     [--environments N] [--cycles N] [--test-replicas N]
+//                     [--qps Q] [--burst B] [--gap SECONDS]
+//
+// What runs is the daemon's loop, with nothing of it faked: the generated
+// repository (N/2 apps x test, prod) committed to a real Git repository under
+// DIR, the Git source's bare clone and the journal in DIR/state, and
+// NewClusterAccess with every cluster name sent to the one context (as
+// --all-clusters-to does), at the client's default rate limit unless told.
+// Step() runs until the first commit is released everywhere (no release in
+// flight), then, after one unmeasured cycle, RequestSync() + Step() N times,
+// each after a pause that refills the rate limit's burst: each such step
+// fetches the repository and reconciles every environment, as a sync-now
+// does. Prod
+// environments have replicas 0 (a prod environment with replicas holds after
+// its first batch: `pause: first`); test environments have --test-replicas
+// (default 0: the API objects are those of any replica count, and no pod
+// needs a node).
+//
+// Allocations are counted by replacing operator new and malloc in this binary
+// only: "new" counts C++ allocations, "malloc" those of the C libraries
+// (libgit2, libcurl, OpenSSL) and RapidJSON's pool chunks. The last line,
+// "RESULT key=value ...", is for scripts.
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <new>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/memory.h"
+#include "bench/generated_repo.h"
+#include "daemon/loop.h"
+#include "engine/clusters.h"
+#include "journal/journal.h"
+#include "source/source.h"
+
+// ---- Counting allocations -------------------------------------------------------
+
+namespace {
+std::atomic<uint64_t> g_news{0};
+std::atomic<uint64_t> g_new_bytes{0};
+std::atomic<uint64_t> g_mallocs{0};
+std::atomic<uint64_t> g_malloc_bytes{0};
+}  // namespace
+
+extern "C" {
+void* __libc_malloc(size_t size);
+void* __libc_calloc(size_t n, size_t size);
+void* __libc_realloc(void* p, size_t size);
+void __libc_free(void* p);
+
+// glibc's own allocator underneath; every block, however obtained, is freed
+// by it, so memalign and friends (not counted) mix safely.
+void* malloc(size_t size) noexcept {
+  g_mallocs.fetch_add(1, std::memory_order_relaxed);
+  g_malloc_bytes.fetch_add(size, std::memory_order_relaxed);
+  return __libc_malloc(size);
+}
+void* calloc(size_t n, size_t size) noexcept {
+  g_mallocs.fetch_add(1, std::memory_order_relaxed);
+  g_malloc_bytes.fetch_add(n * size, std::memory_order_relaxed);
+  return __libc_calloc(n, size);
+}
+void* realloc(void* p, size_t size) noexcept {
+  g_mallocs.fetch_add(1, std::memory_order_relaxed);
+  g_malloc_bytes.fetch_add(size, std::memory_order_relaxed);
+  return __libc_realloc(p, size);
+}
+void free(void* p) noexcept { __libc_free(p); }
+}
+
+namespace {
+void* CountedNew(size_t size) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  g_new_bytes.fetch_add(size, std::memory_order_relaxed);
+  if (void* p = __libc_malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void* CountedNew(size_t size, std::align_val_t align) {
+  g_news.fetch_add(1, std::memory_order_relaxed);
+  g_new_bytes.fetch_add(size, std::memory_order_relaxed);
+  void* p = nullptr;
+  if (posix_memalign(&p, std::max(sizeof(void*), static_cast<size_t>(align)),
+                     size == 0 ? 1 : size) == 0) {
+    return p;
+  }
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(size_t size) { return CountedNew(size); }
+void* operator new[](size_t size) { return CountedNew(size); }
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return CountedNew(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+  try {
+    return CountedNew(size);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new(size_t size, std::align_val_t align) { return CountedNew(size, align); }
+void* operator new[](size_t size, std::align_val_t align) { return CountedNew(size, align); }
+void operator delete(void* p) noexcept { __libc_free(p); }
+void operator delete[](void* p) noexcept { __libc_free(p); }
+void operator delete(void* p, size_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, size_t) noexcept { __libc_free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete(void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
+void operator delete[](void* p, size_t, std::align_val_t) noexcept { __libc_free(p); }
+
+namespace pagoda {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+double Ms(Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+struct Args {
+  std::string kubeconfig;
+  std::string context;
+  std::string scratch;
+  int environments = 1000;
+  int cycles = 10;
+  int test_replicas = 0;
+  double qps = apply::ClientOptions{}.qps;
+  int burst = apply::ClientOptions{}.burst;
+  double gap_s =
+      -1;  // between measured cycles; < 0: the time the rate limit's burst takes to refill
+};
+
+// Fills `args` from the command line; a usage error is an exit code (CLI11's).
+std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
+  CLI::App app("pagoda_loop_bench: reconcile cycles with nothing to do");
+  app.add_option("--kubeconfig", args->kubeconfig)->required();
+  app.add_option("--context", args->context);
+  app.add_option("--scratch", args->scratch)->required();
+  app.add_option("--environments", args->environments, "even")->check(CLI::Range(2, 1 << 20));
+  app.add_option("--cycles", args->cycles)->check(CLI::PositiveNumber);
+  app.add_option("--test-replicas", args->test_replicas)->check(CLI::NonNegativeNumber);
+  app.add_option("--qps", args->qps);
+  app.add_option("--burst", args->burst);
+  app.add_option("--gap", args->gap_s, "seconds between cycles (default: burst/qps)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (args->environments % 2 != 0) return app.exit(CLI::ValidationError("--environments", "even"));
+  return std::nullopt;
+}
+
+// Runs a program to its end; its output goes to ours (stderr).
+int RunProgram(const std::vector<std::string>& argv, const std::string& dir) {
+  std::vector<char*> cargv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0) _exit(127);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+    execvp(cargv[0], cargv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The generated repository as one commit of a Git repository at `dir`.
+Status MakeRepository(const Args& args, const std::string& dir) {
+  {
+    manifest::MemorySource source;
+    manifest::AddGeneratedApps(source, {.apps = args.environments / 2,
+                                        .prefix = "app-",
+                                        .test_replicas = args.test_replicas,
+                                        .prod_replicas = 0});
+    auto files = source.ListFiles("");
+    if (!files.ok()) return files.status();
+    for (const auto& path : *files) {
+      auto content = source.ReadFile(path, 1 << 20);
+      if (!content.ok()) return content.status();
+      std::filesystem::path file = std::filesystem::path(dir) / path;
+      std::filesystem::create_directories(file.parent_path());
+      std::ofstream(file) << *content;
+    }
+  }
+  const std::vector<std::vector<std::string>> commands = {
+      {"git", "init", "-q", "-b", "main"},
+      {"git", "add", "apps"},
+      {"git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m",
+       "generated apps"},
+  };
+  for (const auto& command : commands) {
+    if (int rc = RunProgram(command, dir); rc != 0) {
+      return Status::Internal(command[0] + " " + command[1] + " exited with " + std::to_string(rc));
+    }
+  }
+  return Status::Ok();
+}
+
+// The Git source, with the CPU time its fetches take on this thread.
+class TimedGitSource final : public daemon::GitSource {
+ public:
+  explicit TimedGitSource(std::unique_ptr<daemon::GitSource> inner) : inner_(std::move(inner)) {}
+  Result<daemon::FetchResult> Fetch() override {
+    const double before = ThreadCpuMs();
+    auto out = inner_->Fetch();
+    fetch_cpu_ms_ += ThreadCpuMs() - before;
+    return out;
+  }
+  Result<std::string> Tip() const override { return inner_->Tip(); }
+  Result<std::string> ResolveCommit(std::string_view c) const override {
+    return inner_->ResolveCommit(c);
+  }
+  Result<daemon::CommitInfo> Commit(std::string_view id) const override {
+    return inner_->Commit(id);
+  }
+  Result<bool> IsAncestor(std::string_view a, std::string_view d) const override {
+    return inner_->IsAncestor(a, d);
+  }
+  Result<std::unique_ptr<manifest::FileSource>> Files(std::string_view id) const override {
+    return inner_->Files(id);
+  }
+  Result<std::string> TreeId(std::string_view id, std::string_view path) const override {
+    return inner_->TreeId(id, path);
+  }
+  double fetch_cpu_ms() const { return fetch_cpu_ms_; }
+
+ private:
+  static double ThreadCpuMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+  }
+  std::unique_ptr<daemon::GitSource> inner_;
+  double fetch_cpu_ms_ = 0;
+};
+
+// The last sync-log entry the loop wrote.
+class LastEntry final : public daemon::LoopObserver {
+ public:
+  void Fetched(bool) override {}
+  void Reconciled(const daemon::SyncEntry& entry) override { entry_ = entry; }
+  void ReleaseEnded(const daemon::ReleaseRecord&) override { ++releases_ended_; }
+  const daemon::SyncEntry& entry() const { return entry_; }
+  int releases_ended() const { return releases_ended_; }
+
+ private:
+  daemon::SyncEntry entry_;
+  int releases_ended_ = 0;
+};
+
+double CpuMs() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(r.ru_utime) + ms(r.ru_stime);
+}
+
+// Bytes malloc has handed out and not had back, over all arenas.
+long HeapInUseKib() {
+  struct mallinfo2 m = mallinfo2();
+  return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
+}
+
+apply::RequestStats Sum(const std::map<std::string, apply::RequestStats>& by_server) {
+  apply::RequestStats all;
+  for (const auto& [server, s] : by_server) {
+    for (const auto& [verb, n] : s.by_verb) all.by_verb[verb] += n;
+    all.throttled += s.throttled;
+  }
+  return all;
+}
+
+struct Cycle {
+  double cpu_ms = 0, wall_ms = 0, fetch_cpu_ms = 0;
+  int64_t reconcile_ms = 0;  // the sync-log entry's own duration
+  std::map<std::string, int64_t> by_verb;
+  int64_t requests = 0, writes = 0;
+  double throttled_ms = 0;
+  uint64_t news = 0, new_bytes = 0, mallocs = 0, malloc_bytes = 0;
+  long rss_kib = 0;
+  long heap_kib = 0;  // malloc'd and not freed
+  int checked = 0;
+  size_t releases = 0, drift = 0, errors = 0;
+};
+
+std::string Verbs(const std::map<std::string, int64_t>& by_verb) {
+  std::string out;
+  for (const auto& [verb, n] : by_verb) {
+    if (n == 0) continue;
+    if (!out.empty()) out += " ";
+    out += verb + "=" + std::to_string(n);
+  }
+  return out.empty() ? "-" : out;
+}
+
+// Median, min and max of one number over the cycles.
+template <typename F>
+std::string Summary(const std::vector<Cycle>& cycles, F value, const char* format) {
+  std::vector<double> v;
+  for (const auto& c : cycles) v.push_back(static_cast<double>(value(c)));
+  std::sort(v.begin(), v.end());
+  const double median =
+      v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, format, median, v.front(), v.back());
+  return buf;
+}
+
+int Run(const Args& args) {
+  const std::string repo_dir = args.scratch + "/repo";
+  const std::string state_dir = args.scratch + "/state";
+  std::filesystem::create_directories(repo_dir);
+  std::filesystem::create_directories(state_dir);
+  if (Status st = MakeRepository(args, repo_dir); !st.ok()) {
+    std::fprintf(stderr, "pagoda_loop_bench: the repository: %s\n", st.ToString().c_str());
+    return 1;
+  }
+
+  source::GitSourceOptions git_options;
+  git_options.url = repo_dir;
+  git_options.clone_dir = state_dir + "/repo.git";
+  auto opened = source::OpenGitSource(git_options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "pagoda_loop_bench: %s\n", opened.status().ToString().c_str());
+    return 1;
+  }
+  TimedGitSource git(std::move(*opened));
+  auto journal = daemon::Journal::Open(state_dir + "/journal");
+  if (!journal.ok()) {
+    std::fprintf(stderr, "pagoda_loop_bench: %s\n", journal.status().ToString().c_str());
+    return 1;
+  }
+  daemon::ClusterMapping mapping;
+  mapping.kubeconfigs = {args.kubeconfig};
+  // --all-clusters-to CONTEXT; without a context, the kubeconfig's current one.
+  mapping.all_clusters_to = args.context;
+  if (args.context.empty()) {
+    for (const char* name : {"test", "prod"}) mapping.explicit_targets[name] = args.kubeconfig;
+  }
+  apply::ClientOptions client_options;
+  client_options.qps = args.qps;
+  client_options.burst = args.burst;
+  auto clusters = daemon::NewClusterAccess(mapping, client_options);
+  LastEntry observer;
+  daemon::LoopOptions loop_options;
+  loop_options.load.known_clusters = {"test", "prod"};
+  loop_options.repo_url = repo_dir;
+  loop_options.observer = &observer;
+  daemon::Reconciler reconciler(loop_options, git, **journal, *clusters, RealClock(),
+                                state_dir + "/pins.json");
+
+  // The first commit, released everywhere.
+  const auto start = Steady::now();
+  const auto limit = start + std::chrono::minutes(20);
+  bool released = false;
+  int steps = 0;
+  while (Steady::now() < limit) {
+    auto next = reconciler.Step();
+    ++steps;
+    daemon::LoopStatus status = reconciler.Snapshot();
+    int ready = 0, in_flight = 0, failing = 0;
+    for (const auto& e : status.environments) {
+      in_flight += !e.release.empty();
+      failing += !e.error.empty();
+      ready += e.release.empty() && e.error.empty() && !e.commit.empty();
+    }
+    if (status.last_reconcile_ms > 0 && in_flight == 0 && ready == args.environments) {
+      released = true;
+      break;
+    }
+    if (steps % 20 == 0) {
+      std::fprintf(stderr,
+                   "first release: %d of %d environments released, %d in flight, %d failing\n",
+                   ready, args.environments, in_flight, failing);
+    }
+    auto wait = next - RealClock().Now();
+    if (wait > std::chrono::nanoseconds(0)) {
+      std::this_thread::sleep_for(
+          std::min<std::chrono::nanoseconds>(wait, std::chrono::seconds(1)));
+    }
+  }
+  if (!released) {
+    std::fprintf(stderr, "pagoda_loop_bench: the first commit was not released within 20 min\n");
+    return 1;
+  }
+  const double first_s = Ms(Steady::now() - start) / 1000;
+  const apply::RequestStats first_stats = Sum(clusters->RequestStatsByServer());
+  const long rss_after_first = static_cast<long>(Resident().now_kib);
+  const long maxrss_after_first = static_cast<long>(Resident().peak_kib);
+
+  std::fprintf(stderr, "first commit released in %.1f s; measuring %d cycles\n", first_s,
+               args.cycles);
+  // One unmeasured no-op cycle: whatever the first one left to settle.
+  reconciler.RequestSync();
+  reconciler.Step();
+
+  std::vector<Cycle> cycles;
+  const double measured_cpu0 = CpuMs();
+  const auto measured_wall0 = Steady::now();
+  for (int i = 0; i < args.cycles; ++i) {
+    Cycle c;
+    // The daemon's cycles are an interval apart, time enough for the client's
+    // rate limit to refill: so are these.
+    const double gap = args.gap_s >= 0 ? args.gap_s : (args.qps > 0 ? args.burst / args.qps : 0);
+    std::this_thread::sleep_for(std::chrono::duration<double>(gap));
+    reconciler.RequestSync();
+    const auto stats0 = Sum(clusters->RequestStatsByServer());
+    const double fetch0 = git.fetch_cpu_ms();
+    const uint64_t news0 = g_news, new_bytes0 = g_new_bytes, mallocs0 = g_mallocs,
+                   malloc_bytes0 = g_malloc_bytes;
+    const double cpu0 = CpuMs();
+    const auto wall0 = Steady::now();
+    reconciler.Step();
+    c.wall_ms = Ms(Steady::now() - wall0);
+    c.cpu_ms = CpuMs() - cpu0;
+    c.news = g_news - news0;
+    c.new_bytes = g_new_bytes - new_bytes0;
+    c.mallocs = g_mallocs - mallocs0;
+    c.malloc_bytes = g_malloc_bytes - malloc_bytes0;
+    c.fetch_cpu_ms = git.fetch_cpu_ms() - fetch0;
+    const auto stats1 = Sum(clusters->RequestStatsByServer());
+    for (const auto& [verb, n] : stats1.by_verb) {
+      auto before = stats0.by_verb.find(verb);
+      c.by_verb[verb] = n - (before == stats0.by_verb.end() ? 0 : before->second);
+    }
+    apply::RequestStats delta;
+    delta.by_verb = c.by_verb;
+    c.requests = delta.Total();
+    c.writes = delta.Writes();
+    c.throttled_ms =
+        std::chrono::duration<double, std::milli>(stats1.throttled - stats0.throttled).count();
+    c.rss_kib = static_cast<long>(Resident().now_kib);
+    c.heap_kib = HeapInUseKib();
+    const daemon::SyncEntry& entry = observer.entry();
+    c.reconcile_ms = entry.duration_ms;
+    c.checked = entry.environments_checked;
+    c.releases = entry.releases.size();
+    c.drift = entry.drift.size();
+    c.errors = entry.errors.size();
+    cycles.push_back(std::move(c));
+  }
+  const long maxrss = static_cast<long>(Resident().peak_kib);
+  // What the process spent while no cycle ran (the live cache's watches):
+  // all CPU time of the measured period but the cycles'.
+  double cycles_cpu = 0;
+  for (const Cycle& c : cycles) cycles_cpu += c.cpu_ms;
+  const double idle_cpu_ms = CpuMs() - measured_cpu0 - cycles_cpu;
+  const double idle_s = Ms(Steady::now() - measured_wall0) / 1000;
+
+  std::printf(
+      "%d environments (%d apps x test, prod; both clusters on one server); replicas: test %d, "
+      "prod 0\n",
+      args.environments, args.environments / 2, args.test_replicas);
+  std::printf("client rate limit: %s\n",
+              args.qps > 0 ? ("qps " + std::to_string(static_cast<int>(args.qps)) + ", burst " +
+                              std::to_string(args.burst))
+                                 .c_str()
+                           : "off");
+  std::printf("first commit released in %.1f s (%d steps): %lld requests, %lld writes\n", first_s,
+              steps, static_cast<long long>(first_stats.Total()),
+              static_cast<long long>(first_stats.Writes()));
+  std::printf("%5s %9s %9s %9s %9s %8s %6s %9s %10s %9s %10s %8s %5s %5s  %s\n", "cycle", "cpu ms",
+              "fetch ms", "wall ms", "recon ms", "requests", "writes", "thrtl ms", "new", "new MiB",
+              "malloc", "RSS MiB", "envs", "rel", "requests by verb");
+  for (size_t i = 0; i < cycles.size(); ++i) {
+    const Cycle& c = cycles[i];
+    std::printf(
+        "%5zu %9.1f %9.1f %9.1f %9lld %8lld %6lld %9.1f %10llu %9.1f %10llu %8.1f %5d %5zu  %s\n",
+        i + 1, c.cpu_ms, c.fetch_cpu_ms, c.wall_ms, static_cast<long long>(c.reconcile_ms),
+        static_cast<long long>(c.requests), static_cast<long long>(c.writes), c.throttled_ms,
+        static_cast<unsigned long long>(c.news), c.new_bytes / 1048576.0,
+        static_cast<unsigned long long>(c.mallocs), c.rss_kib / 1024.0, c.checked, c.releases,
+        Verbs(c.by_verb).c_str());
+  }
+  std::printf("median [min .. max] over %d cycles:\n", args.cycles);
+  std::printf("  CPU (user+sys)     %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.cpu_ms; }, "%.1f ms [%.1f .. %.1f]")
+                  .c_str());
+  std::printf("  of which fetch     %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.fetch_cpu_ms; }, "%.1f ms [%.1f .. %.1f]")
+                  .c_str());
+  std::printf("  wall               %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.wall_ms; }, "%.1f ms [%.1f .. %.1f]")
+                  .c_str());
+  std::printf("  API requests       %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.requests; }, "%.0f [%.0f .. %.0f]")
+                  .c_str());
+  std::printf("  API writes         %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.writes; }, "%.0f [%.0f .. %.0f]")
+                  .c_str());
+  std::printf("  new (C++)          %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.news; }, "%.0f [%.0f .. %.0f]")
+                  .c_str());
+  std::printf("  malloc (C)         %s\n",
+              Summary(
+                  cycles, [](const Cycle& c) { return c.mallocs; }, "%.0f [%.0f .. %.0f]")
+                  .c_str());
+  std::printf(
+      "  heap in use        %s\n",
+      Summary(
+          cycles, [](const Cycle& c) { return c.heap_kib / 1024.0; }, "%.1f MiB [%.1f .. %.1f]")
+          .c_str());
+  std::printf(
+      "  RSS after cycle    %s\n",
+      Summary(
+          cycles, [](const Cycle& c) { return c.rss_kib / 1024.0; }, "%.1f MiB [%.1f .. %.1f]")
+          .c_str());
+  std::printf("between cycles: %.1f ms CPU in %.1f s (%.2f ms per second)\n", idle_cpu_ms, idle_s,
+              idle_cpu_ms / std::max(0.001, idle_s));
+  std::printf(
+      "process: RSS after the first release %.1f MiB, peak RSS %.1f MiB (%.1f MiB by then)\n",
+      rss_after_first / 1024.0, maxrss / 1024.0, maxrss_after_first / 1024.0);
+
+  auto median = [&](auto value) {
+    std::vector<double> v;
+    for (const auto& c : cycles) v.push_back(static_cast<double>(value(c)));
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  auto max = [&](auto value) {
+    double m = 0;
+    for (const auto& c : cycles) m = std::max(m, static_cast<double>(value(c)));
+    return m;
+  };
+  std::printf(
+      "RESULT cpu_ms=%.1f cpu_max_ms=%.1f fetch_cpu_ms=%.1f wall_ms=%.1f requests=%.0f "
+      "writes_max=%.0f news=%.0f mallocs=%.0f rss_kib=%.0f maxrss_kib=%ld releases_max=%.0f "
+      "first_s=%.1f idle_cpu_ms_per_s=%.2f\n",
+      median([](const Cycle& c) { return c.cpu_ms; }), max([](const Cycle& c) { return c.cpu_ms; }),
+      median([](const Cycle& c) { return c.fetch_cpu_ms; }),
+      median([](const Cycle& c) { return c.wall_ms; }),
+      median([](const Cycle& c) { return c.requests; }),
+      max([](const Cycle& c) { return c.writes; }), median([](const Cycle& c) { return c.news; }),
+      median([](const Cycle& c) { return c.mallocs; }),
+      median([](const Cycle& c) { return c.rss_kib; }), maxrss,
+      max([](const Cycle& c) { return c.releases; }), first_s,
+      idle_cpu_ms / std::max(0.001, idle_s));
+  return 0;
+}
+
+}  // namespace
+}  // namespace pagoda
+
+int main(int argc, char** argv) {
+  pagoda::Args args;
+  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
+  return pagoda::Run(args);
+}

@@ -1,0 +1,222 @@
+// The control socket (DESIGN §8): how the command line reaches the running
+// daemon. A Unix stream socket at DaemonConfig::SocketPath()
+// (`<stateDir>/control.sock`), owner-only (mode 0600), so that whoever can
+// talk to the daemon can already read its state directory.
+//
+// Protocol: the client connects, sends one line of JSON (a request), the
+// server answers one line of JSON and closes. Requests are
+//
+//   {"command": NAME, …arguments}
+//
+// and every answer is `{"ok":true, …}` or `{"ok":false,"error":"message"}`.
+// The commands and their answers (the daemon's handler implements them):
+//
+//   {"command":"status"}
+//       → {"ok":true,"status":STATUS}          STATUS: a StatusDocument, below
+//   {"command":"sync-now"}
+//       → {"ok":true}                          a fetch and a full reconcile are queued
+//   {"command":"rollback","app":"shop-web","env":"prod","to":"3f2a9c1"}   (a commit,
+//       full or abbreviated, or a release id "r-000012")
+//       → {"ok":true,"release":"r-000013"}     the release started; the environment
+//                                              is pinned until the repo moves past it
+//   {"command":"unpin","app":"shop-web","env":"prod"}
+//       → {"ok":true}
+//   {"command":"pause"|"resume"|"abort","id":"r-000012"}   (batched releases)
+//       → {"ok":true}
+//
+// An unknown command, a missing argument, or anything the daemon refuses is
+// `{"ok":false,"error":"…"}` with a message for a person.
+//
+// Bounds: a request is at most kMaxControlRequest bytes and must arrive within
+// the read timeout (5 s) or the connection is dropped; input that is not a
+// JSON object with a string "command" is answered with an error and never
+// reaches the handler. Nothing a client sends can crash the server.
+#pragma once
+
+#include <rapidjson/document.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+#include "journal/record.h"
+
+namespace pagoda::daemon {
+
+// ---- The status document -------------------------------------------------------
+
+// What the daemon knows about every environment: the answer to "status", and
+// the file it writes to DaemonConfig::StatusPath() after each reconcile cycle
+// so that `pagoda status` can show the last known state when the daemon is
+// down. Its JSON, keys in this order (times RFC 3339 UTC as in record.h):
+//
+//   {"time":"2024-05-01T10:00:00.000Z",
+//    "commit":{"id":"3f2a9c1…","summary":"shop-web: image 1.4.3"},   null before the first fetch
+//    "repo":{"url":"https://git.example.com/apps.git","ref":"main",
+//            "lastFetch":"2024-05-01T09:59:58.000Z",                 absent before the first fetch
+//            "error":"fetch: connection refused"},                   absent when the last fetch
+//            worked
+//    "environments":[
+//      {"app":"shop-web","env":"prod","cluster":"prod",
+//       "revision":"7d9f8c2b1a","commit":"3f2a9c1…",                  live revision and its commit
+//       "health":"healthy",                       healthy | progressing | degraded | unknown
+//       "ready":4,"replicas":4,"drift":false,
+//       "release":"r-000012",                     the release in flight, or null; with it
+//       "releasePhase":"held","batchesDone":1,"batches":2,"heldSeconds":95,
+//       "pinned":{"commit":"1b2c3d4…","since":"2024-05-01T09:00:00.000Z"},   or null
+//       "error":null}]}                           the environment's last error, or null
+//
+// Environments are written sorted by app, then env. A password in the repo
+// URL ("https://user:secret@host/…") is never written: ToJson() replaces it
+// with "***".
+struct StatusDocument {
+  enum class Health { kHealthy, kProgressing, kDegraded, kUnknown };
+
+  struct Pin {
+    std::string commit;
+    TimeMs since = 0;
+    friend bool operator==(const Pin&, const Pin&) = default;
+  };
+
+  struct Environment {
+    std::string app;
+    std::string env;
+    std::string cluster;
+    std::string revision;  // "" when nothing runs yet
+    std::string commit;    // the commit the live revision was released from
+    Health health = Health::kUnknown;
+    int ready = 0;
+    int replicas = 0;
+    bool drift = false;
+    std::string release;        // "" = none in flight
+    std::string release_phase;  // running | held | rolling back | failed (held after a failure)
+    int batches_done = 0;       // of the release in flight
+    int batches_total = 0;
+    int held_seconds = 0;       // how long it has been held
+    std::optional<Pin> pinned;  // set after `pagoda rollback`, until unpinned
+    std::string error;          // "" = none
+    friend bool operator==(const Environment&, const Environment&) = default;
+  };
+
+  TimeMs time = 0;
+  struct Commit {
+    std::string id;  // "" before the first fetch
+    std::string summary;
+    friend bool operator==(const Commit&, const Commit&) = default;
+  } commit;
+  struct Repo {
+    std::string url;
+    std::string ref;
+    TimeMs last_fetch = 0;
+    std::string error;
+    friend bool operator==(const Repo&, const Repo&) = default;
+  } repo;
+  std::vector<Environment> environments;
+
+  std::string ToJson() const;  // compact, one line
+  // InvalidArgument naming the field when `json` is not a status document.
+  // Unknown keys are ignored (a newer daemon may add some).
+  static Result<StatusDocument> Parse(std::string_view json);
+  static Result<StatusDocument> FromJson(const rapidjson::Value& value);
+
+  friend bool operator==(const StatusDocument&, const StatusDocument&) = default;
+};
+
+std::string_view Name(StatusDocument::Health health);  // "healthy", …
+Result<StatusDocument::Health> ParseHealth(std::string_view name);
+
+// Writes the document to `path` atomically (a temporary file in the same
+// directory, fsync'd, renamed over it), mode 0600, so a reader never sees a
+// torn file.
+Status WriteStatusFile(const std::string& path, const StatusDocument& status);
+// NotFound when the daemon never wrote one.
+Result<StatusDocument> ReadStatusFile(const std::string& path);
+
+// ---- Requests and answers -------------------------------------------------------
+
+inline constexpr size_t kMaxControlRequest = 64 * 1024;
+
+// {"command":COMMAND,"key":"value",…}: a request line, without its newline.
+std::string ControlRequest(
+    std::string_view command,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> arguments = {});
+// {"ok":true} and {"ok":false,"error":MESSAGE}.
+std::string ControlOk();
+std::string ControlError(std::string_view message);
+
+// ---- The server (in the daemon) ------------------------------------------------
+
+class ControlServer {
+ public:
+  // Gets each request (a JSON object whose "command" is a string) and returns
+  // the answer: one JSON object, "ok" first. Runs on the server's thread, one
+  // request at a time. An exception or an answer that is not a JSON object
+  // becomes {"ok":false,"error":"internal error: …"}.
+  using Handler = std::function<std::string(const rapidjson::Document& request)>;
+
+  struct Options {
+    std::chrono::milliseconds read_timeout{5000};  // the whole request must arrive within it
+    std::chrono::milliseconds write_timeout{5000};
+    size_t max_request = kMaxControlRequest;
+  };
+
+  // Listens on `path`, mode 0600. When `path` is a socket another process
+  // listens on: AlreadyExists ("another pagoda daemon is listening on PATH").
+  // A socket nobody listens on (left by a crash) is replaced. Anything else
+  // at `path` is left alone: InvalidArgument.
+  static Result<std::unique_ptr<ControlServer>> Start(const std::string& path, Handler handler);
+  static Result<std::unique_ptr<ControlServer>> Start(const std::string& path, Handler handler,
+                                                      Options options);
+
+  // Stops accepting, drops a connection in hand, joins the thread and removes
+  // the socket file.
+  ~ControlServer();
+
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  ControlServer(std::string path, int listen_fd, int wake_read, int wake_write, Handler handler,
+                Options options);
+  void Run();
+  void Serve(int fd);
+  // The request line, or nullopt when the connection is to be dropped (or the
+  // server stops); `*answer` is set when the client is to be told why.
+  std::optional<std::string> ReadRequest(int fd, std::string* answer);
+  void WriteAnswer(int fd, std::string answer);
+  std::string Answer(const std::string& line);
+
+  std::string path_;
+  int listen_fd_;
+  int wake_read_;
+  int wake_write_;
+  Handler handler_;
+  Options options_;
+  std::pair<uint64_t, uint64_t> inode_;  // the socket file's device and inode
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// ---- The client (the command line) ---------------------------------------------
+
+// Sends one request line and returns the daemon's answer, `{"ok":false}` ones
+// included. Unavailable "no pagoda daemon is listening on PATH" when nothing
+// listens (no socket file, or a stale one); PermissionDenied when the socket
+// belongs to another user; DeadlineExceeded when no full answer comes within
+// `timeout`; Internal when the answer is not a JSON object.
+Result<rapidjson::Document> ControlCall(const std::string& path, const std::string& request_json,
+                                        std::chrono::milliseconds timeout);
+
+}  // namespace pagoda::daemon

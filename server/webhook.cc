@@ -1,0 +1,186 @@
+#include "server/webhook.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+
+#include <array>
+
+namespace pagoda::daemon {
+namespace {
+
+std::string Header(const WebhookHeaders& headers, const char* name) {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+using Digest = std::array<unsigned char, 32>;
+
+Digest Hmac(std::string_view key, std::string_view body) {
+  Digest out{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), out.data(), &len);
+  return out;
+}
+
+Digest Sha256(std::string_view data) {
+  Digest out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+// Does the hex signature equal the HMAC of the body? Constant time in the
+// signature's content: its length (64) is public.
+bool SignatureMatches(std::string_view hex, const std::string& secret, std::string_view body) {
+  if (hex.size() != 64) return false;
+  Digest given{};
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = HexDigit(hex[2 * i]), lo = HexDigit(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    given[i] = static_cast<unsigned char>(hi * 16 + lo);
+  }
+  Digest expected = Hmac(secret, body);
+  return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
+// Compares a token with the secret in time independent of where they differ
+// and of the token's length: both are hashed first.
+bool TokenMatches(std::string_view token, const std::string& secret) {
+  Digest a = Sha256(token), b = Sha256(secret);
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+WebhookAnswer Answer(int status, std::string result, std::string message) {
+  WebhookAnswer a;
+  a.http_status = status;
+  a.result = std::move(result);
+  a.message = std::move(message);
+  return a;
+}
+
+}  // namespace
+
+std::string HmacSha256Hex(std::string_view key, std::string_view body) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : Hmac(key, body)) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+WebhookVerifier::WebhookVerifier(std::string secret, size_t max_body, size_t remembered_deliveries)
+    : secret_(std::move(secret)), max_body_(max_body), remembered_(remembered_deliveries) {}
+
+bool WebhookVerifier::Replayed(const std::string& delivery) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!seen_.insert(delivery).second) return true;
+  order_.push_back(delivery);
+  while (order_.size() > remembered_) {
+    seen_.erase(order_.front());
+    order_.pop_front();
+  }
+  return false;
+}
+
+WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string_view body) {
+  if (secret_.empty()) {
+    return Answer(404, "disabled", "the webhook is not enabled: no http.webhookSecretFile");
+  }
+  if (body.size() > max_body_) {
+    return Answer(413, "too_large",
+                  "body of " + std::to_string(body.size()) + " bytes is over the bound of " +
+                      std::to_string(max_body_));
+  }
+
+  // Authenticate before reading anything of the body.
+  std::string source;
+  bool authenticated = false;
+  if (std::string sig = Header(headers, "x-hub-signature-256"); !sig.empty()) {
+    source = Header(headers, "x-gitea-event").empty() ? "github" : "gitea";
+    authenticated = sig.rfind("sha256=", 0) == 0 &&
+                    SignatureMatches(std::string_view(sig).substr(7), secret_, body);
+  } else if (std::string hex = Header(headers, "x-gitea-signature"); !hex.empty()) {
+    source = "gitea";
+    authenticated = SignatureMatches(hex, secret_, body);
+  } else if (std::string gogs = Header(headers, "x-gogs-signature"); !gogs.empty()) {
+    source = "gitea";
+    authenticated = SignatureMatches(gogs, secret_, body);
+  } else if (headers.count("x-gitlab-token") != 0) {
+    source = "gitlab";
+    authenticated = TokenMatches(Header(headers, "x-gitlab-token"), secret_);
+  } else {
+    return Answer(401, "unauthorized",
+                  "no signature: X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token");
+  }
+  if (!authenticated) {
+    WebhookAnswer a = Answer(401, "unauthorized", "the " + source + " signature does not match");
+    a.source = source;
+    return a;
+  }
+
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    WebhookAnswer a = Answer(400, "malformed", "the body is not a JSON object");
+    a.source = source;
+    return a;
+  }
+
+  std::string event;
+  if (source == "github") {
+    event = Header(headers, "x-github-event");
+  } else if (source == "gitea") {
+    event = Header(headers, "x-gitea-event");
+    if (event.empty()) event = Header(headers, "x-gogs-event");
+  } else {
+    event = Header(headers, "x-gitlab-event");
+  }
+  std::string delivery = Header(headers, "x-github-delivery");
+  if (delivery.empty()) delivery = Header(headers, "x-gitea-delivery");
+  if (delivery.empty()) delivery = Header(headers, "x-gitlab-event-uuid");
+
+  WebhookAnswer a;
+  a.source = source;
+  if (doc.HasMember("ref") && doc["ref"].IsString()) {
+    a.ref = std::string(doc["ref"].GetString(), doc["ref"].GetStringLength());
+  }
+  if (!delivery.empty() && Replayed(source + "/" + delivery)) {
+    a.http_status = 200;
+    a.result = "replay";
+    a.message = "delivery already received";
+    return a;
+  }
+  if (event == "ping") {
+    a.http_status = 200;
+    a.result = "ping";
+    a.message = "pong";
+    return a;
+  }
+  const bool push = event.empty() || event == "push" || event == "Push Hook" ||
+                    event == "Tag Push Hook" || event == "System Hook";
+  if (!push) {
+    a.http_status = 202;
+    a.result = "ignored";
+    a.message = "not a push event; nothing to do";
+    return a;
+  }
+  a.http_status = 202;
+  a.result = "accepted";
+  a.message = "fetch requested";
+  a.fetch = true;
+  return a;
+}
+
+}  // namespace pagoda::daemon
