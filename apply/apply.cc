@@ -13,7 +13,7 @@ namespace {
 // taken back, and the log says whose they were. An object pagoda believed
 // new that turns out to exist is never forced: someone made it since it was
 // looked up. An adoption is forced from the start, and says from whom.
-Status ApplyOne(KubeClient& client, const diff::PlannedChange& change, const std::string& apply,
+Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change, const std::string& apply,
                 ChangeSetEntry* entry) {
   entry->key = change.key.ToString();
   const bool adopt = change.action == diff::Action::kAdopt;
@@ -113,7 +113,7 @@ std::string ChangeSet::ToString() const {
   return out;
 }
 
-Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& api_version,
+Result<rapidjson::Document> PredictApply(kube::KubeClient& client, const std::string& api_version,
                                          const diff::ObjectKey& key, const std::string& json) {
   auto resource = client.Resource(api_version, key.kind);
   if (!resource.ok()) return resource.status().WithContext(key.ToString());
@@ -124,7 +124,7 @@ Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& 
   return predicted;
 }
 
-Status CheckOwnership(KubeClient& client, const diff::Scope& scope, diff::Plan* plan) {
+Status CheckOwnership(kube::KubeClient& client, const diff::Scope& scope, diff::Plan* plan) {
   std::set<std::string> absent, foreign;  // namespaces that do not exist, or are not pagoda's
   for (diff::PlannedChange& c : plan->changes) {  // Namespaces come first in a plan
     const bool is_namespace = c.key.kind == "Namespace";
@@ -164,7 +164,7 @@ Status CheckOwnership(KubeClient& client, const diff::Scope& scope, diff::Plan* 
   return Status::Ok();
 }
 
-ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options) {
+ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options) {
   ExecuteResult result;
   const std::string dry = options.dry_run ? "&dryRun=All" : "";
   auto fail = [&](const diff::PlannedChange& change, Status status) {

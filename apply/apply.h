@@ -52,7 +52,7 @@ struct ExecuteResult {
 // Fields another manager took from an object pagoda owns are taken back
 // (the log names the manager); an object pagoda did not own is never forced,
 // except a kAdopt. Conflicts and blocked changes are skipped, with their reason.
-ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options);
+ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options);
 
 // Before the first write of an object, pagoda knows whether it exists and
 // whose it is. Each kCreate is looked up (none in a namespace that does not
@@ -64,10 +64,10 @@ ExecuteResult Execute(KubeClient& client, const diff::Plan& plan, const ExecuteO
 // kAdopt where `scope` says adopt, naming its managers. Then
 // diff::HoldConflicts. A lookup pagoda may not make is a conflict too (it
 // cannot tell whose the object is); a server that does not answer is an error.
-Status CheckOwnership(KubeClient& client, const diff::Scope& scope, diff::Plan* plan);
+Status CheckOwnership(kube::KubeClient& client, const diff::Scope& scope, diff::Plan* plan);
 
 // What the object would become if applied now: a server-side apply dry run.
-Result<rapidjson::Document> PredictApply(KubeClient& client, const std::string& api_version,
+Result<rapidjson::Document> PredictApply(kube::KubeClient& client, const std::string& api_version,
                                          const diff::ObjectKey& key, const std::string& json);
 
 }  // namespace pagoda::apply

@@ -91,7 +91,7 @@ std::string DeploymentJson(const std::string& revision, const std::string& image
          image + R"("}]}}}})";
 }
 
-Status Create(apply::KubeClient& client, const std::string& path, const std::string& json) {
+Status Create(kube::KubeClient& client, const std::string& path, const std::string& json) {
   rapidjson::Document d;
   d.Parse(json.c_str());
   auto created = client.Post(path, d);
@@ -99,10 +99,10 @@ Status Create(apply::KubeClient& client, const std::string& path, const std::str
 }
 
 // KubeWorkloads, with the time of every Scale().
-class TimedWorkloads final : public apply::Workloads {
+class TimedWorkloads final : public rollout::Workloads {
  public:
-  explicit TimedWorkloads(apply::Workloads& inner) : inner_(inner) {}
-  Result<std::map<std::string, apply::RevisionState>> Read(const std::string& ns,
+  explicit TimedWorkloads(rollout::Workloads& inner) : inner_(inner) {}
+  Result<std::map<std::string, rollout::RevisionState>> Read(const std::string& ns,
                                                            const std::string& env) override {
     return inner_.Read(ns, env);
   }
@@ -127,7 +127,7 @@ class TimedWorkloads final : public apply::Workloads {
   }
 
  private:
-  apply::Workloads& inner_;
+  rollout::Workloads& inner_;
   std::mutex mu_;
   std::vector<Call> scales_;
 };
@@ -140,7 +140,7 @@ class ReadyWatcher {
     Steady::time_point earliest;  // the start of the list before the one that saw it
     Steady::time_point latest;    // the end of the list that saw it
   };
-  ReadyWatcher(apply::KubeClient& client, std::string ns, std::vector<int64_t> goals,
+  ReadyWatcher(kube::KubeClient& client, std::string ns, std::vector<int64_t> goals,
                std::chrono::milliseconds interval)
       : client_(client), ns_(std::move(ns)), goals_(std::move(goals)), interval_(interval) {
     thread_ = std::thread([this] { Run(); });
@@ -191,7 +191,7 @@ class ReadyWatcher {
     }
   }
 
-  apply::KubeClient& client_;
+  kube::KubeClient& client_;
   std::string ns_;
   std::vector<int64_t> goals_;
   std::chrono::milliseconds interval_;
@@ -219,15 +219,15 @@ struct PollResult {
   double watcher_list_ms_max = 0;
 };
 
-Status OneRun(const Args& args, const apply::Credentials& creds, int poll_ms, int run,
+Status OneRun(const Args& args, const kube::Credentials& creds, int poll_ms, int run,
               PollResult* out) {
-  auto order_client = apply::KubeClient::Connect(creds);  // the default rate limit
+  auto order_client = kube::KubeClient::Connect(creds);  // the default rate limit
   if (!order_client.ok()) return order_client.status();
-  apply::ClientOptions unlimited;
+  kube::ClientOptions unlimited;
   unlimited.qps = 0;
-  auto setup_client = apply::KubeClient::Connect(creds, unlimited);
+  auto setup_client = kube::KubeClient::Connect(creds, unlimited);
   if (!setup_client.ok()) return setup_client.status();
-  auto watch_client = apply::KubeClient::Connect(creds, unlimited);
+  auto watch_client = kube::KubeClient::Connect(creds, unlimited);
   if (!watch_client.ok()) return watch_client.status();
 
   const std::string ns = "batch-bench-" + std::to_string(::getpid()) + "-p" +
@@ -250,7 +250,7 @@ Status OneRun(const Args& args, const apply::Credentials& creds, int poll_ms, in
       !st.ok()) {
     return st;
   }
-  apply::KubeWorkloads setup_workloads(**setup_client);
+  rollout::KubeWorkloads setup_workloads(**setup_client);
   const auto ready_by = Steady::now() + 120s;
   for (;;) {
     auto state = setup_workloads.Read(ns, "prod");
@@ -262,14 +262,14 @@ Status OneRun(const Args& args, const apply::Credentials& creds, int poll_ms, in
     std::this_thread::sleep_for(100ms);
   }
 
-  apply::OrderPolicy policy;
+  rollout::OrderPolicy policy;
   policy.replicas = args.replicas;
   policy.batches = args.batches;
   policy.batch_timeout = 60s;
   policy.poll = std::chrono::milliseconds(poll_ms);
-  apply::KubeWorkloads kube(**order_client);
+  rollout::KubeWorkloads kube(**order_client);
   TimedWorkloads workloads(kube);
-  apply::ReleaseOrder order(workloads, RealClock(), ns, "prod", "new", policy);
+  rollout::ReleaseOrder order(workloads, RealClock(), ns, "prod", "new", policy);
   const int64_t k = order.k();
   std::vector<int64_t> goals;
   for (int64_t g = k; g < args.replicas + k; g += k) goals.push_back(std::min(g, args.replicas));
@@ -278,16 +278,16 @@ Status OneRun(const Args& args, const apply::Credentials& creds, int poll_ms, in
   const auto stats0 = (*order_client)->stats();
   const auto start = Steady::now();
   const auto limit = start + 300s;
-  while (!apply::Finished(order.phase()) && order.phase() != apply::OrderPhase::kHeld &&
-         order.phase() != apply::OrderPhase::kFailed && Steady::now() < limit) {
+  while (!rollout::Finished(order.phase()) && order.phase() != rollout::OrderPhase::kHeld &&
+         order.phase() != rollout::OrderPhase::kFailed && Steady::now() < limit) {
     auto next = order.Step();
     auto wait = next - RealClock().Now();
     if (wait > 0ns) std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(wait, 1s));
   }
   const auto end = Steady::now();
   watcher.Stop();
-  if (order.phase() != apply::OrderPhase::kSucceeded) {
-    return Status::Internal("the order ended " + std::string(apply::OrderPhaseName(order.phase())) +
+  if (order.phase() != rollout::OrderPhase::kSucceeded) {
+    return Status::Internal("the order ended " + std::string(rollout::OrderPhaseName(order.phase())) +
                             ": " + order.error());
   }
   const auto stats1 = (*order_client)->stats();
@@ -340,7 +340,7 @@ Stat Of(std::vector<double> v) {
 }
 
 int Run(const Args& args) {
-  auto creds = apply::LoadKubeconfig({.paths = {args.kubeconfig}, .context = args.context});
+  auto creds = kube::LoadKubeconfig({.paths = {args.kubeconfig}, .context = args.context});
   if (!creds.ok()) {
     std::fprintf(stderr, "pagoda_batch_bench: %s\n", creds.status().ToString().c_str());
     return 1;
@@ -356,7 +356,7 @@ int Run(const Args& args) {
       }
     }
   }
-  apply::ClientOptions defaults;
+  kube::ClientOptions defaults;
   std::printf(
       "R=%lld B=%d (k=%lld), %d runs per poll interval; order client qps %g burst %d; "
       "watcher lists every %d ms\n",

@@ -17,8 +17,8 @@
 
 namespace {
 
-using pagoda::daemon::Journal;
-using pagoda::daemon::ReleaseRecord;
+using pagoda::journal::Journal;
+using pagoda::journal::ReleaseRecord;
 using Clock = std::chrono::steady_clock;
 
 double MsSince(Clock::time_point start) {
@@ -37,15 +37,15 @@ ReleaseRecord Record(int i) {
             1714557500000 + i, "previous change"};
   r.from_revision = "3f2a9c1b0d";
   r.to_revision = "9e8d7c6b5a";
-  r.changes = {{pagoda::daemon::ChangeAction::kCreated, "Deployment/" + r.app + "/prod-9e8d7c6b5a"},
-               {pagoda::daemon::ChangeAction::kUnchanged, "Service/" + r.app + "/prod"}};
+  r.changes = {{pagoda::journal::ChangeAction::kCreated, "Deployment/" + r.app + "/prod-9e8d7c6b5a"},
+               {pagoda::journal::ChangeAction::kUnchanged, "Service/" + r.app + "/prod"}};
   r.batches = {{1,
                 2,
                 1714557601000 + i,
                 {"prod-9e8d7c6b5a-abcde", "prod-9e8d7c6b5a-fghij"},
                 1714557605000 + i,
                 1714557606000 + i}};
-  r.outcome = pagoda::daemon::Outcome::kSucceeded;
+  r.outcome = pagoda::journal::Outcome::kSucceeded;
   r.start = 1714557600000 + i;
   r.end = 1714557700000 + i;
   return r;
@@ -88,15 +88,15 @@ int main(int argc, char** argv) {
     size_t bytes = 0;
     for (int i = 1; i <= records; ++i) {
       ReleaseRecord r = Record(i);
-      r.id = pagoda::daemon::ReleaseId(i);
-      std::string line = pagoda::daemon::FrameLine(
-          "{\"type\":\"release\",\"update\":1,\"record\":" + pagoda::daemon::ToJson(r) + "}");
+      r.id = pagoda::journal::ReleaseId(i);
+      std::string line = pagoda::journal::FrameLine(
+          "{\"type\":\"release\",\"update\":1,\"record\":" + pagoda::journal::ToJson(r) + "}");
       bytes += line.size();
       std::fwrite(line.data(), 1, line.size(), out);
       if (i % 10 == 0) {
-        pagoda::daemon::SyncEntry e{1714557600000 + i * 1000LL, r.to.id, 40, {}, {r.id}, {}, 12};
-        line = pagoda::daemon::FrameLine(
-            "{\"type\":\"sync\",\"entry\":" + pagoda::daemon::ToJson(e) + "}");
+        pagoda::journal::SyncEntry e{1714557600000 + i * 1000LL, r.to.id, 40, {}, {r.id}, {}, 12};
+        line = pagoda::journal::FrameLine(
+            "{\"type\":\"sync\",\"entry\":" + pagoda::journal::ToJson(e) + "}");
         bytes += line.size();
         std::fwrite(line.data(), 1, line.size(), out);
       }
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   std::printf("open + verify: %.1f ms (%llu lines)\n", MsSince(start),
               static_cast<unsigned long long>((*journal)->recovery().lines));
 
-  pagoda::daemon::JournalReader reader(pagoda::daemon::PosixJournalFs(), path);
+  pagoda::journal::JournalReader reader(pagoda::journal::PosixJournalFs(), path);
   auto time_query = [&](const char* what, auto query) {
     query();  // warm the page cache as a CLI run right after another would
     const int runs = 20;
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   time_query("last 50 releases of app orders, env test",
              [&] { return reader.Releases({.app = "orders", .env = "test"})->size(); });
   time_query("release show (an id 1,000 back)", [&] {
-    return reader.Release(pagoda::daemon::ReleaseId(records - 1000)).ok() ? size_t{1} : size_t{0};
+    return reader.Release(pagoda::journal::ReleaseId(records - 1000)).ok() ? size_t{1} : size_t{0};
   });
   time_query("sync log, last 60 s",
              [&] { return reader.SyncLog(1714557600000 + records * 1000LL - 60000)->size(); });

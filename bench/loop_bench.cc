@@ -150,8 +150,8 @@ struct Args {
   int environments = 1000;
   int cycles = 10;
   int test_replicas = 0;
-  double qps = apply::ClientOptions{}.qps;
-  int burst = apply::ClientOptions{}.burst;
+  double qps = kube::ClientOptions{}.qps;
+  int burst = kube::ClientOptions{}.burst;
   double gap_s =
       -1;  // between measured cycles; < 0: the time the rate limit's burst takes to refill
 };
@@ -269,13 +269,13 @@ class TimedGitSource final : public daemon::GitSource {
 class LastEntry final : public daemon::LoopObserver {
  public:
   void Fetched(bool) override {}
-  void Reconciled(const daemon::SyncEntry& entry) override { entry_ = entry; }
-  void ReleaseEnded(const daemon::ReleaseRecord&) override { ++releases_ended_; }
-  const daemon::SyncEntry& entry() const { return entry_; }
+  void Reconciled(const journal::SyncEntry& entry) override { entry_ = entry; }
+  void ReleaseEnded(const journal::ReleaseRecord&) override { ++releases_ended_; }
+  const journal::SyncEntry& entry() const { return entry_; }
   int releases_ended() const { return releases_ended_; }
 
  private:
-  daemon::SyncEntry entry_;
+  journal::SyncEntry entry_;
   int releases_ended_ = 0;
 };
 
@@ -292,8 +292,8 @@ long HeapInUseKib() {
   return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
 }
 
-apply::RequestStats Sum(const std::map<std::string, apply::RequestStats>& by_server) {
-  apply::RequestStats all;
+kube::RequestStats Sum(const std::map<std::string, kube::RequestStats>& by_server) {
+  kube::RequestStats all;
   for (const auto& [server, s] : by_server) {
     for (const auto& [verb, n] : s.by_verb) all.by_verb[verb] += n;
     all.throttled += s.throttled;
@@ -356,7 +356,7 @@ int Run(const Args& args) {
     return 1;
   }
   TimedGitSource git(std::move(*opened));
-  auto journal = daemon::Journal::Open(state_dir + "/journal");
+  auto journal = journal::Journal::Open(state_dir + "/journal");
   if (!journal.ok()) {
     std::fprintf(stderr, "pagoda_loop_bench: %s\n", journal.status().ToString().c_str());
     return 1;
@@ -368,7 +368,7 @@ int Run(const Args& args) {
   if (args.context.empty()) {
     for (const char* name : {"test", "prod"}) mapping.explicit_targets[name] = args.kubeconfig;
   }
-  apply::ClientOptions client_options;
+  kube::ClientOptions client_options;
   client_options.qps = args.qps;
   client_options.burst = args.burst;
   auto clusters = daemon::NewClusterAccess(mapping, client_options);
@@ -415,7 +415,7 @@ int Run(const Args& args) {
     return 1;
   }
   const double first_s = Ms(Steady::now() - start) / 1000;
-  const apply::RequestStats first_stats = Sum(clusters->RequestStatsByServer());
+  const kube::RequestStats first_stats = Sum(clusters->RequestStatsByServer());
   const long rss_after_first = static_cast<long>(Resident().now_kib);
   const long maxrss_after_first = static_cast<long>(Resident().peak_kib);
 
@@ -454,7 +454,7 @@ int Run(const Args& args) {
       auto before = stats0.by_verb.find(verb);
       c.by_verb[verb] = n - (before == stats0.by_verb.end() ? 0 : before->second);
     }
-    apply::RequestStats delta;
+    kube::RequestStats delta;
     delta.by_verb = c.by_verb;
     c.requests = delta.Total();
     c.writes = delta.Writes();
@@ -462,7 +462,7 @@ int Run(const Args& args) {
         std::chrono::duration<double, std::milli>(stats1.throttled - stats0.throttled).count();
     c.rss_kib = static_cast<long>(Resident().now_kib);
     c.heap_kib = HeapInUseKib();
-    const daemon::SyncEntry& entry = observer.entry();
+    const journal::SyncEntry& entry = observer.entry();
     c.reconcile_ms = entry.duration_ms;
     c.checked = entry.environments_checked;
     c.releases = entry.releases.size();

@@ -98,7 +98,7 @@ std::string Verbs(const std::map<std::string, int64_t>& by_verb) {
 
 struct PassNumbers {
   double wall_ms = 0, render_ms = 0, plan_ms = 0, execute_ms = 0;
-  apply::RequestStats stats;
+  kube::RequestStats stats;
   size_t objects = 0;
   std::string changes;  // the change set's summary
   bool rate_limited = true;
@@ -108,8 +108,8 @@ struct PassNumbers {
 // One `pagoda sync` of everything in `source`, every cluster sent to the
 // server of `creds`, with a client of its own (discovery included), as the
 // command line does it.
-PassNumbers SyncPass(const manifest::MemorySource& source, const apply::Credentials& creds,
-                     const apply::ClientOptions& client_options) {
+PassNumbers SyncPass(const manifest::MemorySource& source, const kube::Credentials& creds,
+                     const kube::ClientOptions& client_options) {
   PassNumbers out;
   auto start = Clock::now();
   manifest::LoadOptions load;
@@ -137,7 +137,7 @@ PassNumbers SyncPass(const manifest::MemorySource& source, const apply::Credenti
   out.objects = desired.objects.size();
   auto rendered = Clock::now();
 
-  auto client = apply::KubeClient::Connect(creds, client_options);
+  auto client = kube::KubeClient::Connect(creds, client_options);
   if (!client.ok()) {
     out.status = client.status();
     return out;
@@ -248,12 +248,12 @@ std::string MiB(long kib) {
 }
 
 int Run(const Args& args) {
-  auto creds = apply::LoadKubeconfig({.paths = {args.kubeconfig}, .context = args.context});
+  auto creds = kube::LoadKubeconfig({.paths = {args.kubeconfig}, .context = args.context});
   if (!creds.ok()) {
     std::fprintf(stderr, "pagoda_sync_bench: %s\n", creds.status().ToString().c_str());
     return 1;
   }
-  apply::ClientOptions client_options;
+  kube::ClientOptions client_options;
   if (!args.qps_auto) {
     client_options.qps = args.qps;
     client_options.burst = args.burst;

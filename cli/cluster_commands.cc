@@ -18,7 +18,7 @@ struct Session {
   manifest::Repository repo;
   Selection selection;
   std::map<std::string, ServerDesired> servers;
-  std::map<std::string, apply::Credentials> credentials;  // by server
+  std::map<std::string, kube::Credentials> credentials;  // by server
   bool problems = false;
 };
 
@@ -81,13 +81,13 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
   return 0;
 }
 
-Result<std::unique_ptr<apply::KubeClient>> Connect(const ClusterFlags& flags,
-                                                   const apply::Credentials& creds) {
-  apply::ClientOptions options;
+Result<std::unique_ptr<kube::KubeClient>> Connect(const ClusterFlags& flags,
+                                                   const kube::Credentials& creds) {
+  kube::ClientOptions options;
   options.qps = flags.qps;
   options.burst = flags.burst;
   options.limit_under_flow_control = flags.rate_limit_given;
-  return apply::KubeClient::Connect(creds, options);
+  return kube::KubeClient::Connect(creds, options);
 }
 
 std::string Yaml(const std::string& json) {
@@ -105,7 +105,7 @@ std::string ClusterNames(const ServerDesired& server) {
 // set) when either fails.
 std::unique_ptr<ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s,
                                            const std::string& server, const ServerDesired& desired,
-                                           std::unique_ptr<apply::KubeClient>* client,
+                                           std::unique_ptr<kube::KubeClient>* client,
                                            std::ostream& err) {
   auto connected = Connect(flags, s.credentials.at(server));
   if (!connected.ok()) {
@@ -146,7 +146,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
   if (int code = Prepare(flags, err, &s); code != 0) return code;
   bool differences = false;
   for (const auto& [server, desired] : s.servers) {
-    std::unique_ptr<apply::KubeClient> client;
+    std::unique_ptr<kube::KubeClient> client;
     auto planned = ConnectAndPlan(flags, s, server, desired, &client, err);
     if (planned == nullptr) continue;
     ReportRefusals(*planned, s, err);
@@ -217,7 +217,7 @@ int RunSync(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
   for (const auto& [server, desired] : s.servers) {
     out << "cluster " << ClusterNames(desired) << " (" << server << ")"
         << (flags.dry_run ? ", dry run" : "") << ":\n";
-    std::unique_ptr<apply::KubeClient> client;
+    std::unique_ptr<kube::KubeClient> client;
     auto planned = ConnectAndPlan(flags, s, server, desired, &client, err);
     if (planned == nullptr) continue;
     ReportRefusals(*planned, s, err);

@@ -19,6 +19,9 @@
 
 namespace pagoda::daemon {
 
+using journal::JournalReader;
+using journal::PosixJournalFs;
+
 struct HistoryCommands::Flags {
   std::string config;
   std::string state_dir;
@@ -148,7 +151,7 @@ std::optional<DaemonConfig> State(const Flags& flags, std::ostream& err) {
 int RunReleases(const Flags& flags, std::ostream& out, std::ostream& err) {
   std::optional<DaemonConfig> state = State(flags, err);
   if (!state) return 3;
-  JournalReader reader(PosixJournalFs(), state->JournalPath());
+  journal::JournalReader reader(PosixJournalFs(), state->JournalPath());
   Result<std::vector<ReleaseRecord>> records =
       reader.Releases({.app = flags.app, .env = flags.env, .limit = flags.limit});
   if (!records.ok()) {
@@ -203,7 +206,7 @@ int RunReleaseShow(const Flags& flags, std::ostream& out, std::ostream& err) {
     err << "pagoda: '" << flags.id << "' is not a release id like r-000012\n";
     return 2;
   }
-  JournalReader reader(PosixJournalFs(), state->JournalPath());
+  journal::JournalReader reader(PosixJournalFs(), state->JournalPath());
   Result<ReleaseRecord> found = reader.Release(id);
   if (!found.ok()) {
     bool missing = found.status().code() == Status::Code::kNotFound;
@@ -291,7 +294,7 @@ int RunLog(const Flags& flags, std::ostream& out, std::ostream& err) {
   }
   std::optional<DaemonConfig> state = State(flags, err);
   if (!state) return 3;
-  JournalReader reader(PosixJournalFs(), state->JournalPath());
+  journal::JournalReader reader(PosixJournalFs(), state->JournalPath());
 
   struct sigaction stop {
   }, old_int{}, old_term{};
@@ -547,7 +550,7 @@ int RunWatch(const Flags& flags, std::ostream& out, std::ostream& err) {
   std::string id = flags.id;
   if (!id.empty() && std::isdigit(static_cast<unsigned char>(id[0])))
     id = ReleaseId(std::stoll(id));
-  JournalReader reader(PosixJournalFs(), state->JournalPath());
+  journal::JournalReader reader(PosixJournalFs(), state->JournalPath());
   const bool terminal = isatty(STDOUT_FILENO) != 0;
   size_t shown = 0;
   std::string last_hold;

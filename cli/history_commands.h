@@ -40,6 +40,23 @@ class App;
 
 namespace pagoda::daemon {
 
+// The journal's vocabulary, as this module speaks it.
+using journal::BatchRecord;
+using journal::Change;
+using journal::ChangeAction;
+using journal::FormatTime;
+using journal::Name;
+using journal::Outcome;
+using journal::ParseTime;
+using journal::RecordCommit;
+using journal::ReleaseId;
+using journal::ReleaseIdNumber;
+using journal::ReleaseKind;
+using journal::ReleaseRecord;
+using journal::SyncEntry;
+using journal::TimeMs;
+using journal::Trigger;
+
 inline constexpr const char* kSystemConfig = "/etc/pagoda/config.yaml";
 
 // Where the state is: `state_dir` when set, else the stateDir of `config` when

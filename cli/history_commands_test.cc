@@ -28,6 +28,10 @@
 namespace pagoda::daemon {
 namespace {
 
+using journal::Journal;
+using journal::ParseReleaseRecord;
+using journal::ToJson;
+
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 

@@ -145,7 +145,7 @@ std::shared_ptr<Runtime> NewRuntime(const DaemonConfig& config, GitSource& git, 
       mapping.explicit_targets[name] = cluster.context;
     }
   }
-  apply::ClientOptions client_options;
+  kube::ClientOptions client_options;
   client_options.qps = config.qps;
   client_options.burst = config.burst;
   client_options.limit_under_flow_control = config.rate_limit_given;

@@ -32,6 +32,25 @@
 
 namespace pagoda::daemon {
 
+// The journal's vocabulary, as this module speaks it.
+using journal::BatchRecord;
+using journal::Change;
+using journal::ChangeAction;
+using journal::FormatTime;
+using journal::Journal;
+using journal::JournalReader;
+using journal::Name;
+using journal::Outcome;
+using journal::ParseTime;
+using journal::RecordCommit;
+using journal::ReleaseId;
+using journal::ReleaseIdNumber;
+using journal::ReleaseKind;
+using journal::ReleaseRecord;
+using journal::SyncEntry;
+using journal::TimeMs;
+using journal::Trigger;
+
 using source::CommitInfo;
 using source::FetchResult;
 using source::GitSource;
@@ -46,16 +65,16 @@ class ClusterAccess {
   virtual Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) = 0;
   virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) = 0;
   // API requests made so far, by server, for metrics. Called between steps.
-  virtual std::map<std::string, apply::RequestStats> RequestStatsByServer() const { return {}; }
+  virtual std::map<std::string, kube::RequestStats> RequestStatsByServer() const { return {}; }
   // What batched release orders read and scale on `server` (after ServerOf).
-  virtual apply::Workloads& Workloads(const std::string& server) = 0;
+  virtual rollout::Workloads& Workloads(const std::string& server) = 0;
   // What each schedulable node can allocate, for the capacity check.
   virtual Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string& server) = 0;
 };
 
 // API servers reached through `mapping`, one client per server, kept.
 std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
-                                                apply::ClientOptions options);
+                                                kube::ClientOptions options);
 
 // What the loop reports as it goes, for metrics. Called on the thread that
 // runs Step() (or a control request), with the loop's lock held: it must be
@@ -173,7 +192,7 @@ class Reconciler {
   };
   // A batched release order in flight, and the record it keeps up to date.
   struct ActiveOrder {
-    std::unique_ptr<apply::ReleaseOrder> order;
+    std::unique_ptr<rollout::ReleaseOrder> order;
     ReleaseRecord record;
     std::string server;
     diff::Plan finish;  // run once it succeeds: earlier revisions beyond those kept

@@ -5,7 +5,7 @@
 namespace pagoda::daemon {
 namespace {
 
-void AddStats(apply::RequestStats* to, const apply::RequestStats& from) {
+void AddStats(kube::RequestStats* to, const kube::RequestStats& from) {
   for (const auto& [verb, n] : from.by_verb) to->by_verb[verb] += n;
   for (const auto& [code, n] : from.by_code) to->by_code[code] += n;
   to->retries += from.retries;
@@ -79,12 +79,12 @@ void LoopMetrics::Webhook(const WebhookAnswer& answer) {
   registry_.Add("pagoda_webhook_requests_total", {answer.result});
 }
 
-void LoopMetrics::Retire(const std::map<std::string, apply::RequestStats>& requests) {
+void LoopMetrics::Retire(const std::map<std::string, kube::RequestStats>& requests) {
   for (const auto& [server, stats] : requests) AddStats(&base_[server], stats);
 }
 
 void LoopMetrics::Update(const LoopStatus& status, bool ready,
-                         const std::map<std::string, apply::RequestStats>& requests) {
+                         const std::map<std::string, kube::RequestStats>& requests) {
   auto& r = registry_;
   r.Set("pagoda_ready", {}, ready ? 1 : 0);
   int in_flight = 0, held = 0, in_sync = 0, drift = 0, error = 0;
@@ -112,7 +112,7 @@ void LoopMetrics::Update(const LoopStatus& status, bool ready,
   r.Set("pagoda_environments", {"drift"}, drift);
   r.Set("pagoda_environments", {"error"}, error);
 
-  std::map<std::string, apply::RequestStats> totals = base_;
+  std::map<std::string, kube::RequestStats> totals = base_;
   for (const auto& [server, stats] : requests) AddStats(&totals[server], stats);
   for (const auto& [server, stats] : totals) {
     for (const auto& [verb, n] : stats.by_verb) {

@@ -42,9 +42,9 @@ class LoopMetrics final : public LoopObserver {
   // the request counts of the clients in use. `base` holds the counts of
   // clients a reload replaced, so totals never go down.
   void Update(const LoopStatus& status, bool ready,
-              const std::map<std::string, apply::RequestStats>& requests);
+              const std::map<std::string, kube::RequestStats>& requests);
   // Folds the counts of clients about to be replaced into the base.
-  void Retire(const std::map<std::string, apply::RequestStats>& requests);
+  void Retire(const std::map<std::string, kube::RequestStats>& requests);
 
   void Webhook(const WebhookAnswer& answer);
 
@@ -53,7 +53,7 @@ class LoopMetrics final : public LoopObserver {
 
  private:
   MetricRegistry registry_;
-  std::map<std::string, apply::RequestStats> base_;  // by server
+  std::map<std::string, kube::RequestStats> base_;  // by server
   int64_t last_reconcile_ms_ = 0;
 };
 

@@ -92,12 +92,12 @@ class MemoryCluster final : public ClusterAccess {
   bool fail_execute = false;
   std::vector<manifest::NodeAllocatable> nodes = {{7500, 15LL << 30}};
 
-  class Pods final : public apply::Workloads {
+  class Pods final : public rollout::Workloads {
    public:
     explicit Pods(MemoryCluster& c) : c_(c) {}
-    Result<std::map<std::string, apply::RevisionState>> Read(const std::string& ns,
+    Result<std::map<std::string, rollout::RevisionState>> Read(const std::string& ns,
                                                              const std::string& env) override {
-      std::map<std::string, apply::RevisionState> out;
+      std::map<std::string, rollout::RevisionState> out;
       for (const auto& [key, json] : c_.objects) {
         if (key.kind != "Deployment" || key.namespace_name != ns) continue;
         rapidjson::Document d;
@@ -132,7 +132,7 @@ class MemoryCluster final : public ClusterAccess {
     MemoryCluster& c_;
   } pods{*this};
 
-  apply::Workloads& Workloads(const std::string&) override { return pods; }
+  rollout::Workloads& Workloads(const std::string&) override { return pods; }
   Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string&) override {
     return nodes;
   }

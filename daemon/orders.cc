@@ -35,13 +35,13 @@ manifest::NodeAllocatable Requests(const std::string& deployment_json) {
   return want;
 }
 
-Outcome OutcomeOf(apply::OrderPhase phase) {
+Outcome OutcomeOf(rollout::OrderPhase phase) {
   switch (phase) {
-    case apply::OrderPhase::kSucceeded:
+    case rollout::OrderPhase::kSucceeded:
       return Outcome::kSucceeded;
-    case apply::OrderPhase::kRolledBack:
+    case rollout::OrderPhase::kRolledBack:
       return Outcome::kRolledBack;
-    case apply::OrderPhase::kAborted:
+    case rollout::OrderPhase::kAborted:
       return Outcome::kAborted;
     default:
       return Outcome::kInProgress;
@@ -101,27 +101,27 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
   }
   (void)journal_.Append(&record);
 
-  apply::OrderPolicy policy;
+  rollout::OrderPolicy policy;
   const auto& release = req.model->release;
   policy.replicas = req.model->replicas.value;
   policy.batches = release.batches;
-  policy.pause = release.pause == manifest::Pause::kFirst   ? apply::OrderPause::kFirst
-                 : release.pause == manifest::Pause::kEvery ? apply::OrderPause::kEvery
-                                                            : apply::OrderPause::kNone;
+  policy.pause = release.pause == manifest::Pause::kFirst   ? rollout::OrderPause::kFirst
+                 : release.pause == manifest::Pause::kEvery ? rollout::OrderPause::kEvery
+                                                            : rollout::OrderPause::kNone;
   policy.batch_interval = std::chrono::milliseconds(release.batch_interval_ms);
   policy.batch_timeout = std::chrono::milliseconds(release.batch_timeout_ms);
   policy.on_failure = release.on_failure == manifest::OnFailure::kHalt
-                          ? apply::OrderFailure::kHalt
-                          : apply::OrderFailure::kRollback;
+                          ? rollout::OrderFailure::kHalt
+                          : rollout::OrderFailure::kRollback;
   if (record.kind == ReleaseKind::kRollback) {
     // Going back to a revision that ran before is no gray release: it
     // neither holds nor waits between batches.
-    policy.pause = apply::OrderPause::kNone;
+    policy.pause = rollout::OrderPause::kNone;
     policy.batch_interval = std::chrono::milliseconds(0);
   }
   policy.poll = options_.poll;
   ActiveOrder& a = orders_[{req.app, req.env}];
-  a.order = std::make_unique<apply::ReleaseOrder>(clusters_.Workloads(req.server), clock_, req.app,
+  a.order = std::make_unique<rollout::ReleaseOrder>(clusters_.Workloads(req.server), clock_, req.app,
                                                   req.env, target, policy);
   a.order->SetRecordedBatches(static_cast<int>(record.batches.size()));
   a.record = std::move(record);
@@ -143,8 +143,8 @@ Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
     for (int i = 0; i < 100 && a.next <= clock_.Now(); ++i) {
       a.next = a.order->Step();
       auto phase = a.order->phase();
-      if (apply::Finished(phase) || phase == apply::OrderPhase::kHeld ||
-          phase == apply::OrderPhase::kFailed) {
+      if (rollout::Finished(phase) || phase == rollout::OrderPhase::kHeld ||
+          phase == rollout::OrderPhase::kFailed) {
         break;
       }
     }
@@ -166,7 +166,7 @@ Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
     if (!batches.empty()) (void)journal_.Append(&a.record);
 
     const auto phase = a.order->phase();
-    if (phase == apply::OrderPhase::kFailed && !a.failure_recorded) {
+    if (phase == rollout::OrderPhase::kFailed && !a.failure_recorded) {
       a.failure_recorded = true;
       a.record.errors.push_back(a.order->error());
       (void)journal_.Append(&a.record);
@@ -174,13 +174,13 @@ Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
       spdlog::warn("release={} app={} env={} held: {}", a.record.id, a.record.app, a.record.env,
                    a.order->error());
     }
-    if (!apply::Finished(phase)) {
+    if (!rollout::Finished(phase)) {
       next = std::min(next, a.next);
       ++it;
       continue;
     }
     a.record.outcome = OutcomeOf(phase);
-    if (phase == apply::OrderPhase::kSucceeded) {
+    if (phase == rollout::OrderPhase::kSucceeded) {
       // Earlier revisions beyond those kept go, now that nothing runs on them.
       apply::ExecuteResult done = clusters_.Execute(a.server, a.finish);
       for (const auto& entry : done.changes.entries) {
@@ -209,7 +209,7 @@ Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
       e.in_progress.clear();
     }
     if (options_.observer != nullptr) options_.observer->ReleaseEnded(a.record);
-    auto level = phase == apply::OrderPhase::kSucceeded ? spdlog::level::info : spdlog::level::warn;
+    auto level = phase == rollout::OrderPhase::kSucceeded ? spdlog::level::info : spdlog::level::warn;
     spdlog::log(level, "release={} app={} env={} revision={} commit={} {} after {} batches{}",
                 a.record.id, a.record.app, a.record.env, a.order->target(),
                 a.record.to.id.substr(0, 12), Name(a.record.outcome), a.record.batches.size(),

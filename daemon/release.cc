@@ -105,7 +105,7 @@ std::map<std::string, std::vector<const manifest::Environment*>> EnvironmentsOn(
 
 class RealClusterAccess final : public ClusterAccess {
  public:
-  RealClusterAccess(ClusterMapping mapping, apply::ClientOptions options)
+  RealClusterAccess(ClusterMapping mapping, kube::ClientOptions options)
       : mapping_(std::move(mapping)), options_(std::move(options)) {}
 
   Result<std::string> ServerOf(const std::string& cluster) override {
@@ -113,10 +113,10 @@ class RealClusterAccess final : public ClusterAccess {
     if (!creds.ok()) return creds.status();
     std::string server = creds->server;
     if (!clients_.count(server)) {
-      auto client = apply::KubeClient::Connect(std::move(*creds), options_);
+      auto client = kube::KubeClient::Connect(std::move(*creds), options_);
       if (!client.ok()) return client.status();
       clients_[server].client = std::move(*client);
-      clients_[server].live = std::make_unique<apply::LiveCache>(*clients_[server].client);
+      clients_[server].live = std::make_unique<kube::LiveCache>(*clients_[server].client);
     }
     return server;
   }
@@ -130,14 +130,14 @@ class RealClusterAccess final : public ClusterAccess {
     if (it == clients_.end()) return {{}, Status::Internal("no client for " + server)};
     return apply::Execute(*it->second.client, plan, {});
   }
-  std::map<std::string, apply::RequestStats> RequestStatsByServer() const override {
-    std::map<std::string, apply::RequestStats> out;
+  std::map<std::string, kube::RequestStats> RequestStatsByServer() const override {
+    std::map<std::string, kube::RequestStats> out;
     for (const auto& [server, c] : clients_) out[server] = c.client->stats();
     return out;
   }
-  apply::Workloads& Workloads(const std::string& server) override {
+  rollout::Workloads& Workloads(const std::string& server) override {
     auto& w = workloads_[server];
-    if (!w) w = std::make_unique<apply::KubeWorkloads>(*clients_.at(server).client);
+    if (!w) w = std::make_unique<rollout::KubeWorkloads>(*clients_.at(server).client);
     return *w;
   }
   Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string& server) override {
@@ -165,17 +165,17 @@ class RealClusterAccess final : public ClusterAccess {
 
  private:
   ClusterMapping mapping_;
-  apply::ClientOptions options_;
+  kube::ClientOptions options_;
   // Per server: its client, the standing copy of what pagoda owns there
   // (declared after the client, so destroyed before it), and the
   // comparisons of its last plan.
   struct Server {
-    std::unique_ptr<apply::KubeClient> client;
-    std::unique_ptr<apply::LiveCache> live;
+    std::unique_ptr<kube::KubeClient> client;
+    std::unique_ptr<kube::LiveCache> live;
     diff::PlanMemo memo;
   };
   std::map<std::string, Server> clients_;
-  std::map<std::string, std::unique_ptr<apply::KubeWorkloads>> workloads_;
+  std::map<std::string, std::unique_ptr<rollout::KubeWorkloads>> workloads_;
 };
 
 }  // namespace
@@ -206,7 +206,7 @@ void RecordChanges(const apply::ChangeSet& changes, ReleaseRecord* record) {
 }
 
 std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
-                                                apply::ClientOptions options) {
+                                                kube::ClientOptions options) {
   return std::make_unique<RealClusterAccess>(std::move(mapping), std::move(options));
 }
 

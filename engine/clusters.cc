@@ -24,29 +24,29 @@ Status ClusterMapping::AddFlags(const std::vector<std::string>& flags) {
   return Status::Ok();
 }
 
-Result<apply::Credentials> ClusterMapping::Resolve(const std::string& name) const {
-  Result<apply::Credentials> creds = Status::Internal("unresolved");
+Result<kube::Credentials> ClusterMapping::Resolve(const std::string& name) const {
+  Result<kube::Credentials> creds = Status::Internal("unresolved");
   if (auto it = explicit_targets.find(name); it != explicit_targets.end()) {
     const std::string& target = it->second;
     // KUBECONFIG[:CONTEXT] when the part before the last ':' (or all of it)
     // is a file; a context name otherwise.
     auto colon = target.rfind(':');
     if (IsFile(target)) {
-      creds = apply::LoadKubeconfig({.paths = {target}, .context = ""});
+      creds = kube::LoadKubeconfig({.paths = {target}, .context = ""});
     } else if (colon != std::string::npos && IsFile(target.substr(0, colon))) {
-      creds = apply::LoadKubeconfig(
+      creds = kube::LoadKubeconfig(
           {.paths = {target.substr(0, colon)}, .context = target.substr(colon + 1)});
     } else {
-      creds = apply::LoadKubeconfig({.paths = kubeconfigs, .context = target});
+      creds = kube::LoadKubeconfig({.paths = kubeconfigs, .context = target});
     }
   } else if (in_cluster || in_cluster_names.count(name)) {
     auto dir = service_account_dirs.find(name);
     creds = dir == service_account_dirs.end() || dir->second.empty()
-                ? apply::InClusterCredentials()
-                : apply::InClusterCredentials(dir->second);
+                ? kube::InClusterCredentials()
+                : kube::InClusterCredentials(dir->second);
   } else {
     const std::string context = all_clusters_to.empty() ? name : all_clusters_to;
-    creds = apply::LoadKubeconfig({.paths = kubeconfigs, .context = context});
+    creds = kube::LoadKubeconfig({.paths = kubeconfigs, .context = context});
   }
   if (!creds.ok()) return creds.status().WithContext("cluster " + name);
   return creds;

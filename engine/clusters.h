@@ -28,7 +28,7 @@ struct ClusterMapping {
 
   // Credentials for the cluster `name`; errors name the cluster and the
   // kubeconfig or context that failed.
-  Result<apply::Credentials> Resolve(const std::string& name) const;
+  Result<kube::Credentials> Resolve(const std::string& name) const;
 };
 
 }  // namespace pagoda::daemon

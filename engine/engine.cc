@@ -175,7 +175,7 @@ using ReadLive = std::function<Result<std::vector<diff::Live>>()>;
 
 // Plain manifests of a kind the server serves cluster-scoped, or not at
 // all, are held back: discovery decides, not a list of names.
-void HoldKindsOutOfPlace(apply::KubeClient& client, const ServerDesired& desired,
+void HoldKindsOutOfPlace(kube::KubeClient& client, const ServerDesired& desired,
                          std::vector<manifest::HeldBack>* held) {
   for (size_t i = 0; i < desired.objects.size(); ++i) {
     const ServerDesired::Origin& origin = desired.origins[i];
@@ -217,7 +217,7 @@ bool ListenersNeedChecking(const ServerDesired& desired, const diff::Plan& plan)
 
 // What takes public listeners on the server now: every Ingress, and every
 // Service of type LoadBalancer, whoever made it.
-Result<std::vector<manifest::ListenerHolder>> ListenerHolders(apply::KubeClient& client) {
+Result<std::vector<manifest::ListenerHolder>> ListenerHolders(kube::KubeClient& client) {
   std::vector<manifest::ListenerHolder> holders;
   for (const char* path : {"/apis/networking.k8s.io/v1/ingresses", "/api/v1/services"}) {
     auto items = client.List(path);
@@ -266,7 +266,7 @@ ServerDesired Without(const ServerDesired& desired, const std::vector<manifest::
   return out;
 }
 
-Result<std::unique_ptr<ServerPlan>> Plan(apply::KubeClient& client, const ReadLive& read,
+Result<std::unique_ptr<ServerPlan>> Plan(kube::KubeClient& client, const ReadLive& read,
                                          const ServerDesired& desired, diff::PlanMemo* memo) {
   auto plan = std::make_unique<ServerPlan>();
   HoldKindsOutOfPlace(client, desired, &plan->held);
@@ -296,14 +296,14 @@ Result<std::unique_ptr<ServerPlan>> Plan(apply::KubeClient& client, const ReadLi
 
 }  // namespace
 
-Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
+Result<std::unique_ptr<ServerPlan>> PlanServer(kube::KubeClient& client,
                                                const ServerDesired& desired) {
   return Plan(
-      client, [&] { return apply::ReadLive(client, desired.apps, desired.kinds); }, desired,
+      client, [&] { return kube::ReadLive(client, desired.apps, desired.kinds); }, desired,
       nullptr);
 }
 
-Result<std::unique_ptr<ServerPlan>> PlanServer(apply::LiveCache& cache,
+Result<std::unique_ptr<ServerPlan>> PlanServer(kube::LiveCache& cache,
                                                const ServerDesired& desired, diff::PlanMemo* memo) {
   return Plan(
       cache.client(), [&] { return cache.Read(desired.apps, desired.kinds); }, desired, memo);

@@ -88,11 +88,11 @@ struct ServerPlan {
 // holds back what may not go there (ServerPlan::held), looks up each
 // object it would create or take for someone else's (apply::CheckOwnership), so that nothing that
 // is not pagoda's is taken over unless its environment says adopt.
-Result<std::unique_ptr<ServerPlan>> PlanServer(apply::KubeClient& client,
+Result<std::unique_ptr<ServerPlan>> PlanServer(kube::KubeClient& client,
                                                const ServerDesired& desired);
 // The same from a standing cache of the server, remembering comparisons in
 // `memo` (one per server) for the next plan.
-Result<std::unique_ptr<ServerPlan>> PlanServer(apply::LiveCache& cache,
+Result<std::unique_ptr<ServerPlan>> PlanServer(kube::LiveCache& cache,
                                                const ServerDesired& desired, diff::PlanMemo* memo);
 
 }  // namespace pagoda::daemon

@@ -12,7 +12,7 @@
 
 #include "journal/record_json.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 namespace {
 
 constexpr size_t kChunk = 64u << 10;
@@ -525,4 +525,4 @@ Status Journal::Append(const SyncEntry& entry) {
   return AppendLine("{\"type\":\"sync\",\"entry\":" + ToJson(entry) + "}");
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

@@ -33,7 +33,7 @@
 #include "base/status.h"
 #include "journal/record.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 
 // ---- The filesystem, as the journal needs it --------------------------------
 
@@ -150,4 +150,4 @@ std::string FrameLine(std::string_view json);
 // otherwise.
 Result<std::string_view> UnframeLine(std::string_view line);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

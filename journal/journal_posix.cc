@@ -9,7 +9,7 @@
 
 #include "journal/journal.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 namespace {
 
 Status Errno(const std::string& what, int err) {
@@ -112,4 +112,4 @@ std::shared_ptr<JournalFs> PosixJournalFs() {
   return fs;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

@@ -15,7 +15,7 @@
 
 #include "base/file.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 namespace {
 
 namespace fs = std::filesystem;
@@ -632,4 +632,4 @@ TEST_F(JournalTest, AFailedAppendLeavesNothingBehind) {
 }
 
 }  // namespace
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

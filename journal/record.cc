@@ -11,7 +11,7 @@
 
 #include "journal/record_json.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -405,4 +405,4 @@ Result<SyncEntry> ParseSyncEntry(std::string_view json) {
   return SyncFromJson(doc);
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

@@ -15,7 +15,7 @@
 
 #include "base/status.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 
 // Milliseconds since the Unix epoch, UTC. 0 means unset.
 using TimeMs = int64_t;
@@ -128,4 +128,4 @@ Result<TimeMs> ParseTime(std::string_view text);
 std::string ReleaseId(int64_t number);
 int64_t ReleaseIdNumber(std::string_view id);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

@@ -5,9 +5,9 @@
 
 #include "journal/record.h"
 
-namespace pagoda::daemon {
+namespace pagoda::journal {
 
 Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value);
 Result<SyncEntry> SyncFromJson(const rapidjson::Value& value);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::journal

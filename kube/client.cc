@@ -10,7 +10,7 @@
 #include "base/file.h"
 #include "kube/kube.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 std::string Serialize(const rapidjson::Value& value) {
@@ -522,4 +522,4 @@ Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_
   return doc;
 }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

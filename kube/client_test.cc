@@ -7,7 +7,7 @@
 
 #include "kube/kube.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 using namespace std::chrono_literals;
@@ -189,4 +189,4 @@ TEST(KubeClient, AggregatedDiscoveryMapsKindsToResources) {
 }
 
 }  // namespace
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

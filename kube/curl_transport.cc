@@ -6,7 +6,7 @@
 
 #include "kube/http.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 // libcurl's global state is initialised once per process, before any thread
@@ -235,4 +235,4 @@ Result<std::unique_ptr<HttpTransport>> NewCurlTransport(const TlsConfig& tls) {
   return std::unique_ptr<HttpTransport>(std::move(transport));
 }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

@@ -14,7 +14,7 @@
 
 #include "base/status.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", "PATCH", "PUT", "DELETE"
@@ -60,4 +60,4 @@ struct TlsConfig {
 // which then take turns.
 Result<std::unique_ptr<HttpTransport>> NewCurlTransport(const TlsConfig& tls);
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

@@ -25,7 +25,7 @@
 #include "kube/http.h"
 #include "kube/throttle.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 
 // Everything needed to reach and authenticate to one API server.
 struct Credentials {
@@ -207,4 +207,4 @@ std::vector<std::string> WarningsOf(const HttpResponse& response);
 Status StatusFromResponse(std::string_view method, std::string_view path,
                           const HttpResponse& response);
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

@@ -9,7 +9,7 @@
 #include "base/file.h"
 #include "kube/kube.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 namespace fs = std::filesystem;
@@ -208,4 +208,4 @@ Result<Credentials> InClusterCredentials(std::string_view secrets_dir) {
   return creds;
 }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

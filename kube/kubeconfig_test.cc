@@ -7,7 +7,7 @@
 #include "base/base64.h"
 #include "kube/kube.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 namespace fs = std::filesystem;
@@ -157,4 +157,4 @@ TEST(StatusFromResponse, MapsApiServerStatus) {
 }
 
 }  // namespace
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

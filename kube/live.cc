@@ -6,7 +6,7 @@
 
 #include "kube/live_internal.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 // Kinds whose objects controllers make from pagoda's objects, copying their
@@ -146,4 +146,4 @@ Result<std::vector<diff::Live>> ReadLive(
   return live;
 }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

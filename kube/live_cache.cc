@@ -7,7 +7,7 @@
 
 #include "kube/live_internal.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 std::string Str(const rapidjson::Value& obj, const char* name) {
@@ -435,4 +435,4 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
   return true;
 }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

@@ -33,7 +33,7 @@
 #include "diff/diff.h"
 #include "kube/kube.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 
 // The objects pagoda owns (label app.kubernetes.io/managed-by=pagoda) in the
 // namespaces of `apps`, of every kind the API server lets pagoda list,
@@ -112,4 +112,4 @@ class LiveCache {
   Stats stats_;
 };
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

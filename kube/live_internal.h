@@ -11,7 +11,7 @@
 #include "diff/diff.h"
 #include "kube/kube.h"
 
-namespace pagoda::apply::internal {
+namespace pagoda::kube::internal {
 
 inline constexpr char kOwnedSelector[] = "labelSelector=app.kubernetes.io%2Fmanaged-by%3Dpagoda";
 
@@ -57,4 +57,4 @@ inline const std::string& AppOf(const diff::ObjectKey& key) {
   return key.kind == "Namespace" ? key.name : key.namespace_name;
 }
 
-}  // namespace pagoda::apply::internal
+}  // namespace pagoda::kube::internal

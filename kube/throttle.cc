@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cmath>
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 
 TokenBucket::TokenBucket(double qps, int burst, Clock& clock)
     : qps_(qps),
@@ -68,4 +68,4 @@ std::optional<std::chrono::milliseconds> RetryDelay(const RetryPolicy& policy, i
   return std::chrono::milliseconds(static_cast<int64_t>(dist(rng)));
 }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

@@ -12,7 +12,7 @@
 #include "base/clock.h"
 #include "kube/http.h"
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 
 // Allows `qps` requests per second on average and bursts of `burst`. A
 // qps <= 0 disables the limit. Thread-safe: each Acquire() reserves its token
@@ -50,4 +50,4 @@ std::optional<std::chrono::milliseconds> RetryDelay(const RetryPolicy& policy, i
                                                     const Result<HttpResponse>& outcome,
                                                     std::mt19937_64& rng);
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

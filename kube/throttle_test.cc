@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace pagoda::apply {
+namespace pagoda::kube {
 namespace {
 
 using namespace std::chrono_literals;
@@ -68,4 +68,4 @@ TEST(RetryDelay, NeverRetriesClientErrorsOrUnsafePosts) {
 }
 
 }  // namespace
-}  // namespace pagoda::apply
+}  // namespace pagoda::kube

@@ -2,7 +2,7 @@
 
 #include "rollout/rollout.h"
 
-namespace pagoda::apply {
+namespace pagoda::rollout {
 namespace {
 
 constexpr auto kFar = std::chrono::hours(1);
@@ -380,4 +380,4 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
 
 void ReleaseOrder::SetRecordedBatches(int batches) { forward_batches_ = batches; }
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::rollout

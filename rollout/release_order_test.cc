@@ -5,7 +5,7 @@
 
 #include "rollout/rollout.h"
 
-namespace pagoda::apply {
+namespace pagoda::rollout {
 namespace {
 
 using namespace std::chrono_literals;
@@ -283,4 +283,4 @@ TEST(ReleaseOrder, AFreshOrderAfterEveryStepNeverRepeatsABatchNorBreaksTheInvari
 }
 
 }  // namespace
-}  // namespace pagoda::apply
+}  // namespace pagoda::rollout

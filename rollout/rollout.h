@@ -20,7 +20,7 @@
 #include "base/clock.h"
 #include "kube/kube.h"
 
-namespace pagoda::apply {
+namespace pagoda::rollout {
 
 // One revision's Deployment and its pods, as last read.
 struct RevisionState {
@@ -47,14 +47,14 @@ class Workloads {
 
 class KubeWorkloads final : public Workloads {
  public:
-  explicit KubeWorkloads(KubeClient& client) : client_(client) {}
+  explicit KubeWorkloads(kube::KubeClient& client) : client_(client) {}
   Result<std::map<std::string, RevisionState>> Read(const std::string& ns,
                                                     const std::string& env) override;
   Status Scale(const std::string& ns, const std::string& deployment, int64_t replicas) override;
   std::string LastEvent(const std::string& ns, const std::vector<std::string>& pods) override;
 
  private:
-  KubeClient& client_;
+  kube::KubeClient& client_;
 };
 
 enum class OrderPause { kNone, kFirst, kEvery };
@@ -150,4 +150,4 @@ class ReleaseOrder {
   std::string error_;
 };
 
-}  // namespace pagoda::apply
+}  // namespace pagoda::rollout

@@ -110,8 +110,8 @@ class AdmissionTest : public ::testing::Test {
     return labels.HasMember(label) ? labels[label].GetString() : "";
   }
 
-  std::unique_ptr<apply::KubeClient> pagoda;
-  std::unique_ptr<apply::KubeClient> admin;
+  std::unique_ptr<kube::KubeClient> pagoda;
+  std::unique_ptr<kube::KubeClient> admin;
 };
 
 TEST_F(AdmissionTest, RefusesAConfigMapInKubeSystem) {

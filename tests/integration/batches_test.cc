@@ -144,14 +144,14 @@ class PodWatch {
 // running R instances, revision "new" created at 0.
 struct Environment {
   testing::ScopedNamespace ns{"it-batches", testing::ScopedNamespace::Labels::kPagodas};
-  std::unique_ptr<apply::KubeClient> client;
-  std::unique_ptr<apply::KubeWorkloads> workloads;
+  std::unique_ptr<kube::KubeClient> client;
+  std::unique_ptr<rollout::KubeWorkloads> workloads;
 
   Environment(int64_t R, const std::string& new_image, bool with_old = true) {
-    auto c = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+    auto c = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
     EXPECT_TRUE(c.ok());
     client = std::move(*c);
-    workloads = std::make_unique<apply::KubeWorkloads>(*client);
+    workloads = std::make_unique<rollout::KubeWorkloads>(*client);
     const std::string path = "/apis/apps/v1/namespaces/" + ns.name() + "/deployments";
     if (with_old)
       Create(path, DeploymentJson("prod", "old", "example.com/app:1", static_cast<int>(R)));
@@ -178,8 +178,8 @@ struct Environment {
   }
 };
 
-apply::OrderPolicy Policy(int64_t R, int B) {
-  apply::OrderPolicy p;
+rollout::OrderPolicy Policy(int64_t R, int B) {
+  rollout::OrderPolicy p;
   p.replicas = R;
   p.batches = B;
   p.batch_timeout = 30s;
@@ -188,13 +188,13 @@ apply::OrderPolicy Policy(int64_t R, int B) {
 }
 
 // Steps an order in real time until it ends or holds.
-apply::OrderPhase Drive(apply::ReleaseOrder& order, std::chrono::seconds limit = 120s) {
+rollout::OrderPhase Drive(rollout::ReleaseOrder& order, std::chrono::seconds limit = 120s) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {
     auto next = order.Step();
     auto phase = order.phase();
-    if (apply::Finished(phase) || phase == apply::OrderPhase::kHeld ||
-        phase == apply::OrderPhase::kFailed) {
+    if (rollout::Finished(phase) || phase == rollout::OrderPhase::kHeld ||
+        phase == rollout::OrderPhase::kFailed) {
       return phase;
     }
     auto wait = next - RealClock().Now();
@@ -214,10 +214,10 @@ TEST(Batches, InvariantsHoldAtEveryPodEventForEveryReplicaAndBatchCount) {
       PodWatch watch(env.ns.name(), R, k);
       // The watch has listed what exists before the release begins.
       ASSERT_TRUE(testing::WaitUntil([&] { return watch.ready() == R; }, 30s));
-      apply::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new",
+      rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new",
                                 Policy(R, B));
       watch.Begin();
-      EXPECT_EQ(Drive(order), apply::OrderPhase::kSucceeded) << order.error();
+      EXPECT_EQ(Drive(order), rollout::OrderPhase::kSucceeded) << order.error();
       EXPECT_EQ(env.Replicas("new"), R);
       EXPECT_EQ(env.Replicas("old"), 0);
       EXPECT_EQ(order.batches().size(), static_cast<size_t>((R + k - 1) / k));
@@ -232,26 +232,26 @@ TEST(Batches, InvariantsHoldAtEveryPodEventForEveryReplicaAndBatchCount) {
 TEST(Batches, PauseFirstHoldsWithKNewAndTheRestOldUntilResumedAndAbortReturnsToAllOld) {
   Environment env(4, "example.com/app:2");
   auto policy = Policy(4, 2);
-  policy.pause = apply::OrderPause::kFirst;
-  apply::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
-  ASSERT_EQ(Drive(order), apply::OrderPhase::kHeld);
+  policy.pause = rollout::OrderPause::kFirst;
+  rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
+  ASSERT_EQ(Drive(order), rollout::OrderPhase::kHeld);
   std::this_thread::sleep_for(1s);  // held means held
   order.Step();
-  EXPECT_EQ(order.phase(), apply::OrderPhase::kHeld);
+  EXPECT_EQ(order.phase(), rollout::OrderPhase::kHeld);
   EXPECT_EQ(env.Ready("new"), 2);
   EXPECT_EQ(env.Ready("old"), 2);
   EXPECT_GE(order.held_for(), 1s);
   order.Abort();
-  EXPECT_EQ(Drive(order), apply::OrderPhase::kAborted);
+  EXPECT_EQ(Drive(order), rollout::OrderPhase::kAborted);
   EXPECT_EQ(env.Replicas("old"), 4);
   EXPECT_EQ(env.Replicas("new"), 0);
   EXPECT_EQ(env.Ready("old"), 4);
 
   // The same from a hold, resumed instead: it finishes.
-  apply::ReleaseOrder again(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
-  ASSERT_EQ(Drive(again), apply::OrderPhase::kHeld);
+  rollout::ReleaseOrder again(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
+  ASSERT_EQ(Drive(again), rollout::OrderPhase::kHeld);
   again.Resume();
-  EXPECT_EQ(Drive(again), apply::OrderPhase::kSucceeded);
+  EXPECT_EQ(Drive(again), rollout::OrderPhase::kSucceeded);
   EXPECT_EQ(env.Ready("new"), 4);
 }
 
@@ -261,9 +261,9 @@ TEST(Batches, ABrokenRevisionIsRolledBackAndTheReasonNamesPodsConditionAndEvent)
   policy.batch_timeout = 4s;
   PodWatch watch(env.ns.name(), 4, 2);
   ASSERT_TRUE(testing::WaitUntil([&] { return watch.ready() == 4; }, 30s));
-  apply::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
+  rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
   watch.Begin();
-  EXPECT_EQ(Drive(order), apply::OrderPhase::kRolledBack);
+  EXPECT_EQ(Drive(order), rollout::OrderPhase::kRolledBack);
   EXPECT_EQ(env.Replicas("old"), 4);
   EXPECT_EQ(env.Replicas("new"), 0);
   EXPECT_TRUE(testing::WaitUntil([&] { return env.Ready("old") == 4; }, 30s));
@@ -280,9 +280,9 @@ TEST(Batches, HaltHoldsTheFailedBatch) {
   Environment env(4, "example.com/app:broken");
   auto policy = Policy(4, 2);
   policy.batch_timeout = 3s;
-  policy.on_failure = apply::OrderFailure::kHalt;
-  apply::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
-  EXPECT_EQ(Drive(order), apply::OrderPhase::kFailed);
+  policy.on_failure = rollout::OrderFailure::kHalt;
+  rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new", policy);
+  EXPECT_EQ(Drive(order), rollout::OrderPhase::kFailed);
   EXPECT_EQ(env.Replicas("new"), 2);
   EXPECT_EQ(env.Replicas("old"), 2);
   EXPECT_EQ(env.Ready("old"), 2);
@@ -296,10 +296,10 @@ TEST(Batches, AnOrderBuiltAfterEveryStepFinishesWithoutRepeatingABatch) {
   ASSERT_TRUE(testing::WaitUntil([&] { return watch.ready() == 6; }, 30s));
   watch.Begin();
   std::vector<int> indices;
-  apply::OrderPhase phase = apply::OrderPhase::kRunning;
+  rollout::OrderPhase phase = rollout::OrderPhase::kRunning;
   auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (!apply::Finished(phase) && std::chrono::steady_clock::now() < deadline) {
-    apply::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new",
+  while (!rollout::Finished(phase) && std::chrono::steady_clock::now() < deadline) {
+    rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new",
                               Policy(6, 3));
     order.SetRecordedBatches(static_cast<int>(indices.size()));  // what the journal would hold
     order.Step();
@@ -308,7 +308,7 @@ TEST(Batches, AnOrderBuiltAfterEveryStepFinishesWithoutRepeatingABatch) {
     phase = order.phase();
     for (const auto& b : order.batches()) indices.push_back(b.index);
   }
-  ASSERT_TRUE(apply::Finished(phase));
+  ASSERT_TRUE(rollout::Finished(phase));
   EXPECT_EQ(env.Replicas("new"), 6);
   EXPECT_EQ(env.Replicas("old"), 0);
   EXPECT_EQ(indices, (std::vector<int>{1, 2, 3})) << "a batch was repeated or skipped";

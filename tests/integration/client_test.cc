@@ -33,9 +33,9 @@ TEST(ClientAgainstTheApiServer, RetriesThrottlingAndFailuresThenSucceeds) {
                                "--faults", "drop,429,503,500"});
   std::string first = proxy.ReadLine(10s);
   ASSERT_TRUE(first.starts_with("port ")) << "faultproxy said: " << first;
-  apply::Credentials creds = TestCluster::Get().Pagoda();
+  kube::Credentials creds = TestCluster::Get().Pagoda();
   creds.server = "https://127.0.0.1:" + first.substr(5);
-  auto client = apply::KubeClient::Connect(creds);
+  auto client = kube::KubeClient::Connect(creds);
   ASSERT_TRUE(client.ok());
 
   auto start = std::chrono::steady_clock::now();
@@ -44,7 +44,7 @@ TEST(ClientAgainstTheApiServer, RetriesThrottlingAndFailuresThenSucceeds) {
   ASSERT_TRUE(ns.ok()) << ns.status().ToString();
   EXPECT_STREQ((*ns)["metadata"]["name"].GetString(), "default");
 
-  apply::RequestStats stats = (*client)->stats();
+  kube::RequestStats stats = (*client)->stats();
   EXPECT_EQ(stats.retries, 4);
   EXPECT_EQ(stats.by_code[429], 1);
   EXPECT_EQ(stats.by_code[503], 1);
@@ -67,12 +67,12 @@ TEST(ClientAgainstTheApiServer, ErrorsCarryTheServersMessageAfterRetriesRunOut) 
       {LauncherPath(), "faultproxy", "--dir", TestCluster::Get().dir, "--faults", "500,500,500"});
   std::string first = proxy.ReadLine(10s);
   ASSERT_TRUE(first.starts_with("port ")) << first;
-  apply::Credentials creds = TestCluster::Get().Pagoda();
+  kube::Credentials creds = TestCluster::Get().Pagoda();
   creds.server = "https://127.0.0.1:" + first.substr(5);
-  apply::ClientOptions options;
+  kube::ClientOptions options;
   options.retry.max_attempts = 3;
   options.retry.base_delay = 10ms;
-  auto client = apply::KubeClient::Connect(creds, options);
+  auto client = kube::KubeClient::Connect(creds, options);
   ASSERT_TRUE(client.ok());
   auto ns = (*client)->Get("/api/v1/namespaces/default");
   ASSERT_FALSE(ns.ok());
@@ -83,11 +83,11 @@ TEST(ClientAgainstTheApiServer, ErrorsCarryTheServersMessageAfterRetriesRunOut) 
 }
 
 TEST(ClientAgainstTheApiServer, ClientSideRateLimitPacesRequests) {
-  apply::ClientOptions options;
+  kube::ClientOptions options;
   options.qps = 5;
   options.burst = 1;
   options.limit_under_flow_control = true;  // an operator's choice holds
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda(), options);
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda(), options);
   ASSERT_TRUE(client.ok());
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 6; ++i) ASSERT_TRUE((*client)->Get("/api/v1/namespaces/default").ok());
@@ -103,10 +103,10 @@ TEST(ClientAgainstTheApiServer, ClientSideRateLimitPacesRequests) {
 TEST(ClientAgainstTheApiServer, ServerFlowControlLiftsTheDefaultLimit) {
   // The same limit, not chosen by an operator: the API server (API Priority
   // and Fairness is on by default) says it paces its clients, so pagoda does not.
-  apply::ClientOptions options;
+  kube::ClientOptions options;
   options.qps = 5;
   options.burst = 1;
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda(), options);
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda(), options);
   ASSERT_TRUE(client.ok());
   EXPECT_TRUE((*client)->rate_limited());
   ASSERT_TRUE((*client)->Get("/api/v1/namespaces/default").ok());
@@ -116,7 +116,7 @@ TEST(ClientAgainstTheApiServer, ServerFlowControlLiftsTheDefaultLimit) {
 }
 
 TEST(ClientAgainstTheApiServer, DiscoveryFindsBuiltInAndAggregatedKinds) {
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   auto cron = (*client)->Resource("batch/v1", "CronJob");
   ASSERT_TRUE(cron.ok()) << cron.status().ToString();

@@ -35,7 +35,7 @@ struct PodCounts {
   int ready = 0;
 };
 
-PodCounts CountPods(apply::KubeClient& client, const std::string& ns, const std::string& app) {
+PodCounts CountPods(kube::KubeClient& client, const std::string& ns, const std::string& app) {
   PodCounts counts;
   auto pods = client.Get("/api/v1/namespaces/" + ns + "/pods?labelSelector=app%3D" + app);
   if (!pods.ok()) {
@@ -98,7 +98,7 @@ TEST(TestCluster, PagodaServiceAccountCannotReadKubeSystemSecrets) {
 }
 
 TEST(TestCluster, TlsIsVerifiedAgainstTheClusterCa) {
-  apply::Credentials creds = TestCluster::Get().Admin();
+  kube::Credentials creds = TestCluster::Get().Admin();
   creds.ca_pem.clear();  // the system trust store does not know the test CA
   auto client = Connect(creds);
   ASSERT_NE(client, nullptr);

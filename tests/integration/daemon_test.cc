@@ -21,8 +21,8 @@ namespace pagoda {
 namespace {
 
 using namespace std::chrono_literals;
-using daemon::Outcome;
-using daemon::ReleaseRecord;
+using journal::Outcome;
+using journal::ReleaseRecord;
 using testing::ExampleRepo;
 using testing::TestCluster;
 
@@ -100,7 +100,7 @@ class DaemonTest : public ::testing::Test {
     return testing::Run(argv, out);
   }
   std::vector<ReleaseRecord> Releases() {
-    daemon::JournalReader reader(daemon::PosixJournalFs(), StateDir() + "/journal");
+    journal::JournalReader reader(journal::PosixJournalFs(), StateDir() + "/journal");
     auto r = reader.Releases({.app = "", .env = "", .limit = 1000});
     return r.ok() ? *r : std::vector<ReleaseRecord>{};
   }
@@ -152,8 +152,8 @@ TEST_F(DaemonTest, PushReleasesRevertRollsBackAndSyncNowIsImmediate) {
   const std::string change = Commit("shop-web: web 1.5.0");
   auto v2 = WaitForRelease("shop-web", "prod", change, 10s);
   ASSERT_TRUE(v2.has_value());
-  EXPECT_EQ(v2->kind, daemon::ReleaseKind::kRollout);
-  EXPECT_EQ(v2->trigger, daemon::Trigger::kCommit);
+  EXPECT_EQ(v2->kind, journal::ReleaseKind::kRollout);
+  EXPECT_EQ(v2->trigger, journal::Trigger::kCommit);
   EXPECT_EQ(v2->from_revision, old_revision);
   EXPECT_EQ(v2->to.author, "Dev <dev@example.com>");
   EXPECT_TRUE(testing::WaitUntil(
@@ -182,11 +182,11 @@ TEST_F(DaemonTest, PushReleasesRevertRollsBackAndSyncNowIsImmediate) {
   Git(repo_.dir(), {"rev-parse", "HEAD"}, &revert);
   auto back = WaitForRelease("shop-web", "prod", revert.substr(0, 40), 10s);
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->kind, daemon::ReleaseKind::kRollback);
-  EXPECT_EQ(back->trigger, daemon::Trigger::kRevert);
+  EXPECT_EQ(back->kind, journal::ReleaseKind::kRollback);
+  EXPECT_EQ(back->trigger, journal::Trigger::kRevert);
   EXPECT_EQ(back->restores, v1->id);
   for (const auto& c : back->changes) {
-    EXPECT_NE(c.action, daemon::ChangeAction::kCreated) << c.key << ": a kept revision is reused";
+    EXPECT_NE(c.action, journal::ChangeAction::kCreated) << c.key << ": a kept revision is reused";
   }
   EXPECT_TRUE(
       testing::WaitUntil([&] { return RunningRevision("shop-web", "prod") == old_revision; }, 10s));
@@ -238,7 +238,7 @@ TEST_F(DaemonTest, DriftIsHealedAndRecordedAsSelfHeal) {
       [&] {
         for (const auto& r : Releases()) {
           if (r.app == repo_.App("shop-web") && r.env == "prod" &&
-              r.kind == daemon::ReleaseKind::kSelfHeal && r.outcome == Outcome::kSucceeded) {
+              r.kind == journal::ReleaseKind::kSelfHeal && r.outcome == Outcome::kSucceeded) {
             heal = r;
             return true;
           }
@@ -246,7 +246,7 @@ TEST_F(DaemonTest, DriftIsHealedAndRecordedAsSelfHeal) {
         return false;
       },
       15s));
-  EXPECT_EQ(heal->trigger, daemon::Trigger::kSelfHeal);
+  EXPECT_EQ(heal->trigger, journal::Trigger::kSelfHeal);
   EXPECT_EQ(Kubectl({"get", "deployment", "prod-" + revision, "-n", repo_.App("shop-web"), "-o",
                      "jsonpath={.spec.replicas}"}),
             "4");
@@ -322,7 +322,7 @@ TEST_F(DaemonTest, KilledMidReleaseItFinishesTheSameReleaseAfterARestart) {
   daemon_.reset();
 
   // The journal is intact, the release still in progress.
-  daemon::JournalReader reader(daemon::PosixJournalFs(), StateDir() + "/journal");
+  journal::JournalReader reader(journal::PosixJournalFs(), StateDir() + "/journal");
   auto open = reader.Release(started->id);
   ASSERT_TRUE(open.ok()) << open.status().ToString();
   EXPECT_EQ(open->outcome, Outcome::kInProgress);

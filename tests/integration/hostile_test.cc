@@ -375,7 +375,7 @@ TEST(HostileClusterPodSecurity, TheApiServerEnforcesTheAppsLevel) {
                              &out);
   EXPECT_EQ(out, "baseline");
 
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   rapidjson::Document pod;
   pod.Parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"root"},"spec":{)"
@@ -387,7 +387,7 @@ TEST(HostileClusterPodSecurity, TheApiServerEnforcesTheAppsLevel) {
   // Pod Security admission refuses it on its own.
   EXPECT_EQ(created.status().code(), Status::Code::kPermissionDenied)
       << created.status().ToString();
-  auto admin = apply::KubeClient::Connect(TestCluster::Get().Admin());
+  auto admin = kube::KubeClient::Connect(TestCluster::Get().Admin());
   ASSERT_TRUE(admin.ok());
   created = (*admin)->Post("/api/v1/namespaces/" + app + "/pods", pod);
   ASSERT_FALSE(created.ok());

@@ -30,7 +30,7 @@ std::string Labels(const std::string& app, const std::string& env) {
 }
 
 // Owned objects in `ns`, made by the administrator (not through the cache's client).
-void MakeObjects(apply::KubeClient& admin, const std::string& ns) {
+void MakeObjects(kube::KubeClient& admin, const std::string& ns) {
   auto cm = admin.Post("/api/v1/namespaces/" + ns + "/configmaps",
                        Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"files",)" +
                             Labels(ns, "prod") + R"(},"data":{"a":"1"}})"));
@@ -67,7 +67,7 @@ const diff::Live* Find(const std::vector<diff::Live>& live, const std::string& k
   return nullptr;
 }
 
-int64_t Lists(const apply::KubeClient& client) {
+int64_t Lists(const kube::KubeClient& client) {
   auto stats = client.stats();
   auto it = stats.by_verb.find("LIST");
   return it == stats.by_verb.end() ? 0 : it->second;
@@ -78,23 +78,23 @@ int64_t Lists(const apply::KubeClient& client) {
 class LiveCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto connected = apply::KubeClient::Connect(TestCluster::Get().Admin());
+    auto connected = kube::KubeClient::Connect(TestCluster::Get().Admin());
     ASSERT_TRUE(connected.ok());
     admin = std::move(*connected);
     MakeObjects(*admin, ns.name());
   }
 
   testing::ScopedNamespace ns{"live-cache", testing::ScopedNamespace::Labels::kPagodas};
-  std::unique_ptr<apply::KubeClient> admin;
+  std::unique_ptr<kube::KubeClient> admin;
 };
 
 TEST_F(LiveCacheTest, AnswersAsReadLiveAndAtRestAsksNothing) {
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
-  apply::LiveCache cache(**client);
+  kube::LiveCache cache(**client);
   auto first = cache.Read({ns.name()}, kKinds);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
-  auto listed = apply::ReadLive(**client, {ns.name()}, kKinds);
+  auto listed = kube::ReadLive(**client, {ns.name()}, kKinds);
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   EXPECT_EQ(Versions(*first), Versions(*listed));
   ASSERT_NE(Find(*first, "ConfigMap/" + ns.name() + "/files"), nullptr);
@@ -118,9 +118,9 @@ TEST_F(LiveCacheTest, AnswersAsReadLiveAndAtRestAsksNothing) {
 }
 
 TEST_F(LiveCacheTest, OthersChangesArriveByTheWatch) {
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
-  apply::LiveCache cache(**client);
+  kube::LiveCache cache(**client);
   auto first = cache.Read({ns.name()}, kKinds);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   const int64_t lists = Lists(**client);
@@ -164,9 +164,9 @@ TEST_F(LiveCacheTest, OthersChangesArriveByTheWatch) {
 }
 
 TEST_F(LiveCacheTest, PagodasOwnWritesAreReadBackAtOnce) {
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
-  apply::LiveCache cache(**client);
+  kube::LiveCache cache(**client);
   ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
   const std::string deployment = "Deployment/" + ns.name() + "/prod-1";
   const int64_t lists_before = Lists(**client);
@@ -227,17 +227,17 @@ TEST_F(LiveCacheTest, PagodasOwnWritesAreReadBackAtOnce) {
   EXPECT_EQ(Lists(**client), lists);
 }
 
-int64_t Denied(const apply::KubeClient& client) {
+int64_t Denied(const kube::KubeClient& client) {
   auto stats = client.stats();
   auto it = stats.by_code.find(403);
   return it == stats.by_code.end() ? 0 : it->second;
 }
 
 TEST_F(LiveCacheTest, KindsPagodaMayNotListAreAskedOncePerRecheck) {
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());
   FakeClock clock;
-  apply::LiveCache cache(**client, {.recheck_denied = std::chrono::seconds(300), .clock = &clock});
+  kube::LiveCache cache(**client, {.recheck_denied = std::chrono::seconds(300), .clock = &clock});
   ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
   // deploy/rbac.yaml lets pagoda list a few kinds only: the others said 403.
   const int64_t first = Denied(**client);
@@ -254,30 +254,30 @@ TEST_F(LiveCacheTest, KindsPagodaMayNotListAreAskedOncePerRecheck) {
 }
 
 // A transport that cannot stream: every request goes through, no watch can.
-class NoStreaming final : public apply::HttpTransport {
+class NoStreaming final : public kube::HttpTransport {
  public:
-  explicit NoStreaming(std::unique_ptr<apply::HttpTransport> inner) : inner_(std::move(inner)) {}
-  Result<apply::HttpResponse> Do(const apply::HttpRequest& request) override {
+  explicit NoStreaming(std::unique_ptr<kube::HttpTransport> inner) : inner_(std::move(inner)) {}
+  Result<kube::HttpResponse> Do(const kube::HttpRequest& request) override {
     return inner_->Do(request);
   }
 
  private:
-  std::unique_ptr<apply::HttpTransport> inner_;
+  std::unique_ptr<kube::HttpTransport> inner_;
 };
 
 TEST_F(LiveCacheTest, WithoutAWatchEveryReadLists) {
-  apply::Credentials creds = TestCluster::Get().Pagoda();
-  apply::ClientOptions options;
-  apply::TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
+  kube::Credentials creds = TestCluster::Get().Pagoda();
+  kube::ClientOptions options;
+  kube::TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
                        creds.insecure_skip_tls_verify, creds.tls_server_name};
-  options.transport_factory = [tls]() -> Result<std::unique_ptr<apply::HttpTransport>> {
-    auto inner = apply::NewCurlTransport(tls);
+  options.transport_factory = [tls]() -> Result<std::unique_ptr<kube::HttpTransport>> {
+    auto inner = kube::NewCurlTransport(tls);
     if (!inner.ok()) return inner.status();
-    return std::unique_ptr<apply::HttpTransport>(std::make_unique<NoStreaming>(std::move(*inner)));
+    return std::unique_ptr<kube::HttpTransport>(std::make_unique<NoStreaming>(std::move(*inner)));
   };
-  auto client = apply::KubeClient::Connect(creds, options);
+  auto client = kube::KubeClient::Connect(creds, options);
   ASSERT_TRUE(client.ok());
-  apply::LiveCache cache(**client);
+  kube::LiveCache cache(**client);
   ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
   // The watches fail at once; from then on each read lists and is right.
   ASSERT_TRUE(testing::WaitUntil([&] { return cache.stats().kinds_cached == 0; }, 10s));

@@ -164,10 +164,10 @@ class ServiceTest : public ::testing::Test {
     auto r = Get(port, "/readyz");
     return r && r->status == 200;
   }
-  std::vector<daemon::ReleaseRecord> Releases() {
-    daemon::JournalReader reader(daemon::PosixJournalFs(), StateDir() + "/journal");
+  std::vector<journal::ReleaseRecord> Releases() {
+    journal::JournalReader reader(journal::PosixJournalFs(), StateDir() + "/journal");
     auto r = reader.Releases({.app = "", .env = "", .limit = 1000});
-    return r.ok() ? *r : std::vector<daemon::ReleaseRecord>{};
+    return r.ok() ? *r : std::vector<journal::ReleaseRecord>{};
   }
   bool Released(const std::string& app, const std::string& env, const std::string& commit,
                 std::chrono::milliseconds timeout = 30s) {
@@ -175,7 +175,7 @@ class ServiceTest : public ::testing::Test {
         [&] {
           for (const auto& r : Releases()) {
             if (r.app == repo_.App(app) && r.env == env && r.to.id == commit &&
-                r.outcome == daemon::Outcome::kSucceeded)
+                r.outcome == journal::Outcome::kSucceeded)
               return true;
           }
           return false;

@@ -16,15 +16,15 @@ namespace {
 
 using testing::TestCluster;
 
-std::unique_ptr<apply::KubeClient> Admin() {
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Admin());
+std::unique_ptr<kube::KubeClient> Admin() {
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Admin());
   EXPECT_TRUE(client.ok());
   return client.ok() ? std::move(*client) : nullptr;
 }
 
 // A server-side dry-run create of `json`; namespaces are created for real
 // when `real` is set.
-Status Create(apply::KubeClient& client, const std::string& api_version, const std::string& kind,
+Status Create(kube::KubeClient& client, const std::string& api_version, const std::string& kind,
               const std::string& ns, const std::string& json, bool real = false) {
   auto resource = client.Resource(api_version, kind);
   if (!resource.ok()) return resource.status();

@@ -22,10 +22,10 @@ using testing::TestCluster;
 
 // One pass of the sync engine over `repo`, every cluster sent to the test cluster.
 struct Pass {
-  std::unique_ptr<apply::KubeClient> client;
+  std::unique_ptr<kube::KubeClient> client;
   std::unique_ptr<daemon::ServerPlan> plan;
   apply::ExecuteResult result;
-  apply::RequestStats stats;  // of planning and executing
+  kube::RequestStats stats;  // of planning and executing
 
   int Count(diff::Action a) const { return plan->plan.Count(a); }
   const diff::PlannedChange* Find(const std::string& key) const {
@@ -52,7 +52,7 @@ Pass SyncPass(const ExampleRepo& repo, bool execute, std::vector<std::string> ta
       daemon::DesiredState(loaded, *selection, {}, {{"test", server}, {"prod", server}}, &problems);
   for (const auto& p : problems) ADD_FAILURE() << p.app << ": " << p.message;
   EXPECT_EQ(servers.size(), 1u);
-  auto client = apply::KubeClient::Connect(TestCluster::Get().Pagoda());
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   EXPECT_TRUE(client.ok());
   pass.client = std::move(*client);
   auto plan = daemon::PlanServer(*pass.client, servers.begin()->second);

@@ -29,8 +29,8 @@ std::map<std::string, std::string> ReadEnvFile(const std::string& path) {
   return vars;
 }
 
-apply::Credentials Load(const std::string& kubeconfig) {
-  auto creds = apply::LoadKubeconfig({.paths = {kubeconfig}, .context = ""});
+kube::Credentials Load(const std::string& kubeconfig) {
+  auto creds = kube::LoadKubeconfig({.paths = {kubeconfig}, .context = ""});
   if (!creds.ok()) {
     std::cerr << "cannot load " << kubeconfig << ": " << creds.status().ToString() << "\n";
     std::abort();
@@ -64,8 +64,8 @@ const TestCluster& TestCluster::Get() {
   return cluster;
 }
 
-apply::Credentials TestCluster::Admin() const { return Load(admin_kubeconfig); }
-apply::Credentials TestCluster::Pagoda() const { return Load(pagoda_kubeconfig); }
+kube::Credentials TestCluster::Admin() const { return Load(admin_kubeconfig); }
+kube::Credentials TestCluster::Pagoda() const { return Load(pagoda_kubeconfig); }
 
 int Run(const std::vector<std::string>& args, std::string* out) {
   int pipefd[2];
@@ -95,8 +95,8 @@ int Run(const std::vector<std::string>& args, std::string* out) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-std::unique_ptr<apply::KubeClient> Connect(apply::Credentials creds) {
-  auto client = apply::KubeClient::Connect(std::move(creds));
+std::unique_ptr<kube::KubeClient> Connect(kube::Credentials creds) {
+  auto client = kube::KubeClient::Connect(std::move(creds));
   if (!client.ok()) {
     ADD_FAILURE() << client.status().ToString();
     return nullptr;

@@ -28,8 +28,8 @@ struct TestCluster {
   // it, or run tests/cluster/up and export PAGODA_TEST_CLUSTER_DIR).
   static const TestCluster& Get();
 
-  apply::Credentials Admin() const;
-  apply::Credentials Pagoda() const;  // the rights deploy/rbac.yaml grants, no more
+  kube::Credentials Admin() const;
+  kube::Credentials Pagoda() const;  // the rights deploy/rbac.yaml grants, no more
 
   // Runs kubectl as the administrator; returns its exit code and fills `out`
   // with stdout and stderr.
@@ -79,7 +79,7 @@ class ScopedNamespace {
 };
 
 // A client with `creds`; nullptr (and a failed test) when it cannot be made.
-std::unique_ptr<apply::KubeClient> Connect(apply::Credentials creds);
+std::unique_ptr<kube::KubeClient> Connect(kube::Credentials creds);
 
 // `text` parsed; a failed test when it is not JSON.
 rapidjson::Document Json(const std::string& text);
