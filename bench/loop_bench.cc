@@ -361,7 +361,7 @@ int Run(const Args& args) {
     std::fprintf(stderr, "pagoda_loop_bench: %s\n", journal.status().ToString().c_str());
     return 1;
   }
-  daemon::ClusterMapping mapping;
+  engine::ClusterMapping mapping;
   mapping.kubeconfigs = {args.kubeconfig};
   // --all-clusters-to CONTEXT; without a context, the kubeconfig's current one.
   mapping.all_clusters_to = args.context;

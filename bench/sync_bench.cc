@@ -121,19 +121,19 @@ PassNumbers SyncPass(const manifest::MemorySource& source, const kube::Credentia
       return out;
     }
   }
-  auto selection = daemon::SelectTargets(repo, {});
+  auto selection = engine::SelectTargets(repo, {});
   if (!selection.ok()) {
     out.status = selection.status();
     return out;
   }
-  std::vector<daemon::RenderProblem> problems;
-  auto servers = daemon::DesiredState(repo, *selection, {},
+  std::vector<engine::RenderProblem> problems;
+  auto servers = engine::DesiredState(repo, *selection, {},
                                       {{"test", creds.server}, {"prod", creds.server}}, &problems);
   if (!problems.empty() || servers.size() != 1) {
     out.status = Status::Internal(problems.empty() ? "expected one server" : problems[0].message);
     return out;
   }
-  const daemon::ServerDesired& desired = servers.begin()->second;
+  const engine::ServerDesired& desired = servers.begin()->second;
   out.objects = desired.objects.size();
   auto rendered = Clock::now();
 
@@ -142,7 +142,7 @@ PassNumbers SyncPass(const manifest::MemorySource& source, const kube::Credentia
     out.status = client.status();
     return out;
   }
-  auto plan = daemon::PlanServer(**client, desired);
+  auto plan = engine::PlanServer(**client, desired);
   if (!plan.ok()) {
     out.status = plan.status();
     return out;

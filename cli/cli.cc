@@ -13,7 +13,10 @@
 #include "daemon/daemon.h"
 #include "pagoda/version.h"
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
+
+using daemon::DaemonFlags;
+using daemon::RunDaemon;
 namespace {
 
 // The options `validate` and `render` share.
@@ -161,4 +164,4 @@ int RunCli(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

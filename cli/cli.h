@@ -4,11 +4,11 @@
 // that knows about processes, signals and the state directory.
 #pragma once
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
 
 // Runs the `pagoda` command line and returns the process exit code:
 // 0 success, 1 a negative answer (invalid config, differences found),
 // 2 usage errors, greater values for failures.
 int RunCli(int argc, char** argv);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

@@ -8,7 +8,17 @@
 #include "manifest/json.h"
 #include "source/source.h"
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
+
+using daemon::ApplyRepositoryConfig;
+using engine::ClusterMapping;
+using engine::DesiredState;
+using engine::PlanServer;
+using engine::RenderProblem;
+using engine::Selection;
+using engine::SelectTargets;
+using engine::ServerDesired;
+using engine::ServerPlan;
 namespace {
 
 constexpr int kUsage = 2;
@@ -82,7 +92,7 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
 }
 
 Result<std::unique_ptr<kube::KubeClient>> Connect(const ClusterFlags& flags,
-                                                   const kube::Credentials& creds) {
+                                                  const kube::Credentials& creds) {
   kube::ClientOptions options;
   options.qps = flags.qps;
   options.burst = flags.burst;
@@ -239,4 +249,4 @@ int RunSync(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
   return s.problems ? kFailed : 0;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
 
 struct ClusterFlags {
   std::string repo = ".";
@@ -30,4 +30,4 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err);
 // apps and clusters without errors are still synced).
 int RunSync(const ClusterFlags& flags, std::ostream& out, std::ostream& err);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

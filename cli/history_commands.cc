@@ -17,7 +17,13 @@
 #include "control/control.h"
 #include "journal/journal.h"
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
+
+using control::ControlCall;
+using control::ControlRequest;
+using control::ReadStatusFile;
+using control::StatusDocument;
+using daemon::LoadDaemonConfig;
 
 using journal::JournalReader;
 using journal::PosixJournalFs;
@@ -792,4 +798,4 @@ std::optional<int> HistoryCommands::Run(std::ostream& out, std::ostream& err) co
   return std::nullopt;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

@@ -38,7 +38,9 @@ namespace CLI {
 class App;
 }
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
+
+using daemon::DaemonConfig;
 
 // The journal's vocabulary, as this module speaks it.
 using journal::BatchRecord;
@@ -84,4 +86,4 @@ class HistoryCommands {
   std::unique_ptr<Flags> flags_;
 };
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

@@ -25,9 +25,14 @@
 #include "control/control.h"
 #include "journal/journal.h"
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
 namespace {
 
+using control::ControlError;
+using control::ControlOk;
+using control::ControlServer;
+using control::StatusDocument;
+using control::WriteStatusFile;
 using journal::Journal;
 using journal::ParseReleaseRecord;
 using journal::ToJson;
@@ -648,4 +653,4 @@ TEST_F(HistoryTest, ControlCommandsAndTheirExitCodes) {
 }
 
 }  // namespace
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

@@ -1,3 +1,3 @@
 #include "cli/cli.h"
 
-int main(int argc, char** argv) { return pagoda::daemon::RunCli(argc, argv); }
+int main(int argc, char** argv) { return pagoda::cli::RunCli(argc, argv); }

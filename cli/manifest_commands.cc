@@ -13,7 +13,11 @@
 #include "manifest/manifest.h"
 #include "source/source.h"
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
+
+using daemon::ApplyRepositoryConfig;
+using engine::Selection;
+using engine::SelectTargets;
 namespace {
 
 using manifest::AppResult;
@@ -207,4 +211,4 @@ int RunRender(const ManifestFlags& flags, std::ostream& out, std::ostream& err) 
   return failed ? 1 : 0;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

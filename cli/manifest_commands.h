@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-namespace pagoda::daemon {
+namespace pagoda::cli {
 
 struct ManifestFlags {
   std::string repo = ".";
@@ -22,4 +22,4 @@ struct ManifestFlags {
 int RunValidate(const ManifestFlags& flags, std::ostream& out, std::ostream& err);
 int RunRender(const ManifestFlags& flags, std::ostream& out, std::ostream& err);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::cli

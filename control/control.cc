@@ -16,7 +16,7 @@
 #include <cstring>
 #include <exception>
 
-namespace pagoda::daemon {
+namespace pagoda::control {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -418,4 +418,4 @@ Result<rapidjson::Document> ControlCall(const std::string& path, const std::stri
   return doc;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::control

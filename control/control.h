@@ -51,7 +51,7 @@
 #include "base/status.h"
 #include "journal/record.h"
 
-namespace pagoda::daemon {
+namespace pagoda::control {
 
 // The journal's vocabulary, as this module speaks it.
 using journal::BatchRecord;
@@ -236,4 +236,4 @@ class ControlServer {
 Result<rapidjson::Document> ControlCall(const std::string& path, const std::string& request_json,
                                         std::chrono::milliseconds timeout);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::control

@@ -14,7 +14,7 @@
 #include <fstream>
 #include <thread>
 
-namespace pagoda::daemon {
+namespace pagoda::control {
 namespace {
 
 namespace fs = std::filesystem;
@@ -421,4 +421,4 @@ TEST(StatusDocumentTest, StatusFileIsWrittenWholeAndPrivate) {
 }
 
 }  // namespace
-}  // namespace pagoda::daemon
+}  // namespace pagoda::control

@@ -14,7 +14,7 @@
 #include "base/file.h"
 #include "control/control.h"
 
-namespace pagoda::daemon {
+namespace pagoda::control {
 namespace {
 
 using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
@@ -329,4 +329,4 @@ Result<StatusDocument> ReadStatusFile(const std::string& path) {
   return doc;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::control

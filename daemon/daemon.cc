@@ -26,6 +26,18 @@
 
 namespace pagoda::daemon {
 
+using control::ControlError;
+using control::ControlOk;
+using control::ControlServer;
+using control::StatusDocument;
+using control::WriteStatusFile;
+using server::HttpEndpoints;
+using server::HttpServer;
+using server::ParseListenAddress;
+using server::WebhookAnswer;
+using server::WebhookHeaders;
+using server::WebhookVerifier;
+
 using source::GitRef;
 using source::GitSourceOptions;
 using source::OpenGitSource;

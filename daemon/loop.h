@@ -32,6 +32,15 @@
 
 namespace pagoda::daemon {
 
+using engine::ClusterMapping;
+using engine::DesiredState;
+using engine::PlanServer;
+using engine::RenderProblem;
+using engine::Selection;
+using engine::SelectTargets;
+using engine::ServerDesired;
+using engine::ServerPlan;
+
 // The journal's vocabulary, as this module speaks it.
 using journal::BatchRecord;
 using journal::Change;

@@ -30,6 +30,10 @@
 
 namespace pagoda::daemon {
 
+using server::MetricRegistry;
+using server::MetricType;
+using server::WebhookAnswer;
+
 class LoopMetrics final : public LoopObserver {
  public:
   LoopMetrics();

@@ -2,7 +2,7 @@
 
 #include <sys/stat.h>
 
-namespace pagoda::daemon {
+namespace pagoda::engine {
 namespace {
 
 bool IsFile(const std::string& path) {
@@ -52,4 +52,4 @@ Result<kube::Credentials> ClusterMapping::Resolve(const std::string& name) const
   return creds;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::engine

@@ -12,7 +12,7 @@
 
 #include "kube/kube.h"
 
-namespace pagoda::daemon {
+namespace pagoda::engine {
 
 struct ClusterMapping {
   std::vector<std::string> kubeconfigs;                 // empty: $KUBECONFIG or ~/.kube/config
@@ -31,4 +31,4 @@ struct ClusterMapping {
   Result<kube::Credentials> Resolve(const std::string& name) const;
 };
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::engine

@@ -8,7 +8,7 @@
 #include <functional>
 #include <unordered_set>
 
-namespace pagoda::daemon {
+namespace pagoda::engine {
 
 bool Selection::HasApp(const std::string& app) const { return everything || apps.contains(app); }
 
@@ -303,10 +303,10 @@ Result<std::unique_ptr<ServerPlan>> PlanServer(kube::KubeClient& client,
       nullptr);
 }
 
-Result<std::unique_ptr<ServerPlan>> PlanServer(kube::LiveCache& cache,
-                                               const ServerDesired& desired, diff::PlanMemo* memo) {
+Result<std::unique_ptr<ServerPlan>> PlanServer(kube::LiveCache& cache, const ServerDesired& desired,
+                                               diff::PlanMemo* memo) {
   return Plan(
       cache.client(), [&] { return cache.Read(desired.apps, desired.kinds); }, desired, memo);
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::engine

@@ -17,7 +17,7 @@
 #include "kube/live_cache.h"
 #include "manifest/manifest.h"
 
-namespace pagoda::daemon {
+namespace pagoda::engine {
 
 // Which apps and environments a command speaks for.
 struct Selection {
@@ -92,7 +92,7 @@ Result<std::unique_ptr<ServerPlan>> PlanServer(kube::KubeClient& client,
                                                const ServerDesired& desired);
 // The same from a standing cache of the server, remembering comparisons in
 // `memo` (one per server) for the next plan.
-Result<std::unique_ptr<ServerPlan>> PlanServer(kube::LiveCache& cache,
-                                               const ServerDesired& desired, diff::PlanMemo* memo);
+Result<std::unique_ptr<ServerPlan>> PlanServer(kube::LiveCache& cache, const ServerDesired& desired,
+                                               diff::PlanMemo* memo);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::engine

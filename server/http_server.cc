@@ -6,7 +6,7 @@
 #include <cctype>
 #include <chrono>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 namespace {
 
 constexpr const char* kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
@@ -136,4 +136,4 @@ HttpServer::~HttpServer() {
   if (thread_.joinable()) thread_.join();
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

@@ -30,7 +30,7 @@ namespace httplib {
 class Server;
 }
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 
 struct HttpEndpoints {
   // Ready, or why not.
@@ -68,4 +68,4 @@ class HttpServer {
   std::thread thread_;
 };
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

@@ -5,7 +5,7 @@
 
 #include <atomic>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 namespace {
 
 const std::string kSecret = "s3cr3t-webhook";
@@ -133,4 +133,4 @@ TEST(HttpServerStartTest, AnAddressInUseIsAnError) {
 }
 
 }  // namespace
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 namespace {
 
 bool ValidName(const std::string& name, bool allow_colon) {
@@ -209,4 +209,4 @@ std::string MetricRegistry::Render() const {
   return out;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 
 enum class MetricType { kCounter, kGauge, kHistogram };
 
@@ -73,4 +73,4 @@ std::string EscapeLabelValue(const std::string& value);
 // Formats a sample value: integers without a fraction, +Inf, -Inf, NaN.
 std::string FormatMetricValue(double value);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <string>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 namespace {
 
 // Parses `text` with the Prometheus client library's own parser (Debian's
@@ -125,4 +125,4 @@ TEST(MetricRegistryTest, FormatsValues) {
 }
 
 }  // namespace
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

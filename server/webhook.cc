@@ -7,7 +7,7 @@
 
 #include <array>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 namespace {
 
 std::string Header(const WebhookHeaders& headers, const char* name) {
@@ -183,4 +183,4 @@ WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string
   return a;
 }
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

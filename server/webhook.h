@@ -27,7 +27,7 @@
 #include <string>
 #include <string_view>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 
 // Header names in lower case.
 using WebhookHeaders = std::map<std::string, std::string>;
@@ -67,4 +67,4 @@ class WebhookVerifier {
 // HMAC-SHA256 of `body` with `key`, lower-case hex. Exposed for tests.
 std::string HmacSha256Hex(std::string_view key, std::string_view body);
 
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

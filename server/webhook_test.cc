@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-namespace pagoda::daemon {
+namespace pagoda::server {
 namespace {
 
 const std::string kSecret = "It's a Secret to Everybody";
@@ -146,4 +146,4 @@ TEST(WebhookTest, WithoutASecretTheWebhookIsOff) {
 }
 
 }  // namespace
-}  // namespace pagoda::daemon
+}  // namespace pagoda::server

@@ -17,7 +17,7 @@ const std::string kSecret = "fuzz-secret";
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static pagoda::daemon::WebhookVerifier verifier(kSecret, 64 * 1024, 64);
+  static pagoda::server::WebhookVerifier verifier(kSecret, 64 * 1024, 64);
   const int mode = data[0] % 5;
   std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
   // "EVENT\nDELIVERY\nHEADER-VALUE\nBODY": missing parts are empty.
@@ -28,18 +28,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
   }
   const std::string body(rest);
-  pagoda::daemon::WebhookHeaders h;
+  pagoda::server::WebhookHeaders h;
   const std::string event(parts[0]), delivery(parts[1]), value(parts[2]);
   switch (mode) {
     case 0:
       h = {{"x-github-event", event},
            {"x-github-delivery", delivery},
-           {"x-hub-signature-256", "sha256=" + pagoda::daemon::HmacSha256Hex(kSecret, body)}};
+           {"x-hub-signature-256", "sha256=" + pagoda::server::HmacSha256Hex(kSecret, body)}};
       break;
     case 1:
       h = {{"x-gitea-event", event},
            {"x-gitea-delivery", delivery},
-           {"x-gitea-signature", pagoda::daemon::HmacSha256Hex(kSecret, body)}};
+           {"x-gitea-signature", pagoda::server::HmacSha256Hex(kSecret, body)}};
       break;
     case 2:
       h = {{"x-gitlab-event", event},
@@ -53,13 +53,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       h = {{"x-gitlab-event", event}, {"x-gitlab-token", value}};
       break;
   }
-  pagoda::daemon::WebhookAnswer a = verifier.Handle(h, body);
+  pagoda::server::WebhookAnswer a = verifier.Handle(h, body);
   // What must hold whatever the input.
   const int s = a.http_status;
   if (s != 200 && s != 202 && s != 400 && s != 401 && s != 413) std::abort();
   if (a.fetch && (s != 202 || a.result != "accepted")) std::abort();
   if (mode >= 3 && a.fetch && value != kSecret &&
-      value != "sha256=" + pagoda::daemon::HmacSha256Hex(kSecret, body)) {
+      value != "sha256=" + pagoda::server::HmacSha256Hex(kSecret, body)) {
     std::abort();  // a fetch without the secret
   }
   if (a.message.find(kSecret) != std::string::npos) std::abort();

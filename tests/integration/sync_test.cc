@@ -23,7 +23,7 @@ using testing::TestCluster;
 // One pass of the sync engine over `repo`, every cluster sent to the test cluster.
 struct Pass {
   std::unique_ptr<kube::KubeClient> client;
-  std::unique_ptr<daemon::ServerPlan> plan;
+  std::unique_ptr<engine::ServerPlan> plan;
   apply::ExecuteResult result;
   kube::RequestStats stats;  // of planning and executing
 
@@ -44,18 +44,18 @@ Pass SyncPass(const ExampleRepo& repo, bool execute, std::vector<std::string> ta
   for (const auto& d : loaded.AllDiagnostics()) {
     if (d.severity == manifest::Severity::kError) ADD_FAILURE() << d.ToString();
   }
-  auto selection = daemon::SelectTargets(loaded, targets);
+  auto selection = engine::SelectTargets(loaded, targets);
   EXPECT_TRUE(selection.ok());
   const std::string server = TestCluster::Get().server;
-  std::vector<daemon::RenderProblem> problems;
+  std::vector<engine::RenderProblem> problems;
   auto servers =
-      daemon::DesiredState(loaded, *selection, {}, {{"test", server}, {"prod", server}}, &problems);
+      engine::DesiredState(loaded, *selection, {}, {{"test", server}, {"prod", server}}, &problems);
   for (const auto& p : problems) ADD_FAILURE() << p.app << ": " << p.message;
   EXPECT_EQ(servers.size(), 1u);
   auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   EXPECT_TRUE(client.ok());
   pass.client = std::move(*client);
-  auto plan = daemon::PlanServer(*pass.client, servers.begin()->second);
+  auto plan = engine::PlanServer(*pass.client, servers.begin()->second);
   EXPECT_TRUE(plan.ok()) << plan.status().ToString();
   if (!plan.ok()) return pass;
   pass.plan = std::move(*plan);
