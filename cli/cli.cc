@@ -10,6 +10,7 @@
 #include "cli/cluster_commands.h"
 #include "cli/history_commands.h"
 #include "cli/manifest_commands.h"
+#include "source/source.h"
 #include "daemon/daemon.h"
 #include "pagoda/version.h"
 
@@ -140,6 +141,11 @@ int RunCli(int argc, char** argv) {
 
   HistoryCommands history(&app);
 
+  // The daemon's fetch, in a process of its own so that it can be ended at
+  // its deadline (source::FetchInChild). Not for people: no help line.
+  CLI::App* internal_fetch =
+      app.add_subcommand("internal-fetch", "fetch as the daemon asks on stdin")->group("");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -159,6 +165,7 @@ int RunCli(int argc, char** argv) {
   }
   if (sync->parsed()) return RunSync(sync_flags, std::cout, std::cerr);
   if (daemon->parsed()) return RunDaemon(daemon_flags, std::cerr);
+  if (internal_fetch->parsed()) return source::ServeFetchRequest(std::cin, std::cout);
   if (std::optional<int> code = history.Run(std::cout, std::cerr)) return *code;
   std::cout << app.help();
   return 0;

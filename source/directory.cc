@@ -16,8 +16,8 @@ namespace pagoda::source {
 
 using manifest::FileInfo;
 using manifest::FileSource;
-using manifest::ListLimits;
 using manifest::Listing;
+using manifest::ListLimits;
 
 namespace {
 

@@ -1,5 +1,6 @@
 // The Git source: the bare clone, fetching the tracked ref, and reading
 // commits from the object database.
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -93,8 +94,10 @@ class GitSourceImpl : public GitSource {
  public:
   GitSourceImpl(GitSourceOptions options, std::shared_ptr<git::Repo> repo)
       : options_(std::move(options)), repo_(std::move(repo)) {}
+  ~GitSourceImpl() override { CancelFetch(); }
 
   Result<FetchResult> Fetch() override {
+    if (!options_.fetch_program.empty()) return FetchInChild(options_, &child_);
     std::lock_guard lock(repo_->mu);
     git::RemoteSession session;
     session.auth = &options_.auth;
@@ -127,6 +130,10 @@ class GitSourceImpl : public GitSource {
       result.history_rewritten = rc == 0;
     }
     return result;
+  }
+
+  void CancelFetch() override {
+    if (int pid = child_.load(); pid > 0) ::kill(pid, SIGKILL);
   }
 
   Result<std::string> Tip() const override {
@@ -392,6 +399,7 @@ class GitSourceImpl : public GitSource {
 
   const GitSourceOptions options_;
   std::shared_ptr<git::Repo> repo_;
+  std::atomic<int> child_{0};  // the PID of a fetch running in a child, 0 when none
 };
 
 }  // namespace

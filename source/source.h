@@ -20,7 +20,10 @@
 // then says nothing blocks Fetch(). Call it from a thread of its own.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -78,6 +81,13 @@ struct GitSourceOptions {
   std::string path;       // the sub-directory of the repository that holds apps/; "" = root
   std::string clone_dir;  // the bare clone, created on first use, e.g. <stateDir>/repo.git
   GitAuth auth;
+  // Where Fetch() runs: "" in this process; else in a child process, this
+  // program (pagoda itself: "/proc/self/exe") run as `PROGRAM internal-fetch`,
+  // killed by its PID when it runs past fetch_timeout. libgit2 1.5 has no
+  // network timeouts: a server that accepts and then says nothing, or stops
+  // halfway through a pack, would otherwise block the fetch for good.
+  std::string fetch_program;
+  std::chrono::milliseconds fetch_timeout{std::chrono::minutes(2)};
 };
 
 struct CommitInfo {
@@ -106,8 +116,14 @@ class GitSource {
   virtual ~GitSource() = default;
 
   // Fetches the tracked ref from the remote and moves the local tip to it.
-  // A fixed commit that is already in the clone is not fetched again.
+  // A fixed commit that is already in the clone is not fetched again. With a
+  // fetch_program, bounded by fetch_timeout (then DeadlineExceeded), and the
+  // other calls never wait for it.
   virtual Result<FetchResult> Fetch() = 0;
+
+  // Ends a Fetch() in hand on another thread at once (its child is killed);
+  // that Fetch() returns an error. Nothing when no fetch runs in a child.
+  virtual void CancelFetch() {}
 
   // The tip as of the last successful Fetch() (of this or an earlier
   // process); NotFound before the first one. No network.
@@ -139,6 +155,15 @@ class GitSource {
 // Opens (or on first use creates) the bare clone. No network: the first
 // Fetch() talks to the remote. InvalidArgument for an unusable URL or options.
 Result<std::unique_ptr<GitSource>> OpenGitSource(GitSourceOptions options);
+
+// A fetch in a child process (options.fetch_program), bounded by
+// options.fetch_timeout. `child`, when given, holds the child's PID while it
+// runs (0 otherwise), so that another thread can end it.
+Result<FetchResult> FetchInChild(const GitSourceOptions& options, std::atomic<int>* child);
+
+// The child's side: reads a request from `in`, fetches in this process,
+// writes the answer to `out`. Returns the exit code (0 fetched, 1 not).
+int ServeFetchRequest(std::istream& in, std::ostream& out);
 
 // `url` without a password or token: "https://host/repo.git" for
 // "https://user:token@host/repo.git"; ssh and scp-style URLs keep the login.

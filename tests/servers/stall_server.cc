@@ -1,0 +1,112 @@
+#include "tests/servers/stall_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pagoda::testing {
+namespace {
+
+int ConnectLoopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+Status StallingServer::Start(int upstream_port, size_t pass_bytes) {
+  upstream_ = upstream_port;
+  pass_bytes_ = upstream_port == 0 ? 0 : pass_bytes;
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listen_fd_ < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = 0;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listen_fd_, 16) != 0 ||
+      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return Status::IOError(std::string("listen: ") + std::strerror(errno));
+  }
+  port_ = ntohs(addr.sin_port);
+  acceptor_ = std::thread([this] { Accept(); });
+  return Status::Ok();
+}
+
+void StallingServer::Stop() {
+  if (stop_.exchange(true)) return;
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  if (acceptor_.joinable()) acceptor_.join();
+  std::vector<std::thread> relays;
+  {
+    std::lock_guard lock(mu_);
+    for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+    relays.swap(relays_);
+  }
+  for (auto& t : relays) t.join();
+  std::lock_guard lock(mu_);
+  for (int fd : fds_) ::close(fd);
+  fds_.clear();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  listen_fd_ = -1;
+}
+
+void StallingServer::Accept() {
+  while (!stop_) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    ++accepted_;
+    std::lock_guard lock(mu_);
+    fds_.push_back(client);
+    relays_.emplace_back([this, client] { Relay(client); });
+  }
+}
+
+// Both ways until the upstream has passed `pass_bytes_`; from then on the
+// client's bytes are read and dropped and nothing more is said.
+void StallingServer::Relay(int client) {
+  int upstream = upstream_ == 0 ? -1 : ConnectLoopback(upstream_);
+  if (upstream >= 0) {
+    std::lock_guard lock(mu_);
+    fds_.push_back(upstream);
+  }
+  size_t passed = 0;
+  char buffer[4096];
+  while (!stop_) {
+    pollfd p[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+    const bool relaying = upstream >= 0 && passed < pass_bytes_;
+    int n = ::poll(p, relaying ? 2 : 1, 100);
+    if (n <= 0) continue;
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t got = ::read(client, buffer, sizeof buffer);
+      if (got <= 0) return;
+      if (upstream >= 0 && passed < pass_bytes_ && ::write(upstream, buffer, got) != got) return;
+    }
+    if (relaying && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t got = ::read(upstream, buffer, std::min(sizeof buffer, pass_bytes_ - passed));
+      if (got <= 0) return;
+      if (::write(client, buffer, got) != got) return;
+      passed += static_cast<size_t>(got);
+      passed_ += static_cast<size_t>(got);
+    }
+  }
+}
+
+}  // namespace pagoda::testing
