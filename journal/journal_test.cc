@@ -54,6 +54,11 @@ ReleaseRecord FullRecord() {
   r.end = 1714557800999;
   r.restores = "r-000040";
   r.history_rewritten = true;
+  r.hold = Hold::kOperator;
+  r.pause_requested = true;
+  r.abort_requested = true;
+  r.warnings = {"Deployment/shop/prod-9e8d7c6b5a: a deprecated field"};
+  r.changes[4].detail = "taken over from kubectl-client-side-apply";
   return r;
 }
 
@@ -120,7 +125,12 @@ TEST(JournalRecordTest, EveryEnumerationValueRoundTrips) {
     r.outcome = static_cast<Outcome>(i);
     EXPECT_EQ(ParseReleaseRecord(ToJson(r))->outcome, r.outcome) << Name(r.outcome);
   }
-  for (int i = 0; i <= static_cast<int>(ChangeAction::kSkipped); ++i) {
+  for (int i = 0; i <= static_cast<int>(Hold::kFailed); ++i) {
+    ReleaseRecord r = FullRecord();
+    r.hold = static_cast<Hold>(i);
+    EXPECT_EQ(ParseReleaseRecord(ToJson(r))->hold, r.hold) << Name(r.hold);
+  }
+  for (int i = 0; i <= static_cast<int>(ChangeAction::kAdopted); ++i) {
     ReleaseRecord r = FullRecord();
     r.changes = {{static_cast<ChangeAction>(i), "Service/shop/prod"}};
     EXPECT_EQ(ParseReleaseRecord(ToJson(r))->changes, r.changes);

@@ -34,6 +34,7 @@ constexpr std::array<std::string_view, 5> kTriggers = {"commit", "revert", "manu
                                                        "self-heal", "manual-sync"};
 constexpr std::array<std::string_view, 6> kOutcomes = {"in-progress", "succeeded", "failed",
                                                        "rolled-back", "aborted",   "superseded"};
+constexpr std::array<std::string_view, 4> kHolds = {"", "policy", "operator", "failed"};
 constexpr std::array<std::string_view, 6> kActions = {"created", "configured", "unchanged",
                                                       "deleted", "skipped",    "adopted"};
 
@@ -176,6 +177,7 @@ Status ReadCommit(const Fields& parent, std::string_view key, RecordCommit* out)
 std::string_view Name(ReleaseKind kind) { return kKinds[static_cast<size_t>(kind)]; }
 std::string_view Name(Trigger trigger) { return kTriggers[static_cast<size_t>(trigger)]; }
 std::string_view Name(Outcome outcome) { return kOutcomes[static_cast<size_t>(outcome)]; }
+std::string_view Name(Hold hold) { return kHolds[static_cast<size_t>(hold)]; }
 std::string_view Name(ChangeAction action) { return kActions[static_cast<size_t>(action)]; }
 Result<ReleaseKind> ParseReleaseKind(std::string_view name) {
   return ParseEnum<ReleaseKind>(name, kKinds, "release kind");
@@ -304,6 +306,15 @@ std::string ToJson(const ReleaseRecord& r) {
   OptStr(w, "restores", r.restores);
   Key(w, "historyRewritten");
   w.Bool(r.history_rewritten);
+  OptStr(w, "hold", Name(r.hold));
+  if (r.pause_requested) {
+    Key(w, "pauseRequested");
+    w.Bool(true);
+  }
+  if (r.abort_requested) {
+    Key(w, "abortRequested");
+    w.Bool(true);
+  }
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -374,6 +385,9 @@ Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
   PAGODA_RETURN_IF_ERROR(f.Time("end", &r.end));
   PAGODA_RETURN_IF_ERROR(f.String("restores", &r.restores));
   PAGODA_RETURN_IF_ERROR(f.Bool("historyRewritten", &r.history_rewritten));
+  if (f.Get("hold") != nullptr) PAGODA_RETURN_IF_ERROR(f.Enumeration("hold", kHolds, &r.hold));
+  PAGODA_RETURN_IF_ERROR(f.Bool("pauseRequested", &r.pause_requested));
+  PAGODA_RETURN_IF_ERROR(f.Bool("abortRequested", &r.abort_requested));
   return r;
 }
 

@@ -24,6 +24,9 @@ enum class ReleaseKind { kRollout, kScale, kConfig, kRollback, kSelfHeal, kPrune
 enum class Trigger { kCommit, kRevert, kManualRollback, kSelfHeal, kManualSync };
 enum class Outcome { kInProgress, kSucceeded, kFailed, kRolledBack, kAborted, kSuperseded };
 enum class ChangeAction { kCreated, kConfigured, kUnchanged, kDeleted, kSkipped, kAdopted };
+// Why a batched release in progress does not go on: its pause policy held it
+// after a batch, an operator paused it, or a batch failed and onFailure is halt.
+enum class Hold { kNone, kPolicy, kOperator, kFailed };
 
 // "rollout", "self-heal"; "commit", "manual-rollback"; "in-progress",
 // "rolled-back"; "created", "configured", …
@@ -31,6 +34,7 @@ std::string_view Name(ReleaseKind kind);
 std::string_view Name(Trigger trigger);
 std::string_view Name(Outcome outcome);
 std::string_view Name(ChangeAction action);
+std::string_view Name(Hold hold);  // "", "policy", "operator", "failed"
 Result<ReleaseKind> ParseReleaseKind(std::string_view name);
 Result<Trigger> ParseTrigger(std::string_view name);
 Result<Outcome> ParseOutcome(std::string_view name);
@@ -95,6 +99,13 @@ struct ReleaseRecord {
   TimeMs end = 0;
   std::string restores;  // a rollback: the id of the release whose revision it restores
   bool history_rewritten = false;
+  // The decisions a batched release in progress has taken, each written
+  // before it acts, so that a restart or a reload takes them again: held
+  // (and why), an operator's pause asked for (it holds after the batch in
+  // hand), an abort asked for (it rolls back).
+  Hold hold = Hold::kNone;
+  bool pause_requested = false;
+  bool abort_requested = false;
 
   friend bool operator==(const ReleaseRecord&, const ReleaseRecord&) = default;
 };

@@ -168,6 +168,20 @@ void ReleaseOrder::Resume() {
   }
 }
 
+void ReleaseOrder::HoldNow() {
+  if (phase_ != OrderPhase::kRunning) return;
+  phase_ = OrderPhase::kHeld;
+  held_since_ = clock_.Now();
+}
+
+void ReleaseOrder::HaltNow(const std::string& error) {
+  if (Finished(phase_)) return;
+  error_ = error;
+  stage_ = Stage::kIdle;
+  phase_ = OrderPhase::kFailed;
+  held_since_ = clock_.Now();
+}
+
 void ReleaseOrder::Abort() {
   if (Finished(phase_)) return;
   aborted_ = true;
@@ -198,6 +212,7 @@ Clock::TimePoint ReleaseOrder::Step() {
     error_ = state.status().ToString();  // transient: try again
     return now + policy_.poll * 10;
   }
+  if (auto target = state->find(target_); target != state->end()) ready_ = target->second.ready;
   if (previous_.empty()) {
     // Where a rollback returns: the revision running most instances, the
     // newest on a tie.

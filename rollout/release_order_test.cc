@@ -168,6 +168,34 @@ TEST(ReleaseOrder, PauseFirstHoldsAfterOneBatchUntilResumed) {
   EXPECT_EQ(order.batches().size(), 2u);
 }
 
+TEST(ReleaseOrder, AHoldDecidedBeforeHoldsANewOrderFromTheStart) {
+  // A process held after batch 1 and stopped; the next one is told so.
+  FakeClock clock;
+  SimWorkloads sim(clock, 4, 2);
+  sim.Add("old", 2);
+  sim.Add("new", 2);
+  clock.Advance(10s);  // the new pods are Ready
+  ReleaseOrder order(sim, clock, "shop", "prod", "new", Policy(4, 2));
+  order.SetRecordedBatches(1);
+  order.HoldNow();
+  EXPECT_EQ(Drive(order, clock), OrderPhase::kHeld);
+  clock.Advance(60s);
+  order.Step();
+  EXPECT_EQ(order.phase(), OrderPhase::kHeld);
+  EXPECT_EQ(sim.scales, 0);  // nothing moved while held
+  order.Resume();
+  EXPECT_EQ(Drive(order, clock), OrderPhase::kSucceeded);
+  ASSERT_EQ(order.batches().size(), 1u);  // only batch 2: batch 1 was recorded before
+  EXPECT_EQ(order.batches()[0].index, 2);
+  EXPECT_EQ(order.ready(), 4);
+
+  // A failed, halted batch stays halted, with its reason.
+  ReleaseOrder halted(sim, clock, "shop", "prod", "old", Policy(4, 2));
+  halted.HaltNow("batch 1: 0 of 2 instances Ready");
+  EXPECT_EQ(Drive(halted, clock), OrderPhase::kFailed);
+  EXPECT_EQ(halted.error(), "batch 1: 0 of 2 instances Ready");
+}
+
 TEST(ReleaseOrder, AbortFromAHoldReturnsToAllOld) {
   FakeClock clock;
   SimWorkloads sim(clock, 4, 2);

@@ -121,6 +121,13 @@ class ReleaseOrder {
   void Pause();   // hold after the batch in hand
   void Resume();  // go on from a hold (also a failed, halted one: retries the batch)
   void Abort();   // roll back, batch by batch
+  // A hold decided before (by a process that stopped since): held from
+  // the start, as it was; or failed and halted, for `error`.
+  void HoldNow();
+  void HaltNow(const std::string& error);
+
+  // Ready instances of the target revision, as last read.
+  int64_t ready() const { return ready_; }
 
  private:
   // Moves instances from the revisions other than `to` into `to`.
@@ -146,6 +153,7 @@ class ReleaseOrder {
   Clock::TimePoint between_until_{};
   Clock::TimePoint held_since_{};
   int forward_batches_ = 0, back_batches_ = 0;
+  int64_t ready_ = 0;
   std::vector<BatchEvent> new_batches_, all_batches_;
   std::string error_;
 };
