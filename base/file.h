@@ -11,4 +11,9 @@ namespace pagoda {
 // InvalidArgument when it is larger than `max_bytes`.
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 64u << 20);
 
+// Replaces `path` with `content`, durably: written to a temporary file
+// beside it, synced, renamed over it, and the directory synced, so that a
+// crash at any moment leaves either the old file whole or the new one.
+Status WriteFileAtomically(const std::string& path, std::string_view content, int mode = 0600);
+
 }  // namespace pagoda

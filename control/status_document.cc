@@ -153,12 +153,6 @@ Result<StatusDocument::Environment> EnvironmentFromJson(const rapidjson::Value& 
   PAGODA_RETURN_IF_ERROR(f.String("error", &e.error));
   return e;
 }
-Status Errno(const std::string& what, int err) {
-  std::string message = what + ": " + std::strerror(err);
-  if (err == ENOENT) return Status::NotFound(message);
-  if (err == EACCES || err == EPERM) return Status::PermissionDenied(message);
-  return Status::IOError(message);
-}
 
 }  // namespace
 
@@ -290,35 +284,7 @@ Result<StatusDocument> StatusDocument::Parse(std::string_view json) {
 }
 
 Status WriteStatusFile(const std::string& path, const StatusDocument& status) {
-  std::string text = status.ToJson() + "\n";
-  std::string temp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno(temp, errno);
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    ssize_t n = ::write(fd, rest.data(), rest.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status error = Errno(temp, errno);
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return error;
-    }
-    rest.remove_prefix(static_cast<size_t>(n));
-  }
-  if (::fsync(fd) != 0) {
-    Status error = Errno(temp + ": fsync", errno);
-    ::close(fd);
-    ::unlink(temp.c_str());
-    return error;
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    Status error = Errno(path, errno);
-    ::unlink(temp.c_str());
-    return error;
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, status.ToJson() + "\n", 0600);
 }
 
 Result<StatusDocument> ReadStatusFile(const std::string& path) {

@@ -54,17 +54,14 @@ Reconciler::Env& Reconciler::EnvFor(const std::string& app, const std::string& e
   return *slot;
 }
 
-void Reconciler::RequestSync() {
-  std::lock_guard<std::mutex> lock(mu_);
-  sync_requested_ = true;
-}
+void Reconciler::RequestSync() { sync_requested_ = true; }
 
 Clock::TimePoint Reconciler::Step() {
-  std::lock_guard<std::mutex> lock(mu_);
   const auto now = clock_.Now();
+  FlushUnsaved();
   const bool requested = sync_requested_;
   sync_requested_ = false;
-  if (requested || now >= next_fetch_) (void)Fetch(now);
+  if ((requested || now >= next_fetch_) && !fetch_in_flight_) Fetch(now);
   if (tip_.empty()) {
     // Not fetched yet in this process: the clone may hold a tip from before.
     if (auto tip = git_.Tip(); tip.ok()) tip_ = *tip;
@@ -83,11 +80,26 @@ Clock::TimePoint Reconciler::Step() {
   for (const auto& [key, e] : envs_) {
     if (e->failures > 0 && e->retry_at > now) next = std::min(next, e->retry_at);
   }
+  if (!unsaved_records_.empty() || !unsaved_entries_.empty()) {
+    next = std::min(next, now + std::chrono::seconds(5));  // try the journal again soon
+  }
   return next;
 }
 
-Status Reconciler::Fetch(Clock::TimePoint now) {
-  auto fetched = git_.Fetch();
+void Reconciler::Fetch(Clock::TimePoint now) {
+  // Until it ends, the next fetch is not due; FetchDone() schedules it.
+  next_fetch_ = now + std::chrono::hours(24);
+  fetch_in_flight_ = true;
+  if (options_.start_fetch) {
+    options_.start_fetch();
+    return;
+  }
+  FetchDone(git_.Fetch());
+}
+
+void Reconciler::FetchDone(Result<FetchResult> fetched) {
+  fetch_in_flight_ = false;
+  const auto now = clock_.Now();
   if (!fetched.ok()) {
     ++fetch_failures_;
     if (options_.observer != nullptr) options_.observer->Fetched(false);
@@ -99,7 +111,7 @@ Status Reconciler::Fetch(Clock::TimePoint now) {
     int64_t backoff = std::min<int64_t>(options_.max_backoff_ms,
                                         options_.interval_ms << std::min(fetch_failures_ - 1, 10));
     next_fetch_ = now + std::chrono::milliseconds(backoff);
-    return fetched.status();
+    return;
   }
   if (!repo_error_.empty()) spdlog::info("fetching {} works again", options_.repo_url);
   repo_error_.clear();
@@ -119,7 +131,40 @@ Status Reconciler::Fetch(Clock::TimePoint now) {
     if (fetched->moved) spdlog::info("commit={} new commit fetched", fetched->commit.substr(0, 12));
     tip_ = fetched->commit;
   }
-  return Status::Ok();
+}
+
+Status Reconciler::Record(ReleaseRecord* record) {
+  Status st = journal_.Append(record);
+  if (st.ok()) {
+    if (unsaved_records_.empty() && unsaved_entries_.empty()) journal_error_.clear();
+    return st;
+  }
+  if (journal_error_ != st.ToString()) {
+    spdlog::error("the journal cannot be written; releases that need it wait: {}", st.ToString());
+  }
+  journal_error_ = st.ToString();
+  return st;
+}
+
+void Reconciler::FlushUnsaved() {
+  while (!unsaved_records_.empty()) {
+    if (!Record(&unsaved_records_.front()).ok()) return;
+    const ReleaseRecord& r = unsaved_records_.front();
+    if (auto it = envs_.find({r.app, r.env});
+        it != envs_.end() && it->second->in_progress == r.id) {
+      it->second->in_progress.clear();
+    }
+    if (options_.observer != nullptr) options_.observer->ReleaseEnded(r);
+    unsaved_records_.erase(unsaved_records_.begin());
+  }
+  while (!unsaved_entries_.empty()) {
+    if (Status st = journal_.Append(unsaved_entries_.front()); !st.ok()) {
+      journal_error_ = st.ToString();
+      return;
+    }
+    unsaved_entries_.erase(unsaved_entries_.begin());
+  }
+  journal_error_.clear();
 }
 
 Result<std::shared_ptr<const Reconciler::Loaded>> Reconciler::Load(const std::string& commit) {
@@ -193,7 +238,14 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   entry.duration_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.Now() - started).count();
   if (Status st = journal_.Append(entry); !st.ok()) {
-    spdlog::error("writing the sync log failed: {}", st.ToString());
+    spdlog::error("writing the sync log failed; it is written when the journal can be: {}",
+                  st.ToString());
+    journal_error_ = st.ToString();
+    constexpr size_t kMaxUnsavedEntries =
+        1000;  // the sync log's newest, while it cannot be written
+    if (unsaved_entries_.size() >= kMaxUnsavedEntries)
+      unsaved_entries_.erase(unsaved_entries_.begin());
+    unsaved_entries_.push_back(entry);
   }
   last_reconcile_ms_ = clock_.UnixMillis();
   if (options_.observer != nullptr) options_.observer->Reconciled(entry);
@@ -203,7 +255,6 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
 }
 
 LoopStatus Reconciler::Snapshot() const {
-  std::lock_guard<std::mutex> lock(mu_);
   LoopStatus status;
   status.time_ms = clock_.UnixMillis();
   status.commit = tip_;
@@ -212,6 +263,8 @@ LoopStatus Reconciler::Snapshot() const {
   status.repo_error = repo_error_;
   status.last_reconcile_ms = last_reconcile_ms_;
   status.unreachable_clusters.assign(unreachable_.begin(), unreachable_.end());
+  status.journal_error = journal_error_;
+  status.fetching = fetch_in_flight_;
   if (!tip_.empty()) {
     if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
   }
@@ -236,19 +289,23 @@ LoopStatus Reconciler::Snapshot() const {
 }
 
 Status Reconciler::Unpin(const std::string& app, const std::string& env) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (pins_.erase({app, env}) == 0) {
-    return Status::NotFound(app + "/" + env + " is not pinned");
+  auto pin = pins_.find({app, env});
+  if (pin == pins_.end()) return Status::NotFound(app + "/" + env + " is not pinned");
+  Pin kept = pin->second;
+  pins_.erase(pin);
+  if (Status st = SavePins(); !st.ok()) {
+    pins_[{app, env}] = kept;  // not unpinned: a restart would read it pinned
+    return st.WithContext("not unpinned");
   }
-  SavePins();
   spdlog::info("app={} env={} unpinned: auto-sync resumes", app, env);
   sync_requested_ = true;
   return Status::Ok();
 }
 
-// pins.json: {"app/env": {"commit": "...", "tipDigest": "...", "since": ms}}
-void Reconciler::SavePins() {
-  if (pins_path_.empty()) return;
+// pins.json: {"app/env": {"commit": "...", "tipDigest": "...", "since": ms}},
+// replaced whole and synced: a crash leaves the old file or the new one.
+Status Reconciler::SavePins() {
+  if (pins_path_.empty()) return Status::Ok();
   std::string json = "{";
   bool first = true;
   for (const auto& [key, pin] : pins_) {
@@ -259,19 +316,12 @@ void Reconciler::SavePins() {
             "\",\"since\":" + std::to_string(pin.since_ms) + "}";
   }
   json += "}\n";
-  // Replace atomically: a crash leaves the old file or the new one.
-  const std::string tmp = pins_path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << json;
-    out.flush();
-    if (!out) {
-      spdlog::error("writing {} failed", tmp);
-      return;
-    }
+  Status st = WriteFileAtomically(pins_path_, json, 0600);
+  if (!st.ok()) {
+    spdlog::error("writing {} failed: {}", pins_path_, st.ToString());
+    journal_error_ = "the pins cannot be written: " + st.ToString();
   }
-  if (std::rename(tmp.c_str(), pins_path_.c_str()) != 0)
-    spdlog::error("replacing {} failed", pins_path_);
+  return st;
 }
 
 void Reconciler::LoadPins() {

@@ -15,9 +15,9 @@
 // FakeClock and fakes of the Git source and the cluster.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -85,9 +85,8 @@ class ClusterAccess {
 std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
                                                 kube::ClientOptions options);
 
-// What the loop reports as it goes, for metrics. Called on the thread that
-// runs Step() (or a control request), with the loop's lock held: it must be
-// quick and must not call back into the Reconciler.
+// What the loop reports as it goes, for metrics. Called on the loop thread:
+// it must be quick and must not call back into the Reconciler.
 class LoopObserver {
  public:
   virtual ~LoopObserver() = default;
@@ -95,6 +94,17 @@ class LoopObserver {
   virtual void Reconciled(const SyncEntry& entry) = 0;  // after each reconcile cycle
   // Every release record written with its final outcome (not in progress).
   virtual void ReleaseEnded(const ReleaseRecord& record) = 0;
+};
+
+// What a step asks of the loop that runs it, between one environment (or
+// release order) and the next: whether to stop (a SIGTERM: the API call in
+// hand is finished, what remains waits for the next process), and a moment
+// to answer quick requests (a pause, an abort) in the middle of a long step.
+class LoopHooks {
+ public:
+  virtual ~LoopHooks() = default;
+  virtual bool Stopping() = 0;
+  virtual void Between() = 0;
 };
 
 struct LoopOptions {
@@ -105,7 +115,12 @@ struct LoopOptions {
   manifest::LoadOptions load;
   std::string repo_url;                // for status and records, credentials removed
   LoopObserver* observer = nullptr;    // not owned; nullptr: none
+  LoopHooks* hooks = nullptr;          // not owned; nullptr: never stops, never yields
   std::chrono::milliseconds poll{50};  // how often a release in flight looks at its pods
+  // Starts a fetch off the loop thread; its result comes back through
+  // Reconciler::FetchDone() on the loop thread. Unset: Step() fetches in
+  // line (tests, benchmarks).
+  std::function<void()> start_fetch;
 };
 
 // What `pagoda status` shows of one environment.
@@ -136,6 +151,10 @@ struct LoopStatus {
   std::string repo_error;
   int64_t last_reconcile_ms = 0;                  // 0: none yet in this process
   std::vector<std::string> unreachable_clusters;  // at the last reconcile
+  // Why the journal, or the pins beside it, cannot be written now; releases
+  // that need them wait. "" when they can.
+  std::string journal_error;
+  bool fetching = false;  // a fetch is in hand
   std::vector<EnvironmentStatus> environments;
 };
 
@@ -146,11 +165,17 @@ class Reconciler {
              Clock& clock, std::string pins_path = "");
   ~Reconciler();
 
+  // Every call below is made on one thread, the loop's: the Reconciler owns
+  // its state and guards none of it.
+
   // Does what is due now: a fetch, a reconcile, retries. Returns when
   // something is next due; a caller sleeps until then or until woken.
   Clock::TimePoint Step();
 
-  // Thread-safe requests from the control socket. RequestSync() makes the
+  // A fetch started through LoopOptions::start_fetch has ended.
+  void FetchDone(Result<FetchResult> fetched);
+
+  // Requests (from the control socket, the webhook). RequestSync() makes the
   // next Step() fetch and reconcile at once.
   void RequestSync();
   // Renders APP/ENV from `to` (a commit-ish or a release id), releases it as
@@ -160,7 +185,9 @@ class Reconciler {
   Result<std::string> Rollback(const std::string& app, const std::string& env,
                                const std::string& to);
   Status Unpin(const std::string& app, const std::string& env);
-  // Steer a batched release in flight by its id.
+  // Steer a batched release in flight by its id. Each decision is
+  // journalled before it acts, so that it holds after a restart or a
+  // reload; a journal that cannot be written refuses it.
   Status Pause(const std::string& id);
   Status Resume(const std::string& id);
   Status Abort(const std::string& id);
@@ -176,7 +203,12 @@ class Reconciler {
     int64_t since_ms = 0;
   };
 
-  Status Fetch(Clock::TimePoint now);
+  void Fetch(Clock::TimePoint now);
+  // Writes `record` to the journal; on failure remembers why (status and
+  // readiness say so) and returns the error.
+  Status Record(ReleaseRecord* record);
+  // Final records and sync-log entries whose writing failed, tried again.
+  void FlushUnsaved();
   void Reconcile(Clock::TimePoint now, bool new_commit);
   void ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry, std::vector<std::string>* errors);
   Result<std::shared_ptr<const Loaded>> Load(const std::string& commit);
@@ -206,8 +238,8 @@ class Reconciler {
     std::string server;
     diff::Plan finish;  // run once it succeeds: earlier revisions beyond those kept
     Clock::TimePoint next{};
-    std::string waiting;  // a newer commit for the environment, released after it
-    bool failure_recorded = false;
+    std::string waiting;   // a newer commit for the environment, released after it
+    bool unsaved = false;  // the record changed and is not in the journal yet: it waits
   };
   // Starts a batched order for `request` (a new or kept revision replacing
   // the running one). Returns the release id, or "" with `errors` filled.
@@ -216,10 +248,17 @@ class Reconciler {
                          std::vector<std::string>* errors);
   // Advances the orders whose time has come; returns when one is next due.
   Clock::TimePoint AdvanceOrders(Clock::TimePoint now);
+  void StepOrder(ActiveOrder& a);
+  void FinishOrder(const std::pair<std::string, std::string>& key, ActiveOrder& a);
+  rollout::OrderPolicy PolicyFor(const ReleaseRequest& req, const ReleaseRecord& record) const;
+  void TakeDecisionsAgain(const ReleaseRecord& record, rollout::ReleaseOrder& order);
+  Status Decide(ActiveOrder& a, const std::function<void(ReleaseRecord&)>& decide,
+                const std::function<void()>& act);
+  void EndRecord(ReleaseRecord record);
+  void Backoff(Env& e);
   Status CheckCapacity(const std::string& server, const diff::PlannedChange& deployment);
   ActiveOrder* FindOrder(const std::string& id);
-  std::string Release(const ReleaseRequest& request, Clock::TimePoint now,
-                      std::vector<std::string>* errors);
+  std::string Release(const ReleaseRequest& request, std::vector<std::string>* errors);
   // Records, once per commit and reasons, that nothing of `app`/`env` was
   // written, and why; the status says so every cycle.
   void RecordRefusal(const manifest::Environment& model, const std::string& app,
@@ -228,7 +267,7 @@ class Reconciler {
                      const std::vector<const diff::PlannedChange*>& group, SyncEntry* entry,
                      std::vector<std::string>* errors);
   RecordCommit DescribeCommit(const std::string& id);
-  void SavePins();
+  Status SavePins();
   void LoadPins();
   Env& EnvFor(const std::string& app, const std::string& env);
 
@@ -240,8 +279,11 @@ class Reconciler {
   std::string pins_path_;
   std::mt19937_64 rng_;
 
-  mutable std::mutex mu_;  // held by Step() and the control requests
   bool sync_requested_ = true;
+  bool fetch_in_flight_ = false;
+  std::string journal_error_;                   // why the last write failed; "" after one works
+  std::vector<ReleaseRecord> unsaved_records_;  // final states not in the journal yet
+  std::vector<SyncEntry> unsaved_entries_;
   Clock::TimePoint next_fetch_{};
   Clock::TimePoint next_reconcile_{};
   int fetch_failures_ = 0;

@@ -96,7 +96,7 @@ class MemoryCluster final : public ClusterAccess {
    public:
     explicit Pods(MemoryCluster& c) : c_(c) {}
     Result<std::map<std::string, rollout::RevisionState>> Read(const std::string& ns,
-                                                             const std::string& env) override {
+                                                               const std::string& env) override {
       std::map<std::string, rollout::RevisionState> out;
       for (const auto& [key, json] : c_.objects) {
         if (key.kind != "Deployment" || key.namespace_name != ns) continue;

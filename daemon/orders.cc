@@ -75,7 +75,7 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
                                    diff::Plan now_plan, diff::Plan finish,
                                    const std::string& target, std::vector<std::string>* errors) {
   Env& e = EnvFor(req.app, req.env);
-  if (Status st = journal_.Append(&record); !st.ok()) {
+  if (Status st = Record(&record); !st.ok()) {
     errors->push_back("recording a release of " + req.app + "/" + req.env + ": " + st.ToString());
     return "";
   }
@@ -88,19 +88,33 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
     record.outcome = Outcome::kFailed;
     record.errors.push_back(result.status.ToString());
     record.end = clock_.UnixMillis();
-    (void)journal_.Append(&record);
-    if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
-    e.in_progress.clear();
+    EndRecord(std::move(record));
     e.status.error = result.status.ToString();
     errors->push_back(req.app + "/" + req.env + ": " + result.status.ToString());
-    ++e.failures;
-    int64_t backoff =
-        std::min<int64_t>(options_.max_backoff_ms, 5000LL << std::min(e.failures - 1, 10));
-    e.retry_at = clock_.Now() + std::chrono::milliseconds(backoff);
-    return record.id;
+    Backoff(e);
+    return e.in_progress.empty() ? "" : e.in_progress;
   }
-  (void)journal_.Append(&record);
+  ActiveOrder& a = orders_[{req.app, req.env}];
+  a.order = std::make_unique<rollout::ReleaseOrder>(
+      clusters_.Workloads(req.server), clock_, req.app, req.env, target, PolicyFor(req, record));
+  a.order->SetRecordedBatches(static_cast<int>(record.batches.size()));
+  TakeDecisionsAgain(record, *a.order);
+  a.record = std::move(record);
+  a.server = req.server;
+  a.finish = std::move(finish);
+  a.next = clock_.Now();
+  a.unsaved = !Record(&a.record).ok();  // the changes applied; the order waits if not written
+  spdlog::info("release={} app={} env={} revision={} commit={} {}: {} instances in batches of {}{}",
+               a.record.id, req.app, req.env, target, req.commit.substr(0, 12), Name(a.record.kind),
+               req.model->replicas.value, a.order->k(),
+               a.record.hold == journal::Hold::kNone
+                   ? ""
+                   : std::string(", held (") + std::string(Name(a.record.hold)) + ")");
+  return a.record.id;
+}
 
+rollout::OrderPolicy Reconciler::PolicyFor(const ReleaseRequest& req,
+                                           const ReleaseRecord& record) const {
   rollout::OrderPolicy policy;
   const auto& release = req.model->release;
   policy.replicas = req.model->replicas.value;
@@ -120,100 +134,77 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
     policy.batch_interval = std::chrono::milliseconds(0);
   }
   policy.poll = options_.poll;
-  ActiveOrder& a = orders_[{req.app, req.env}];
-  a.order = std::make_unique<rollout::ReleaseOrder>(clusters_.Workloads(req.server), clock_, req.app,
-                                                  req.env, target, policy);
-  a.order->SetRecordedBatches(static_cast<int>(record.batches.size()));
-  a.record = std::move(record);
-  a.server = req.server;
-  a.finish = std::move(finish);
-  a.next = clock_.Now();
-  spdlog::info("release={} app={} env={} revision={} commit={} {}: {} instances in batches of {}",
-               a.record.id, req.app, req.env, target, req.commit.substr(0, 12), Name(a.record.kind),
-               policy.replicas, a.order->k());
-  return a.record.id;
+  return policy;
+}
+
+// A release a stopped process (or a reload) left in flight takes the
+// decisions its record holds: an abort asked for, a hold, a pause asked for.
+void Reconciler::TakeDecisionsAgain(const ReleaseRecord& record, rollout::ReleaseOrder& order) {
+  if (record.abort_requested) {
+    order.Abort();
+    return;
+  }
+  switch (record.hold) {
+    case journal::Hold::kPolicy:
+    case journal::Hold::kOperator:
+      order.HoldNow();
+      break;
+    case journal::Hold::kFailed:
+      order.HaltNow(record.errors.empty() ? "a batch failed" : record.errors.back());
+      break;
+    case journal::Hold::kNone:
+      break;
+  }
+  if (record.pause_requested) order.Pause();
+}
+
+void Reconciler::Backoff(Env& e) {
+  ++e.failures;
+  int64_t backoff =
+      std::min<int64_t>(options_.max_backoff_ms, 5000LL << std::min(e.failures - 1, 10));
+  e.retry_at = clock_.Now() + std::chrono::milliseconds(backoff);
+}
+
+// The final state of a release: written now if the journal takes it, else
+// kept and written by a later step. The environment stays in progress (and
+// is not released again) until it is written.
+void Reconciler::EndRecord(ReleaseRecord record) {
+  Env& e = EnvFor(record.app, record.env);
+  if (!Record(&record).ok()) {
+    unsaved_records_.push_back(std::move(record));
+    return;
+  }
+  if (e.in_progress == record.id) e.in_progress.clear();
+  if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
 }
 
 Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
   Clock::TimePoint next = now + std::chrono::hours(1);
   for (auto it = orders_.begin(); it != orders_.end();) {
+    if (options_.hooks != nullptr) {
+      if (options_.hooks->Stopping()) break;
+      options_.hooks->Between();
+    }
     ActiveOrder& a = it->second;
-    Env& e = EnvFor(it->first.first, it->first.second);
-    // Several steps at once when they are due at once (no waiting between them).
-    for (int i = 0; i < 100 && a.next <= clock_.Now(); ++i) {
-      a.next = a.order->Step();
-      auto phase = a.order->phase();
-      if (rollout::Finished(phase) || phase == rollout::OrderPhase::kHeld ||
-          phase == rollout::OrderPhase::kFailed) {
-        break;
+    if (a.unsaved) {
+      a.unsaved = !Record(&a.record).ok();
+      if (a.unsaved) {  // nothing more happens until what happened is written
+        next = std::min(next, now + std::chrono::seconds(5));
+        ++it;
+        continue;
       }
     }
-    // Every batch is recorded as it happens.
-    auto batches = a.order->TakeBatches();
-    for (const auto& b : batches) {
-      BatchRecord r;
-      r.index = b.index;
-      r.instances = static_cast<int>(b.instances);
-      r.start = b.start_ms;
-      r.pods = b.pods;
-      r.ready = b.ready_ms;
-      r.end = b.end_ms;
-      a.record.batches.push_back(std::move(r));
-      spdlog::info("release={} app={} env={} revision={} commit={} batch {}{}: {} instances Ready",
-                   a.record.id, a.record.app, a.record.env, a.order->target(),
-                   a.record.to.id.substr(0, 12), b.index, b.rollback ? " (back)" : "", b.instances);
-    }
-    if (!batches.empty()) (void)journal_.Append(&a.record);
-
-    const auto phase = a.order->phase();
-    if (phase == rollout::OrderPhase::kFailed && !a.failure_recorded) {
-      a.failure_recorded = true;
-      a.record.errors.push_back(a.order->error());
-      (void)journal_.Append(&a.record);
-      e.status.error = "held after a failed batch: " + a.order->error();
-      spdlog::warn("release={} app={} env={} held: {}", a.record.id, a.record.app, a.record.env,
-                   a.order->error());
-    }
-    if (!rollout::Finished(phase)) {
-      next = std::min(next, a.next);
+    StepOrder(a);
+    if (!rollout::Finished(a.order->phase())) {
+      next = std::min(next, a.unsaved ? now + std::chrono::seconds(5) : a.next);
       ++it;
       continue;
     }
-    a.record.outcome = OutcomeOf(phase);
-    if (phase == rollout::OrderPhase::kSucceeded) {
-      // Earlier revisions beyond those kept go, now that nothing runs on them.
-      apply::ExecuteResult done = clusters_.Execute(a.server, a.finish);
-      for (const auto& entry : done.changes.entries) {
-        if (entry.action == apply::ChangeAction::kDeleted)
-          a.record.changes.push_back({ChangeAction::kDeleted, entry.key});
-      }
-      if (!done.status.ok())
-        a.record.errors.push_back("removing earlier revisions: " + done.status.ToString());
-      e.status.commit = a.record.to.id;
-      e.status.revision = a.order->target();
-      e.status.error.clear();
-      e.blocked_commit.clear();
-    } else {
-      a.record.errors.push_back(a.order->error().empty() ? "aborted by request" : a.order->error());
-      // The same commit is not released again: a new commit, or a manual
-      // sync after a fix, is needed.
-      e.blocked_commit = a.record.to.id;
-      e.blocked_reason = "release " + a.record.id + " " + std::string(Name(a.record.outcome)) +
-                         ": " + a.record.errors.back() + "; the environment waits for a new commit";
-      e.status.error = e.blocked_reason;
+    if (a.unsaved) {
+      ++it;
+      continue;
     }
-    a.record.end = clock_.UnixMillis();
-    if (Status st = journal_.Append(&a.record); !st.ok()) {
-      spdlog::error("release={} recording its end failed: {}", a.record.id, st.ToString());
-    } else {
-      e.in_progress.clear();
-    }
-    if (options_.observer != nullptr) options_.observer->ReleaseEnded(a.record);
-    auto level = phase == rollout::OrderPhase::kSucceeded ? spdlog::level::info : spdlog::level::warn;
-    spdlog::log(level, "release={} app={} env={} revision={} commit={} {} after {} batches{}",
-                a.record.id, a.record.app, a.record.env, a.order->target(),
-                a.record.to.id.substr(0, 12), Name(a.record.outcome), a.record.batches.size(),
-                a.order->error().empty() ? "" : ": " + a.order->error());
+    FinishOrder(it->first, a);
     if (!a.waiting.empty()) {
       sync_requested_ = true;  // the newest commit that waited goes next
       next = now;
@@ -223,6 +214,85 @@ Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
   return next;
 }
 
+// Steps one order while it has something to do now, and journals what
+// happened (batches, a hold, a failure) before it does anything more.
+void Reconciler::StepOrder(ActiveOrder& a) {
+  for (int i = 0; i < 100 && a.next <= clock_.Now(); ++i) {
+    a.next = a.order->Step();
+    auto phase = a.order->phase();
+    if (rollout::Finished(phase) || phase == rollout::OrderPhase::kHeld ||
+        phase == rollout::OrderPhase::kFailed) {
+      break;
+    }
+  }
+  bool changed = false;
+  for (const auto& b : a.order->TakeBatches()) {
+    a.record.batches.push_back(
+        {b.index, static_cast<int>(b.instances), b.start_ms, b.pods, b.ready_ms, b.end_ms});
+    changed = true;
+    spdlog::info("release={} app={} env={} revision={} commit={} batch {}{}: {} instances Ready",
+                 a.record.id, a.record.app, a.record.env, a.order->target(),
+                 a.record.to.id.substr(0, 12), b.index, b.rollback ? " (back)" : "", b.instances);
+  }
+  const auto phase = a.order->phase();
+  if (phase == rollout::OrderPhase::kHeld && a.record.hold == journal::Hold::kNone) {
+    a.record.hold = a.record.pause_requested ? journal::Hold::kOperator : journal::Hold::kPolicy;
+    a.record.pause_requested = false;
+    changed = true;
+    spdlog::info("release={} app={} env={} held after batch {} ({})", a.record.id, a.record.app,
+                 a.record.env, a.record.batches.size(), Name(a.record.hold));
+  }
+  if (phase == rollout::OrderPhase::kFailed && a.record.hold != journal::Hold::kFailed) {
+    a.record.hold = journal::Hold::kFailed;
+    a.record.errors.push_back(a.order->error());
+    changed = true;
+    Env& e = EnvFor(a.record.app, a.record.env);
+    e.status.error = "held after a failed batch: " + a.order->error();
+    spdlog::warn("release={} app={} env={} held: {}", a.record.id, a.record.app, a.record.env,
+                 a.order->error());
+  }
+  if (changed) a.unsaved = !Record(&a.record).ok();
+}
+
+// A finished order: earlier revisions beyond those kept go, the
+// environment's status says where it stands, the record ends.
+void Reconciler::FinishOrder(const std::pair<std::string, std::string>& key, ActiveOrder& a) {
+  Env& e = EnvFor(key.first, key.second);
+  const auto phase = a.order->phase();
+  a.record.outcome = OutcomeOf(phase);
+  a.record.hold = journal::Hold::kNone;
+  if (phase == rollout::OrderPhase::kSucceeded) {
+    apply::ExecuteResult done = clusters_.Execute(a.server, a.finish);
+    for (const auto& entry : done.changes.entries) {
+      if (entry.action == apply::ChangeAction::kDeleted)
+        a.record.changes.push_back({ChangeAction::kDeleted, entry.key});
+    }
+    if (!done.status.ok())
+      a.record.errors.push_back("removing earlier revisions: " + done.status.ToString());
+    e.status.commit = a.record.to.id;
+    e.status.revision = a.order->target();
+    e.status.ready = a.order->ready();
+    e.status.drift = false;
+    e.status.error.clear();
+    e.blocked_commit.clear();
+  } else {
+    a.record.errors.push_back(a.order->error().empty() ? "aborted by request" : a.order->error());
+    // The same commit is not released again: a new commit, or a manual
+    // sync after a fix, is needed.
+    e.blocked_commit = a.record.to.id;
+    e.blocked_reason = "release " + a.record.id + " " + std::string(Name(a.record.outcome)) + ": " +
+                       a.record.errors.back() + "; the environment waits for a new commit";
+    e.status.error = e.blocked_reason;
+  }
+  a.record.end = clock_.UnixMillis();
+  auto level = phase == rollout::OrderPhase::kSucceeded ? spdlog::level::info : spdlog::level::warn;
+  spdlog::log(level, "release={} app={} env={} revision={} commit={} {} after {} batches{}",
+              a.record.id, a.record.app, a.record.env, a.order->target(),
+              a.record.to.id.substr(0, 12), Name(a.record.outcome), a.record.batches.size(),
+              a.order->error().empty() ? "" : ": " + a.order->error());
+  EndRecord(a.record);
+}
+
 Reconciler::ActiveOrder* Reconciler::FindOrder(const std::string& id) {
   for (auto& [key, a] : orders_) {
     if (a.record.id == id) return &a;
@@ -230,32 +300,59 @@ Reconciler::ActiveOrder* Reconciler::FindOrder(const std::string& id) {
   return nullptr;
 }
 
+// Writes a decision about `a` into its record, and only then lets `act`
+// carry it out; nothing changes when the journal refuses it.
+Status Reconciler::Decide(ActiveOrder& a, const std::function<void(ReleaseRecord&)>& decide,
+                          const std::function<void()>& act) {
+  ReleaseRecord next = a.record;
+  decide(next);
+  if (Status st = Record(&next); !st.ok()) return st.WithContext("the journal cannot be written");
+  a.record = std::move(next);
+  a.unsaved = false;
+  act();
+  return Status::Ok();
+}
+
 Status Reconciler::Pause(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
   ActiveOrder* a = FindOrder(id);
   if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");
-  a->order->Pause();
+  if (a->record.hold != journal::Hold::kNone || a->record.pause_requested) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(Decide(
+      *a, [](ReleaseRecord& r) { r.pause_requested = true; }, [a] { a->order->Pause(); }));
   spdlog::info("release={} pause requested: it holds after the batch in hand", id);
   return Status::Ok();
 }
 
 Status Reconciler::Resume(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
   ActiveOrder* a = FindOrder(id);
   if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");
-  a->order->Resume();
-  a->failure_recorded = false;
-  a->next = clock_.Now();
+  PAGODA_RETURN_IF_ERROR(Decide(
+      *a,
+      [](ReleaseRecord& r) {
+        r.hold = journal::Hold::kNone;
+        r.pause_requested = false;
+      },
+      [&] {
+        a->order->Resume();
+        a->next = clock_.Now();
+      }));
   spdlog::info("release={} resumed", id);
   return Status::Ok();
 }
 
 Status Reconciler::Abort(const std::string& id) {
-  std::lock_guard<std::mutex> lock(mu_);
   ActiveOrder* a = FindOrder(id);
   if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");
-  a->order->Abort();
-  a->next = clock_.Now();
+  PAGODA_RETURN_IF_ERROR(Decide(
+      *a,
+      [](ReleaseRecord& r) {
+        r.abort_requested = true;
+        r.hold = journal::Hold::kNone;
+      },
+      [&] {
+        a->order->Abort();
+        a->next = clock_.Now();
+      }));
   spdlog::info("release={} aborted: rolling back batch by batch", id);
   return Status::Ok();
 }

@@ -266,7 +266,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     spdlog::info("app={} env={} commit={} unpinned: the repository changed the environment", app,
                  env, tip_.substr(0, 12));
     it = pins_.erase(it);
-    SavePins();
+    (void)SavePins();  // a failure is in journal_error_; the pin is gone from memory either way
   }
 
   Selection selection;
@@ -347,6 +347,12 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     }
     for (const auto& [app, list] : envs) {
       for (const auto* model : list) {
+        // Between environments: a SIGTERM ends the pass here, and quick
+        // requests (a pause, an abort) are answered without waiting for it.
+        if (options_.hooks != nullptr) {
+          if (options_.hooks->Stopping()) return;
+          options_.hooks->Between();
+        }
         const std::string& env = model->name.value;
         Env& e = EnvFor(app, env);
         e.status.cluster = model->cluster.value;
@@ -418,7 +424,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
               skipped.start = skipped.end = clock_.UnixMillis();
               skipped.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " while " +
                                        a.record.id + " was in flight");
-              if (journal_.Append(&skipped).ok()) entry->releases.push_back(skipped.id);
+              if (Record(&skipped).ok()) entry->releases.push_back(skipped.id);
             }
             a.waiting = tip_;
           }
@@ -434,7 +440,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
             if (record.ok()) {
               record->outcome = Outcome::kSucceeded;
               record->end = clock_.UnixMillis();
-              if (journal_.Append(&*record).ok()) {
+              if (Record(&*record).ok()) {
                 spdlog::info("release={} app={} env={} completed (resumed after a restart)",
                              record->id, app, env);
                 e.status.commit = record->to.id;
@@ -466,7 +472,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                tip_,
                                false,
                                model};
-        std::string id = Release(request, now, errors);
+        std::string id = Release(request, errors);
         if (!id.empty()) entry->releases.push_back(id);
         if (e.failures == 0) {
           e.applied_keys = desired_keys;
@@ -506,7 +512,7 @@ void Reconciler::RecordRefusal(const manifest::Environment& model, const std::st
   record.outcome = Outcome::kFailed;
   record.errors = refusals;
   record.start = record.end = clock_.UnixMillis();
-  if (Status st = journal_.Append(&record); !st.ok()) {
+  if (Status st = Record(&record); !st.ok()) {
     errors->push_back("recording the refusal of " + app + "/" + env + ": " + st.ToString());
     return;
   }
@@ -517,8 +523,7 @@ void Reconciler::RecordRefusal(const manifest::Environment& model, const std::st
                commit.substr(0, 12), why);
 }
 
-std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
-                                std::vector<std::string>* errors) {
+std::string Reconciler::Release(const ReleaseRequest& req, std::vector<std::string>* errors) {
   Env& e = EnvFor(req.app, req.env);
   diff::Plan sub;
   bool deployment_created = false, retired = false, only_deletes = true, only_replicas = true;
@@ -596,6 +601,11 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
       record.id = open->id;
       record.start = open->start;
       record.batches = open->batches;
+      // The decisions it took stand: held, a pause or an abort asked for.
+      record.hold = open->hold;
+      record.pause_requested = open->pause_requested;
+      record.abort_requested = open->abort_requested;
+      if (open->hold == journal::Hold::kFailed) record.errors = open->errors;
       if (open->to_revision == to_revision) {
         // A batched release a stopped process left: it goes on in batches,
         // whatever the cluster's replica counts say now.
@@ -624,7 +634,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
       record.errors.push_back(st.message());
       record.end = record.start;
       record.changes.clear();
-      if (Status jst = journal_.Append(&record); !jst.ok()) {
+      if (Status jst = Record(&record); !jst.ok()) {
         errors->push_back("recording a release of " + req.app + "/" + req.env + ": " +
                           jst.ToString());
         return "";
@@ -665,7 +675,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
 
   // Durable before anything is applied: a crash from here on is found and
   // finished by the next process.
-  if (Status st = journal_.Append(&record); !st.ok()) {
+  if (Status st = Record(&record); !st.ok()) {
     errors->push_back("recording a release of " + req.app + "/" + req.env + ": " + st.ToString());
     return "";
   }
@@ -689,27 +699,21 @@ std::string Reconciler::Release(const ReleaseRequest& req, Clock::TimePoint now,
     record.errors.push_back(result.status.ToString());
     errors->push_back(req.app + "/" + req.env + ": " + result.status.ToString());
     e.status.error = result.status.ToString();
-    ++e.failures;
-    int64_t backoff =
-        std::min<int64_t>(options_.max_backoff_ms, 5000LL << std::min(e.failures - 1, 10));
-    e.retry_at = now + std::chrono::milliseconds(backoff);
+    Backoff(e);
   }
-  if (Status st = journal_.Append(&record); !st.ok()) {
-    errors->push_back("recording the end of " + record.id + ": " + st.ToString());
-    return record.id;  // still in progress in the journal: the next process finishes it
-  }
-  e.in_progress.clear();
-  if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
+  const std::string id = record.id;
   auto log = result.status.ok() ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(log, "release={} app={} env={} revision={} commit={} {}: {}", record.id, req.app,
               req.env, to_revision, req.commit.substr(0, 12), Name(record.outcome),
               result.status.ok() ? result.changes.Summary() : result.status.ToString());
-  return record.id;
+  // Still in progress in the journal until this is written: a later step
+  // writes it, or the next process finishes it.
+  EndRecord(std::move(record));
+  return id;
 }
 
 Result<std::string> Reconciler::Rollback(const std::string& app, const std::string& env,
                                          const std::string& to) {
-  std::lock_guard<std::mutex> lock(mu_);
   std::string commit;
   if (ReleaseIdNumber(to) >= 0) {
     auto earlier = journal_.reader().Release(to);
@@ -766,11 +770,13 @@ Result<std::string> Reconciler::Rollback(const std::string& app, const std::stri
   ReleaseRequest request{
       server, app,  env,  model->cluster.value, group, true, Trigger::kManualRollback,
       commit, true, model};
-  std::string id = Release(request, clock_.Now(), &errors);
+  std::string id = Release(request, &errors);
   if (id.empty())
     return Status::IOError(errors.empty() ? "the release was not recorded" : errors.front());
   pins_[{app, env}] = {commit, digest, clock_.UnixMillis()};
-  SavePins();
+  if (Status st = SavePins(); !st.ok()) {
+    errors.push_back("the pin is not written, so a restart would not keep it: " + st.ToString());
+  }
   spdlog::info("app={} env={} commit={} release={} pinned by a rollback; auto-sync holds for it",
                app, env, commit.substr(0, 12), id);
   if (!errors.empty()) return Status::Unavailable(id + ": " + errors.back());
