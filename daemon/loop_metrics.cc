@@ -1,9 +1,40 @@
 #include "daemon/loop_metrics.h"
 
 #include "pagoda/version.h"
+#include "server/metrics.h"
 
 namespace pagoda::daemon {
 namespace {
+
+using prometheus::Counter;
+using prometheus::Family;
+using prometheus::Gauge;
+using prometheus::Histogram;
+using prometheus::Registry;
+
+Family<Counter>& Counters(Registry* r, const std::string& name, const std::string& help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(*r);
+}
+
+Family<Gauge>& Gauges(Registry* r, const std::string& name, const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(*r);
+}
+
+Histogram& ReconcileDuration(Registry* r) {
+  return prometheus::BuildHistogram()
+      .Name("pagoda_reconcile_duration_seconds")
+      .Help("Time one reconcile cycle took: render, compare and release every environment.")
+      .Register(*r)
+      .Add({}, Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120,
+                                           300});
+}
+
+// A counter whose total is counted elsewhere: raised to `total`, never
+// lowered. REQUIRES: one thread sets it (read, then add, is not atomic).
+void RaiseTo(Counter* counter, int64_t total) {
+  const double by = static_cast<double>(total) - counter->Value();
+  if (by > 0) counter->Increment(by);
+}
 
 void AddStats(kube::RequestStats* to, const kube::RequestStats& from) {
   for (const auto& [verb, n] : from.by_verb) to->by_verb[verb] += n;
@@ -13,71 +44,71 @@ void AddStats(kube::RequestStats* to, const kube::RequestStats& from) {
 
 }  // namespace
 
-LoopMetrics::LoopMetrics() {
-  using T = MetricType;
-  auto& r = registry_;
-  r.Declare("pagoda_reconcile_duration_seconds", T::kHistogram,
-            "Time one reconcile cycle took: render, compare and release every environment.", {},
-            {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300});
-  r.Declare("pagoda_reconciles_total", T::kCounter, "Reconcile cycles run.");
-  r.Declare("pagoda_releases_total", T::kCounter, "Releases ended, by kind and outcome.",
-            {"kind", "outcome"});
-  r.Declare("pagoda_drift_found_total", T::kCounter,
-            "Reconcile cycles that found an environment changed in its cluster.", {"app", "env"});
-  r.Declare("pagoda_git_fetches_total", T::kCounter, "Fetches of the repository, by result.",
-            {"result"});
-  r.Declare("pagoda_git_fetch_failures_total", T::kCounter,
-            "Fetches of the repository that failed.");
-  r.Declare("pagoda_api_requests_total", T::kCounter,
-            "Kubernetes API requests, by API server and verb.", {"server", "verb"});
-  r.Declare("pagoda_api_responses_total", T::kCounter,
-            "Kubernetes API answers, by API server and HTTP status.", {"server", "code"});
-  r.Declare("pagoda_api_retries_total", T::kCounter, "Kubernetes API requests retried.",
-            {"server"});
-  r.Declare("pagoda_last_sync_timestamp_seconds", T::kGauge,
-            "When a reconcile last found the environment in sync (Unix time).", {"app", "env"});
-  r.Declare("pagoda_releases_in_flight", T::kGauge, "Releases started and not yet ended.");
-  r.Declare("pagoda_releases_held", T::kGauge,
-            "Environments held: a release paused between batches or halted after a failed batch, "
-            "or auto-sync pinned by a rollback.");
-  r.Declare("pagoda_environments", T::kGauge, "Environments by state at the last reconcile.",
-            {"state"});
-  r.Declare("pagoda_ready", T::kGauge, "1 when /readyz answers ready.");
-  r.Declare("pagoda_webhook_requests_total", T::kCounter, "Webhook requests, by result.",
-            {"result"});
-  r.Declare("pagoda_build_info", T::kGauge, "The running version.", {"version"});
-  r.Set("pagoda_build_info", {kVersion}, 1);
-  for (const char* result : {"ok", "error"}) r.Add("pagoda_git_fetches_total", {result}, 0);
-  r.Add("pagoda_git_fetch_failures_total", {}, 0);
-  r.Add("pagoda_reconciles_total", {}, 0);
-  r.Set("pagoda_ready", {}, 0);
+LoopMetrics::LoopMetrics()
+    : reconcile_duration_(ReconcileDuration(&registry_)),
+      reconciles_(Counters(&registry_, "pagoda_reconciles_total", "Reconcile cycles run.").Add({})),
+      releases_(
+          Counters(&registry_, "pagoda_releases_total", "Releases ended, by kind and outcome.")),
+      drift_found_(Counters(&registry_, "pagoda_drift_found_total",
+                            "Reconcile cycles that found an environment changed in its cluster.")),
+      git_fetches_(Counters(&registry_, "pagoda_git_fetches_total",
+                            "Fetches of the repository, by result.")),
+      git_fetch_failures_(Counters(&registry_, "pagoda_git_fetch_failures_total",
+                                   "Fetches of the repository that failed.")
+                              .Add({})),
+      api_requests_(Counters(&registry_, "pagoda_api_requests_total",
+                             "Kubernetes API requests, by API server and verb.")),
+      api_responses_(Counters(&registry_, "pagoda_api_responses_total",
+                              "Kubernetes API answers, by API server and HTTP status.")),
+      api_retries_(
+          Counters(&registry_, "pagoda_api_retries_total", "Kubernetes API requests retried.")),
+      last_sync_(Gauges(&registry_, "pagoda_last_sync_timestamp_seconds",
+                        "When a reconcile last found the environment in sync (Unix time).")),
+      releases_in_flight_(
+          Gauges(&registry_, "pagoda_releases_in_flight", "Releases started and not yet ended.")),
+      releases_held_(Gauges(&registry_, "pagoda_releases_held",
+                            "Environments held: a release paused between batches or halted after "
+                            "a failed batch, or auto-sync pinned by a rollback.")),
+      environments_(Gauges(&registry_, "pagoda_environments",
+                           "Environments by state at the last reconcile.")),
+      ready_(Gauges(&registry_, "pagoda_ready", "1 when /readyz answers ready.").Add({})),
+      webhook_requests_(
+          Counters(&registry_, "pagoda_webhook_requests_total", "Webhook requests, by result.")) {
+  Gauges(&registry_, "pagoda_build_info", "The running version.")
+      .Add({{"version", kVersion}})
+      .Set(1);
+  for (const char* result : {"ok", "error"}) git_fetches_.Add({{"result", result}});
 }
 
 void LoopMetrics::Fetched(bool ok) {
-  registry_.Add("pagoda_git_fetches_total", {ok ? "ok" : "error"});
-  if (!ok) registry_.Add("pagoda_git_fetch_failures_total", {});
+  git_fetches_.Add({{"result", ok ? "ok" : "error"}}).Increment();
+  if (!ok) git_fetch_failures_.Increment();
 }
 
 void LoopMetrics::Reconciled(const SyncEntry& entry) {
-  registry_.Add("pagoda_reconciles_total", {});
-  registry_.Observe("pagoda_reconcile_duration_seconds", {},
-                    static_cast<double>(entry.duration_ms) / 1000.0);
+  reconciles_.Increment();
+  reconcile_duration_.Observe(static_cast<double>(entry.duration_ms) / 1000.0);
   for (const auto& app_env : entry.drift) {
     auto slash = app_env.find('/');
-    registry_.Add(
-        "pagoda_drift_found_total",
-        {app_env.substr(0, slash), slash == std::string::npos ? "" : app_env.substr(slash + 1)});
+    drift_found_
+        .Add({{"app", app_env.substr(0, slash)},
+              {"env", slash == std::string::npos ? "" : app_env.substr(slash + 1)}})
+        .Increment();
   }
 }
 
 void LoopMetrics::ReleaseEnded(const ReleaseRecord& record) {
-  registry_.Add("pagoda_releases_total",
-                {std::string(Name(record.kind)), std::string(Name(record.outcome))});
+  releases_
+      .Add({{"kind", std::string(Name(record.kind))},
+            {"outcome", std::string(Name(record.outcome))}})
+      .Increment();
 }
 
 void LoopMetrics::Webhook(const WebhookAnswer& answer) {
-  registry_.Add("pagoda_webhook_requests_total", {answer.result});
+  webhook_requests_.Add({{"result", answer.result}}).Increment();
 }
+
+std::string LoopMetrics::Render() const { return server::RenderMetrics(registry_); }
 
 void LoopMetrics::Retire(const std::map<std::string, kube::RequestStats>& requests) {
   for (const auto& [server, stats] : requests) AddStats(&base_[server], stats);
@@ -85,8 +116,7 @@ void LoopMetrics::Retire(const std::map<std::string, kube::RequestStats>& reques
 
 void LoopMetrics::Update(const LoopStatus& status, bool ready,
                          const std::map<std::string, kube::RequestStats>& requests) {
-  auto& r = registry_;
-  r.Set("pagoda_ready", {}, ready ? 1 : 0);
+  ready_.Set(ready ? 1 : 0);
   int in_flight = 0, held = 0, in_sync = 0, drift = 0, error = 0;
   const bool reconciled = status.last_reconcile_ms != last_reconcile_ms_;
   last_reconcile_ms_ = status.last_reconcile_ms;
@@ -102,26 +132,29 @@ void LoopMetrics::Update(const LoopStatus& status, bool ready,
       ++in_sync;
     }
     if (synced && reconciled && status.last_reconcile_ms > 0) {
-      r.Set("pagoda_last_sync_timestamp_seconds", {e.app, e.env},
-            static_cast<double>(status.last_reconcile_ms) / 1000.0);
+      last_sync_.Add({{"app", e.app}, {"env", e.env}})
+          .Set(static_cast<double>(status.last_reconcile_ms) / 1000.0);
     }
   }
-  r.Set("pagoda_releases_in_flight", {}, in_flight);
-  r.Set("pagoda_releases_held", {}, held);
-  r.Set("pagoda_environments", {"in_sync"}, in_sync);
-  r.Set("pagoda_environments", {"drift"}, drift);
-  r.Set("pagoda_environments", {"error"}, error);
+  releases_in_flight_.Add({}).Set(in_flight);
+  releases_held_.Add({}).Set(held);
+  environments_.Add({{"state", "in_sync"}}).Set(in_sync);
+  environments_.Add({{"state", "drift"}}).Set(drift);
+  environments_.Add({{"state", "error"}}).Set(error);
+  UpdateRequests(requests);
+}
 
+void LoopMetrics::UpdateRequests(const std::map<std::string, kube::RequestStats>& requests) {
   std::map<std::string, kube::RequestStats> totals = base_;
   for (const auto& [server, stats] : requests) AddStats(&totals[server], stats);
   for (const auto& [server, stats] : totals) {
     for (const auto& [verb, n] : stats.by_verb) {
-      r.Set("pagoda_api_requests_total", {server, verb}, static_cast<double>(n));
+      RaiseTo(&api_requests_.Add({{"server", server}, {"verb", verb}}), n);
     }
     for (const auto& [code, n] : stats.by_code) {
-      r.Set("pagoda_api_responses_total", {server, std::to_string(code)}, static_cast<double>(n));
+      RaiseTo(&api_responses_.Add({{"server", server}, {"code", std::to_string(code)}}), n);
     }
-    r.Set("pagoda_api_retries_total", {server}, static_cast<double>(stats.retries));
+    RaiseTo(&api_retries_.Add({{"server", server}}), stats.retries);
   }
 }
 

@@ -1,6 +1,6 @@
 // The daemon's metrics: what the reconcile loop reports (LoopObserver), what
 // its status shows, the API clients' request counts and the webhook's
-// answers, kept in one MetricRegistry that `GET /metrics` renders.
+// answers, kept in one prometheus::Registry that `GET /metrics` renders.
 //
 //   pagoda_reconcile_duration_seconds        histogram  one full reconcile cycle
 //   pagoda_reconciles_total                  counter
@@ -14,49 +14,82 @@
 //   pagoda_last_sync_timestamp_seconds{app,env}  gauge  last cycle that found it in sync
 //   pagoda_releases_in_flight                gauge
 //   pagoda_releases_held                     gauge      pinned by a rollback
-//   pagoda_environments{health}              gauge      in_sync, drift, error
+//   pagoda_environments{state}               gauge      in_sync, drift, error
 //   pagoda_ready                             gauge      what /readyz says
 //   pagoda_webhook_requests_total{result}    counter
 //   pagoda_build_info{version}               gauge      1
+//
+// Every name, label name and bucket is a constant the constructor declares
+// (and loop_metrics_test constructs): prometheus-cpp throws
+// std::invalid_argument only for invalid ones, never for label values, so
+// nothing recorded at run time throws.
 #pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 #include <map>
 #include <string>
 
 #include "daemon/loop.h"
 #include "kube/kube.h"
-#include "server/metrics.h"
 #include "server/webhook.h"
 
 namespace pagoda::daemon {
 
-using server::MetricRegistry;
-using server::MetricType;
 using server::WebhookAnswer;
 
 class LoopMetrics final : public LoopObserver {
  public:
   LoopMetrics();
 
+  // From the loop's thread, as LoopObserver says.
   void Fetched(bool ok) override;
   void Reconciled(const SyncEntry& entry) override;
   void ReleaseEnded(const ReleaseRecord& record) override;
 
   // After each step, from the loop's thread: the gauges from the status, and
-  // the request counts of the clients in use. `base` holds the counts of
-  // clients a reload replaced, so totals never go down.
+  // the request counts of the clients in use, to which the counts of clients
+  // a reload replaced (Retire) are added, so totals never go down.
   void Update(const LoopStatus& status, bool ready,
               const std::map<std::string, kube::RequestStats>& requests);
-  // Folds the counts of clients about to be replaced into the base.
+  // Folds the counts of clients about to be replaced into the base. From the
+  // loop's thread.
   void Retire(const std::map<std::string, kube::RequestStats>& requests);
 
+  // From any thread.
   void Webhook(const WebhookAnswer& answer);
 
-  std::string Render() const { return registry_.Render(); }
-  const MetricRegistry& registry() const { return registry_; }
+  // The text exposition. From any thread.
+  std::string Render() const;
 
  private:
-  MetricRegistry registry_;
+  using CounterFamily = prometheus::Family<prometheus::Counter>;
+  using GaugeFamily = prometheus::Family<prometheus::Gauge>;
+
+  void UpdateRequests(const std::map<std::string, kube::RequestStats>& requests);
+
+  // Declared first: the references below are into it.
+  prometheus::Registry registry_;
+  prometheus::Histogram& reconcile_duration_;
+  prometheus::Counter& reconciles_;
+  CounterFamily& releases_;
+  CounterFamily& drift_found_;
+  CounterFamily& git_fetches_;
+  prometheus::Counter& git_fetch_failures_;
+  CounterFamily& api_requests_;
+  CounterFamily& api_responses_;
+  CounterFamily& api_retries_;
+  GaugeFamily& last_sync_;
+  GaugeFamily& releases_in_flight_;  // these three: a series from the first Update on
+  GaugeFamily& releases_held_;
+  GaugeFamily& environments_;
+  prometheus::Gauge& ready_;
+  CounterFamily& webhook_requests_;
+
   std::map<std::string, kube::RequestStats> base_;  // by server
   int64_t last_reconcile_ms_ = 0;
 };

@@ -233,7 +233,7 @@ TEST_F(ServiceTest, EndpointsMetricsAndWebhookAgainstARealRun) {
   const std::string server = TestCluster::Get().server;
   EXPECT_GT(Sample(before, "pagoda_api_requests_total{server=\"" + server + "\",verb=\"LIST\"}"), 0)
       << before;
-  EXPECT_GT(Sample(before, "pagoda_api_responses_total{server=\"" + server + "\",code=\"200\"}"),
+  EXPECT_GT(Sample(before, "pagoda_api_responses_total{code=\"200\",server=\"" + server + "\"}"),
             0);
   const double rollouts =
       Sample(before, "pagoda_releases_total{kind=\"rollout\",outcome=\"succeeded\"}");
