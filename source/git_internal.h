@@ -77,10 +77,13 @@ void SetCallbacks(RemoteSession* session, git_remote_callbacks* callbacks);
 // The message names the redacted URL and never holds the secret.
 Status RemoteError(const RemoteSession& session, int rc, std::string_view what);
 
-// A known_hosts check: OK when `key` (the SSH wire form of a host key) is
-// listed for `host` in `known_hosts` (the file's content); kNotFound when the
-// host is not listed at all; kUnauthenticated when it is listed with other
-// keys only, or the key is @revoked.
-Status CheckHostKey(std::string_view known_hosts, const SshHost& host, std::string_view key);
+// A known_hosts check: OK when `key` (the SSH wire form of a host key, of
+// libgit2's `type`) is listed for `host` in `known_hosts` (the file's
+// content); kNotFound when the host is not listed at all; kUnauthenticated
+// when it is listed with other keys only (of any type), or the key is
+// @revoked. Hashed names and the verdict are libssh2's; patterns, markers
+// and case are made plain for it first.
+Status CheckHostKey(std::string_view known_hosts, const SshHost& host, std::string_view key,
+                    git_cert_ssh_raw_type_t type);
 
 }  // namespace pagoda::source::git

@@ -1,12 +1,11 @@
 // The remote side of the Git source: URLs, credentials, host keys, and the
 // conversion of a failed remote operation into a Status of the right code.
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <libssh2.h>
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
-#include <vector>
 
 #include "base/base64.h"
 #include "base/file.h"
@@ -91,28 +90,9 @@ bool Glob(std::string_view pattern, std::string_view name) {
   return Glob(pattern.substr(1), name.substr(1));
 }
 
-// "|1|salt|hash": HMAC-SHA1 of the name keyed with the salt.
-bool HashedMatch(std::string_view pattern, const std::string& name) {
-  std::string_view rest = pattern.substr(3);
-  size_t bar = rest.find('|');
-  if (bar == std::string_view::npos) return false;
-  Result<std::string> salt = Base64Decode(rest.substr(0, bar));
-  Result<std::string> hash = Base64Decode(rest.substr(bar + 1));
-  if (!salt.ok() || !hash.ok()) return false;
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (HMAC(EVP_sha1(), salt->data(), static_cast<int>(salt->size()),
-           reinterpret_cast<const unsigned char*>(name.data()), name.size(), digest,
-           &length) == nullptr) {
-    return false;
-  }
-  return std::string(reinterpret_cast<const char*>(digest), length) == *hash;
-}
-
-// A comma-separated list of patterns (with * and ?, and !negations) or one
-// hashed name. A negated match excludes the host whatever else matches.
+// A comma-separated list of plain patterns (with * and ?, and !negations).
+// A negated match excludes the host whatever else matches.
 bool HostMatches(std::string_view patterns, const std::string& name) {
-  if (patterns.starts_with("|1|")) return HashedMatch(patterns, name);
   bool matched = false;
   size_t start = 0;
   while (start <= patterns.size()) {
@@ -140,6 +120,116 @@ std::string KeyType(std::string_view key) {
                static_cast<uint32_t>(static_cast<unsigned char>(key[3]));
   if (n > key.size() - 4) return "";
   return std::string(key.substr(4, n));
+}
+
+// libssh2's type of a host key, from libgit2's name for it; 0 (any type) for
+// a type libssh2 has no name for, whose key is then compared as it is.
+int KeyTypeMask(git_cert_ssh_raw_type_t type) {
+  switch (type) {
+    case GIT_CERT_SSH_RAW_TYPE_RSA:
+      return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+    case GIT_CERT_SSH_RAW_TYPE_DSS:
+      return LIBSSH2_KNOWNHOST_KEY_SSHDSS;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256:
+      return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384:
+      return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521:
+      return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519:
+      return LIBSSH2_KNOWNHOST_KEY_ED25519;
+    default:
+      return 0;
+  }
+}
+
+// A collection of known hosts in libssh2. libssh2 allocates it through a
+// session, which is never connected: the session only lends its allocator.
+class KnownHosts {
+ public:
+  KnownHosts() : session_(libssh2_session_init()) {
+    if (session_ != nullptr) hosts_ = libssh2_knownhost_init(session_);
+  }
+  KnownHosts(const KnownHosts&) = delete;
+  KnownHosts& operator=(const KnownHosts&) = delete;
+  ~KnownHosts() {
+    if (hosts_ != nullptr) libssh2_knownhost_free(hosts_);
+    if (session_ != nullptr) libssh2_session_free(session_);
+  }
+
+  bool ok() const { return hosts_ != nullptr; }
+
+  // Adds one line of OpenSSH's format. A line libssh2 cannot read is
+  // skipped, as ssh skips it: its error is not worth more than that.
+  void Add(const std::string& line) {
+    (void)libssh2_knownhost_readline(hosts_, line.data(), line.size(),
+                                     LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+  }
+
+  // libssh2's answer (LIBSSH2_KNOWNHOST_CHECK_*) for `key`, raw, of the type
+  // `key_type_mask` (0: any) shown by `name`, the name known_hosts uses.
+  // No port is passed: given one, libssh2 falls back from "[host]:port" to
+  // the plain host's entries, which ssh never does for another port than 22.
+  int Check(const std::string& name, std::string_view key, int key_type_mask) const {
+    return libssh2_knownhost_checkp(
+        hosts_, name.c_str(), -1, key.data(), key.size(),
+        LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | key_type_mask, nullptr);
+  }
+
+ private:
+  LIBSSH2_SESSION* session_ = nullptr;
+  LIBSSH2_KNOWNHOSTS* hosts_ = nullptr;
+};
+
+// The next field of `rest`, split on spaces and tabs; `rest` moves past it.
+std::string_view NextField(std::string_view* rest) {
+  size_t start = rest->find_first_not_of(" \t");
+  if (start == std::string_view::npos) start = rest->size();
+  size_t end = rest->find_first_of(" \t", start);
+  if (end == std::string_view::npos) end = rest->size();
+  std::string_view field = rest->substr(start, end - start);
+  rest->remove_prefix(end);
+  return field;
+}
+
+// One known_hosts line made ready for libssh2's reader.
+struct KnownHostsLine {
+  bool revoked = false;  // a @revoked line, for a collection of its own
+  std::string text;
+};
+
+// Prepares `line` for the lookup of `name` (lower case), or nullopt when it
+// cannot apply to it. libssh2 (1.10) reads OpenSSH's format but compares
+// plain names with strcmp, knows no patterns, reads a marker as a host name,
+// keeps a trailing CR in the key, and reads a host field of fewer than three
+// characters as a hashed name; what it leaves out is done here. Hashed names
+// are left to libssh2.
+std::optional<KnownHostsLine> PrepareLine(std::string_view line, const std::string& name) {
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+    line.remove_suffix(1);
+  }
+  KnownHostsLine out;
+  std::string_view rest = line;
+  std::string_view hosts = NextField(&rest);
+  if (hosts.empty() || hosts.starts_with('#')) return std::nullopt;
+  if (hosts.starts_with('@')) {
+    // @cert-authority vouches for host certificates, which libssh2 never negotiates.
+    if (hosts != "@revoked") return std::nullopt;
+    out.revoked = true;
+    hosts = NextField(&rest);
+    if (hosts.empty()) return std::nullopt;
+  }
+  std::string field(hosts);
+  if (!hosts.starts_with("|1|")) {
+    if (hosts.find_first_of("*?!") != std::string_view::npos) {
+      if (!HostMatches(hosts, name)) return std::nullopt;
+      field = name;
+    }
+    field = Lower(field);
+    if (field.size() < 3) field += "," + field;  // a list, which libssh2 reads as plain names
+  }
+  out.text = field + std::string(rest);
+  return out;
 }
 
 std::string Scrub(std::string message, const RemoteSession& session) {
@@ -193,8 +283,52 @@ int Credentials(git_credential** out, const char* /*url*/, const char* username_
   return GIT_EUSER;
 }
 
+// The known_hosts content for `session`: the configured file, then the keys
+// learned on first use for its clone. `files` names them for messages.
+struct KnownHostsText {
+  std::string content;
+  std::string files;
+};
+Result<KnownHostsText> ReadKnownHosts(const RemoteSession& session) {
+  KnownHostsText out;
+  const std::string& configured = session.auth->known_hosts_file;
+  out.files = configured.empty() ? "known_hosts (none configured)" : "known_hosts " + configured;
+  if (!configured.empty()) {
+    Result<std::string> content = pagoda::ReadFile(configured, 16u << 20);
+    if (!content.ok()) return Status::Unauthenticated("known_hosts: " + content.status().message());
+    out.content = *content + "\n";
+  }
+  if (Result<std::string> learned = pagoda::ReadFile(session.learned_hosts, 16u << 20);
+      learned.ok()) {
+    out.content += *learned;
+    out.files += " and " + session.learned_hosts;
+  }
+  return out;
+}
+
+// Trusts `key` of a host that known_hosts does not list, from now on.
+Status Remember(const RemoteSession& session, const std::string& key) {
+  const std::string name = KnownHostsName(session.ssh);
+  std::ofstream out(session.learned_hosts, std::ios::app);
+  out << name << ' ' << KeyType(key) << ' ' << Base64Encode(key) << '\n';
+  out.flush();
+  if (!out) {
+    return Status::IOError("cannot remember the host key of " + name + " in " +
+                           session.learned_hosts);
+  }
+  return Status::Ok();
+}
+
+Status UnknownHost(const RemoteSession& session, const std::string& key) {
+  const std::string& file = session.auth->known_hosts_file;
+  return Status::Unauthenticated("host " + KnownHostsName(session.ssh) + " is not in known_hosts" +
+                                 (file.empty() ? std::string(" (none configured)") : " " + file) +
+                                 "; add its " + KeyType(key) + " key, or allow unknown hosts");
+}
+
+// The ssh host key against known_hosts; TLS certificates are left to
+// libgit2's own verification against the system's CAs.
 int CertificateCheck(git_cert* cert, int /*valid*/, const char* /*host*/, void* payload) {
-  // TLS certificates: libgit2's own verification against the system's CAs.
   if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) return GIT_PASSTHROUGH;
   auto* session = static_cast<RemoteSession*>(payload);
   const auto* hostkey = reinterpret_cast<const git_cert_hostkey*>(cert);
@@ -203,42 +337,20 @@ int CertificateCheck(git_cert* cert, int /*valid*/, const char* /*host*/, void* 
     return GIT_EUSER;
   }
   std::string key(hostkey->hostkey, hostkey->hostkey_len);
-  const std::string name = KnownHostsName(session->ssh);
-  std::string known;
-  const GitAuth& auth = *session->auth;
-  if (!auth.known_hosts_file.empty()) {
-    Result<std::string> content = pagoda::ReadFile(auth.known_hosts_file, 16u << 20);
-    if (!content.ok()) {
-      Refuse(session, Status::Unauthenticated("known_hosts: " + content.status().message()));
-      return GIT_EUSER;
-    }
-    known = *content + "\n";
+  Result<KnownHostsText> known = ReadKnownHosts(*session);
+  if (!known.ok()) {
+    Refuse(session, known.status());
+    return GIT_EUSER;
   }
-  if (Result<std::string> learned = pagoda::ReadFile(session->learned_hosts, 16u << 20);
-      learned.ok()) {
-    known += *learned;
-  }
-  Status check = CheckHostKey(known, session->ssh, key);
-  if (check.ok()) return 0;
-  if (check.code() == Status::Code::kNotFound && auth.accept_unknown_hosts) {
-    std::ofstream out(session->learned_hosts, std::ios::app);
-    out << name << ' ' << KeyType(key) << ' ' << Base64Encode(key) << '\n';
-    out.flush();
-    if (!out) {
-      Refuse(session, Status::IOError("cannot remember the host key of " + name + " in " +
-                                      session->learned_hosts));
-      return GIT_EUSER;
-    }
-    return 0;
-  }
+  Status check = CheckHostKey(known->content, session->ssh, key, hostkey->raw_type);
   if (check.code() == Status::Code::kNotFound) {
     check =
-        Status::Unauthenticated("host " + name + " is not in known_hosts" +
-                                (auth.known_hosts_file.empty() ? std::string(" (none configured)")
-                                                               : " " + auth.known_hosts_file) +
-                                "; add its " + KeyType(key) + " key, or allow unknown hosts");
+        session->auth->accept_unknown_hosts ? Remember(*session, key) : UnknownHost(*session, key);
+  } else if (!check.ok()) {
+    check = check.WithContext(known->files);
   }
-  Refuse(session, check);
+  if (check.ok()) return 0;
+  Refuse(session, std::move(check));
   return GIT_EUSER;
 }
 
@@ -274,39 +386,38 @@ SshHost ParseSshHost(std::string_view url) {
   return out;
 }
 
-Status CheckHostKey(std::string_view known_hosts, const SshHost& host, std::string_view key) {
+Status CheckHostKey(std::string_view known_hosts, const SshHost& host, std::string_view key,
+                    git_cert_ssh_raw_type_t type) {
+  InitOnce();  // libgit2 initialises libssh2 for the process
   const std::string name = Lower(KnownHostsName(host));
-  bool listed = false;
+  KnownHosts known, revoked;
+  if (!known.ok() || !revoked.ok()) {
+    return Status::Internal("libssh2 cannot make a collection of known hosts");
+  }
   std::istringstream lines{std::string(known_hosts)};
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string first, patterns, type, blob;
-    if (!(fields >> first) || first.starts_with('#')) continue;
-    std::string marker;
-    if (first.starts_with('@')) {
-      marker = first;
-      if (!(fields >> patterns)) continue;
-    } else {
-      patterns = first;
-    }
-    if (!(fields >> type >> blob)) continue;
-    if (marker == "@cert-authority" || !HostMatches(patterns, name)) continue;
-    Result<std::string> decoded = Base64Decode(blob);
-    if (!decoded.ok()) continue;
-    bool same = *decoded == key;
-    if (marker == "@revoked") {
-      if (same) return Status::Unauthenticated("the host key of " + name + " is revoked");
-      continue;
-    }
-    listed = true;
-    if (same) return Status::Ok();
+  for (std::string line; std::getline(lines, line);) {
+    std::optional<KnownHostsLine> prepared = PrepareLine(line, name);
+    if (prepared.has_value()) (prepared->revoked ? revoked : known).Add(prepared->text);
   }
-  if (listed) {
-    return Status::Unauthenticated("HOST KEY MISMATCH for " + name + ": its " + KeyType(key) +
-                                   " key is not one known_hosts lists for it; refusing");
+  if (revoked.Check(name, key, 0) == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
+    return Status::Unauthenticated("the host key of " + name + " is revoked");
   }
-  return Status::NotFound(name + " is not in known_hosts");
+  const int mask = KeyTypeMask(type);
+  int answer = known.Check(name, key, mask);
+  // libssh2 does not count keys of other types; a host listed with those
+  // only has changed keys, not an unknown host to trust on first use.
+  if (answer == LIBSSH2_KNOWNHOST_CHECK_NOTFOUND && mask != 0) answer = known.Check(name, key, 0);
+  switch (answer) {
+    case LIBSSH2_KNOWNHOST_CHECK_MATCH:
+      return Status::Ok();
+    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
+      return Status::Unauthenticated("HOST KEY MISMATCH for " + name + ": its " + KeyType(key) +
+                                     " key is not one known_hosts lists for it; refusing");
+    case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+      return Status::NotFound(name + " is not in known_hosts");
+    default:
+      return Status::Internal("libssh2 could not check the host key of " + name);
+  }
 }
 
 void SetCallbacks(RemoteSession* session, git_remote_callbacks* callbacks) {

@@ -164,21 +164,26 @@ TEST_F(GitSourceTest, KnownHostsMatchesPlainHashedAndPatternEntries) {
   auto [line1, key1] = pub("k1.pub");
   auto [line2, key2] = pub("k2.pub");
   git::SshHost host{"git.example.com", 22};
+  const git_cert_ssh_raw_type_t kEd25519 = GIT_CERT_SSH_RAW_TYPE_KEY_ED25519;
   git::SshHost other_port{"git.example.com", 2222};
 
-  EXPECT_TRUE(git::CheckHostKey("git.example.com " + line1 + "\n", host, key1).ok());
-  EXPECT_EQ(git::CheckHostKey("git.example.com " + line1 + "\n", other_port, key1).code(),
+  EXPECT_TRUE(git::CheckHostKey("git.example.com " + line1 + "\n", host, key1, kEd25519).ok());
+  EXPECT_EQ(git::CheckHostKey("git.example.com " + line1 + "\n", other_port, key1, kEd25519).code(),
             Status::Code::kNotFound);
-  EXPECT_TRUE(git::CheckHostKey("[git.example.com]:2222 " + line1, other_port, key1).ok());
-  EXPECT_EQ(git::CheckHostKey("git.example.com " + line2 + "\n", host, key1).code(),
+  EXPECT_TRUE(
+      git::CheckHostKey("[git.example.com]:2222 " + line1, other_port, key1, kEd25519).ok());
+  EXPECT_EQ(git::CheckHostKey("git.example.com " + line2 + "\n", host, key1, kEd25519).code(),
             Status::Code::kUnauthenticated);
-  EXPECT_TRUE(git::CheckHostKey("other,*.example.com " + line1, host, key1).ok());
-  EXPECT_EQ(git::CheckHostKey("*.example.com,!git.example.com " + line1, host, key1).code(),
-            Status::Code::kNotFound);
-  EXPECT_EQ(git::CheckHostKey("# comment\n\nother.example.org " + line1, host, key1).code(),
-            Status::Code::kNotFound);
+  EXPECT_TRUE(git::CheckHostKey("other,*.example.com " + line1, host, key1, kEd25519).ok());
   EXPECT_EQ(
-      git::CheckHostKey("@revoked * " + line1 + "\ngit.example.com " + line1, host, key1).code(),
+      git::CheckHostKey("*.example.com,!git.example.com " + line1, host, key1, kEd25519).code(),
+      Status::Code::kNotFound);
+  EXPECT_EQ(
+      git::CheckHostKey("# comment\n\nother.example.org " + line1, host, key1, kEd25519).code(),
+      Status::Code::kNotFound);
+  EXPECT_EQ(
+      git::CheckHostKey("@revoked * " + line1 + "\ngit.example.com " + line1, host, key1, kEd25519)
+          .code(),
       Status::Code::kUnauthenticated);
   // Hashed names, as `ssh-keygen -H` writes them.
   std::ofstream(dir_ / "known") << "git.example.com " << line1 << "\n[git.example.com]:2222 "
@@ -186,9 +191,70 @@ TEST_F(GitSourceTest, KnownHostsMatchesPlainHashedAndPatternEntries) {
   ASSERT_TRUE(Sh("ssh-keygen -q -H -f " + Q(dir_ / "known") + " >/dev/null 2>&1").ok());
   std::string hashed = *pagoda::ReadFile((dir_ / "known").string());
   ASSERT_EQ(hashed.find("git.example.com"), std::string::npos) << hashed;
-  EXPECT_TRUE(git::CheckHostKey(hashed, host, key1).ok());
-  EXPECT_TRUE(git::CheckHostKey(hashed, other_port, key2).ok());
-  EXPECT_EQ(git::CheckHostKey(hashed, host, key2).code(), Status::Code::kUnauthenticated);
+  EXPECT_TRUE(git::CheckHostKey(hashed, host, key1, kEd25519).ok());
+  EXPECT_TRUE(git::CheckHostKey(hashed, other_port, key2, kEd25519).ok());
+  EXPECT_EQ(git::CheckHostKey(hashed, host, key2, kEd25519).code(), Status::Code::kUnauthenticated);
+}
+
+TEST_F(GitSourceTest, KnownHostsReadsWhatLibssh2AloneWouldMisread) {
+  ASSERT_TRUE(Sh("ssh-keygen -q -t ed25519 -N '' -f " + Q(dir_ / "k1")).ok());
+  ASSERT_TRUE(Sh("ssh-keygen -q -t ecdsa -N '' -f " + Q(dir_ / "k2")).ok());
+  auto pub = [&](const char* name) {
+    std::ifstream in(dir_ / name);
+    std::string type, blob;
+    in >> type >> blob;
+    return std::make_pair(type + " " + blob, *Base64Decode(blob));
+  };
+  auto [line1, key1] = pub("k1.pub");
+  auto [ecdsa, ecdsa_key] = pub("k2.pub");
+  const git_cert_ssh_raw_type_t kEd25519 = GIT_CERT_SSH_RAW_TYPE_KEY_ED25519;
+  git::SshHost host{"git.example.com", 22};
+
+  // Names are compared without case, and a file written on Windows still reads.
+  EXPECT_TRUE(git::CheckHostKey("Git.Example.COM " + line1 + "\r\n", host, key1, kEd25519).ok());
+  EXPECT_TRUE(
+      git::CheckHostKey("git.example.com\t" + line1 + " a comment\r\n", host, key1, kEd25519).ok());
+  // A short name, which libssh2 would take for a hashed one.
+  EXPECT_TRUE(git::CheckHostKey("gh " + line1, {"gh", 22}, key1, kEd25519).ok());
+  EXPECT_EQ(git::CheckHostKey("gh " + ecdsa, {"gh", 22}, key1, kEd25519).code(),
+            Status::Code::kUnauthenticated);
+  // A line that cannot be read hides nothing after it; markers other than
+  // @revoked never vouch for a key.
+  EXPECT_TRUE(
+      git::CheckHostKey("garbage\ngit.example.com\n" + std::string("git.example.com ") + line1,
+                        host, key1, kEd25519)
+          .ok());
+  EXPECT_EQ(
+      git::CheckHostKey("@cert-authority git.example.com " + line1, host, key1, kEd25519).code(),
+      Status::Code::kNotFound);
+  // Listed with a key of another type only: a changed key, never a new host.
+  Status other_type = git::CheckHostKey("git.example.com " + ecdsa, host, key1, kEd25519);
+  EXPECT_EQ(other_type.code(), Status::Code::kUnauthenticated) << other_type.ToString();
+  EXPECT_NE(other_type.message().find("MISMATCH"), std::string::npos) << other_type.ToString();
+  EXPECT_TRUE(git::CheckHostKey("git.example.com " + ecdsa + "\ngit.example.com " + line1, host,
+                                key1, kEd25519)
+                  .ok());
+  // A type libgit2 does not name is compared by the key itself.
+  EXPECT_TRUE(
+      git::CheckHostKey("git.example.com " + ecdsa, host, ecdsa_key, GIT_CERT_SSH_RAW_TYPE_UNKNOWN)
+          .ok());
+  EXPECT_EQ(git::CheckHostKey("git.example.com " + ecdsa, host, key1, GIT_CERT_SSH_RAW_TYPE_UNKNOWN)
+                .code(),
+            Status::Code::kUnauthenticated);
+  // @revoked with a hashed name, and a revoked key listed nowhere else.
+  std::ofstream(dir_ / "revoked") << "git.example.com " << line1 << "\n";
+  ASSERT_TRUE(Sh("ssh-keygen -q -H -f " + Q(dir_ / "revoked") + " >/dev/null 2>&1").ok());
+  std::string hashed = *pagoda::ReadFile((dir_ / "revoked").string());
+  Status revoked =
+      git::CheckHostKey("@revoked " + hashed + "git.example.com " + line1, host, key1, kEd25519);
+  EXPECT_EQ(revoked.code(), Status::Code::kUnauthenticated) << revoked.ToString();
+  EXPECT_NE(revoked.message().find("revoked"), std::string::npos) << revoked.ToString();
+  EXPECT_EQ(git::CheckHostKey("@revoked git.example.com " + line1, host, key1, kEd25519).code(),
+            Status::Code::kUnauthenticated);
+  EXPECT_TRUE(
+      git::CheckHostKey("@revoked other.example.com " + line1 + "\ngit.example.com " + line1, host,
+                        key1, kEd25519)
+          .ok());
 }
 
 // ---- local repositories ------------------------------------------------------
@@ -627,6 +693,8 @@ TEST_F(GitSshTest, RefusesAWrongHostKeyEvenWhenUnknownHostsAreAllowed) {
   Result<FetchResult> fetched = Open(options)->Fetch();
   EXPECT_EQ(fetched.status().code(), Status::Code::kUnauthenticated) << fetched.status().ToString();
   EXPECT_NE(fetched.status().message().find("MISMATCH"), std::string::npos)
+      << fetched.status().ToString();
+  EXPECT_NE(fetched.status().message().find(options.auth.known_hosts_file), std::string::npos)
       << fetched.status().ToString();
   EXPECT_FALSE(fs::exists(options.clone_dir + "/pagoda_known_hosts"));
 }

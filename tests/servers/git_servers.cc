@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pwd.h>
@@ -19,7 +20,6 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <map>
 #include <vector>
 
 #include "base/base64.h"
@@ -74,19 +74,99 @@ void Reap(pid_t pid, std::chrono::milliseconds timeout) {
   ::waitpid(pid, &status, 0);
 }
 
-// Decodes a chunked body that starts at `data`; false when incomplete.
-bool Dechunk(std::string_view data, std::string* body) {
-  body->clear();
-  for (;;) {
-    size_t eol = data.find("\r\n");
-    if (eol == std::string_view::npos) return false;
-    size_t size = std::strtoul(std::string(data.substr(0, eol)).c_str(), nullptr, 16);
-    data.remove_prefix(eol + 2);
-    if (size == 0) return data.find("\r\n") != std::string_view::npos;
-    if (data.size() < size + 2) return false;
-    body->append(data.substr(0, size));
-    data.remove_prefix(size + 2);
+// What `git http-backend` needs to know of `request`, as CGI variables.
+std::vector<std::string> CgiEnvironment(const httplib::Request& request, const std::string& root,
+                                        const std::string& user) {
+  size_t q = request.target.find('?');
+  std::vector<std::string> env = {
+      "GIT_PROJECT_ROOT=" + root,
+      "GIT_HTTP_EXPORT_ALL=1",
+      "PATH=/usr/bin:/bin",
+      "GATEWAY_INTERFACE=CGI/1.1",
+      "SERVER_PROTOCOL=HTTP/1.1",
+      "REMOTE_ADDR=127.0.0.1",
+      "REMOTE_USER=" + user,
+      "REQUEST_METHOD=" + request.method,
+      "PATH_INFO=" + request.path,
+      "QUERY_STRING=" + (q == std::string::npos ? "" : request.target.substr(q + 1)),
+      "CONTENT_TYPE=" + request.get_header_value("Content-Type"),
+      "CONTENT_LENGTH=" + std::to_string(request.body.size()),
+  };
+  if (request.has_header("Git-Protocol")) {
+    env.push_back("GIT_PROTOCOL=" + request.get_header_value("Git-Protocol"));
   }
+  return env;
+}
+
+// Runs `git http-backend` with `env` and `body` on its stdin; returns what it
+// wrote on stdout, waiting at most until `deadline`.
+Result<std::string> RunBackend(std::vector<std::string> env, const std::string& body,
+                               Clock::time_point deadline) {
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int input = ::memfd_create("cgi-body", MFD_CLOEXEC);
+  int out[2];
+  if (input < 0 || ::pipe2(out, O_CLOEXEC) != 0) {
+    if (input >= 0) ::close(input);
+    return Status::IOError(std::string("cgi pipes: ") + std::strerror(errno));
+  }
+  WriteAll(input, body);
+  ::lseek(input, 0, SEEK_SET);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, input, 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  char backend[] = "/usr/lib/git-core/git-http-backend";
+  char* argv[] = {backend, nullptr};
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, backend, &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(input);
+  ::close(out[1]);
+  std::string output;
+  if (rc == 0) {
+    while (ReadSome(out[0], &output, deadline)) {
+    }
+    Reap(pid, std::chrono::seconds(5));
+  }
+  ::close(out[0]);
+  if (rc != 0) return Status::IOError(std::string("spawn git http-backend: ") + std::strerror(rc));
+  return output;
+}
+
+// Turns a CGI's output (headers, a blank line, the body) into `response`;
+// false when there is no blank line.
+bool CgiResponse(const std::string& output, httplib::Response* response) {
+  size_t split = output.find("\r\n\r\n");
+  size_t skip = 4;
+  if (split == std::string::npos) {
+    split = output.find("\n\n");
+    skip = 2;
+  }
+  if (split == std::string::npos) return false;
+  response->status = 200;
+  std::string head = output.substr(0, split);
+  for (size_t at = 0; at < head.size();) {
+    size_t next = head.find('\n', at);
+    if (next == std::string::npos) next = head.size();
+    std::string line = head.substr(at, next - at);
+    at = next + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = Lower(line.substr(0, colon));
+    size_t v = line.find_first_not_of(' ', colon + 1);
+    std::string value = v == std::string::npos ? "" : line.substr(v);
+    if (name == "status") {
+      response->status = std::atoi(value.c_str());
+    } else if (name != "content-length") {  // cpp-httplib sets it
+      response->set_header(line.substr(0, colon), value);
+    }
+  }
+  response->body = output.substr(split + skip);
+  return true;
 }
 
 }  // namespace
@@ -123,172 +203,54 @@ Result<int> FreePort() {
 
 // ---- GitHttpServer ----------------------------------------------------------
 
+GitHttpServer::GitHttpServer() = default;
+GitHttpServer::~GitHttpServer() { Stop(); }
+
 Status GitHttpServer::Start(std::string root, std::string user, std::string password) {
   root_ = std::move(root);
   user_ = std::move(user);
   password_ = std::move(password);
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return Status::IOError("socket");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 16) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return Status::IOError(std::string("listen: ") + std::strerror(errno));
+  server_ = std::make_unique<httplib::Server>();
+  auto handler = [this](const httplib::Request& request, httplib::Response& response) {
+    Handle(request, &response);
+  };
+  server_->Get(".*", handler);
+  server_->Post(".*", handler);
+  server_->set_read_timeout(kRequestDeadline);
+  server_->set_write_timeout(kRequestDeadline);
+  // A response leaves in two writes on a kept-alive connection; with Nagle
+  // the second would wait for the client's delayed ACK.
+  server_->set_tcp_nodelay(true);
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ < 0) return Status::IOError("cannot listen on 127.0.0.1");
+  httplib::Server& server = *server_;
+  thread_ = std::thread([&server] { server.listen_after_bind(); });
+  // stop() does nothing until the server runs: wait for it, so that Stop()
+  // always ends the thread.
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (!server.is_running() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  port_ = ntohs(addr.sin_port);
-  thread_ = std::thread([this] { Serve(); });
   return Status::Ok();
 }
 
 void GitHttpServer::Stop() {
-  stop_ = true;
+  if (server_ != nullptr) server_->stop();
   if (thread_.joinable()) thread_.join();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
-  listen_fd_ = -1;
 }
 
-void GitHttpServer::Serve() {
-  while (!stop_) {
-    pollfd p{listen_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 50) <= 0) continue;
-    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;
-    Handle(fd);
-    ::close(fd);
-  }
-}
-
-void GitHttpServer::Handle(int fd) {
-  auto deadline = Clock::now() + kRequestDeadline;
-  std::string in;
-  size_t header_end;
-  while ((header_end = in.find("\r\n\r\n")) == std::string::npos) {
-    if (!ReadSome(fd, &in, deadline)) return;
-  }
-  std::string head = in.substr(0, header_end);
-  std::string rest = in.substr(header_end + 4);
-  std::string method, target;
-  std::map<std::string, std::string> headers;
-  {
-    size_t eol = head.find("\r\n");
-    std::string line = head.substr(0, eol);
-    size_t sp1 = line.find(' '), sp2 = line.rfind(' ');
-    method = line.substr(0, sp1);
-    target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    size_t at = eol == std::string::npos ? head.size() : eol + 2;
-    while (at < head.size()) {
-      size_t next = head.find("\r\n", at);
-      if (next == std::string::npos) next = head.size();
-      std::string h = head.substr(at, next - at);
-      size_t colon = h.find(':');
-      if (colon != std::string::npos) {
-        size_t v = h.find_first_not_of(' ', colon + 1);
-        headers[Lower(h.substr(0, colon))] = v == std::string::npos ? "" : h.substr(v);
-      }
-      at = next + 2;
-    }
-  }
-  std::string body;
-  if (Lower(headers["transfer-encoding"]) == "chunked") {
-    while (!Dechunk(rest, &body)) {
-      if (!ReadSome(fd, &rest, deadline)) return;
-    }
-  } else {
-    size_t length = std::strtoul(headers["content-length"].c_str(), nullptr, 10);
-    while (rest.size() < length) {
-      if (!ReadSome(fd, &rest, deadline)) return;
-    }
-    body = rest.substr(0, length);
-  }
-
-  if (!user_.empty() &&
-      headers["authorization"] != "Basic " + Base64Encode(user_ + ":" + password_)) {
+void GitHttpServer::Handle(const httplib::Request& request, httplib::Response* response) {
+  if (!user_.empty() && request.get_header_value("Authorization") !=
+                            "Basic " + Base64Encode(user_ + ":" + password_)) {
     ++unauthorized_;
-    WriteAll(fd,
-             "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n");
+    response->status = 401;
+    response->set_header("WWW-Authenticate", "Basic realm=\"git\"");
     return;
   }
-
-  size_t q = target.find('?');
-  std::vector<std::string> env = {
-      "GIT_PROJECT_ROOT=" + root_,
-      "GIT_HTTP_EXPORT_ALL=1",
-      "PATH=/usr/bin:/bin",
-      "GATEWAY_INTERFACE=CGI/1.1",
-      "SERVER_PROTOCOL=HTTP/1.1",
-      "REMOTE_ADDR=127.0.0.1",
-      "REMOTE_USER=" + user_,
-      "REQUEST_METHOD=" + method,
-      "PATH_INFO=" + target.substr(0, q),
-      "QUERY_STRING=" + (q == std::string::npos ? "" : target.substr(q + 1)),
-      "CONTENT_TYPE=" + headers["content-type"],
-      "CONTENT_LENGTH=" + std::to_string(body.size()),
-  };
-  if (headers.contains("git-protocol")) env.push_back("GIT_PROTOCOL=" + headers["git-protocol"]);
-  std::vector<char*> envp;
-  for (std::string& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int input = ::memfd_create("cgi-body", MFD_CLOEXEC);
-  int out[2];
-  if (input < 0 || ::pipe2(out, O_CLOEXEC) != 0) return;
-  WriteAll(input, body);
-  ::lseek(input, 0, SEEK_SET);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, input, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  char backend[] = "/usr/lib/git-core/git-http-backend";
-  char* argv[] = {backend, nullptr};
-  pid_t pid = -1;
-  int rc = ::posix_spawn(&pid, backend, &actions, nullptr, argv, envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(input);
-  ::close(out[1]);
-  std::string response;
-  if (rc == 0) {
-    ++served_;
-    while (ReadSome(out[0], &response, deadline)) {
-    }
-    Reap(pid, std::chrono::seconds(5));
-  }
-  ::close(out[0]);
-
-  size_t split = response.find("\r\n\r\n");
-  size_t skip = 4;
-  if (split == std::string::npos) {
-    split = response.find("\n\n");
-    skip = 2;
-  }
-  if (split == std::string::npos) {
-    WriteAll(fd,
-             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
-             "Connection: close\r\n\r\n");
-    return;
-  }
-  std::string status = "200 OK", cgi_headers;
-  std::string cgi_head = response.substr(0, split);
-  size_t at = 0;
-  while (at < cgi_head.size()) {
-    size_t next = cgi_head.find('\n', at);
-    if (next == std::string::npos) next = cgi_head.size();
-    std::string h = cgi_head.substr(at, next - at);
-    if (!h.empty() && h.back() == '\r') h.pop_back();
-    if (Lower(h).starts_with("status:")) {
-      status = h.substr(h.find_first_not_of(' ', 7));
-    } else if (!h.empty()) {
-      cgi_headers += h + "\r\n";
-    }
-    at = next + 1;
-  }
-  std::string payload = response.substr(split + skip);
-  WriteAll(fd, "HTTP/1.1 " + status + "\r\n" + cgi_headers + "Content-Length: " +
-                   std::to_string(payload.size()) + "\r\nConnection: close\r\n\r\n" + payload);
+  Result<std::string> output = RunBackend(CgiEnvironment(request, root_, user_), request.body,
+                                          Clock::now() + kRequestDeadline);
+  if (output.ok()) ++served_;
+  if (!output.ok() || !CgiResponse(*output, response)) response->status = 500;
 }
 
 // ---- SshServer ----------------------------------------------------------------

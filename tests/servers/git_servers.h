@@ -1,16 +1,24 @@
 // Real Git servers on loopback for the Git source's tests: `git http-backend`
-// behind a small CGI server with Basic authentication, and OpenSSH's sshd
-// with its own config, host key and authorized key. Both listen on ports the
-// kernel chose, stop by their own PID, and bound every wait in time.
+// run as a CGI by cpp-httplib's server with Basic authentication, and
+// OpenSSH's sshd with its own config, host key and authorized key. Both
+// listen on ports the kernel chose, stop what they started, and bound every
+// wait in time.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "base/status.h"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace pagoda::source::testing {
 
@@ -26,26 +34,27 @@ Result<int> FreePort();
 // `user`:`password`; others get 401.
 class GitHttpServer {
  public:
-  GitHttpServer() = default;
+  GitHttpServer();
   GitHttpServer(const GitHttpServer&) = delete;
   GitHttpServer& operator=(const GitHttpServer&) = delete;
-  ~GitHttpServer() { Stop(); }
+  ~GitHttpServer();  // Stop()
 
+  // Listens on a port the kernel chooses and serves on threads of its own.
+  // REQUIRES: called once.
   Status Start(std::string root, std::string user, std::string password);
+  // Stops listening and waits for the requests being served; idempotent.
   void Stop();
   int port() const { return port_; }
   int unauthorized() const { return unauthorized_.load(); }  // 401s sent
   int served() const { return served_.load(); }              // CGI runs
 
  private:
-  void Serve();
-  void Handle(int fd);
+  void Handle(const httplib::Request& request, httplib::Response* response);
 
   std::string root_, user_, password_;
-  int listen_fd_ = -1;
+  std::unique_ptr<httplib::Server> server_;
   int port_ = 0;
   std::thread thread_;
-  std::atomic<bool> stop_{false};
   std::atomic<int> unauthorized_{0};
   std::atomic<int> served_{0};
 };
