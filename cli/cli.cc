@@ -10,9 +10,9 @@
 #include "cli/cluster_commands.h"
 #include "cli/history_commands.h"
 #include "cli/manifest_commands.h"
-#include "source/source.h"
 #include "daemon/daemon.h"
 #include "pagoda/version.h"
+#include "source/source.h"
 
 namespace pagoda::cli {
 

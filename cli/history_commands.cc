@@ -372,6 +372,9 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
   out << "repo    " << Or(s.repo.url) << " (" << Or(s.repo.ref) << "), fetched "
       << (s.repo.last_fetch ? When(s.repo.last_fetch) : "never") << "\n";
   if (!s.repo.error.empty()) out << "error   " << s.repo.error << "\n";
+  if (!s.journal_error.empty()) {
+    out << "journal " << s.journal_error << " (releases wait until it can be written)\n";
+  }
   out << "\n";
   if (s.environments.empty()) {
     out << "no environments\n";

@@ -187,6 +187,7 @@ ControlServer::~ControlServer() {
   while (::write(wake_write_, &byte, 1) < 0 && errno == EINTR) {
   }
   if (thread_.joinable()) thread_.join();
+  for (Worker& w : workers_) w.thread.join();
   ::close(listen_fd_);
   ::close(wake_read_);
   ::close(wake_write_);
@@ -214,9 +215,32 @@ void ControlServer::Run() {
       if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) ::usleep(100'000);
       continue;
     }
-    Serve(fd);
-    ::close(fd);
+    ServeOnAThreadOfItsOwn(fd);
   }
+}
+
+// Each connection on a thread of its own, so that a request the daemon
+// takes a while to answer (a rollback) never keeps `status` waiting. At most
+// options_.max_connections at once; past them the client is told to retry.
+void ControlServer::ServeOnAThreadOfItsOwn(int fd) {
+  std::erase_if(workers_, [](Worker& w) {
+    if (!w.done->load()) return false;
+    w.thread.join();
+    return true;
+  });
+  if (workers_.size() >= options_.max_connections) {
+    WriteAnswer(fd, ControlError("busy: " + std::to_string(workers_.size()) +
+                                 " requests in hand; try again"));
+    ::close(fd);
+    return;
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  workers_.push_back({std::thread([this, fd, done] {
+                        Serve(fd);
+                        ::close(fd);
+                        done->store(true);
+                      }),
+                      done});
 }
 
 void ControlServer::Serve(int fd) {

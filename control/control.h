@@ -138,6 +138,9 @@ struct StatusDocument {
     std::string error;
     friend bool operator==(const Repo&, const Repo&) = default;
   } repo;
+  // Why the daemon's journal cannot be written now ("" when it can):
+  // releases that need it wait until it can.
+  std::string journal_error;
   std::vector<Environment> environments;
 
   std::string ToJson() const;  // compact, one line
@@ -176,15 +179,16 @@ std::string ControlError(std::string_view message);
 class ControlServer {
  public:
   // Gets each request (a JSON object whose "command" is a string) and returns
-  // the answer: one JSON object, "ok" first. Runs on the server's thread, one
-  // request at a time. An exception or an answer that is not a JSON object
-  // becomes {"ok":false,"error":"internal error: …"}.
+  // the answer: one JSON object, "ok" first. Runs on a thread of the
+  // connection's own, several at once: it must be thread-safe. An exception or an answer that is
+  // not a JSON object becomes {"ok":false,"error":"internal error: …"}.
   using Handler = std::function<std::string(const rapidjson::Document& request)>;
 
   struct Options {
     std::chrono::milliseconds read_timeout{5000};  // the whole request must arrive within it
     std::chrono::milliseconds write_timeout{5000};
     size_t max_request = kMaxControlRequest;
+    size_t max_connections = 8;  // served at once, each on a thread of its own
   };
 
   // Listens on `path`, mode 0600. When `path` is a socket another process
@@ -208,6 +212,7 @@ class ControlServer {
   ControlServer(std::string path, int listen_fd, int wake_read, int wake_write, Handler handler,
                 Options options);
   void Run();
+  void ServeOnAThreadOfItsOwn(int fd);
   void Serve(int fd);
   // The request line, or nullopt when the connection is to be dropped (or the
   // server stops); `*answer` is set when the client is to be told why.
@@ -224,6 +229,12 @@ class ControlServer {
   std::pair<uint64_t, uint64_t> inode_;  // the socket file's device and inode
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  // The connections being served; only the accepting thread touches the list.
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers_;
 };
 
 // ---- The client (the command line) ---------------------------------------------

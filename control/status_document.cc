@@ -191,6 +191,7 @@ std::string StatusDocument::ToJson() const {
   if (repo.last_fetch != 0) Str(w, "lastFetch", FormatTime(repo.last_fetch));
   if (!repo.error.empty()) Str(w, "error", repo.error);
   w.EndObject();
+  if (!journal_error.empty()) Str(w, "journalError", journal_error);
   std::vector<const Environment*> sorted;
   for (const Environment& e : environments) sorted.push_back(&e);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Environment* a, const Environment* b) {
@@ -260,6 +261,7 @@ Result<StatusDocument> StatusDocument::FromJson(const rapidjson::Value& value) {
     PAGODA_RETURN_IF_ERROR(r.Time("lastFetch", &doc.repo.last_fetch));
     PAGODA_RETURN_IF_ERROR(r.String("error", &doc.repo.error));
   }
+  PAGODA_RETURN_IF_ERROR(f.String("journalError", &doc.journal_error));
   if (const rapidjson::Value* envs = f.Get("environments")) {
     if (!envs->IsArray()) return f.Error("environments", "not a list");
     for (rapidjson::SizeType i = 0; i < envs->Size(); ++i) {

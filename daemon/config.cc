@@ -194,10 +194,10 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   }
   Reader r(source, fs::path(source).parent_path().string());
   try {
-    PAGODA_RETURN_IF_ERROR(
-        r.Keys(root, "",
-               {"repo", "ref", "path", "interval", "driftInterval", "stateDir", "auth", "clusters",
-                "qps", "burst", "http", "log", "reservedNamespaces", "podSecurity", "limits"}));
+    PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
+                                  {"repo", "ref", "path", "interval", "driftInterval",
+                                   "fetchTimeout", "stateDir", "auth", "clusters", "qps", "burst",
+                                   "http", "log", "reservedNamespaces", "podSecurity", "limits"}));
     PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
     if (config.repo.empty()) {
       return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
@@ -211,6 +211,7 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
     PAGODA_RETURN_IF_ERROR(r.String(root, "path", "", &config.path));
     PAGODA_RETURN_IF_ERROR(r.Duration(root, "interval", 1000, &config.interval_ms));
     PAGODA_RETURN_IF_ERROR(r.Duration(root, "driftInterval", 1000, &config.drift_interval_ms));
+    PAGODA_RETURN_IF_ERROR(r.Duration(root, "fetchTimeout", 1000, &config.fetch_timeout_ms));
     PAGODA_RETURN_IF_ERROR(r.Path(root, "stateDir", "", &config.state_dir));
     PAGODA_RETURN_IF_ERROR(r.Number<double>(root, "qps", 0, &config.qps));
     PAGODA_RETURN_IF_ERROR(r.Number<int>(root, "burst", 1, &config.burst));

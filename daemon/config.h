@@ -5,6 +5,7 @@
 //   path: ""                   # sub-directory that holds apps/
 //   interval: 30s              # fetch period (jittered by up to 10%)
 //   driftInterval: 5m          # full reconcile without a new commit
+//   fetchTimeout: 2m           # a fetch that takes longer is ended (a silent server)
 //   stateDir: /var/lib/pagoda  # bare clone, journal, control socket
 //   auth: {tokenFile: /etc/pagoda/git-token}        # or {username, passwordFile}, {tokenEnv},
 //                                                   # or {sshKey, knownHosts, acceptUnknownHosts}
@@ -49,6 +50,7 @@ struct DaemonConfig {
   std::string path;
   int64_t interval_ms = 30'000;
   int64_t drift_interval_ms = 300'000;
+  int64_t fetch_timeout_ms = 120'000;  // a fetch that takes longer is ended
   std::string state_dir = "/var/lib/pagoda";
   struct Auth {
     std::string username;

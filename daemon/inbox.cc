@@ -5,9 +5,25 @@ namespace pagoda::daemon {
 void Inbox::Post(Work work, Kind kind) {
   {
     std::lock_guard lock(mu_);
+    if (closed_) return;
     items_.push_back({std::move(work), kind});
   }
   cv_.notify_all();
+}
+
+void Inbox::Close() {
+  std::deque<Item> dropped;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    dropped.swap(items_);
+  }
+  cv_.notify_all();
+}
+
+bool Inbox::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
 }
 
 int Inbox::Drain(bool quick_only) {

@@ -37,6 +37,11 @@ class Inbox {
   Result<T> Ask(std::function<Result<T>()> work, std::chrono::milliseconds deadline,
                 Kind kind = Kind::kQuick);
 
+  // No more work runs: what waits is dropped, and an Ask() waiting or to
+  // come answers at once that the daemon is stopping.
+  void Close();
+  bool closed() const;
+
   // The loop's side. Runs the work posted so far (only the quick work when
   // `quick_only`), in order; returns how many ran.
   int Drain(bool quick_only = false);
@@ -49,10 +54,11 @@ class Inbox {
     Work work;
     Kind kind;
   };
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> items_;
   bool woken_ = false;
+  bool closed_ = false;
 };
 
 // The newest of something the loop publishes, for any thread to read.
@@ -96,17 +102,19 @@ Result<T> Inbox::Ask(std::function<Result<T>()> work, std::chrono::milliseconds 
         call->answer.set_value(work());
       },
       kind);
-  if (answer.wait_for(deadline) == std::future_status::ready) return answer.get();
-  {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (answer.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    const bool stopping = closed();
+    if (!stopping && std::chrono::steady_clock::now() < until) continue;
     std::lock_guard lock(call->mu);
-    if (!call->started) {
-      call->withdrawn = true;
-      return Status::DeadlineExceeded("the daemon did not get to it within " +
-                                      std::to_string(deadline.count()) +
-                                      " ms; nothing was done, try again");
-    }
+    if (call->started) continue;  // begun: its answer is near
+    call->withdrawn = true;
+    if (stopping) return Status::Unavailable("the daemon is stopping; nothing was done");
+    return Status::DeadlineExceeded("the daemon did not get to it within " +
+                                    std::to_string(deadline.count() / 1000) +
+                                    "s; nothing was done, try again");
   }
-  return answer.get();  // begun: its answer is near
+  return answer.get();
 }
 
 }  // namespace pagoda::daemon

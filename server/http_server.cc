@@ -85,7 +85,10 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
   });
 
   Route(server, "/healthz", "GET",
-        [](const httplib::Request&, httplib::Response& res) { Text(res, 200, "ok"); });
+        [healthy = endpoints.healthy](const httplib::Request&, httplib::Response& res) {
+          auto [ok, why] = healthy ? healthy() : std::pair{true, std::string()};
+          Text(res, ok ? 200 : 503, ok ? "ok" : "unhealthy: " + why);
+        });
   Route(server, "/readyz", "GET",
         [ready = endpoints.ready](const httplib::Request&, httplib::Response& res) {
           auto [ok, why] = ready ? ready() : std::pair{true, std::string()};

@@ -1,6 +1,6 @@
 // The daemon's HTTP listener (`http.listen`, default 127.0.0.1:9420):
 //
-//   GET  /healthz   200 while the process serves requests
+//   GET  /healthz   200 while the process works (its loop moves); 503 and why
 //   GET  /readyz    200 once the repository was fetched and reconciled, and
 //                   every cluster was reachable at the last cycle; 503 and
 //                   the reason otherwise
@@ -33,6 +33,8 @@ class Server;
 namespace pagoda::server {
 
 struct HttpEndpoints {
+  // Alive (the loop moves), or why not; unset: always.
+  std::function<std::pair<bool, std::string>()> healthy;
   // Ready, or why not.
   std::function<std::pair<bool, std::string>()> ready;
   std::function<std::string()> metrics;

@@ -1,0 +1,330 @@
+#include "daemon/process.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ostream>
+
+#include "daemon/log_format.h"
+#include "daemon/systemd_notify.h"
+
+namespace pagoda::daemon {
+namespace {
+
+using control::ControlError;
+using control::ControlOk;
+using std::chrono::milliseconds;
+
+constexpr int kFailed = 3;
+// How long a control request may wait for the loop to take it up.
+constexpr milliseconds kQuickDeadline{10'000};
+constexpr milliseconds kRollbackDeadline{120'000};
+// The loop wakes at least this often, to show it moves.
+constexpr milliseconds kBeat{5'000};
+// A loop that has not moved for longer is unhealthy (/healthz, the watchdog).
+constexpr milliseconds kStuck{300'000};
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Str(const rapidjson::Document& request, const char* name) {
+  auto it = request.FindMember(name);
+  return it != request.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+void Notify(const std::string& state) {
+  if (Status st = NotifyServiceManager(state); !st.ok()) {
+    spdlog::debug("telling the service manager {}: {}", state, st.ToString());
+  }
+}
+
+}  // namespace
+
+// ---- Fetcher -----------------------------------------------------------------
+
+Fetcher::Fetcher(GitSource& git, Inbox& inbox, std::function<void(Result<FetchResult>)> done)
+    : git_(git), inbox_(inbox), done_(std::move(done)), thread_([this] { Run(); }) {}
+
+Fetcher::~Fetcher() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  // A fetch that has begun is ended: its child is killed, as often as it
+  // takes for one that was just starting.
+  while (thread_.joinable()) {
+    git_.CancelFetch();
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, milliseconds(50), [&] { return !running_; })) break;
+  }
+  thread_.join();
+}
+
+void Fetcher::Start() {
+  {
+    std::lock_guard lock(mu_);
+    wanted_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Fetcher::Run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return wanted_ || stop_; });
+      if (stop_) return;
+      wanted_ = false;
+      running_ = true;
+    }
+    Result<FetchResult> fetched = git_.Fetch();
+    inbox_.Post([done = done_, fetched = std::move(fetched)] { done(fetched); });
+    std::lock_guard lock(mu_);
+    running_ = false;
+    cv_.notify_all();
+  }
+}
+
+// ---- Process -----------------------------------------------------------------
+
+Process::Process(DaemonFlags flags, DaemonConfig config, std::unique_ptr<Journal> journal,
+                 std::unique_ptr<GitSource> git, std::string webhook_secret)
+    : flags_(std::move(flags)),
+      journal_(std::move(journal)),
+      git_(std::move(git)),
+      verifier_(std::make_shared<server::WebhookVerifier>(webhook_secret)),
+      webhook_secret_(std::move(webhook_secret)) {
+  sigemptyset(&signals_);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals_, sig);
+  fetcher_ = std::make_unique<Fetcher>(*git_, inbox_, [this](Result<FetchResult> fetched) {
+    runtime_->reconciler->FetchDone(std::move(fetched));
+  });
+  runtime_ = Build(config);
+}
+
+Process::~Process() {
+  inbox_.Close();
+  fetcher_.reset();
+  http_.reset();
+  control_.reset();
+  runtime_.reset();
+  if (signal_thread_.joinable()) {
+    pthread_kill(signal_thread_.native_handle(), SIGTERM);  // it waits in sigwait
+    signal_thread_.join();
+  }
+}
+
+std::unique_ptr<Runtime> Process::Build(const DaemonConfig& config) {
+  return NewRuntime(config, {*git_, *journal_, &metrics_, this, [this] { fetcher_->Start(); }});
+}
+
+int Process::Run(std::ostream& err) {
+  if (Status st = StartServers(); !st.ok()) {
+    err << "pagoda daemon: " << st.message() << "\n";
+    return kFailed;
+  }
+  StartSignalThread();
+  const DaemonConfig& config = *runtime_->config;
+  spdlog::info(
+      "pagoda daemon: repo {} ref {}, state in {}, fetch every {} ms (at most {} ms each), "
+      "reconcile every {} ms",
+      source::RedactUrl(config.repo), config.ref, config.state_dir, config.interval_ms,
+      config.fetch_timeout_ms, config.drift_interval_ms);
+  while (!stop_) {
+    inbox_.Drain();
+    if (stop_) break;
+    const auto next = runtime_->reconciler->Step();
+    Publish();
+    Beat();
+    inbox_.WaitUntil(std::min(next, std::chrono::steady_clock::now() + kBeat));
+  }
+  Notify("STOPPING=1\nSTATUS=stopping");
+  inbox_.Close();  // requests waiting for the loop are told at once
+  fetcher_.reset();
+  http_.reset();
+  control_.reset();
+  spdlog::info("pagoda daemon stopped");
+  return 0;
+}
+
+void Process::Between() {
+  Beat();
+  if (inbox_.Drain(/*quick_only=*/true) > 0) Publish();
+}
+
+// After a step, for every other thread: the status, readiness, metrics,
+// status.json, the service manager's status line.
+void Process::Publish() {
+  auto published = std::make_shared<Published>();
+  published->status = runtime_->reconciler->Snapshot();
+  published->config = runtime_->config;
+  published->readiness = Readiness(published->status);
+  const DaemonConfig& config = *runtime_->config;
+  if (Status st =
+          control::WriteStatusFile(config.StatusPath(), ToDocument(published->status, config));
+      !st.ok()) {
+    spdlog::warn("writing {}: {}", config.StatusPath(), st.ToString());
+  }
+  metrics_.Update(published->status, published->readiness.first,
+                  runtime_->clusters->RequestStatsByServer());
+  AnnounceStatus(published->status);
+  published_.Publish(std::move(published));
+}
+
+// Ready for the service manager once the first fetch and reconcile were
+// tried: a repository or cluster that is down shows in STATUS= and
+// /readyz, and is retried, rather than failing the start.
+void Process::AnnounceStatus(const LoopStatus& status) {
+  if (status.last_reconcile_ms == 0 && status.repo_error.empty()) return;
+  std::string line = ServiceStatus(status);
+  if (announced_ready_ && line == service_status_) return;
+  Notify(std::string(announced_ready_ ? "" : "READY=1\n") + "STATUS=" + line);
+  announced_ready_ = true;
+  service_status_ = line;
+}
+
+// The loop moves: /healthz says so, and the service manager's watchdog is fed.
+void Process::Beat() {
+  const int64_t now = SteadyMillis();
+  heartbeat_ms_.store(now);
+  if (now - last_watchdog_ms_ >= 10'000) {
+    Notify("WATCHDOG=1");
+    last_watchdog_ms_ = now;
+  }
+}
+
+std::pair<bool, std::string> Process::Healthy() const {
+  const int64_t quiet = SteadyMillis() - heartbeat_ms_.load();
+  if (heartbeat_ms_.load() == 0 || quiet <= kStuck.count()) return {true, ""};
+  return {false, "the loop has not moved for " + std::to_string(quiet / 1000) + "s"};
+}
+
+Status Process::StartServers() {
+  const DaemonConfig& config = *runtime_->config;
+  auto control = control::ControlServer::Start(
+      config.SocketPath(), [this](const rapidjson::Document& request) { return Control(request); });
+  if (!control.ok()) return control.status().WithContext("control socket");
+  control_ = std::move(*control);
+  endpoints_.healthy = [this] { return Healthy(); };
+  endpoints_.ready = [this] {
+    auto published = published_.Get();
+    return published ? published->readiness : std::pair<bool, std::string>{false, "starting"};
+  };
+  endpoints_.metrics = [this] { return metrics_.Render(); };
+  endpoints_.webhook = [this](const server::WebhookHeaders& headers, std::string_view body) {
+    return Webhook(headers, body);
+  };
+  auto http = server::HttpServer::Start(config.http_listen, endpoints_);
+  if (!http.ok()) return http.status();
+  http_ = std::move(*http);
+  spdlog::info("http: listening on {} (/healthz, /readyz, /metrics, /webhook{})", http_->address(),
+               webhook_secret_.empty() ? " disabled" : "");
+  return Status::Ok();
+}
+
+// SIGTERM and SIGINT stop the loop between two environments (the API call
+// in hand is finished); SIGHUP reloads between two steps.
+void Process::StartSignalThread() {
+  signal_thread_ = std::thread([this] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals_, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        inbox_.Post([this] { Reload(); }, Inbox::Kind::kBetweenSteps);
+        continue;
+      }
+      if (!stop_.exchange(true)) {
+        spdlog::info("{}: stopping after the API call in hand",
+                     sig == SIGTERM ? "SIGTERM" : "SIGINT");
+      }
+      inbox_.Wake();
+      return;
+    }
+  });
+}
+
+// ---- requests from other threads ------------------------------------------------
+
+std::string Process::Control(const rapidjson::Document& request) {
+  const std::string command = Str(request, "command");
+  if (command == "status") {
+    auto published = published_.Get();
+    if (!published) return ControlError("the daemon is starting");
+    return "{\"ok\":true,\"status\":" + ToDocument(published->status, *published->config).ToJson() +
+           "}";
+  }
+  if (command == "sync-now") {
+    inbox_.Post([this] { runtime_->reconciler->RequestSync(); });
+    return ControlOk();
+  }
+  if (command == "pause" || command == "resume" || command == "abort") {
+    return Steer(command, Str(request, "id"));
+  }
+  if (command == "unpin") {
+    const std::string app = Str(request, "app"), env = Str(request, "env");
+    auto done = inbox_.Ask<std::string>(
+        [this, app, env]() -> Result<std::string> {
+          Status st = runtime_->reconciler->Unpin(app, env);
+          if (!st.ok()) return st;
+          Publish();
+          return std::string();
+        },
+        kQuickDeadline);
+    return done.ok() ? ControlOk() : ControlError(done.status().message());
+  }
+  if (command == "rollback") {
+    const std::string app = Str(request, "app"), env = Str(request, "env"), to = Str(request, "to");
+    auto id = inbox_.Ask<std::string>(
+        [this, app, env, to]() -> Result<std::string> {
+          auto started = runtime_->reconciler->Rollback(app, env, to);
+          Publish();
+          return started;
+        },
+        kRollbackDeadline, Inbox::Kind::kBetweenSteps);
+    if (!id.ok()) return ControlError(id.status().message());
+    return "{\"ok\":true,\"release\":\"" + *id + "\"}";
+  }
+  return ControlError("unknown command \"" + command + "\"");
+}
+
+// pause, resume, abort: decided on the loop thread, journalled, then answered.
+std::string Process::Steer(const std::string& command, const std::string& id) {
+  auto done = inbox_.Ask<std::string>(
+      [this, command, id]() -> Result<std::string> {
+        Reconciler& r = *runtime_->reconciler;
+        Status st = command == "pause"    ? r.Pause(id)
+                    : command == "resume" ? r.Resume(id)
+                                          : r.Abort(id);
+        if (!st.ok()) return st;
+        Publish();
+        return std::string();
+      },
+      kQuickDeadline);
+  return done.ok() ? ControlOk() : ControlError(done.status().message());
+}
+
+server::WebhookAnswer Process::Webhook(const server::WebhookHeaders& headers,
+                                       std::string_view body) {
+  std::shared_ptr<server::WebhookVerifier> verifier;
+  {
+    std::lock_guard lock(verifier_mu_);
+    verifier = verifier_;
+  }
+  server::WebhookAnswer answer = verifier->Handle(headers, body);
+  metrics_.Webhook(answer);
+  if (answer.fetch) {
+    spdlog::info("webhook: {} push{}{}: fetching now", answer.source,
+                 answer.ref.empty() ? "" : " to ", answer.ref);
+    inbox_.Post([this] { runtime_->reconciler->RequestSync(); });
+  } else if (answer.http_status >= 400) {
+    spdlog::warn("webhook: {} ({})", answer.message, answer.http_status);
+  }
+  return answer;
+}
+
+}  // namespace pagoda::daemon

@@ -1,0 +1,155 @@
+#include "daemon/runtime.h"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <tuple>
+
+#include "base/file.h"
+#include "source/source.h"
+
+namespace pagoda::daemon {
+
+using control::StatusDocument;
+using source::RedactUrl;
+
+std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimeParts& parts) {
+  auto rt = std::make_unique<Runtime>();
+  rt->config = std::make_shared<const DaemonConfig>(config);
+  ClusterMapping mapping;
+  LoopOptions loop_options;
+  ApplyRepositoryConfig(config, &loop_options.load);
+  for (const auto& [name, cluster] : config.clusters) {
+    loop_options.load.known_clusters.push_back(name);
+    if (cluster.in_cluster) {
+      mapping.in_cluster_names.insert(name);
+      mapping.service_account_dirs[name] = cluster.service_account_dir;
+    } else if (!cluster.kubeconfig.empty()) {
+      mapping.explicit_targets[name] =
+          cluster.kubeconfig + (cluster.context.empty() ? "" : ":" + cluster.context);
+    } else if (!cluster.context.empty()) {
+      mapping.explicit_targets[name] = cluster.context;
+    }
+  }
+  kube::ClientOptions client_options;
+  client_options.qps = config.qps;
+  client_options.burst = config.burst;
+  client_options.limit_under_flow_control = config.rate_limit_given;
+  rt->clusters = NewClusterAccess(mapping, client_options);
+  loop_options.interval_ms = config.interval_ms;
+  loop_options.drift_interval_ms = config.drift_interval_ms;
+  loop_options.repo_url = RedactUrl(config.repo);
+  loop_options.observer = parts.observer;
+  loop_options.hooks = parts.hooks;
+  loop_options.start_fetch = parts.start_fetch;
+  rt->reconciler = std::make_unique<Reconciler>(loop_options, parts.git, parts.journal,
+                                                *rt->clusters, RealClock(), config.PinsPath());
+  return rt;
+}
+
+Status ApplyOverrides(const DaemonFlags& flags, DaemonConfig* config) {
+  if (!flags.repo.empty()) config->repo = flags.repo;
+  if (!flags.ref.empty()) config->ref = flags.ref;
+  if (!flags.path.empty()) config->path = flags.path;
+  if (!flags.state_dir.empty())
+    config->state_dir = std::filesystem::absolute(flags.state_dir).string();
+  for (auto [text, target] : {std::pair{&flags.interval, &config->interval_ms},
+                              std::pair{&flags.drift_interval, &config->drift_interval_ms}}) {
+    if (text->empty()) continue;
+    auto ms = manifest::ParseDuration(*text);
+    if (!ms.ok() || *ms < 1000) {
+      return Status::InvalidArgument("--interval/--drift-interval " + *text +
+                                     ": a duration of 1s or more");
+    }
+    *target = *ms;
+  }
+  if (config->repo.empty())
+    return Status::InvalidArgument("no repo: set it in the config or with --repo");
+  return Status::Ok();
+}
+
+StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
+  StatusDocument doc;
+  doc.time = s.time_ms;
+  doc.commit = {s.commit, s.commit_summary};
+  doc.repo = {RedactUrl(config.repo), config.ref, s.last_fetch_ms, s.repo_error};
+  doc.journal_error = s.journal_error;
+  for (const auto& e : s.environments) {
+    StatusDocument::Environment env;
+    env.app = e.app;
+    env.env = e.env;
+    env.cluster = e.cluster;
+    env.revision = e.revision;
+    env.commit = e.commit;
+    env.ready = static_cast<int>(e.ready);
+    env.replicas = static_cast<int>(e.replicas);
+    env.drift = e.drift;
+    env.release = e.release;
+    env.release_phase = e.release_phase;
+    env.batches_done = e.batches_done;
+    env.batches_total = e.batches_total;
+    env.held_seconds = static_cast<int>(e.held_ms / 1000);
+    env.error = e.error;
+    if (!e.pinned_commit.empty())
+      env.pinned = StatusDocument::Pin{e.pinned_commit, e.pinned_since_ms};
+    if (!e.error.empty() && e.revision.empty()) {
+      env.health = StatusDocument::Health::kUnknown;
+    } else if (e.ready >= e.replicas && !e.drift) {
+      env.health = StatusDocument::Health::kHealthy;
+    } else if (!e.error.empty()) {
+      env.health = StatusDocument::Health::kDegraded;
+    } else {
+      env.health = StatusDocument::Health::kProgressing;
+    }
+    doc.environments.push_back(std::move(env));
+  }
+  std::sort(doc.environments.begin(), doc.environments.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.app, a.env) < std::tie(b.app, b.env);
+  });
+  return doc;
+}
+
+Result<std::string> ReadWebhookSecret(const DaemonConfig& config) {
+  if (config.webhook_secret_file.empty()) return std::string();
+  auto text = ReadFile(config.webhook_secret_file, 4096);
+  if (!text.ok()) return text.status().WithContext("http.webhookSecretFile");
+  std::string secret = *text;
+  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
+    secret.pop_back();
+  if (secret.empty()) {
+    return Status::InvalidArgument("http.webhookSecretFile " + config.webhook_secret_file +
+                                   " is empty");
+  }
+  return secret;
+}
+
+std::pair<bool, std::string> Readiness(const LoopStatus& s) {
+  if (s.last_fetch_ms == 0) {
+    return {false, s.repo_error.empty() ? "the repository was not fetched yet"
+                                        : "the repository was never fetched: " + s.repo_error};
+  }
+  if (s.last_reconcile_ms == 0) return {false, "no reconcile yet"};
+  if (!s.unreachable_clusters.empty()) {
+    std::string list;
+    for (const auto& c : s.unreachable_clusters) list += (list.empty() ? "" : ", ") + c;
+    return {false, "clusters not reachable at the last reconcile: " + list};
+  }
+  if (!s.journal_error.empty()) {
+    return {false, "the journal cannot be written, releases wait: " + s.journal_error};
+  }
+  return {true, ""};
+}
+
+std::string ServiceStatus(const LoopStatus& s) {
+  int in_flight = 0;
+  for (const auto& e : s.environments) in_flight += !e.release.empty();
+  std::string text = s.commit.empty() ? "no commit yet" : "commit " + s.commit.substr(0, 12);
+  text +=
+      ", " + std::to_string(in_flight) + (in_flight == 1 ? " release" : " releases") + " in flight";
+  if (!s.repo_error.empty()) text += ", fetch failing";
+  if (!s.unreachable_clusters.empty()) text += ", a cluster is unreachable";
+  if (!s.journal_error.empty()) text += ", the journal cannot be written";
+  return text;
+}
+
+}  // namespace pagoda::daemon
