@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 
+#include "daemon/runtime.h"
 #include "manifest/json.h"
 
 namespace pagoda::daemon {
@@ -78,6 +81,40 @@ class FakeGit final : public GitSource {
   std::string remote_tip_, local_tip_;
 };
 
+// The real files, but a disk that can be made full: appends then fail as
+// write(2) does with ENOSPC, and work again when it has room.
+class FaultyJournalFs final : public journal::JournalFs {
+ public:
+  std::atomic<bool> full{false};
+  Result<std::unique_ptr<journal::JournalFile>> Open(const std::string& path,
+                                                     bool writable) override {
+    auto file = journal::PosixJournalFs()->Open(path, writable);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<journal::JournalFile>(new File(std::move(*file), full));
+  }
+
+ private:
+  class File final : public journal::JournalFile {
+   public:
+    File(std::unique_ptr<journal::JournalFile> inner, std::atomic<bool>& full)
+        : inner_(std::move(inner)), full_(full) {}
+    Result<uint64_t> Size() override { return inner_->Size(); }
+    Status ReadAt(uint64_t offset, size_t n, std::string* out) override {
+      return inner_->ReadAt(offset, n, out);
+    }
+    Status Append(std::string_view data) override {
+      if (full_) return Status::IOError("journal: No space left on device");
+      return inner_->Append(data);
+    }
+    Status Sync() override { return inner_->Sync(); }
+    Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
+
+   private:
+    std::unique_ptr<journal::JournalFile> inner_;
+    std::atomic<bool>& full_;
+  };
+};
+
 // Stores applied objects by key, as a cluster would after server-side apply.
 // Pods follow a Deployment's replicas at once and are Ready unless the
 // image's tag is "broken".
@@ -89,6 +126,7 @@ class MemoryCluster final : public ClusterAccess {
   std::map<diff::ObjectKey, std::string> foreign;
   std::map<std::string, std::string> warn;  // key → what the API server warns of on apply
   int executes = 0;
+  int scales = 0;  // by release orders
   bool fail_execute = false;
   std::vector<manifest::NodeAllocatable> nodes = {{7500, 15LL << 30}};
 
@@ -117,6 +155,7 @@ class MemoryCluster final : public ClusterAccess {
       return out;
     }
     Status Scale(const std::string& ns, const std::string& deployment, int64_t replicas) override {
+      ++c_.scales;
       auto& json = c_.objects.at({"apps", "Deployment", ns, deployment});
       rapidjson::Document d;
       d.Parse(json.c_str());
@@ -267,7 +306,7 @@ class LoopTest : public ::testing::Test {
   void OpenJournal() {
     reconciler_.reset();
     journal_.reset();
-    auto j = Journal::Open(dir_ + "/journal");
+    auto j = Journal::Open(dir_ + "/journal", fs_);
     ASSERT_TRUE(j.ok()) << j.status().ToString();
     journal_ = std::move(*j);
     LoopOptions options;
@@ -289,6 +328,56 @@ class LoopTest : public ::testing::Test {
     ADD_FAILURE() << "a release never finished";
     return next;
   }
+  // Steps, moving the fake clock as asked, until `done` holds; false after
+  // `steps` steps.
+  bool StepUntil(const std::function<bool()>& done, int steps = 2000) {
+    for (int i = 0; i < steps; ++i) {
+      auto next = reconciler_->Step();
+      if (done()) return true;
+      if (next > clock_.Now())
+        clock_.Advance(
+            std::min<Clock::TimePoint::duration>(next - clock_.Now(), std::chrono::seconds(5)));
+    }
+    return done();
+  }
+  const EnvironmentStatus* Shop() {
+    snapshot_ = reconciler_->Snapshot();
+    for (const auto& e : snapshot_.environments) {
+      if (e.app == "shop" && e.env == "prod") return &e;
+    }
+    return nullptr;
+  }
+  std::string Phase() {
+    const EnvironmentStatus* e = Shop();
+    return e == nullptr ? "" : e->release_phase;
+  }
+  // The release's batch indexes as its record holds them.
+  std::vector<int> BatchesOf(const std::string& id) {
+    std::vector<int> out;
+    for (const auto& r : Releases()) {
+      if (r.id != id) continue;
+      for (const auto& b : r.batches) out.push_back(b.index);
+    }
+    return out;
+  }
+  // shop/prod released once at web:1, then web:2 pushed with `release` policy.
+  std::string BatchedRelease(const std::string& release) {
+    git_.Push(Repo(), "first");
+    Step();
+    auto files = Repo("example.com/web:2");
+    files["apps/shop/envs/prod.yaml"] += "  release: " + release + "\n";
+    git_.Push(files, "web 2");
+    clock_.Advance(31s);
+    std::string id;
+    EXPECT_TRUE(StepUntil([&] {
+      const EnvironmentStatus* e = Shop();
+      id = e != nullptr ? e->release : "";
+      return !id.empty() && e->batches_done == 1;
+    }));
+    return id;
+  }
+  LoopStatus snapshot_;
+
   std::vector<ReleaseRecord> Releases() {
     auto r = journal_->reader().Releases({.app = "", .env = "", .limit = 100});
     EXPECT_TRUE(r.ok());
@@ -305,6 +394,7 @@ class LoopTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::shared_ptr<FaultyJournalFs> fs_ = std::make_shared<FaultyJournalFs>();
   FakeClock clock_;
   FakeGit git_;
   MemoryCluster cluster_;
@@ -407,6 +497,92 @@ TEST_F(LoopTest, AdoptionAndTheApiServersWarningsAreRecorded) {
   EXPECT_EQ(releases[0].warnings,
             std::vector<std::string>{"Service/shop/prod: spec.ports[0]: a port warning"});
   EXPECT_NE(DeploymentName(), "");
+}
+
+TEST_F(LoopTest, AHoldByPolicyIsStillHeldAfterARestartUntilResumed) {
+  const std::string id = BatchedRelease("{batches: 3, pause: first}");
+  ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
+  EXPECT_EQ(journal_->reader().Release(id)->hold, journal::Hold::kPolicy);
+  const int scales = cluster_.scales;
+
+  OpenJournal();  // the next process, as after a SIGKILL
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(60s);
+    reconciler_->Step();
+  }
+  EXPECT_EQ(Phase(), "held");
+  EXPECT_EQ(Shop()->release, id);
+  EXPECT_EQ(cluster_.scales, scales);  // nothing moved while held
+
+  ASSERT_TRUE(reconciler_->Resume(id).ok());
+  ASSERT_TRUE(StepUntil([&] { return Shop()->release.empty(); }));
+  EXPECT_EQ(BatchesOf(id), (std::vector<int>{1, 2, 3}));  // none repeated
+  EXPECT_EQ(journal_->reader().Release(id)->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(journal_->reader().Release(id)->hold, journal::Hold::kNone);
+}
+
+TEST_F(LoopTest, AnOperatorsPauseIsJournalledAndHoldsAfterARestart) {
+  const std::string id = BatchedRelease("{batches: 3, batchInterval: 30s}");
+  ASSERT_TRUE(reconciler_->Pause(id).ok());  // between batch 1 and 2: held at once
+  EXPECT_TRUE(journal_->reader().Release(id)->pause_requested);
+  ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
+  EXPECT_EQ(journal_->reader().Release(id)->hold, journal::Hold::kOperator);
+  const int scales = cluster_.scales;
+
+  OpenJournal();
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(60s);
+    reconciler_->Step();
+  }
+  EXPECT_EQ(Phase(), "held");
+  EXPECT_EQ(cluster_.scales, scales);
+  ASSERT_TRUE(reconciler_->Resume(id).ok());
+  ASSERT_TRUE(StepUntil([&] { return Shop()->release.empty(); }));
+  EXPECT_EQ(BatchesOf(id), (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(LoopTest, AnAbortAskedForIsCarriedOutAfterARestart) {
+  const std::string id = BatchedRelease("{batches: 3, pause: first}");
+  ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
+  // The abort is written; the process dies before the order moves.
+  ReleaseRecord r = *journal_->reader().Release(id);
+  r.abort_requested = true;
+  ASSERT_TRUE(journal_->Append(&r).ok());
+  OpenJournal();
+  ASSERT_TRUE(StepUntil([&] { return Shop()->release.empty(); }));
+  EXPECT_EQ(journal_->reader().Release(id)->outcome, Outcome::kAborted);
+}
+
+TEST_F(LoopTest, AFullDiskHoldsTheOrdersBackAndNothingIsLostOrRecordedTwice) {
+  const std::string id = BatchedRelease("{batches: 3, batchInterval: 10s}");
+  fs_->full = true;
+  // At most the batch in hand ends; then nothing moves until it is written.
+  for (int i = 0; i < 20; ++i) {
+    clock_.Advance(10s);
+    reconciler_->Step();
+  }
+  const int scales = cluster_.scales;
+  for (int i = 0; i < 20; ++i) {
+    clock_.Advance(10s);
+    reconciler_->Step();
+  }
+  EXPECT_EQ(cluster_.scales, scales);
+  LoopStatus status = reconciler_->Snapshot();
+  EXPECT_NE(status.journal_error.find("No space left on device"), std::string::npos);
+  auto [ready, why] = Readiness(status);
+  EXPECT_FALSE(ready);
+  EXPECT_NE(why.find("the journal cannot be written"), std::string::npos) << why;
+  EXPECT_FALSE(reconciler_->Pause(id).ok());  // a decision that cannot be written is refused
+  EXPECT_FALSE(journal_->reader().Release(id)->pause_requested);
+
+  fs_->full = false;  // space again
+  ASSERT_TRUE(StepUntil([&] { return Shop()->release.empty(); }));
+  EXPECT_EQ(BatchesOf(id), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(journal_->reader().Release(id)->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(reconciler_->Snapshot().journal_error, "");
+  auto log = journal_->reader().SyncLog(0);
+  ASSERT_TRUE(log.ok());
+  EXPECT_GE(log->size(), 3u);  // the cycles of the full disk too, written once there was room
 }
 
 TEST_F(LoopTest, NothingDueNothingDone) {

@@ -156,7 +156,15 @@ std::chrono::milliseconds ReleaseOrder::held_for() const {
 }
 
 void ReleaseOrder::Pause() {
-  if (phase_ == OrderPhase::kRunning) pause_requested_ = true;
+  if (phase_ != OrderPhase::kRunning) return;
+  if (stage_ == Stage::kBetween || (stage_ == Stage::kIdle && forward_batches_ > 0)) {
+    // Between two batches: held before the next one begins.
+    phase_ = OrderPhase::kHeld;
+    held_since_ = clock_.Now();
+    stage_ = Stage::kIdle;
+    return;
+  }
+  pause_requested_ = true;  // a batch is in hand: held once it is done
 }
 
 void ReleaseOrder::Resume() {

@@ -196,6 +196,31 @@ TEST(ReleaseOrder, AHoldDecidedBeforeHoldsANewOrderFromTheStart) {
   EXPECT_EQ(halted.error(), "batch 1: 0 of 2 instances Ready");
 }
 
+TEST(ReleaseOrder, APauseBetweenBatchesHoldsBeforeTheNextOne) {
+  FakeClock clock;
+  SimWorkloads sim(clock, 4, 2);
+  sim.Add("old", 4);
+  sim.Add("new", 0);
+  auto policy = Policy(4, 2);
+  policy.batch_interval = 30s;
+  ReleaseOrder order(sim, clock, "shop", "prod", "new", policy);
+  for (int i = 0; i < 1000 && order.batches().empty(); ++i) {
+    auto next = order.Step();
+    if (next > clock.Now()) clock.Advance(next - clock.Now());
+  }
+  ASSERT_EQ(order.batches().size(), 1u);  // batch 1 done, waiting out the interval
+  const int scales = sim.scales;
+  order.Pause();
+  EXPECT_EQ(order.phase(), OrderPhase::kHeld);
+  clock.Advance(60s);
+  order.Step();
+  EXPECT_EQ(order.phase(), OrderPhase::kHeld);
+  EXPECT_EQ(sim.scales, scales);
+  order.Resume();
+  EXPECT_EQ(Drive(order, clock), OrderPhase::kSucceeded);
+  EXPECT_EQ(order.batches().size(), 2u);
+}
+
 TEST(ReleaseOrder, AbortFromAHoldReturnsToAllOld) {
   FakeClock clock;
   SimWorkloads sim(clock, 4, 2);

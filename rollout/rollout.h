@@ -118,7 +118,7 @@ class ReleaseOrder {
   // restart), so that the ones the cluster shows beyond them are recorded.
   void SetRecordedBatches(int batches);
 
-  void Pause();   // hold after the batch in hand
+  void Pause();   // hold now when between batches, else after the batch in hand
   void Resume();  // go on from a hold (also a failed, halted one: retries the batch)
   void Abort();   // roll back, batch by batch
   // A hold decided before (by a process that stopped since): held from
