@@ -13,8 +13,8 @@ namespace {
 // taken back, and the log says whose they were. An object pagoda believed
 // new that turns out to exist is never forced: someone made it since it was
 // looked up. An adoption is forced from the start, and says from whom.
-Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change, const std::string& apply,
-                ChangeSetEntry* entry) {
+Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change,
+                const std::string& apply, ChangeSetEntry* entry) {
   entry->key = change.key.ToString();
   const bool adopt = change.action == diff::Action::kAdopt;
   auto applied = client.Patch(apply + (adopt ? "&force=true" : ""), "application/apply-patch+yaml",
@@ -164,7 +164,8 @@ Status CheckOwnership(kube::KubeClient& client, const diff::Scope& scope, diff::
   return Status::Ok();
 }
 
-ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options) {
+ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
+                      const ExecuteOptions& options) {
   ExecuteResult result;
   const std::string dry = options.dry_run ? "&dryRun=All" : "";
   auto fail = [&](const diff::PlannedChange& change, Status status) {

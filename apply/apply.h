@@ -52,7 +52,8 @@ struct ExecuteResult {
 // Fields another manager took from an object pagoda owns are taken back
 // (the log names the manager); an object pagoda did not own is never forced,
 // except a kAdopt. Conflicts and blocked changes are skipped, with their reason.
-ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan, const ExecuteOptions& options);
+ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
+                      const ExecuteOptions& options);
 
 // Before the first write of an object, pagoda knows whether it exists and
 // whose it is. Each kCreate is looked up (none in a namespace that does not

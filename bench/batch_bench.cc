@@ -103,7 +103,7 @@ class TimedWorkloads final : public rollout::Workloads {
  public:
   explicit TimedWorkloads(rollout::Workloads& inner) : inner_(inner) {}
   Result<std::map<std::string, rollout::RevisionState>> Read(const std::string& ns,
-                                                           const std::string& env) override {
+                                                             const std::string& env) override {
     return inner_.Read(ns, env);
   }
   Status Scale(const std::string& ns, const std::string& deployment, int64_t replicas) override {
@@ -287,8 +287,9 @@ Status OneRun(const Args& args, const kube::Credentials& creds, int poll_ms, int
   const auto end = Steady::now();
   watcher.Stop();
   if (order.phase() != rollout::OrderPhase::kSucceeded) {
-    return Status::Internal("the order ended " + std::string(rollout::OrderPhaseName(order.phase())) +
-                            ": " + order.error());
+    return Status::Internal("the order ended " +
+                            std::string(rollout::OrderPhaseName(order.phase())) + ": " +
+                            order.error());
   }
   const auto stats1 = (*order_client)->stats();
   const double seconds = Ms(end - start) / 1000;

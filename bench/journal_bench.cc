@@ -37,8 +37,9 @@ ReleaseRecord Record(int i) {
             1714557500000 + i, "previous change"};
   r.from_revision = "3f2a9c1b0d";
   r.to_revision = "9e8d7c6b5a";
-  r.changes = {{pagoda::journal::ChangeAction::kCreated, "Deployment/" + r.app + "/prod-9e8d7c6b5a"},
-               {pagoda::journal::ChangeAction::kUnchanged, "Service/" + r.app + "/prod"}};
+  r.changes = {
+      {pagoda::journal::ChangeAction::kCreated, "Deployment/" + r.app + "/prod-9e8d7c6b5a"},
+      {pagoda::journal::ChangeAction::kUnchanged, "Service/" + r.app + "/prod"}};
   r.batches = {{1,
                 2,
                 1714557601000 + i,

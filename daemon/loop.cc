@@ -33,7 +33,7 @@ Reconciler::Reconciler(LoopOptions options, GitSource& git, Journal& journal,
       if (e.status.commit.empty() && r.outcome == Outcome::kSucceeded) e.status.commit = r.to.id;
       if (r.outcome == Outcome::kInProgress && e.in_progress.empty()) {
         e.in_progress = r.id;
-        spdlog::info("release={} app={} env={} was in progress when pagoda stopped; resuming", r.id,
+        spdlog::info("release={} app={} env={} is in progress; taken up where it stands", r.id,
                      r.app, r.env);
       }
     }
@@ -269,7 +269,10 @@ LoopStatus Reconciler::Snapshot() const {
     if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
   }
   for (const auto& [key, e] : envs_) {
-    if (e->status.cluster.empty() && e->status.error.empty() && e->in_progress.empty()) continue;
+    if (e->status.cluster.empty() && e->status.error.empty() && e->in_progress.empty() &&
+        !pins_.count(key)) {
+      continue;
+    }
     EnvironmentStatus s = e->status;
     s.release = e->in_progress;
     if (auto order = orders_.find(key); order != orders_.end()) {

@@ -211,6 +211,11 @@ class Reconciler {
   void FlushUnsaved();
   void Reconcile(Clock::TimePoint now, bool new_commit);
   void ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry, std::vector<std::string>* errors);
+  // Renders APP/ENV at `commit` and releases it as a manual rollback;
+  // a release in flight there is taken up under its id.
+  Result<std::string> ReleaseAt(const std::string& app, const std::string& env,
+                                const std::string& commit, std::vector<std::string>* errors);
+  void ResumePinnedReleases(std::vector<std::string>* errors);
   Result<std::shared_ptr<const Loaded>> Load(const std::string& commit);
   std::map<std::string, std::string> ServersFor(const manifest::Repository& repo,
                                                 const Selection& selection,

@@ -785,6 +785,33 @@ TEST_F(LoopTest, RollbackPinsUntilTheRepositoryChangesTheEnvironment) {
   EXPECT_EQ(reconciler_->Snapshot().environments[0].pinned_commit, "");
 }
 
+TEST_F(LoopTest, ARollbackInFlightIsTakenUpAtItsPinAfterARestart) {
+  const auto batched = [&](const std::string& image) {
+    auto files = Repo(image);
+    files["apps/shop/envs/prod.yaml"] += "  release: {batches: 3, batchInterval: 30s}\n";
+    return files;
+  };
+  git_.Push(batched("example.com/web:1"), "web 1");
+  Step();
+  const std::string v1 = Releases()[0].id, first_rev = DeploymentName();
+  git_.Push(batched("example.com/web:2"), "web 2");
+  reconciler_->RequestSync();
+  Step();
+  auto id = reconciler_->Rollback("shop", "prod", v1);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_TRUE(StepUntil([&] { return Shop()->batches_done == 1; }));
+
+  OpenJournal();  // the next process: the environment is pinned, its rollback unfinished
+  ASSERT_TRUE(StepUntil([&] { return Shop() != nullptr && Shop()->release.empty(); }));
+  const auto done = journal_->reader().Release(*id);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(done->kind, ReleaseKind::kRollback);
+  EXPECT_EQ(BatchesOf(*id), (std::vector<int>{1, 2, 3}));  // none repeated
+  EXPECT_EQ(DeploymentName(), first_rev);
+  EXPECT_EQ(Shop()->pinned_commit, done->to.id);
+}
+
 TEST_F(LoopTest, UnpinResumesAutoSync) {
   git_.Push(Repo("example.com/web:1"));
   Step();

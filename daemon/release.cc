@@ -268,6 +268,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     it = pins_.erase(it);
     (void)SavePins();  // a failure is in journal_error_; the pin is gone from memory either way
   }
+  ResumePinnedReleases(errors);
 
   Selection selection;
   selection.everything = pins_.empty();
@@ -729,6 +730,27 @@ Result<std::string> Reconciler::Rollback(const std::string& app, const std::stri
     commit = *resolved;
   }
   if (commit.empty()) return Status::InvalidArgument(to + " names no commit");
+  std::vector<std::string> errors;
+  auto id = ReleaseAt(app, env, commit, &errors);
+  if (!id.ok()) return id.status();
+  // The pin: held until the tip asks something else of the environment.
+  std::string digest;
+  if (loaded_) {
+    if (auto d = EnvDigest(loaded_->repo, app, env); d.ok()) digest = *d;
+  }
+  pins_[{app, env}] = {commit, digest, clock_.UnixMillis()};
+  if (Status st = SavePins(); !st.ok()) {
+    errors.push_back("the pin is not written, so a restart would not keep it: " + st.ToString());
+  }
+  spdlog::info("app={} env={} commit={} release={} pinned by a rollback; auto-sync holds for it",
+               app, env, commit.substr(0, 12), *id);
+  if (!errors.empty()) return Status::Unavailable(*id + ": " + errors.back());
+  return *id;
+}
+
+Result<std::string> Reconciler::ReleaseAt(const std::string& app, const std::string& env,
+                                          const std::string& commit,
+                                          std::vector<std::string>* errors) {
   auto loaded = Load(commit);
   if (!loaded.ok()) return loaded.status();
   pinned_loads_[commit] = *loaded;
@@ -749,9 +771,9 @@ Result<std::string> Reconciler::Rollback(const std::string& app, const std::stri
   Selection selection;
   selection.everything = false;
   selection.apps[app] = {env};
-  std::vector<std::string> errors;
-  auto server_of = ServersFor(repo, selection, &errors);
-  if (!errors.empty()) return Status::Unavailable(errors.front());
+  std::vector<std::string> unreachable;
+  auto server_of = ServersFor(repo, selection, &unreachable);
+  if (!unreachable.empty()) return Status::Unavailable(unreachable.front());
   std::vector<RenderProblem> problems;
   auto servers = DesiredState(repo, selection, {.commit = commit}, server_of, &problems);
   if (!problems.empty()) return Status::InvalidArgument(problems.front().message);
@@ -762,25 +784,28 @@ Result<std::string> Reconciler::Rollback(const std::string& app, const std::stri
   std::vector<const diff::PlannedChange*> group;
   for (const auto& c : (*planned)->plan.changes) group.push_back(&c);
 
-  // The pin: held until the tip asks something else of the environment.
-  std::string digest;
-  if (loaded_) {
-    if (auto d = EnvDigest(loaded_->repo, app, env); d.ok()) digest = *d;
-  }
+  EnvFor(app, env).status.cluster = model->cluster.value;
   ReleaseRequest request{
       server, app,  env,  model->cluster.value, group, true, Trigger::kManualRollback,
       commit, true, model};
-  std::string id = Release(request, &errors);
+  std::string id = Release(request, errors);
   if (id.empty())
-    return Status::IOError(errors.empty() ? "the release was not recorded" : errors.front());
-  pins_[{app, env}] = {commit, digest, clock_.UnixMillis()};
-  if (Status st = SavePins(); !st.ok()) {
-    errors.push_back("the pin is not written, so a restart would not keep it: " + st.ToString());
-  }
-  spdlog::info("app={} env={} commit={} release={} pinned by a rollback; auto-sync holds for it",
-               app, env, commit.substr(0, 12), id);
-  if (!errors.empty()) return Status::Unavailable(id + ": " + errors.back());
+    return Status::IOError(errors->empty() ? "the release was not recorded" : errors->front());
   return id;
+}
+
+// A pinned environment is left out of the reconcile; a rollback to it that
+// an earlier process or loop left in flight is taken up here, at the pin.
+void Reconciler::ResumePinnedReleases(std::vector<std::string>* errors) {
+  for (const auto& [key, pin] : pins_) {
+    auto it = envs_.find(key);
+    if (it == envs_.end() || it->second->in_progress.empty() || orders_.count(key)) continue;
+    const auto& [app, env] = key;
+    if (auto id = ReleaseAt(app, env, pin.commit, errors); !id.ok()) {
+      errors->push_back(app + "/" + env + ": resuming " + it->second->in_progress + ": " +
+                        id.status().ToString());
+    }
+  }
 }
 
 }  // namespace pagoda::daemon

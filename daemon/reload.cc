@@ -46,6 +46,7 @@ std::string Joined(const std::vector<std::string>& words) {
 // format) takes effect before the next step. Releases in flight go on: the
 // new loop reads them, and the decisions they took, from the journal.
 void Process::Reload() {
+  if (stop_) return;  // a stop asked for wins over a reload
   if (flags_.config.empty()) {
     spdlog::warn("SIGHUP: no --config file to reload");
     return;

@@ -30,7 +30,6 @@ bool Denied(const Status& status) {
          status.code() == Status::Code::kNotFound;
 }
 
-
 }  // namespace
 
 namespace internal {

@@ -215,7 +215,7 @@ TEST(Batches, InvariantsHoldAtEveryPodEventForEveryReplicaAndBatchCount) {
       // The watch has listed what exists before the release begins.
       ASSERT_TRUE(testing::WaitUntil([&] { return watch.ready() == R; }, 30s));
       rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new",
-                                Policy(R, B));
+                                  Policy(R, B));
       watch.Begin();
       EXPECT_EQ(Drive(order), rollout::OrderPhase::kSucceeded) << order.error();
       EXPECT_EQ(env.Replicas("new"), R);
@@ -300,7 +300,7 @@ TEST(Batches, AnOrderBuiltAfterEveryStepFinishesWithoutRepeatingABatch) {
   auto deadline = std::chrono::steady_clock::now() + 120s;
   while (!rollout::Finished(phase) && std::chrono::steady_clock::now() < deadline) {
     rollout::ReleaseOrder order(*env.workloads, RealClock(), env.ns.name(), "prod", "new",
-                              Policy(6, 3));
+                                Policy(6, 3));
     order.SetRecordedBatches(static_cast<int>(indices.size()));  // what the journal would hold
     order.Step();
     std::this_thread::sleep_for(50ms);

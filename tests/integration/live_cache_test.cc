@@ -269,7 +269,7 @@ TEST_F(LiveCacheTest, WithoutAWatchEveryReadLists) {
   kube::Credentials creds = TestCluster::Get().Pagoda();
   kube::ClientOptions options;
   kube::TlsConfig tls{creds.ca_pem, creds.client_cert_pem, creds.client_key_pem,
-                       creds.insecure_skip_tls_verify, creds.tls_server_name};
+                      creds.insecure_skip_tls_verify, creds.tls_server_name};
   options.transport_factory = [tls]() -> Result<std::unique_ptr<kube::HttpTransport>> {
     auto inner = kube::NewCurlTransport(tls);
     if (!inner.ok()) return inner.status();

@@ -50,6 +50,9 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   int pid() const { return pid_; }
+  // Waits for it to exit, at most `timeout`; true (and its wait status in
+  // `status`) when it did. It is not stopped again when this object goes.
+  bool WaitForExit(std::chrono::milliseconds timeout, int* status = nullptr);
   // The next line of its stdout, without the newline; "" at end of output
   // or after `timeout`.
   std::string ReadLine(std::chrono::milliseconds timeout);

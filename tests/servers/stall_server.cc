@@ -30,7 +30,7 @@ int ConnectLoopback(int port) {
 
 Status StallingServer::Start(int upstream_port, size_t pass_bytes) {
   upstream_ = upstream_port;
-  pass_bytes_ = upstream_port == 0 ? 0 : pass_bytes;
+  pass_bytes_.store(upstream_port == 0 ? 0 : pass_bytes);
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listen_fd_ < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
   sockaddr_in addr{};
@@ -87,20 +87,21 @@ void StallingServer::Relay(int client) {
     std::lock_guard lock(mu_);
     fds_.push_back(upstream);
   }
+  const size_t pass_bytes = pass_bytes_.load();
   size_t passed = 0;
   char buffer[4096];
   while (!stop_) {
     pollfd p[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
-    const bool relaying = upstream >= 0 && passed < pass_bytes_;
+    const bool relaying = upstream >= 0 && passed < pass_bytes;
     int n = ::poll(p, relaying ? 2 : 1, 100);
     if (n <= 0) continue;
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t got = ::read(client, buffer, sizeof buffer);
       if (got <= 0) return;
-      if (upstream >= 0 && passed < pass_bytes_ && ::write(upstream, buffer, got) != got) return;
+      if (upstream >= 0 && passed < pass_bytes && ::write(upstream, buffer, got) != got) return;
     }
     if (relaying && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      ssize_t got = ::read(upstream, buffer, std::min(sizeof buffer, pass_bytes_ - passed));
+      ssize_t got = ::read(upstream, buffer, std::min(sizeof buffer, pass_bytes - passed));
       if (got <= 0) return;
       if (::write(client, buffer, got) != got) return;
       passed += static_cast<size_t>(got);

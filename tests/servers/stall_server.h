@@ -27,6 +27,10 @@ class StallingServer {
 
   // upstream_port 0: silent.
   Status Start(int upstream_port, size_t pass_bytes);
+  // For the connections that come from now on: how much of the upstream's
+  // answers each passes on (kAll: all of it, a working server).
+  static constexpr size_t kAll = SIZE_MAX;
+  void SetPassBytes(size_t pass_bytes) { pass_bytes_.store(pass_bytes); }
   void Stop();
   int port() const { return port_; }
   int accepted() const { return accepted_.load(); }
@@ -38,7 +42,7 @@ class StallingServer {
   void Relay(int client);
 
   int upstream_ = 0;
-  size_t pass_bytes_ = 0;
+  std::atomic<size_t> pass_bytes_{0};
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
