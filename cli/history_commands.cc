@@ -1,7 +1,5 @@
 #include "cli/history_commands.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/json.h"
 #include "control/control.h"
 #include "journal/journal.h"
 
@@ -391,21 +390,13 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
 }
 
 std::string AnswerError(const rapidjson::Document& answer) {
-  auto error = answer.FindMember("error");
-  if (error != answer.MemberEnd() && error->value.IsString()) return error->value.GetString();
-  return "the daemon refused without saying why";
+  std::string error = json::StringAt(answer, "error");
+  return error.empty() ? "the daemon refused without saying why" : error;
 }
 
 bool AnswerOk(const rapidjson::Document& answer) {
   auto ok = answer.FindMember("ok");
   return ok != answer.MemberEnd() && ok->value.IsBool() && ok->value.GetBool();
-}
-
-std::string Compact(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 int RunStatus(const Flags& flags, std::ostream& out, std::ostream& err) {
@@ -472,7 +463,7 @@ int Ask(const Flags& flags, const std::string& request,
     return 3;
   }
   bool ok = AnswerOk(*answer);
-  if (flags.json) out << Compact(*answer) << "\n";
+  if (flags.json) out << json::Compact(*answer) << "\n";
   if (!ok) {
     err << "pagoda: the daemon refused: " << AnswerError(*answer) << "\n";
     return 1;
@@ -501,10 +492,8 @@ int RunRollback(const Flags& flags, std::ostream& out, std::ostream& err) {
   return Ask(
       flags, request,
       [&](const rapidjson::Document& answer) {
-        auto release = answer.FindMember("release");
-        std::string id = release != answer.MemberEnd() && release->value.IsString()
-                             ? release->value.GetString()
-                             : "?";
+        std::string id = json::StringAt(answer, "release");
+        if (id.empty()) id = "?";
         return "rollback of " + flags.target + " to " + flags.to + ": release " + id + "\n" +
                flags.target +
                " is pinned: auto-sync holds for it until the repository moves past it or `pagoda "

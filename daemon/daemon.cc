@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "control/control.h"
 #include "daemon/config.h"
 #include "daemon/log_format.h"
@@ -106,11 +107,6 @@ StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
     return std::tie(a.app, a.env) < std::tie(b.app, b.env);
   });
   return doc;
-}
-
-std::string Str(const rapidjson::Document& request, const char* name) {
-  auto it = request.FindMember(name);
-  return it != request.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
 }
 
 // The webhook secret: the file's content less trailing whitespace.
@@ -306,7 +302,7 @@ int RunDaemon(const DaemonFlags& flags, std::ostream& err) {
   std::pair<bool, std::string> readiness{false, "starting"};
 
   auto control = ControlServer::Start(config.SocketPath(), [&](const rapidjson::Document& request) {
-    const std::string command = Str(request, "command");
+    const std::string command = json::StringAt(request, "command");
     auto rt = current();
     Reconciler& reconciler = *rt->reconciler;
     if (command == "status") {
@@ -319,19 +315,20 @@ int RunDaemon(const DaemonFlags& flags, std::ostream& err) {
       return ControlOk();
     }
     if (command == "rollback") {
-      auto id = reconciler.Rollback(Str(request, "app"), Str(request, "env"), Str(request, "to"));
+      auto id = reconciler.Rollback(json::StringAt(request, "app"), json::StringAt(request, "env"),
+                                    json::StringAt(request, "to"));
       if (!id.ok()) return ControlError(id.status().message());
       notify();
       return "{\"ok\":true,\"release\":\"" + *id + "\"}";
     }
     if (command == "unpin") {
-      Status st = reconciler.Unpin(Str(request, "app"), Str(request, "env"));
+      Status st = reconciler.Unpin(json::StringAt(request, "app"), json::StringAt(request, "env"));
       if (!st.ok()) return ControlError(st.message());
       notify();
       return ControlOk();
     }
     if (command == "pause" || command == "resume" || command == "abort") {
-      const std::string id = Str(request, "id");
+      const std::string id = json::StringAt(request, "id");
       Status st = command == "pause"    ? reconciler.Pause(id)
                   : command == "resume" ? reconciler.Resume(id)
                                         : reconciler.Abort(id);
