@@ -334,7 +334,7 @@ TEST(StatusDocumentTest, JsonIsTheAgreedShape) {
       SampleStatus().ToJson(),
       R"({"time":"2024-05-01T10:00:00.000Z",)"
       R"("commit":{"id":"3f2a9c1d00000000000000000000000000000000","summary":"shop-web: image 1.4.3"},)"
-      R"("repo":{"url":"https://deploy:***@git.example.com/apps.git","ref":"main",)"
+      R"("repo":{"url":"https://git.example.com/apps.git","ref":"main",)"
       R"("lastFetch":"2024-05-01T09:59:58.000Z","error":"fetch: connection refused"},)"
       R"("environments":[)"
       R"({"app":"orders","env":"test","cluster":"","revision":"","commit":"","health":"degraded",)"
@@ -365,9 +365,10 @@ TEST(StatusDocumentTest, RoundTrips) {
 TEST(StatusDocumentTest, SecretsInTheRepoUrlAreNeverWritten) {
   StatusDocument s;
   for (const auto& [url, shown] : std::vector<std::pair<std::string, std::string>>{
-           {"https://user:pw@host/a.git", "https://user:***@host/a.git"},
-           {"https://ghp_token@host/a.git", "https://***@host/a.git"},
+           {"https://user:pw@host/a.git", "https://host/a.git"},
+           {"https://ghp_token@host/a.git", "https://host/a.git"},
            {"ssh://git@host/a.git", "ssh://git@host/a.git"},
+           {"ssh://git:pw@host/a.git", "ssh://git@host/a.git"},
            {"git@host:a.git", "git@host:a.git"},
            {"https://host/a@b.git", "https://host/a@b.git"},
            {"/srv/repo", "/srv/repo"}}) {
@@ -410,7 +411,7 @@ TEST(StatusDocumentTest, StatusFileIsWrittenWholeAndPrivate) {
   ASSERT_TRUE(WriteStatusFile(path, changed).ok());
   Result<StatusDocument> back = ReadStatusFile(path);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
-  changed.repo.url = "https://deploy:***@git.example.com/apps.git";
+  changed.repo.url = "https://git.example.com/apps.git";
   EXPECT_EQ(*back, changed);
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);

@@ -11,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "base/url.h"
 #include "control/control.h"
 
 namespace pagoda::control {
@@ -29,26 +30,6 @@ void StrOrNull(Writer& w, std::string_view key, std::string_view value) {
   } else {
     json::String(w, key, value);
   }
-}
-
-// "https://user:secret@host/x" → "https://user:***@host/x"; a bare http(s)
-// userinfo is a token and goes whole. scp-style and ssh users stay.
-std::string RedactUrl(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t start = scheme + 3;
-  size_t end = url.find_first_of("/?#", start);
-  size_t at = url.rfind('@', end == std::string::npos ? std::string::npos : end);
-  if (at == std::string::npos || at < start) return url;
-  std::string userinfo = url.substr(start, at - start);
-  size_t colon = userinfo.find(':');
-  bool http = url.starts_with("http://") || url.starts_with("https://");
-  if (colon != std::string::npos) {
-    userinfo = userinfo.substr(0, colon) + ":***";
-  } else if (http) {
-    userinfo = "***";
-  }
-  return url.substr(0, start) + userinfo + url.substr(at);
 }
 
 Status ReadPin(const json::Fields& f, StatusDocument::Pin* pin) {

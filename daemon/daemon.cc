@@ -13,6 +13,7 @@
 
 #include "base/file.h"
 #include "base/json.h"
+#include "base/url.h"
 #include "control/control.h"
 #include "daemon/config.h"
 #include "daemon/log_format.h"
@@ -42,7 +43,6 @@ using server::WebhookVerifier;
 using source::GitRef;
 using source::GitSourceOptions;
 using source::OpenGitSource;
-using source::RedactUrl;
 namespace {
 
 constexpr int kUsage = 2;

@@ -140,8 +140,4 @@ class GitSource {
 // Fetch() talks to the remote. InvalidArgument for an unusable URL or options.
 Result<std::unique_ptr<GitSource>> OpenGitSource(GitSourceOptions options);
 
-// `url` without a password or token: "https://host/repo.git" for
-// "https://user:token@host/repo.git"; ssh and scp-style URLs keep the login.
-std::string RedactUrl(std::string_view url);
-
 }  // namespace pagoda::source
