@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "control/control.h"
 #include "journal/journal.h"
+#include "manifest/manifest.h"
 
 namespace pagoda::cli {
 
@@ -675,32 +676,11 @@ Result<TimeMs> ParseSince(std::string_view text, TimeMs now) {
     }
     return *time + millis - offset_min * 60'000;
   }
-  // A duration: one or more NUMBER UNIT, units ms, s, m, h, d.
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    int64_t number = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      if (number > 1'000'000'000) return bad();
-      number = number * 10 + (text[i++] - '0');
-    }
-    if (i == start) return bad();
-    std::string_view unit;
-    size_t unit_start = i;
-    while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
-    unit = text.substr(unit_start, i - unit_start);
-    int64_t scale = unit == "ms"  ? 1
-                    : unit == "s" ? 1000
-                    : unit == "m" ? 60'000
-                    : unit == "h" ? 3'600'000
-                    : unit == "d" ? 86'400'000
-                                  : 0;
-    if (scale == 0) return bad();
-    total += number * scale;
-    if (total > 100'000LL * 86'400'000) return bad();  // past any journal, and no overflow
-  }
-  return now - total;
+  // A duration, in the grammar of every other duration pagoda reads.
+  if (text[0] < '0' || text[0] > '9') return bad();
+  Result<int64_t> ago = manifest::ParseDuration(text);
+  if (!ago.ok()) return ago.status();
+  return now - *ago;
 }
 
 HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>()) {
@@ -739,7 +719,7 @@ HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>
       "log", "The sync log: one line per reconcile cycle, oldest first. With --json, JSON lines.");
   AddStateOptions(f->log, f);
   f->log->add_option("--since", f->since,
-                     "from this long ago (10m, 1h30m, 2d) or this RFC 3339 time on");
+                     "from this long ago (10m, 1h30m, 48h) or this RFC 3339 time on");
   f->log->add_flag("--follow,-f", f->follow,
                    "keep printing new entries until interrupted (SIGINT or SIGTERM)");
 
