@@ -7,13 +7,19 @@
 // stop here.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "manifest/manifest.h"
+namespace pagoda {
 
-namespace pagoda::manifest {
+// A place in a file, both counted from 1; {0, 0} when unknown.
+struct Pos {
+  int line = 0;
+  int column = 0;
+};
 
 struct YamlEntry;
 
@@ -77,4 +83,4 @@ bool IsYamlBool(std::string_view plain, bool* value);
 bool IsYamlInt(std::string_view plain, int64_t* value);
 bool IsYamlFloat(std::string_view plain);
 
-}  // namespace pagoda::manifest
+}  // namespace pagoda

@@ -1,10 +1,10 @@
-#include "manifest/yaml_reader.h"
+#include "base/yaml.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-namespace pagoda::manifest {
+namespace pagoda {
 namespace {
 
 YamlResult Read(std::string_view text) { return ReadYaml(text, YamlLimits{}); }
@@ -151,4 +151,4 @@ TEST(YamlReader, CoreSchemaResolution) {
 }
 
 }  // namespace
-}  // namespace pagoda::manifest
+}  // namespace pagoda

@@ -1,4 +1,4 @@
-#include "manifest/yaml_reader.h"
+#include "base/yaml.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
-namespace pagoda::manifest {
+namespace pagoda {
 namespace {
 
 // Thrown inside the event handler to stop the parse; caught in ReadYaml.
@@ -335,4 +335,4 @@ bool IsYamlFloat(std::string_view s) {
   return i == s.size() && (dot || exponent);
 }
 
-}  // namespace pagoda::manifest
+}  // namespace pagoda
