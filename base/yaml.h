@@ -21,6 +21,9 @@ struct Pos {
   int column = 0;
 };
 
+// "file:3:7", where messages point; just "file" when `pos` is unknown.
+std::string FilePos(std::string_view file, Pos pos);
+
 struct YamlEntry;
 
 struct YamlNode {
@@ -40,6 +43,9 @@ struct YamlNode {
   bool IsNull() const { return kind == Kind::kNull; }
   // "a mapping", "a sequence", "a string", "null": for messages.
   std::string_view KindName() const;
+  // The value of `key` when this is a mapping that has it (a null value
+  // included); nullptr otherwise.
+  const YamlNode* Find(std::string_view key) const;
 };
 
 struct YamlEntry {

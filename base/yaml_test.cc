@@ -25,6 +25,20 @@ TEST(YamlReader, RemembersLinesAndColumns) {
   EXPECT_TRUE(root.entries[0].value.plain);
 }
 
+TEST(YamlReader, FindsKeysAndSaysWhere) {
+  YamlResult r = Read("a: 1\nb:\nc: [x]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  const YamlNode& root = r.documents[0].root;
+  ASSERT_NE(root.Find("a"), nullptr);
+  EXPECT_EQ(root.Find("a")->scalar, "1");
+  ASSERT_NE(root.Find("b"), nullptr);  // present, and null
+  EXPECT_TRUE(root.Find("b")->IsNull());
+  EXPECT_EQ(root.Find("d"), nullptr);
+  EXPECT_EQ(root.Find("c")->Find("x"), nullptr);  // not a mapping
+  EXPECT_EQ(FilePos("f.yaml", root.Find("c")->pos), "f.yaml:3:4");
+  EXPECT_EQ(FilePos("f.yaml", Pos{}), "f.yaml");
+}
+
 TEST(YamlReader, NullValuesPointAtTheirKey) {
   YamlResult r = Read("a:\nb: ~\n");
   ASSERT_TRUE(r.ok);

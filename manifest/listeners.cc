@@ -203,9 +203,7 @@ std::string ListenerClaim::Claimant() const {
   return env.empty() ? app + "'s " + kind + " " + name : app + "/" + env;
 }
 
-std::string ListenerClaim::Where() const {
-  return file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
-}
+std::string ListenerClaim::Where() const { return FilePos(file, pos); }
 
 bool ListenerClaim::SameClaimant(const ListenerClaim& other) const {
   return app == other.app && env == other.env && (!env.empty() || name == other.name);
