@@ -1,5 +1,10 @@
 #include "base/json.h"
 
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
 #include <cstdint>
 
 namespace pagoda::json {
@@ -9,12 +14,81 @@ rapidjson::Value Name(std::string_view name) {
   return rapidjson::Value(rapidjson::StringRef(name.data(), name.size()));
 }
 
+// Hands the reader's events to the document, refusing to open an array or
+// object past `max_depth`.
+class DepthBound {
+ public:
+  DepthBound(rapidjson::Document& doc, size_t max_depth) : doc_(doc), max_depth_(max_depth) {}
+
+  bool too_deep() const { return too_deep_; }
+
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned i) { return doc_.Uint(i); }
+  bool Int64(int64_t i) { return doc_.Int64(i); }
+  bool Uint64(uint64_t i) { return doc_.Uint64(i); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    return doc_.RawNumber(s, n, copy);
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool StartObject() { return Open() && doc_.StartObject(); }
+  bool EndObject(rapidjson::SizeType members) {
+    --depth_;
+    return doc_.EndObject(members);
+  }
+  bool StartArray() { return Open() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) {
+    --depth_;
+    return doc_.EndArray(elements);
+  }
+
+ private:
+  bool Open() {
+    too_deep_ = ++depth_ > max_depth_;
+    return !too_deep_;
+  }
+
+  rapidjson::Document& doc_;
+  size_t max_depth_;
+  size_t depth_ = 0;
+  bool too_deep_ = false;
+};
+
 std::string StringOf(const rapidjson::Value* v) {
   return v != nullptr && v->IsString() ? std::string(v->GetString(), v->GetStringLength())
                                        : std::string();
 }
 
 }  // namespace
+
+// ---- Parsing ----
+
+Status Parse(std::string_view text, rapidjson::Document* doc, size_t max_depth) {
+  doc->SetNull();
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream memory(text.data(), text.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(memory);
+  bool too_deep = false;
+  // Populate() moves what the handler built into `doc` when it returns true.
+  auto parse = [&](rapidjson::Document& into) {
+    DepthBound bound(into, max_depth);
+    rapidjson::ParseResult result = reader.Parse<rapidjson::kParseIterativeFlag>(stream, bound);
+    too_deep = bound.too_deep();
+    return !result.IsError();
+  };
+  doc->Populate(parse);
+  if (!reader.HasParseError()) return Status::Ok();
+  doc->SetNull();
+  const std::string at = " at offset " + std::to_string(reader.GetErrorOffset());
+  if (too_deep) {
+    return Status::InvalidArgument("nested deeper than " + std::to_string(max_depth) + " levels" +
+                                   at);
+  }
+  return Status::InvalidArgument(rapidjson::GetParseError_En(reader.GetParseErrorCode()) + at);
+}
 
 // ---- Lenient reading ----
 

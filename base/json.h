@@ -5,6 +5,11 @@
 // the field's path. What another program wrote, where a missing member only
 // means "not set" (API server objects, requests), is read leniently with
 // Member(), At() and StringAt(), which never fail.
+//
+// JSON that comes from outside the process (API servers, forges, the control
+// socket) is parsed with Parse(): without recursion, and only so deep, so
+// that no input can overflow the stack, here or in whatever walks the
+// document afterwards.
 #pragma once
 
 #include <rapidjson/document.h>
@@ -21,6 +26,18 @@
 #include "base/status.h"
 
 namespace pagoda::json {
+
+// ---- Parsing -------------------------------------------------------------------
+
+// Far deeper than anything Kubernetes, a forge or the command line sends.
+inline constexpr size_t kMaxDepth = 512;
+
+// Parses `text` (which need not end in NUL) into `doc` with RapidJSON's
+// iterative parser (kParseIterativeFlag). InvalidArgument "Invalid value. at
+// offset 0", or "nested deeper than 512 levels at offset 512", when it is
+// not one JSON value nested at most `max_depth` arrays and objects deep;
+// `doc` is then null.
+Status Parse(std::string_view text, rapidjson::Document* doc, size_t max_depth = kMaxDepth);
 
 // ---- Lenient reading ---------------------------------------------------------------
 

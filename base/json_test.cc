@@ -12,6 +12,51 @@ rapidjson::Document Doc(std::string_view text) {
   return doc;
 }
 
+std::string ParseError(std::string_view text, size_t max_depth = kMaxDepth) {
+  rapidjson::Document doc;
+  Status s = Parse(text, &doc, max_depth);
+  if (!s.ok()) {
+    EXPECT_TRUE(doc.IsNull()) << text;
+  }
+  return s.ok() ? "ok" : s.message();
+}
+
+TEST(JsonParse, ParsesOneValue) {
+  rapidjson::Document doc;
+  ASSERT_TRUE(Parse(R"({"a":[1,{"b":"c"}],"d":null})", &doc).ok());
+  EXPECT_EQ(Compact(doc), R"({"a":[1,{"b":"c"}],"d":null})");
+  // Not NUL-terminated: only the view is read.
+  std::string_view prefix = std::string_view("[1,2]garbage").substr(0, 5);
+  ASSERT_TRUE(Parse(prefix, &doc).ok());
+  EXPECT_EQ(doc.Size(), 2u);
+  EXPECT_EQ(ParseError("\xEF\xBB\xBF[]"), "ok");  // a byte order mark is skipped
+}
+
+TEST(JsonParse, SaysWhatIsWrongAndWhere) {
+  EXPECT_EQ(ParseError(""), "The document is empty. at offset 0");
+  EXPECT_EQ(ParseError("hello"), "Invalid value. at offset 0");
+  EXPECT_EQ(ParseError("{"), "Missing a name for object member. at offset 1");
+  EXPECT_EQ(ParseError("[1] [2]"),
+            "The document root must not be followed by other values. at "
+            "offset 4");
+  EXPECT_EQ(ParseError("[[[1]]]", 2), "nested deeper than 2 levels at offset 2");
+  EXPECT_EQ(ParseError("[[1]]", 2), "ok");
+  EXPECT_EQ(ParseError(R"({"a":{"b":{}}})", 2), "nested deeper than 2 levels at offset 10");
+}
+
+TEST(JsonParse, DeepNestingIsRefusedWithoutRecursion) {
+  // A recursive parser would need a stack frame per level.
+  EXPECT_EQ(ParseError(std::string(100000, '[')), "nested deeper than 512 levels at offset 512");
+  EXPECT_EQ(ParseError(std::string(100000, '[') + std::string(100000, ']')),
+            "nested deeper than 512 levels at offset 512");
+  std::string deep_objects;
+  for (int i = 0; i < 100000; ++i) deep_objects += "{\"a\":";
+  EXPECT_EQ(ParseError(deep_objects).rfind("nested deeper than 512 levels", 0), 0u);
+  // Without the depth bound, the iterative parser still never recurses.
+  EXPECT_EQ(ParseError(std::string(100000, '['), SIZE_MAX), "Invalid value. at offset 100000");
+  EXPECT_EQ(ParseError(std::string(512, '[') + std::string(512, ']')), "ok");
+}
+
 TEST(JsonLenient, MissingOrMistypedIsEmpty) {
   rapidjson::Document doc =
       Doc(R"({"kind":"Pod","n":3,"metadata":{"name":"web","labels":{"app":"shop"}},"list":[1]})");

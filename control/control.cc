@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <rapidjson/error/en.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -260,11 +259,8 @@ std::optional<std::string> ControlServer::ReadRequest(int fd, std::string* answe
 
 std::string ControlServer::Answer(const std::string& line) {
   rapidjson::Document request;
-  request.Parse(line.data(), line.size());
-  if (request.HasParseError()) {
-    return ControlError(std::string("the request is not JSON: ") +
-                        rapidjson::GetParseError_En(request.GetParseError()) + " at offset " +
-                        std::to_string(request.GetErrorOffset()));
+  if (Status parsed = json::Parse(line, &request); !parsed.ok()) {
+    return ControlError("the request is not JSON: " + parsed.message());
   }
   if (!request.IsObject()) return ControlError("the request is not a JSON object");
   auto command = request.FindMember("command");
@@ -281,8 +277,7 @@ std::string ControlServer::Answer(const std::string& line) {
   }
   // One line of JSON, whatever the handler wrote.
   rapidjson::Document check;
-  check.Parse(answer.data(), answer.size());
-  if (check.HasParseError() || !check.IsObject() || !check.HasMember("ok") ||
+  if (!json::Parse(answer, &check).ok() || !check.IsObject() || !check.HasMember("ok") ||
       !check["ok"].IsBool()) {
     return ControlError("internal error: the daemon's answer is not a JSON object with \"ok\"");
   }
@@ -398,8 +393,7 @@ Result<rapidjson::Document> ControlCall(const std::string& path, const std::stri
                                " closed the connection without an answer");
   }
   rapidjson::Document doc;
-  doc.Parse(answer.data(), answer.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!json::Parse(answer, &doc).ok() || !doc.IsObject()) {
     return Status::Internal("the answer of the daemon on " + path + " is not a JSON object");
   }
   return doc;

@@ -195,6 +195,27 @@ TEST_F(ControlTest, OversizedRequestsAreRefused) {
   EXPECT_EQ(calls_, 1);
 }
 
+TEST_F(ControlTest, DeepNestingIsRefusedWithoutACrash) {
+  ControlServer::Options options;
+  options.max_request = 1 << 20;  // let 100,000 levels reach the parser
+  auto server = StartEcho(options);
+  ASSERT_NE(server, nullptr);
+  const std::string refused =
+      "{\"ok\":false,\"error\":\"the request is not JSON: nested deeper than 512 levels at offset "
+      "512\"}\n";
+  EXPECT_EQ(RawExchange(path_, std::string(100000, '[') + "\n"), refused);
+  EXPECT_EQ(RawExchange(path_, std::string(100000, '[') + std::string(100000, ']') + "\n"),
+            refused);
+  std::string inside = R"({"command":"echo","text":)" + std::string(100000, '[');
+  EXPECT_NE(RawExchange(path_, inside + "\n").find("nested deeper than 512 levels"),
+            std::string::npos);
+  EXPECT_EQ(calls_, 0);
+  Result<rapidjson::Document> answer =
+      ControlCall(path_, ControlRequest("echo", {{"text", "alive"}}), milliseconds(2000));
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_STREQ((*answer)["text"].GetString(), "alive");
+}
+
 TEST_F(ControlTest, SilentClientsAreDropped) {
   EXPECT_EQ(ControlServer::Options().read_timeout, milliseconds(5000));
   ControlServer::Options options;
@@ -398,6 +419,8 @@ TEST(StatusDocumentTest, ParseNamesWhatIsWrong) {
   EXPECT_EQ(error(R"({"environments":[{"app":"a","env":"b","ready":"4"}]})"),
             "status document: environments[0].ready: not an integer");
   EXPECT_EQ(error(R"({"future":1,"environments":[]})"), "ok");
+  EXPECT_EQ(error(std::string(100000, '[')),
+            "status document: not JSON: nested deeper than 512 levels at offset 512");
 }
 
 TEST(StatusDocumentTest, StatusFileIsWrittenWholeAndPrivate) {

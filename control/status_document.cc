@@ -1,6 +1,5 @@
 // The status document of control.h: its JSON and its file.
 #include <fcntl.h>
-#include <rapidjson/error/en.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,13 +184,10 @@ Result<StatusDocument> StatusDocument::FromJson(const rapidjson::Value& value) {
   return doc;
 }
 
-Result<StatusDocument> StatusDocument::Parse(std::string_view json) {
+Result<StatusDocument> StatusDocument::Parse(std::string_view text) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
-  if (doc.HasParseError()) {
-    return Status::InvalidArgument(std::string("status document: not JSON: ") +
-                                   rapidjson::GetParseError_En(doc.GetParseError()) +
-                                   " at offset " + std::to_string(doc.GetErrorOffset()));
+  if (Status parsed = json::Parse(text, &doc); !parsed.ok()) {
+    return Status::InvalidArgument("status document: not JSON: " + parsed.message());
   }
   return FromJson(doc);
 }

@@ -1,4 +1,3 @@
-#include <rapidjson/error/en.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -135,7 +134,7 @@ Status StatusFromResponse(std::string_view method, std::string_view path,
   std::string message;
   std::string reason;
   rapidjson::Document doc;
-  if (!doc.Parse(response.body.c_str()).HasParseError() && doc.IsObject()) {
+  if (json::Parse(response.body, &doc).ok() && doc.IsObject()) {
     message = json::StringAt(doc, "message");
     reason = json::StringAt(doc, "reason");
   }
@@ -256,8 +255,7 @@ Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path,
     auto response = CallRaw("LIST", "GET", page, "", "", "application/json");
     if (!response.ok()) return response.status();
     rapidjson::Document doc;
-    doc.Parse(response->body.data(), response->body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
+    if (!json::Parse(response->body, &doc).ok() || !doc.IsObject()) {
       return Status::Internal("GET " + page + ": response is not a JSON object");
     }
     std::string().swap(response->body);  // the page is parsed: let it go before copying out
@@ -489,10 +487,9 @@ Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_
   rapidjson::Document doc;
   if (response->body.empty()) {
     doc.SetObject();
-  } else if (doc.Parse(response->body.c_str(), response->body.size()).HasParseError()) {
-    return Status::Internal(
-        std::string(method) + " " + std::string(path) +
-        ": response is not JSON: " + rapidjson::GetParseError_En(doc.GetParseError()));
+  } else if (Status parsed = json::Parse(response->body, &doc); !parsed.ok()) {
+    return Status::Internal(std::string(method) + " " + std::string(path) +
+                            ": response is not JSON: " + parsed.message());
   }
   if (method != "GET" && path.find("dryRun=All") == std::string_view::npos) {
     WriteObserver observer;

@@ -376,9 +376,8 @@ void LiveCache::WatchLoop(Kind* k) {
 bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, bool* expired,
                            bool* broken) {
   rapidjson::Document event;
-  event.Parse(line.data(), line.size());
   *broken = true;  // until the event proves good
-  if (event.HasParseError() || !event.IsObject()) return false;
+  if (!json::Parse(line, &event).ok() || !event.IsObject()) return false;
   const std::string type = json::StringAt(event, "type");
   auto object = event.FindMember("object");
   if (object == event.MemberEnd() || !object->value.IsObject()) return false;
