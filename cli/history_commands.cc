@@ -1,7 +1,5 @@
 #include "cli/history_commands.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,8 +12,10 @@
 #include <tuple>
 #include <vector>
 
+#include "base/json.h"
 #include "control/control.h"
 #include "journal/journal.h"
+#include "manifest/manifest.h"
 
 namespace pagoda::cli {
 
@@ -394,21 +394,13 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
 }
 
 std::string AnswerError(const rapidjson::Document& answer) {
-  auto error = answer.FindMember("error");
-  if (error != answer.MemberEnd() && error->value.IsString()) return error->value.GetString();
-  return "the daemon refused without saying why";
+  std::string error = json::StringAt(answer, "error");
+  return error.empty() ? "the daemon refused without saying why" : error;
 }
 
 bool AnswerOk(const rapidjson::Document& answer) {
   auto ok = answer.FindMember("ok");
   return ok != answer.MemberEnd() && ok->value.IsBool() && ok->value.GetBool();
-}
-
-std::string Compact(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 int RunStatus(const Flags& flags, std::ostream& out, std::ostream& err) {
@@ -475,7 +467,7 @@ int Ask(const Flags& flags, const std::string& request,
     return 3;
   }
   bool ok = AnswerOk(*answer);
-  if (flags.json) out << Compact(*answer) << "\n";
+  if (flags.json) out << json::Compact(*answer) << "\n";
   if (!ok) {
     err << "pagoda: the daemon refused: " << AnswerError(*answer) << "\n";
     return 1;
@@ -504,10 +496,8 @@ int RunRollback(const Flags& flags, std::ostream& out, std::ostream& err) {
   return Ask(
       flags, request,
       [&](const rapidjson::Document& answer) {
-        auto release = answer.FindMember("release");
-        std::string id = release != answer.MemberEnd() && release->value.IsString()
-                             ? release->value.GetString()
-                             : "?";
+        std::string id = json::StringAt(answer, "release");
+        if (id.empty()) id = "?";
         return "rollback of " + flags.target + " to " + flags.to + ": release " + id + "\n" +
                flags.target +
                " is pinned: auto-sync holds for it until the repository moves past it or `pagoda "
@@ -689,32 +679,11 @@ Result<TimeMs> ParseSince(std::string_view text, TimeMs now) {
     }
     return *time + millis - offset_min * 60'000;
   }
-  // A duration: one or more NUMBER UNIT, units ms, s, m, h, d.
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    int64_t number = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      if (number > 1'000'000'000) return bad();
-      number = number * 10 + (text[i++] - '0');
-    }
-    if (i == start) return bad();
-    std::string_view unit;
-    size_t unit_start = i;
-    while (i < text.size() && (text[i] < '0' || text[i] > '9')) ++i;
-    unit = text.substr(unit_start, i - unit_start);
-    int64_t scale = unit == "ms"  ? 1
-                    : unit == "s" ? 1000
-                    : unit == "m" ? 60'000
-                    : unit == "h" ? 3'600'000
-                    : unit == "d" ? 86'400'000
-                                  : 0;
-    if (scale == 0) return bad();
-    total += number * scale;
-    if (total > 100'000LL * 86'400'000) return bad();  // past any journal, and no overflow
-  }
-  return now - total;
+  // A duration, in the grammar of every other duration pagoda reads.
+  if (text[0] < '0' || text[0] > '9') return bad();
+  Result<int64_t> ago = manifest::ParseDuration(text);
+  if (!ago.ok()) return ago.status();
+  return now - *ago;
 }
 
 HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>()) {
@@ -753,7 +722,7 @@ HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>
       "log", "The sync log: one line per reconcile cycle, oldest first. With --json, JSON lines.");
   AddStateOptions(f->log, f);
   f->log->add_option("--since", f->since,
-                     "from this long ago (10m, 1h30m, 2d) or this RFC 3339 time on");
+                     "from this long ago (10m, 1h30m, 48h) or this RFC 3339 time on");
   f->log->add_flag("--follow,-f", f->follow,
                    "keep printing new entries until interrupted (SIGINT or SIGTERM)");
 

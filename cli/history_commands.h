@@ -68,8 +68,9 @@ inline constexpr const char* kSystemConfig = "/etc/pagoda/config.yaml";
 Result<DaemonConfig> ResolveStateDir(const std::string& config, const std::string& state_dir,
                                      const std::string& system_config = kSystemConfig);
 
-// `--since`: a duration back from `now` ("90s", "10m", "1h30m", "2d") or an
-// RFC 3339 time ("2024-05-01T10:00:00Z", "2024-05-01T12:00:00.5+02:00").
+// `--since`: a duration back from `now` in manifest::ParseDuration's grammar
+// ("90s", "10m", "1h30m", "48h"; at most a year) or an RFC 3339 time
+// ("2024-05-01T10:00:00Z", "2024-05-01T12:00:00.5+02:00").
 Result<TimeMs> ParseSince(std::string_view text, TimeMs now);
 
 // The commands on a CLI11 app. Construct before parsing; after parsing, Run()

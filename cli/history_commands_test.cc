@@ -389,7 +389,8 @@ TEST(ParseSinceTest, DurationsAndTimes) {
   const TimeMs now = kT0;
   EXPECT_EQ(*ParseSince("10m", now), now - 600'000);
   EXPECT_EQ(*ParseSince("1h30m", now), now - 5'400'000);
-  EXPECT_EQ(*ParseSince("2d", now), now - 172'800'000);
+  EXPECT_EQ(*ParseSince("48h", now), now - 172'800'000);
+  EXPECT_EQ(*ParseSince("0", now), now);
   EXPECT_EQ(*ParseSince("45s", now), now - 45'000);
   EXPECT_EQ(*ParseSince("250ms", now), now - 250);
   EXPECT_EQ(*ParseSince("2024-05-01T10:00:00Z", now), kT0);
@@ -399,7 +400,7 @@ TEST(ParseSinceTest, DurationsAndTimes) {
   EXPECT_EQ(*ParseSince("2024-05-01T05:30:00-04:30", now), kT0);
   for (const char* bad :
        {"", "10", "m", "10x", "1h-", "2024-05-01T10:00:00", "2024-13-01T10:00:00Z",
-        "2024-05-01T10:00:00+2", "2024-05-01T10:00:00.Z", "99999999999999d",
+        "2024-05-01T10:00:00+2", "2024-05-01T10:00:00.Z", "2d", "9000h", "99999999999999d",
         "999999999d999999999d999999999d999999999d999999999d999999999d999999999d"
         "999999999d999999999d999999999d999999999d999999999d"}) {
     EXPECT_FALSE(ParseSince(bad, now).ok()) << bad;

@@ -2,9 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,23 +13,19 @@
 #include <cstring>
 #include <exception>
 
+#include "base/json.h"
+
 namespace pagoda::control {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using json::Compact;
+using json::Key;
+using json::Writer;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxAnswer = 64u << 20;
 
 std::string ErrnoText(int err) { return std::strerror(err); }
-
-void Key(Writer& w, std::string_view key) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-void Str(Writer& w, std::string_view key, std::string_view value) {
-  Key(w, key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
 
 Status Errno(const std::string& what, int err) {
   std::string message = what + ": " + ErrnoText(err);
@@ -65,13 +58,6 @@ int MillisLeft(Clock::time_point deadline) {
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1'000'000));
 }
 
-std::string Compact(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  Writer writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 }  // namespace
 
 // ---- Requests and answers ----
@@ -82,8 +68,8 @@ std::string ControlRequest(
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  Str(w, "command", command);
-  for (const auto& [key, value] : arguments) Str(w, key, value);
+  json::String(w, "command", command);
+  for (const auto& [key, value] : arguments) json::String(w, key, value);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -96,7 +82,7 @@ std::string ControlError(std::string_view message) {
   w.StartObject();
   Key(w, "ok");
   w.Bool(false);
-  Str(w, "error", message);
+  json::String(w, "error", message);
   w.EndObject();
   return std::string(buffer.GetString(), buffer.GetSize());
 }
@@ -297,11 +283,8 @@ std::optional<std::string> ControlServer::ReadRequest(int fd, std::string* answe
 
 std::string ControlServer::Answer(const std::string& line) {
   rapidjson::Document request;
-  request.Parse(line.data(), line.size());
-  if (request.HasParseError()) {
-    return ControlError(std::string("the request is not JSON: ") +
-                        rapidjson::GetParseError_En(request.GetParseError()) + " at offset " +
-                        std::to_string(request.GetErrorOffset()));
+  if (Status parsed = json::Parse(line, &request); !parsed.ok()) {
+    return ControlError("the request is not JSON: " + parsed.message());
   }
   if (!request.IsObject()) return ControlError("the request is not a JSON object");
   auto command = request.FindMember("command");
@@ -318,8 +301,7 @@ std::string ControlServer::Answer(const std::string& line) {
   }
   // One line of JSON, whatever the handler wrote.
   rapidjson::Document check;
-  check.Parse(answer.data(), answer.size());
-  if (check.HasParseError() || !check.IsObject() || !check.HasMember("ok") ||
+  if (!json::Parse(answer, &check).ok() || !check.IsObject() || !check.HasMember("ok") ||
       !check["ok"].IsBool()) {
     return ControlError("internal error: the daemon's answer is not a JSON object with \"ok\"");
   }
@@ -435,8 +417,7 @@ Result<rapidjson::Document> ControlCall(const std::string& path, const std::stri
                                " closed the connection without an answer");
   }
   rapidjson::Document doc;
-  doc.Parse(answer.data(), answer.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!json::Parse(answer, &doc).ok() || !doc.IsObject()) {
     return Status::Internal("the answer of the daemon on " + path + " is not a JSON object");
   }
   return doc;

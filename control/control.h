@@ -93,9 +93,9 @@ using journal::Trigger;
 //       "pinned":{"commit":"1b2c3d4…","since":"2024-05-01T09:00:00.000Z"},   or null
 //       "error":null}]}                           the environment's last error, or null
 //
-// Environments are written sorted by app, then env. A password in the repo
-// URL ("https://user:secret@host/…") is never written: ToJson() replaces it
-// with "***".
+// Environments are written sorted by app, then env. A password or token in
+// the repo URL ("https://user:secret@host/…") is never written: ToJson()
+// writes the URL through RedactUrl() (base/url.h), "https://host/…".
 struct StatusDocument {
   enum class Health { kHealthy, kProgressing, kDegraded, kUnknown };
 

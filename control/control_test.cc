@@ -195,6 +195,27 @@ TEST_F(ControlTest, OversizedRequestsAreRefused) {
   EXPECT_EQ(calls_, 1);
 }
 
+TEST_F(ControlTest, DeepNestingIsRefusedWithoutACrash) {
+  ControlServer::Options options;
+  options.max_request = 1 << 20;  // let 100,000 levels reach the parser
+  auto server = StartEcho(options);
+  ASSERT_NE(server, nullptr);
+  const std::string refused =
+      "{\"ok\":false,\"error\":\"the request is not JSON: nested deeper than 512 levels at offset "
+      "512\"}\n";
+  EXPECT_EQ(RawExchange(path_, std::string(100000, '[') + "\n"), refused);
+  EXPECT_EQ(RawExchange(path_, std::string(100000, '[') + std::string(100000, ']') + "\n"),
+            refused);
+  std::string inside = R"({"command":"echo","text":)" + std::string(100000, '[');
+  EXPECT_NE(RawExchange(path_, inside + "\n").find("nested deeper than 512 levels"),
+            std::string::npos);
+  EXPECT_EQ(calls_, 0);
+  Result<rapidjson::Document> answer =
+      ControlCall(path_, ControlRequest("echo", {{"text", "alive"}}), milliseconds(2000));
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  EXPECT_STREQ((*answer)["text"].GetString(), "alive");
+}
+
 TEST_F(ControlTest, SilentClientsAreDropped) {
   EXPECT_EQ(ControlServer::Options().read_timeout, milliseconds(5000));
   ControlServer::Options options;
@@ -334,7 +355,7 @@ TEST(StatusDocumentTest, JsonIsTheAgreedShape) {
       SampleStatus().ToJson(),
       R"({"time":"2024-05-01T10:00:00.000Z",)"
       R"("commit":{"id":"3f2a9c1d00000000000000000000000000000000","summary":"shop-web: image 1.4.3"},)"
-      R"("repo":{"url":"https://deploy:***@git.example.com/apps.git","ref":"main",)"
+      R"("repo":{"url":"https://git.example.com/apps.git","ref":"main",)"
       R"("lastFetch":"2024-05-01T09:59:58.000Z","error":"fetch: connection refused"},)"
       R"("environments":[)"
       R"({"app":"orders","env":"test","cluster":"","revision":"","commit":"","health":"degraded",)"
@@ -365,9 +386,10 @@ TEST(StatusDocumentTest, RoundTrips) {
 TEST(StatusDocumentTest, SecretsInTheRepoUrlAreNeverWritten) {
   StatusDocument s;
   for (const auto& [url, shown] : std::vector<std::pair<std::string, std::string>>{
-           {"https://user:pw@host/a.git", "https://user:***@host/a.git"},
-           {"https://ghp_token@host/a.git", "https://***@host/a.git"},
+           {"https://user:pw@host/a.git", "https://host/a.git"},
+           {"https://ghp_token@host/a.git", "https://host/a.git"},
            {"ssh://git@host/a.git", "ssh://git@host/a.git"},
+           {"ssh://git:pw@host/a.git", "ssh://git@host/a.git"},
            {"git@host:a.git", "git@host:a.git"},
            {"https://host/a@b.git", "https://host/a@b.git"},
            {"/srv/repo", "/srv/repo"}}) {
@@ -397,6 +419,8 @@ TEST(StatusDocumentTest, ParseNamesWhatIsWrong) {
   EXPECT_EQ(error(R"({"environments":[{"app":"a","env":"b","ready":"4"}]})"),
             "status document: environments[0].ready: not an integer");
   EXPECT_EQ(error(R"({"future":1,"environments":[]})"), "ok");
+  EXPECT_EQ(error(std::string(100000, '[')),
+            "status document: not JSON: nested deeper than 512 levels at offset 512");
 }
 
 TEST(StatusDocumentTest, StatusFileIsWrittenWholeAndPrivate) {
@@ -410,7 +434,7 @@ TEST(StatusDocumentTest, StatusFileIsWrittenWholeAndPrivate) {
   ASSERT_TRUE(WriteStatusFile(path, changed).ok());
   Result<StatusDocument> back = ReadStatusFile(path);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
-  changed.repo.url = "https://deploy:***@git.example.com/apps.git";
+  changed.repo.url = "https://git.example.com/apps.git";
   EXPECT_EQ(*back, changed);
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);

@@ -1,12 +1,13 @@
 #include "daemon/config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <charconv>
+#include <climits>
+#include <cmath>
 #include <filesystem>
 #include <set>
 
 #include "base/file.h"
+#include "base/yaml.h"
 #include "manifest/manifest.h"
 
 namespace pagoda::daemon {
@@ -14,42 +15,45 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The budgets of one config file: far more than any config needs.
+constexpr YamlLimits kConfigLimits{};
+
 class Reader {
  public:
   Reader(std::string source, std::string base_dir)
       : source_(std::move(source)), base_dir_(std::move(base_dir)) {}
 
-  Status Error(const YAML::Node& node, const std::string& field, const std::string& message) const {
-    auto mark = node.Mark();
-    return Status::InvalidArgument(source_ + ":" + std::to_string(mark.line + 1) + ":" +
-                                   std::to_string(mark.column + 1) + ": " + field + ": " + message);
+  Status Error(Pos pos, const std::string& field, const std::string& message) const {
+    return Status::InvalidArgument(FilePos(source_, pos) + ": " + field + ": " + message);
+  }
+  Status Error(const YamlNode& node, const std::string& field, const std::string& message) const {
+    return Error(node.pos, field, message);
   }
 
   // Every key of `map` must be one of `known`.
-  Status Keys(const YAML::Node& map, const std::string& prefix,
+  Status Keys(const YamlNode& map, const std::string& prefix,
               const std::set<std::string>& known) const {
     if (!map.IsMap()) return Error(map, prefix.empty() ? "(top)" : prefix, "expected a mapping");
-    for (const auto& kv : map) {
-      auto key = kv.first.as<std::string>();
-      if (!known.count(key)) {
+    for (const YamlEntry& entry : map.entries) {
+      if (!known.count(entry.key)) {
         std::string list;
         for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        return Error(kv.first, prefix + key, "unknown field (known: " + list + ")");
+        return Error(entry.key_pos, prefix + entry.key, "unknown field (known: " + list + ")");
       }
     }
     return Status::Ok();
   }
 
-  Status String(const YAML::Node& map, const char* key, const std::string& prefix,
+  Status String(const YamlNode& map, const char* key, const std::string& prefix,
                 std::string* out) const {
-    const YAML::Node node = map[key];
-    if (!node) return Status::Ok();
-    if (!node.IsScalar()) return Error(node, prefix + key, "expected a string");
-    *out = node.as<std::string>();
+    const YamlNode* node = map.Find(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->IsScalar()) return Error(*node, prefix + key, "expected a string");
+    *out = node->scalar;
     return Status::Ok();
   }
 
-  Status Path(const YAML::Node& map, const char* key, const std::string& prefix,
+  Status Path(const YamlNode& map, const char* key, const std::string& prefix,
               std::string* out) const {
     PAGODA_RETURN_IF_ERROR(String(map, key, prefix, out));
     if (!out->empty() && !fs::path(*out).is_absolute()) {
@@ -58,51 +62,62 @@ class Reader {
     return Status::Ok();
   }
 
-  Status Bool(const YAML::Node& map, const char* key, const std::string& prefix, bool* out) const {
-    const YAML::Node node = map[key];
-    if (!node) return Status::Ok();
-    std::string text = node.IsScalar() ? node.as<std::string>() : "";
+  Status Bool(const YamlNode& map, const char* key, const std::string& prefix, bool* out) const {
+    const YamlNode* node = map.Find(key);
+    if (node == nullptr) return Status::Ok();
+    std::string text = node->IsScalar() ? node->scalar : "";
     if (text != "true" && text != "false")
-      return Error(node, prefix + key, "expected true or false");
+      return Error(*node, prefix + key, "expected true or false");
     *out = text == "true";
     return Status::Ok();
   }
 
-  Status Duration(const YAML::Node& map, const char* key, int64_t min_ms, int64_t* out) const {
-    const YAML::Node node = map[key];
-    if (!node) return Status::Ok();
-    if (!node.IsScalar()) return Error(node, key, "expected a duration such as 30s");
-    auto ms = manifest::ParseDuration(node.as<std::string>());
-    if (!ms.ok()) return Error(node, key, ms.status().message());
+  Status Duration(const YamlNode& map, const char* key, int64_t min_ms, int64_t* out) const {
+    const YamlNode* node = map.Find(key);
+    if (node == nullptr) return Status::Ok();
+    if (!node->IsScalar()) return Error(*node, key, "expected a duration such as 30s");
+    auto ms = manifest::ParseDuration(node->scalar);
+    if (!ms.ok()) return Error(*node, key, ms.status().message());
     if (*ms < min_ms) {
-      return Error(node, key, "must be at least " + std::to_string(min_ms) + "ms");
+      return Error(*node, key, "must be at least " + std::to_string(min_ms) + "ms");
     }
     *out = *ms;
     return Status::Ok();
   }
 
   template <typename T>
-  Status Number(const YAML::Node& map, const char* key, T min, T* out) const {
-    const YAML::Node node = map[key];
-    if (!node) return Status::Ok();
-    try {
-      T value = node.as<T>();
-      if (value < min) return Error(node, key, "must be at least " + std::to_string(min));
-      *out = value;
-    } catch (const YAML::Exception&) {
-      return Error(node, key, "expected a number");
-    }
+  Status Number(const YamlNode& map, const char* key, T min, T* out) const {
+    const YamlNode* node = map.Find(key);
+    if (node == nullptr) return Status::Ok();
+    T value{};
+    if (!ParseNumber(*node, &value)) return Error(*node, key, "expected a number");
+    if (value < min) return Error(*node, key, "must be at least " + std::to_string(min));
+    *out = value;
     return Status::Ok();
   }
 
  private:
+  static bool ParseNumber(const YamlNode& node, int* out) {
+    int64_t value = 0;
+    if (!node.IsScalar() || !IsYamlInt(node.scalar, &value)) return false;
+    if (value < INT_MIN || value > INT_MAX) return false;
+    *out = static_cast<int>(value);
+    return true;
+  }
+  static bool ParseNumber(const YamlNode& node, double* out) {
+    if (!node.IsScalar()) return false;
+    const std::string& text = node.scalar;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+    return ec == std::errc() && end == text.data() + text.size() && std::isfinite(*out);
+  }
+
   std::string source_;
   std::string base_dir_;
 };
 
-Status Level(const Reader& r, const YAML::Node& node, const std::string& field,
+Status Level(const Reader& r, const YamlNode& node, const std::string& field,
              manifest::PodSecurityLevel* out) {
-  std::string text = node.IsScalar() ? node.as<std::string>() : "";
+  std::string text = node.IsScalar() ? node.scalar : "";
   if (text == "baseline") {
     *out = manifest::PodSecurityLevel::kBaseline;
   } else if (text == "privileged") {
@@ -115,10 +130,10 @@ Status Level(const Reader& r, const YAML::Node& node, const std::string& field,
 
 // A size such as 16Mi (`bytes`), or a count; at least 1.
 template <typename T>
-Status Amount(const Reader& r, const YAML::Node& map, const char* key, bool bytes, T* out) {
-  const YAML::Node node = map[key];
-  if (!node) return Status::Ok();
-  const std::string text = node.IsScalar() ? node.as<std::string>() : "";
+Status Amount(const Reader& r, const YamlNode& map, const char* key, bool bytes, T* out) {
+  const YamlNode* node = map.Find(key);
+  if (node == nullptr) return Status::Ok();
+  const std::string text = node->IsScalar() ? node->scalar : "";
   int64_t value = 0;
   if (bytes) {
     Result<int64_t> parsed = manifest::ParseMemory(text);
@@ -128,53 +143,52 @@ Status Amount(const Reader& r, const YAML::Node& map, const char* key, bool byte
     value = 0;
   }
   if (value < 1 || value > (int64_t{1} << 40)) {
-    return r.Error(node, std::string("limits.") + key,
+    return r.Error(*node, std::string("limits.") + key,
                    bytes ? "expected a size such as 16Mi" : "expected a count of 1 or more");
   }
   *out = static_cast<T>(value);
   return Status::Ok();
 }
 
-Status ReadLimits(const Reader& r, const YAML::Node& root, DaemonConfig::Limits* limits) {
-  const YAML::Node node = root["limits"];
-  if (!node) return Status::Ok();
+Status ReadLimits(const Reader& r, const YamlNode& root, DaemonConfig::Limits* limits) {
+  const YamlNode* node = root.Find("limits");
+  if (node == nullptr) return Status::Ok();
   PAGODA_RETURN_IF_ERROR(
-      r.Keys(node, "limits.", {"fileBytes", "appBytes", "appFiles", "appDepth", "repoBytes"}));
-  PAGODA_RETURN_IF_ERROR(Amount(r, node, "fileBytes", true, &limits->file_bytes));
-  PAGODA_RETURN_IF_ERROR(Amount(r, node, "appBytes", true, &limits->app_bytes));
-  PAGODA_RETURN_IF_ERROR(Amount(r, node, "appFiles", false, &limits->app_files));
-  PAGODA_RETURN_IF_ERROR(Amount(r, node, "appDepth", false, &limits->app_depth));
-  PAGODA_RETURN_IF_ERROR(Amount(r, node, "repoBytes", true, &limits->repo_bytes));
+      r.Keys(*node, "limits.", {"fileBytes", "appBytes", "appFiles", "appDepth", "repoBytes"}));
+  PAGODA_RETURN_IF_ERROR(Amount(r, *node, "fileBytes", true, &limits->file_bytes));
+  PAGODA_RETURN_IF_ERROR(Amount(r, *node, "appBytes", true, &limits->app_bytes));
+  PAGODA_RETURN_IF_ERROR(Amount(r, *node, "appFiles", false, &limits->app_files));
+  PAGODA_RETURN_IF_ERROR(Amount(r, *node, "appDepth", false, &limits->app_depth));
+  PAGODA_RETURN_IF_ERROR(Amount(r, *node, "repoBytes", true, &limits->repo_bytes));
   return Status::Ok();
 }
 
 // reservedNamespaces and podSecurity: what the platform keeps, and grants.
-Status ReadTenancy(const Reader& r, const YAML::Node& root, DaemonConfig* config) {
-  if (const YAML::Node reserved = root["reservedNamespaces"]) {
-    if (!reserved.IsSequence()) {
-      return r.Error(reserved, "reservedNamespaces", "expected a list of names or globs");
+Status ReadTenancy(const Reader& r, const YamlNode& root, DaemonConfig* config) {
+  if (const YamlNode* reserved = root.Find("reservedNamespaces")) {
+    if (!reserved->IsSequence()) {
+      return r.Error(*reserved, "reservedNamespaces", "expected a list of names or globs");
     }
-    for (const auto& item : reserved) {
-      std::string glob = item.IsScalar() ? item.as<std::string>() : "";
+    for (const YamlNode& item : reserved->items) {
+      std::string glob = item.IsScalar() ? item.scalar : "";
       if (glob.empty()) return r.Error(item, "reservedNamespaces", "expected a name or a glob");
       config->reserved_namespaces.push_back(glob);
     }
   }
   PAGODA_RETURN_IF_ERROR(ReadLimits(r, root, &config->limits));
-  const YAML::Node pod_security = root["podSecurity"];
-  if (!pod_security) return Status::Ok();
-  PAGODA_RETURN_IF_ERROR(r.Keys(pod_security, "podSecurity.", {"default", "apps"}));
-  if (const YAML::Node level = pod_security["default"]) {
+  const YamlNode* pod_security = root.Find("podSecurity");
+  if (pod_security == nullptr) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(r.Keys(*pod_security, "podSecurity.", {"default", "apps"}));
+  if (const YamlNode* level = pod_security->Find("default")) {
     PAGODA_RETURN_IF_ERROR(
-        Level(r, level, "podSecurity.default", &config->pod_security.default_level));
+        Level(r, *level, "podSecurity.default", &config->pod_security.default_level));
   }
-  if (const YAML::Node apps = pod_security["apps"]) {
-    if (!apps.IsMap()) return r.Error(apps, "podSecurity.apps", "expected app: level pairs");
-    for (const auto& kv : apps) {
-      const std::string app = kv.first.as<std::string>();
+  if (const YamlNode* apps = pod_security->Find("apps")) {
+    if (!apps->IsMap()) return r.Error(*apps, "podSecurity.apps", "expected app: level pairs");
+    for (const YamlEntry& entry : apps->entries) {
       manifest::PodSecurityLevel level{};
-      PAGODA_RETURN_IF_ERROR(Level(r, kv.second, "podSecurity.apps." + app, &level));
-      config->pod_security.apps[app] = level;
+      PAGODA_RETURN_IF_ERROR(Level(r, entry.value, "podSecurity.apps." + entry.key, &level));
+      config->pod_security.apps[entry.key] = level;
     }
   }
   return Status::Ok();
@@ -185,94 +199,90 @@ Status ReadTenancy(const Reader& r, const YAML::Node& root, DaemonConfig* config
 Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& source) {
   DaemonConfig config;
   config.source = source;
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  YamlResult yaml = ReadYaml(text, kConfigLimits);
+  if (!yaml.ok) return Status::InvalidArgument(FilePos(source, yaml.error_pos) + ": " + yaml.error);
   Reader r(source, fs::path(source).parent_path().string());
-  try {
-    PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
-                                  {"repo", "ref", "path", "interval", "driftInterval",
-                                   "fetchTimeout", "stateDir", "auth", "clusters", "qps", "burst",
-                                   "http", "log", "reservedNamespaces", "podSecurity", "limits"}));
-    PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
-    if (config.repo.empty()) {
-      return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
-    }
-    // A local path is relative to the config file, like every other path.
-    if (config.repo.find("://") == std::string::npos &&
-        config.repo.find('@') == std::string::npos && !fs::path(config.repo).is_absolute()) {
-      PAGODA_RETURN_IF_ERROR(r.Path(root, "repo", "", &config.repo));
-    }
-    PAGODA_RETURN_IF_ERROR(r.String(root, "ref", "", &config.ref));
-    PAGODA_RETURN_IF_ERROR(r.String(root, "path", "", &config.path));
-    PAGODA_RETURN_IF_ERROR(r.Duration(root, "interval", 1000, &config.interval_ms));
-    PAGODA_RETURN_IF_ERROR(r.Duration(root, "driftInterval", 1000, &config.drift_interval_ms));
-    PAGODA_RETURN_IF_ERROR(r.Duration(root, "fetchTimeout", 1000, &config.fetch_timeout_ms));
-    PAGODA_RETURN_IF_ERROR(r.Path(root, "stateDir", "", &config.state_dir));
-    PAGODA_RETURN_IF_ERROR(r.Number<double>(root, "qps", 0, &config.qps));
-    PAGODA_RETURN_IF_ERROR(r.Number<int>(root, "burst", 1, &config.burst));
-    config.rate_limit_given = root["qps"].IsDefined() || root["burst"].IsDefined();
-    if (const YAML::Node auth = root["auth"]) {
-      PAGODA_RETURN_IF_ERROR(r.Keys(auth, "auth.",
-                                    {"username", "tokenFile", "passwordFile", "tokenEnv",
-                                     "passwordEnv", "sshKey", "knownHosts", "acceptUnknownHosts"}));
-      PAGODA_RETURN_IF_ERROR(r.String(auth, "username", "auth.", &config.auth.username));
-      PAGODA_RETURN_IF_ERROR(r.Path(auth, "tokenFile", "auth.", &config.auth.password_file));
-      if (config.auth.password_file.empty()) {
-        PAGODA_RETURN_IF_ERROR(r.Path(auth, "passwordFile", "auth.", &config.auth.password_file));
-      }
-      PAGODA_RETURN_IF_ERROR(r.String(auth, "tokenEnv", "auth.", &config.auth.password_env));
-      if (config.auth.password_env.empty()) {
-        PAGODA_RETURN_IF_ERROR(r.String(auth, "passwordEnv", "auth.", &config.auth.password_env));
-      }
-      PAGODA_RETURN_IF_ERROR(r.Path(auth, "sshKey", "auth.", &config.auth.ssh_key));
-      PAGODA_RETURN_IF_ERROR(r.Path(auth, "knownHosts", "auth.", &config.auth.known_hosts));
-      PAGODA_RETURN_IF_ERROR(
-          r.Bool(auth, "acceptUnknownHosts", "auth.", &config.auth.accept_unknown_hosts));
-    }
-    if (const YAML::Node clusters = root["clusters"]) {
-      if (!clusters.IsMap()) return r.Error(clusters, "clusters", "expected a mapping of names");
-      for (const auto& kv : clusters) {
-        const std::string name = kv.first.as<std::string>();
-        const std::string prefix = "clusters." + name + ".";
-        ClusterConfig cluster;
-        const YAML::Node body = kv.second;
-        if (body.IsNull()) {
-          config.clusters[name] = cluster;
-          continue;
-        }
-        PAGODA_RETURN_IF_ERROR(
-            r.Keys(body, prefix, {"kubeconfig", "context", "inCluster", "serviceAccountDir"}));
-        PAGODA_RETURN_IF_ERROR(r.Path(body, "kubeconfig", prefix, &cluster.kubeconfig));
-        PAGODA_RETURN_IF_ERROR(r.String(body, "context", prefix, &cluster.context));
-        PAGODA_RETURN_IF_ERROR(r.Bool(body, "inCluster", prefix, &cluster.in_cluster));
-        PAGODA_RETURN_IF_ERROR(
-            r.Path(body, "serviceAccountDir", prefix, &cluster.service_account_dir));
-        config.clusters[name] = cluster;
-      }
-    }
-    if (const YAML::Node http = root["http"]) {
-      PAGODA_RETURN_IF_ERROR(r.Keys(http, "http.", {"listen", "webhookSecretFile"}));
-      PAGODA_RETURN_IF_ERROR(r.String(http, "listen", "http.", &config.http_listen));
-      PAGODA_RETURN_IF_ERROR(
-          r.Path(http, "webhookSecretFile", "http.", &config.webhook_secret_file));
-    }
-    if (const YAML::Node log = root["log"]) {
-      PAGODA_RETURN_IF_ERROR(r.Keys(log, "log.", {"format"}));
-      PAGODA_RETURN_IF_ERROR(r.String(log, "format", "log.", &config.log_format));
-      if (config.log_format != "auto" && config.log_format != "text" &&
-          config.log_format != "json") {
-        return r.Error(log["format"], "log.format", "expected auto, text or json");
-      }
-    }
-    PAGODA_RETURN_IF_ERROR(ReadTenancy(r, root, &config));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(source + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  if (yaml.documents.size() > 1) {
+    return r.Error(yaml.documents[1].root, "(top)", "a config file is one YAML document");
   }
+  YamlNode empty;
+  empty.pos = {1, 1};
+  const YamlNode& root = yaml.documents.empty() ? empty : yaml.documents[0].root;
+  PAGODA_RETURN_IF_ERROR(r.Keys(
+      root, "",
+      {"repo", "ref", "path", "interval", "driftInterval", "fetchTimeout", "stateDir", "auth",
+       "clusters", "qps", "burst", "http", "log", "reservedNamespaces", "podSecurity", "limits"}));
+  PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
+  if (config.repo.empty()) {
+    return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
+  }
+  // A local path is relative to the config file, like every other path.
+  if (config.repo.find("://") == std::string::npos && config.repo.find('@') == std::string::npos &&
+      !fs::path(config.repo).is_absolute()) {
+    PAGODA_RETURN_IF_ERROR(r.Path(root, "repo", "", &config.repo));
+  }
+  PAGODA_RETURN_IF_ERROR(r.String(root, "ref", "", &config.ref));
+  PAGODA_RETURN_IF_ERROR(r.String(root, "path", "", &config.path));
+  PAGODA_RETURN_IF_ERROR(r.Duration(root, "interval", 1000, &config.interval_ms));
+  PAGODA_RETURN_IF_ERROR(r.Duration(root, "driftInterval", 1000, &config.drift_interval_ms));
+  PAGODA_RETURN_IF_ERROR(r.Duration(root, "fetchTimeout", 1000, &config.fetch_timeout_ms));
+  PAGODA_RETURN_IF_ERROR(r.Path(root, "stateDir", "", &config.state_dir));
+  PAGODA_RETURN_IF_ERROR(r.Number<double>(root, "qps", 0, &config.qps));
+  PAGODA_RETURN_IF_ERROR(r.Number<int>(root, "burst", 1, &config.burst));
+  config.rate_limit_given = root.Find("qps") != nullptr || root.Find("burst") != nullptr;
+  if (const YamlNode* auth = root.Find("auth")) {
+    PAGODA_RETURN_IF_ERROR(r.Keys(*auth, "auth.",
+                                  {"username", "tokenFile", "passwordFile", "tokenEnv",
+                                   "passwordEnv", "sshKey", "knownHosts", "acceptUnknownHosts"}));
+    PAGODA_RETURN_IF_ERROR(r.String(*auth, "username", "auth.", &config.auth.username));
+    PAGODA_RETURN_IF_ERROR(r.Path(*auth, "tokenFile", "auth.", &config.auth.password_file));
+    if (config.auth.password_file.empty()) {
+      PAGODA_RETURN_IF_ERROR(r.Path(*auth, "passwordFile", "auth.", &config.auth.password_file));
+    }
+    PAGODA_RETURN_IF_ERROR(r.String(*auth, "tokenEnv", "auth.", &config.auth.password_env));
+    if (config.auth.password_env.empty()) {
+      PAGODA_RETURN_IF_ERROR(r.String(*auth, "passwordEnv", "auth.", &config.auth.password_env));
+    }
+    PAGODA_RETURN_IF_ERROR(r.Path(*auth, "sshKey", "auth.", &config.auth.ssh_key));
+    PAGODA_RETURN_IF_ERROR(r.Path(*auth, "knownHosts", "auth.", &config.auth.known_hosts));
+    PAGODA_RETURN_IF_ERROR(
+        r.Bool(*auth, "acceptUnknownHosts", "auth.", &config.auth.accept_unknown_hosts));
+  }
+  if (const YamlNode* clusters = root.Find("clusters")) {
+    if (!clusters->IsMap()) return r.Error(*clusters, "clusters", "expected a mapping of names");
+    for (const YamlEntry& entry : clusters->entries) {
+      const std::string& name = entry.key;
+      const std::string prefix = "clusters." + name + ".";
+      ClusterConfig cluster;
+      const YamlNode& body = entry.value;
+      if (body.IsNull()) {
+        config.clusters[name] = cluster;
+        continue;
+      }
+      PAGODA_RETURN_IF_ERROR(
+          r.Keys(body, prefix, {"kubeconfig", "context", "inCluster", "serviceAccountDir"}));
+      PAGODA_RETURN_IF_ERROR(r.Path(body, "kubeconfig", prefix, &cluster.kubeconfig));
+      PAGODA_RETURN_IF_ERROR(r.String(body, "context", prefix, &cluster.context));
+      PAGODA_RETURN_IF_ERROR(r.Bool(body, "inCluster", prefix, &cluster.in_cluster));
+      PAGODA_RETURN_IF_ERROR(
+          r.Path(body, "serviceAccountDir", prefix, &cluster.service_account_dir));
+      config.clusters[name] = cluster;
+    }
+  }
+  if (const YamlNode* http = root.Find("http")) {
+    PAGODA_RETURN_IF_ERROR(r.Keys(*http, "http.", {"listen", "webhookSecretFile"}));
+    PAGODA_RETURN_IF_ERROR(r.String(*http, "listen", "http.", &config.http_listen));
+    PAGODA_RETURN_IF_ERROR(
+        r.Path(*http, "webhookSecretFile", "http.", &config.webhook_secret_file));
+  }
+  if (const YamlNode* log = root.Find("log")) {
+    PAGODA_RETURN_IF_ERROR(r.Keys(*log, "log.", {"format"}));
+    PAGODA_RETURN_IF_ERROR(r.String(*log, "format", "log.", &config.log_format));
+    if (config.log_format != "auto" && config.log_format != "text" && config.log_format != "json") {
+      return r.Error(*log->Find("format"), "log.format", "expected auto, text or json");
+    }
+  }
+  PAGODA_RETURN_IF_ERROR(ReadTenancy(r, root, &config));
   return config;
 }
 

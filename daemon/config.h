@@ -21,9 +21,10 @@
 //   podSecurity: {default: baseline, apps: {infra-x: privileged}}   # baseline | privileged
 //   limits: {fileBytes: 1Mi, appBytes: 16Mi, appFiles: 1000, appDepth: 8, repoBytes: 256Mi}
 //
-// Unknown keys are errors, reported with file, line and column. Cluster
-// names never appear in Git: the repository names them, this file says where
-// they are.
+// It is read with the bounded YAML reader (base/yaml.h): unknown keys,
+// duplicate keys, merge keys and tags are errors, reported with file, line
+// and column. Cluster names never appear in Git: the repository names them,
+// this file says where they are.
 #pragma once
 
 #include <map>

@@ -1,8 +1,8 @@
 // The configs pagoda ships as examples are ones it reads.
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
 #include "base/file.h"
+#include "base/yaml.h"
 #include "daemon/config.h"
 
 namespace pagoda::daemon {
@@ -19,10 +19,15 @@ TEST(ConfigExamplesTest, TheSystemdExampleConfigLoads) {
 TEST(ConfigExamplesTest, TheInClusterConfigMapLoads) {
   auto text = ReadFile("deploy/pagoda.yaml", 1 << 20);
   ASSERT_TRUE(text.ok());
+  YamlResult yaml = ReadYaml(*text, YamlLimits{});
+  ASSERT_TRUE(yaml.ok) << yaml.error;
   std::string config_yaml;
-  for (const auto& doc : YAML::LoadAll(*text)) {
-    if (doc["kind"].as<std::string>() == "ConfigMap") {
-      config_yaml = doc["data"]["config.yaml"].as<std::string>();
+  for (const YamlDocument& doc : yaml.documents) {
+    const YamlNode* kind = doc.root.Find("kind");
+    const YamlNode* data = doc.root.Find("data");
+    if (kind != nullptr && kind->scalar == "ConfigMap" && data != nullptr &&
+        data->Find("config.yaml") != nullptr) {
+      config_yaml = data->Find("config.yaml")->scalar;
     }
   }
   ASSERT_FALSE(config_yaml.empty());

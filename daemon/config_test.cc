@@ -96,6 +96,15 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
       {"repo: x\nburst: 0\n", "burst: must be at least 1"},
       {"ref: main\n", "repo: required"},
       {"repo: [unclosed\n", "/c.yaml:2:1"},
+      // What the bounded YAML reader refuses, and shapes.
+      {"", "/c.yaml:1:1: (top): expected a mapping"},
+      {"- repo\n", "/c.yaml:1:1: (top): expected a mapping"},
+      {"repo: /srv/a\n---\nrepo: /srv/b\n", "/c.yaml:3:1: (top): a config file is one YAML"},
+      {"base: &b {inCluster: true}\nrepo: /srv/a\n<<: *b\n", "/c.yaml:3:1: merge keys"},
+      {"repo: !!binary aGk=\n", "/c.yaml:1:7: the tag"},
+      {"repo: x\nqps: fast\n", "/c.yaml:2:6: qps: expected a number"},
+      {"repo: x\nburst: 1.5\n", "/c.yaml:2:8: burst: expected a number"},
+      {"repo: x\nref:\n", "/c.yaml:2:1: ref: expected a string"},
   };
   for (const auto& c : cases) {
     auto config = ParseDaemonConfig(c.text, "/c.yaml");
@@ -103,6 +112,28 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
     EXPECT_NE(config.status().message().find(c.message), std::string::npos)
         << config.status().message();
   }
+}
+
+TEST(DaemonConfig, DuplicateKeysAreErrorsNamingFileAndLine) {
+  auto top = ParseDaemonConfig("repo: /srv/a\ninterval: 10s\nrepo: /srv/b\n", "/c.yaml");
+  ASSERT_FALSE(top.ok());
+  EXPECT_EQ(top.status().message(), "/c.yaml:3:1: duplicate key \"repo\" (first at line 1)");
+  auto nested = ParseDaemonConfig(
+      "repo: /srv/a\nclusters:\n  prod:\n    inCluster: true\n    inCluster: false\n", "/c.yaml");
+  ASSERT_FALSE(nested.ok());
+  EXPECT_EQ(nested.status().message(),
+            "/c.yaml:5:5: duplicate key \"inCluster\" (first at line 4)");
+  auto clusters = ParseDaemonConfig("repo: /srv/a\nclusters: {prod: {}, prod: {}}\n", "/c.yaml");
+  ASSERT_FALSE(clusters.ok());
+  EXPECT_EQ(clusters.status().message().rfind("/c.yaml:2:", 0), 0u) << clusters.status().message();
+}
+
+TEST(DaemonConfig, AliasesAndNumberForms) {
+  auto config = ParseDaemonConfig("repo: &r /srv/a\npath: *r\nqps: 0.5\nburst: 0x10\n", "/c.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->path, "/srv/a");
+  EXPECT_EQ(config->qps, 0.5);
+  EXPECT_EQ(config->burst, 16);
 }
 
 }  // namespace

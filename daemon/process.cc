@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ostream>
 
+#include "base/json.h"
+#include "base/url.h"
 #include "daemon/log_format.h"
 #include "daemon/systemd_notify.h"
 
@@ -29,11 +31,6 @@ int64_t SteadyMillis() {
   return std::chrono::duration_cast<milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
-}
-
-std::string Str(const rapidjson::Document& request, const char* name) {
-  auto it = request.FindMember(name);
-  return it != request.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
 }
 
 void Notify(const std::string& state) {
@@ -133,7 +130,7 @@ int Process::Run(std::ostream& err) {
   spdlog::info(
       "pagoda daemon: repo {} ref {}, state in {}, fetch every {} ms (at most {} ms each), "
       "reconcile every {} ms",
-      source::RedactUrl(config.repo), config.ref, config.state_dir, config.interval_ms,
+      RedactUrl(config.repo), config.ref, config.state_dir, config.interval_ms,
       config.fetch_timeout_ms, config.drift_interval_ms);
   while (!stop_) {
     inbox_.Drain();
@@ -251,7 +248,7 @@ void Process::StartSignalThread() {
 // ---- requests from other threads ------------------------------------------------
 
 std::string Process::Control(const rapidjson::Document& request) {
-  const std::string command = Str(request, "command");
+  const std::string command = json::StringAt(request, "command");
   if (command == "status") {
     auto published = published_.Get();
     if (!published) return ControlError("the daemon is starting");
@@ -263,10 +260,10 @@ std::string Process::Control(const rapidjson::Document& request) {
     return ControlOk();
   }
   if (command == "pause" || command == "resume" || command == "abort") {
-    return Steer(command, Str(request, "id"));
+    return Steer(command, json::StringAt(request, "id"));
   }
   if (command == "unpin") {
-    const std::string app = Str(request, "app"), env = Str(request, "env");
+    const std::string app = json::StringAt(request, "app"), env = json::StringAt(request, "env");
     auto done = inbox_.Ask<std::string>(
         [this, app, env]() -> Result<std::string> {
           Status st = runtime_->reconciler->Unpin(app, env);
@@ -278,7 +275,8 @@ std::string Process::Control(const rapidjson::Document& request) {
     return done.ok() ? ControlOk() : ControlError(done.status().message());
   }
   if (command == "rollback") {
-    const std::string app = Str(request, "app"), env = Str(request, "env"), to = Str(request, "to");
+    const std::string app = json::StringAt(request, "app"), env = json::StringAt(request, "env"),
+                      to = json::StringAt(request, "to");
     auto id = inbox_.Ask<std::string>(
         [this, app, env, to]() -> Result<std::string> {
           auto started = runtime_->reconciler->Rollback(app, env, to);

@@ -6,12 +6,12 @@
 #include <tuple>
 
 #include "base/file.h"
+#include "base/url.h"
 #include "source/source.h"
 
 namespace pagoda::daemon {
 
 using control::StatusDocument;
-using source::RedactUrl;
 
 std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimeParts& parts) {
   auto rt = std::make_unique<Runtime>();

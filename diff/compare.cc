@@ -1,7 +1,4 @@
 // Compare(): is every field pagoda sets still what pagoda set?
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -9,27 +6,17 @@
 #include <cstdlib>
 #include <optional>
 
+#include "base/json.h"
 #include "diff/diff.h"
 
 namespace pagoda::diff {
 namespace {
 
+using json::Compact;
+using json::Member;
 using rapidjson::Value;
 
-std::string Compact(const Value& v) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  v.Accept(w);
-  return std::string(buf.GetString(), buf.GetSize());
-}
-
 std::string_view Sv(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
-
-const Value* Member(const Value& obj, std::string_view name) {
-  if (!obj.IsObject()) return nullptr;
-  auto it = obj.FindMember(Value(rapidjson::StringRef(name.data(), name.size())));
-  return it == obj.MemberEnd() ? nullptr : &it->value;
-}
 
 bool IsEmpty(const Value& v) {
   return v.IsNull() || (v.IsObject() && v.MemberCount() == 0) || (v.IsArray() && v.Empty());

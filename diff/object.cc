@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "base/json.h"
 #include "diff/diff.h"
 #include "manifest/json.h"
 
@@ -10,14 +11,6 @@ namespace pagoda::diff {
 namespace {
 
 using rapidjson::Value;
-
-std::string Str(const Value& obj, const char* name) {
-  if (!obj.IsObject()) return {};
-  auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsString()
-             ? std::string(it->value.GetString(), it->value.GetStringLength())
-             : std::string();
-}
 
 Value& EnsureObject(Value& parent, const char* name, rapidjson::Document::AllocatorType& alloc) {
   auto it = parent.FindMember(name);
@@ -38,28 +31,12 @@ void SetString(Value& obj, const char* name, std::string_view value,
 
 }  // namespace
 
-namespace {
-
-std::string MetadataEntry(const Value& obj, const char* map, std::string_view name) {
-  if (!obj.IsObject()) return {};
-  auto meta = obj.FindMember("metadata");
-  if (meta == obj.MemberEnd() || !meta->value.IsObject()) return {};
-  auto entries = meta->value.FindMember(map);
-  if (entries == meta->value.MemberEnd() || !entries->value.IsObject()) return {};
-  auto it = entries->value.FindMember(Value(rapidjson::StringRef(name.data(), name.size())));
-  return it != entries->value.MemberEnd() && it->value.IsString()
-             ? std::string(it->value.GetString(), it->value.GetStringLength())
-             : std::string();
-}
-
-}  // namespace
-
 std::string LabelOf(const Value& object, std::string_view name) {
-  return MetadataEntry(object, "labels", name);
+  return json::StringAt(object, {"metadata", "labels", name});
 }
 
 std::string AnnotationOf(const Value& object, std::string_view name) {
-  return MetadataEntry(object, "annotations", name);
+  return json::StringAt(object, {"metadata", "annotations", name});
 }
 
 bool OwnedFor(const Value& live, std::string_view app, std::string_view instance) {
@@ -68,32 +45,21 @@ bool OwnedFor(const Value& live, std::string_view app, std::string_view instance
 }
 
 bool AppliedByPagoda(const Value& object) {
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd() || !meta->value.IsObject()) return false;
-  auto fields = meta->value.FindMember("managedFields");
-  if (fields == meta->value.MemberEnd() || !fields->value.IsArray()) return false;
-  for (const auto& entry : fields->value.GetArray()) {
-    if (!entry.IsObject()) continue;
-    auto manager = entry.FindMember("manager");
-    if (manager != entry.MemberEnd() && manager->value.IsString() &&
-        std::string_view(manager->value.GetString()) == "pagoda") {
-      return true;
-    }
+  const Value* fields = json::At(object, {"metadata", "managedFields"});
+  if (fields == nullptr || !fields->IsArray()) return false;
+  for (const auto& entry : fields->GetArray()) {
+    if (json::StringAt(entry, "manager") == "pagoda") return true;
   }
   return false;
 }
 
 std::string ManagersOf(const Value& object) {
   std::vector<std::string> managers;
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd() || !meta->value.IsObject()) return "";
-  auto fields = meta->value.FindMember("managedFields");
-  if (fields == meta->value.MemberEnd() || !fields->value.IsArray()) return "";
-  for (const auto& entry : fields->value.GetArray()) {
-    if (!entry.IsObject()) continue;
-    auto manager = entry.FindMember("manager");
-    if (manager == entry.MemberEnd() || !manager->value.IsString()) continue;
-    std::string name = manager->value.GetString();
+  const Value* fields = json::At(object, {"metadata", "managedFields"});
+  if (fields == nullptr || !fields->IsArray()) return "";
+  for (const auto& entry : fields->GetArray()) {
+    std::string name = json::StringAt(entry, "manager");
+    if (name.empty()) continue;
     if (std::find(managers.begin(), managers.end(), name) == managers.end()) {
       managers.push_back(std::move(name));
     }
@@ -115,14 +81,14 @@ std::string_view GroupOf(std::string_view api_version) {
 }
 
 Result<ObjectKey> KeyOf(const Value& object) {
-  std::string api_version = Str(object, "apiVersion");
-  std::string kind = Str(object, "kind");
-  auto meta = object.IsObject() ? object.FindMember("metadata") : object.MemberEnd();
-  if (api_version.empty() || kind.empty() || meta == object.MemberEnd()) {
+  std::string api_version = json::StringAt(object, "apiVersion");
+  std::string kind = json::StringAt(object, "kind");
+  const Value* meta = json::Member(object, "metadata");
+  if (api_version.empty() || kind.empty() || meta == nullptr) {
     return Status::InvalidArgument("object without apiVersion, kind or metadata");
   }
-  ObjectKey key{std::string(GroupOf(api_version)), kind, Str(meta->value, "namespace"),
-                Str(meta->value, "name")};
+  ObjectKey key{std::string(GroupOf(api_version)), kind, json::StringAt(*meta, "namespace"),
+                json::StringAt(*meta, "name")};
   if (key.name.empty()) return Status::InvalidArgument(kind + " without metadata.name");
   return key;
 }
@@ -132,7 +98,7 @@ Result<Live> LiveFromDocument(rapidjson::Document object) {
   if (!key.ok()) return key.status();
   Live live;
   live.key = std::move(*key);
-  live.api_version = Str(object, "apiVersion");
+  live.api_version = json::StringAt(object, "apiVersion");
   live.object = std::make_shared<const rapidjson::Document>(std::move(object));
   return live;
 }
@@ -192,12 +158,9 @@ size_t ObjectKeyHash::operator()(const ObjectKey& key) const {
 }
 
 std::string_view MetadataString(const Value& object, const char* name) {
-  if (!object.IsObject()) return {};
-  auto meta = object.FindMember("metadata");
-  if (meta == object.MemberEnd() || !meta->value.IsObject()) return {};
-  auto v = meta->value.FindMember(name);
-  if (v == meta->value.MemberEnd() || !v->value.IsString()) return {};
-  return {v->value.GetString(), v->value.GetStringLength()};
+  const Value* v = json::At(object, {"metadata", name});
+  if (v == nullptr || !v->IsString()) return {};
+  return {v->GetString(), v->GetStringLength()};
 }
 
 uint64_t HashJson(std::string_view json) {

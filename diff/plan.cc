@@ -7,23 +7,13 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "base/json.h"
 #include "diff/diff.h"
 
 namespace pagoda::diff {
 namespace {
 
 using rapidjson::Value;
-
-std::string Field(const Value& obj, std::initializer_list<const char*> path) {
-  const Value* v = &obj;
-  for (const char* p : path) {
-    if (!v->IsObject()) return {};
-    auto it = v->FindMember(p);
-    if (it == v->MemberEnd()) return {};
-    v = &it->value;
-  }
-  return v->IsString() ? std::string(v->GetString(), v->GetStringLength()) : std::string();
-}
 
 std::string Label(const Value& obj, const char* name) { return LabelOf(obj, name); }
 
@@ -44,7 +34,7 @@ std::set<std::string> MountedConfigMaps(const Value& deployment) {
   }
   if (!v->IsArray()) return names;
   for (const auto& vol : v->GetArray()) {
-    std::string name = Field(vol, {"configMap", "name"});
+    std::string name = json::StringAt(vol, {"configMap", "name"});
     if (!name.empty()) names.insert(name);
   }
   return names;
@@ -277,8 +267,9 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
   std::set<std::pair<std::string, std::string>> kept_config_maps = used_config_maps;
   for (auto& [ns_env, deployments] : earlier) {
     std::sort(deployments.begin(), deployments.end(), [](const Live* a, const Live* b) {
-      return std::tuple(Field(*a->object, {"metadata", "creationTimestamp"}), a->key.name) >
-             std::tuple(Field(*b->object, {"metadata", "creationTimestamp"}), b->key.name);
+      return std::tuple(json::StringAt(*a->object, {"metadata", "creationTimestamp"}),
+                        a->key.name) >
+             std::tuple(json::StringAt(*b->object, {"metadata", "creationTimestamp"}), b->key.name);
     });
     const auto& app_scope = scope.apps.at(ns_env.first);
     auto keep_it = app_scope.keep_revisions.find(ns_env.second);
@@ -335,7 +326,8 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
     }
     // The prune policy in force: the environment's (or app's) in the
     // repository when it is still there, else the one recorded when applied.
-    bool prune = Field(*l->object, {"metadata", "annotations", kPruneAnnotation}) == "true";
+    bool prune =
+        json::StringAt(*l->object, {"metadata", "annotations", kPruneAnnotation}) == "true";
     if (env.empty()) {
       prune = app_scope.prune_app_objects;
     } else if (auto p = app_scope.prune.find(env); p != app_scope.prune.end()) {

@@ -1,12 +1,10 @@
 #include "engine/engine.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <algorithm>
 #include <functional>
 #include <unordered_set>
+
+#include "base/json.h"
 
 namespace pagoda::engine {
 
@@ -223,12 +221,9 @@ Result<std::vector<manifest::ListenerHolder>> ListenerHolders(kube::KubeClient& 
     auto items = client.List(path);
     if (!items.ok()) return items.status().WithContext("listing who holds public listeners");
     for (const auto& item : *items) {
-      rapidjson::StringBuffer buffer;
-      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-      item.Accept(writer);
       auto key = diff::KeyOf(item);
       if (!key.ok()) continue;
-      for (const auto& l : manifest::ListenersOf({buffer.GetString(), buffer.GetSize()})) {
+      for (const auto& l : manifest::ListenersOf(json::Compact(item))) {
         holders.push_back({key->namespace_name, key->kind, key->name, l.key});
       }
     }

@@ -1,20 +1,18 @@
 #include "journal/record.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <array>
 #include <cstdio>
 #include <ctime>
 #include <utility>
 
+#include "base/json.h"
 #include "journal/record_json.h"
 
 namespace pagoda::journal {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+using json::Key;
+using json::Writer;
 
 template <typename Enum, size_t N>
 Result<Enum> ParseEnum(std::string_view name, const std::array<std::string_view, N>& names,
@@ -38,18 +36,11 @@ constexpr std::array<std::string_view, 4> kHolds = {"", "policy", "operator", "f
 constexpr std::array<std::string_view, 6> kActions = {"created", "configured", "unchanged",
                                                       "deleted", "skipped",    "adopted"};
 
-void Key(Writer& w, std::string_view key) {
-  w.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-void Str(Writer& w, std::string_view key, std::string_view value) {
-  Key(w, key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
 void OptStr(Writer& w, std::string_view key, std::string_view value) {
-  if (!value.empty()) Str(w, key, value);
+  if (!value.empty()) json::String(w, key, value);
 }
 void Time(Writer& w, std::string_view key, TimeMs time) {
-  if (time != 0) Str(w, key, FormatTime(time));
+  if (time != 0) json::String(w, key, FormatTime(time));
 }
 void Strings(Writer& w, std::string_view key, const std::vector<std::string>& values) {
   Key(w, key);
@@ -66,7 +57,7 @@ void WriteCommit(Writer& w, std::string_view key, const RecordCommit& commit) {
     return;
   }
   w.StartObject();
-  Str(w, "id", commit.id);
+  json::String(w, "id", commit.id);
   OptStr(w, "author", commit.author);
   Time(w, "time", commit.time);
   OptStr(w, "summary", commit.summary);
@@ -75,101 +66,42 @@ void WriteCommit(Writer& w, std::string_view key, const RecordCommit& commit) {
 
 // ---- reading ----
 
-class Fields {
- public:
-  Fields(const rapidjson::Value& object, std::string where)
-      : object_(object), where_(std::move(where)) {}
+template <typename Enum, size_t N>
+Status ReadEnum(const json::Fields& f, std::string_view key,
+                const std::array<std::string_view, N>& names, Enum* out) {
+  return f.Parsed(
+      key, [&](std::string_view text) { return ParseEnum<Enum>(text, names, key); }, out,
+      /*required=*/true);
+}
 
-  Status Error(std::string_view key, std::string_view what) const {
-    return Status::InvalidArgument(where_ + std::string(key) + ": " + std::string(what));
-  }
+Status ReadCommit(const json::Fields& parent, std::string_view key, RecordCommit* out) {
+  return parent.Object(key, [&](const json::Fields& f) {
+    PAGODA_RETURN_IF_ERROR(f.String("id", &out->id, true));
+    PAGODA_RETURN_IF_ERROR(f.String("author", &out->author));
+    PAGODA_RETURN_IF_ERROR(f.Parsed("time", ParseTime, &out->time));
+    return f.String("summary", &out->summary);
+  });
+}
 
-  const rapidjson::Value* Get(std::string_view key) const {
-    auto it = object_.FindMember(rapidjson::Value(rapidjson::StringRef(key.data(), key.size())));
-    if (it == object_.MemberEnd() || it->value.IsNull()) return nullptr;
-    return &it->value;
-  }
+Status ReadChange(const json::Fields& f, std::vector<Change>* out) {
+  Change change;
+  PAGODA_RETURN_IF_ERROR(ReadEnum(f, "action", kActions, &change.action));
+  PAGODA_RETURN_IF_ERROR(f.String("key", &change.key, true));
+  PAGODA_RETURN_IF_ERROR(f.String("detail", &change.detail));
+  out->push_back(std::move(change));
+  return Status::Ok();
+}
 
-  Status String(std::string_view key, std::string* out, bool required = false) const {
-    const rapidjson::Value* v = Get(key);
-    if (v == nullptr) return required ? Error(key, "missing") : Status::Ok();
-    if (!v->IsString()) return Error(key, "not a string");
-    out->assign(v->GetString(), v->GetStringLength());
-    return Status::Ok();
-  }
-
-  Status Int(std::string_view key, int64_t* out) const {
-    const rapidjson::Value* v = Get(key);
-    if (v == nullptr) return Status::Ok();
-    if (!v->IsInt64()) return Error(key, "not an integer");
-    *out = v->GetInt64();
-    return Status::Ok();
-  }
-
-  Status Int(std::string_view key, int* out) const {
-    int64_t value = *out;
-    PAGODA_RETURN_IF_ERROR(Int(key, &value));
-    if (value < INT32_MIN || value > INT32_MAX) return Error(key, "out of range");
-    *out = static_cast<int>(value);
-    return Status::Ok();
-  }
-
-  Status Bool(std::string_view key, bool* out) const {
-    const rapidjson::Value* v = Get(key);
-    if (v == nullptr) return Status::Ok();
-    if (!v->IsBool()) return Error(key, "not a boolean");
-    *out = v->GetBool();
-    return Status::Ok();
-  }
-
-  Status Time(std::string_view key, TimeMs* out) const {
-    std::string text;
-    PAGODA_RETURN_IF_ERROR(String(key, &text));
-    if (text.empty()) return Status::Ok();
-    Result<TimeMs> time = ParseTime(text);
-    if (!time.ok()) return Error(key, time.status().message());
-    *out = *time;
-    return Status::Ok();
-  }
-
-  Status Strings(std::string_view key, std::vector<std::string>* out) const {
-    const rapidjson::Value* v = Get(key);
-    if (v == nullptr) return Status::Ok();
-    if (!v->IsArray()) return Error(key, "not a list");
-    for (const rapidjson::Value& item : v->GetArray()) {
-      if (!item.IsString()) return Error(key, "holds something other than a string");
-      out->emplace_back(item.GetString(), item.GetStringLength());
-    }
-    return Status::Ok();
-  }
-
-  template <typename Enum, size_t N>
-  Status Enumeration(std::string_view key, const std::array<std::string_view, N>& names,
-                     Enum* out) const {
-    std::string text;
-    PAGODA_RETURN_IF_ERROR(String(key, &text, /*required=*/true));
-    Result<Enum> value = ParseEnum<Enum>(text, names, key);
-    if (!value.ok()) return Error(key, value.status().message());
-    *out = *value;
-    return Status::Ok();
-  }
-
-  const std::string& where() const { return where_; }
-
- private:
-  const rapidjson::Value& object_;
-  std::string where_;
-};
-
-Status ReadCommit(const Fields& parent, std::string_view key, RecordCommit* out) {
-  const rapidjson::Value* v = parent.Get(key);
-  if (v == nullptr) return Status::Ok();
-  if (!v->IsObject()) return parent.Error(key, "not an object");
-  Fields f(*v, parent.where() + std::string(key) + ".");
-  PAGODA_RETURN_IF_ERROR(f.String("id", &out->id, true));
-  PAGODA_RETURN_IF_ERROR(f.String("author", &out->author));
-  PAGODA_RETURN_IF_ERROR(f.Time("time", &out->time));
-  return f.String("summary", &out->summary);
+Status ReadBatch(const json::Fields& f, std::vector<BatchRecord>* out) {
+  BatchRecord batch;
+  PAGODA_RETURN_IF_ERROR(f.Int("index", &batch.index));
+  PAGODA_RETURN_IF_ERROR(f.Int("instances", &batch.instances));
+  PAGODA_RETURN_IF_ERROR(f.Parsed("start", ParseTime, &batch.start));
+  PAGODA_RETURN_IF_ERROR(f.Strings("pods", &batch.pods));
+  PAGODA_RETURN_IF_ERROR(f.Parsed("ready", ParseTime, &batch.ready));
+  PAGODA_RETURN_IF_ERROR(f.Parsed("end", ParseTime, &batch.end));
+  out->push_back(std::move(batch));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -263,12 +195,12 @@ std::string ToJson(const ReleaseRecord& r) {
   rapidjson::StringBuffer buffer;
   Writer w(buffer);
   w.StartObject();
-  Str(w, "id", r.id);
-  Str(w, "app", r.app);
-  Str(w, "env", r.env);
-  Str(w, "cluster", r.cluster);
-  Str(w, "kind", Name(r.kind));
-  Str(w, "trigger", Name(r.trigger));
+  json::String(w, "id", r.id);
+  json::String(w, "app", r.app);
+  json::String(w, "env", r.env);
+  json::String(w, "cluster", r.cluster);
+  json::String(w, "kind", Name(r.kind));
+  json::String(w, "trigger", Name(r.trigger));
   WriteCommit(w, "from", r.from);
   WriteCommit(w, "to", r.to);
   OptStr(w, "fromRevision", r.from_revision);
@@ -277,8 +209,8 @@ std::string ToJson(const ReleaseRecord& r) {
   w.StartArray();
   for (const Change& c : r.changes) {
     w.StartObject();
-    Str(w, "action", Name(c.action));
-    Str(w, "key", c.key);
+    json::String(w, "action", Name(c.action));
+    json::String(w, "key", c.key);
     OptStr(w, "detail", c.detail);
     w.EndObject();
   }
@@ -298,7 +230,7 @@ std::string ToJson(const ReleaseRecord& r) {
     w.EndObject();
   }
   w.EndArray();
-  Str(w, "outcome", Name(r.outcome));
+  json::String(w, "outcome", Name(r.outcome));
   Strings(w, "errors", r.errors);
   if (!r.warnings.empty()) Strings(w, "warnings", r.warnings);
   Time(w, "start", r.start);
@@ -339,53 +271,30 @@ std::string ToJson(const SyncEntry& e) {
 Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
   if (!value.IsObject()) return Status::InvalidArgument("a release record is a JSON object");
   ReleaseRecord r;
-  Fields f(value, "");
+  json::Fields f(value, "");
   PAGODA_RETURN_IF_ERROR(f.String("id", &r.id, true));
   if (ReleaseIdNumber(r.id) < 0) return f.Error("id", "'" + r.id + "' is not like r-000123");
   PAGODA_RETURN_IF_ERROR(f.String("app", &r.app, true));
   PAGODA_RETURN_IF_ERROR(f.String("env", &r.env, true));
   PAGODA_RETURN_IF_ERROR(f.String("cluster", &r.cluster));
-  PAGODA_RETURN_IF_ERROR(f.Enumeration("kind", kKinds, &r.kind));
-  PAGODA_RETURN_IF_ERROR(f.Enumeration("trigger", kTriggers, &r.trigger));
+  PAGODA_RETURN_IF_ERROR(ReadEnum(f, "kind", kKinds, &r.kind));
+  PAGODA_RETURN_IF_ERROR(ReadEnum(f, "trigger", kTriggers, &r.trigger));
   PAGODA_RETURN_IF_ERROR(ReadCommit(f, "from", &r.from));
   PAGODA_RETURN_IF_ERROR(ReadCommit(f, "to", &r.to));
   PAGODA_RETURN_IF_ERROR(f.String("fromRevision", &r.from_revision));
   PAGODA_RETURN_IF_ERROR(f.String("toRevision", &r.to_revision));
-  if (const rapidjson::Value* changes = f.Get("changes")) {
-    if (!changes->IsArray()) return f.Error("changes", "not a list");
-    for (const rapidjson::Value& item : changes->GetArray()) {
-      if (!item.IsObject()) return f.Error("changes", "holds something other than an object");
-      Fields c(item, "changes[].");
-      Change change;
-      PAGODA_RETURN_IF_ERROR(c.Enumeration("action", kActions, &change.action));
-      PAGODA_RETURN_IF_ERROR(c.String("key", &change.key, true));
-      PAGODA_RETURN_IF_ERROR(c.String("detail", &change.detail));
-      r.changes.push_back(std::move(change));
-    }
-  }
-  if (const rapidjson::Value* batches = f.Get("batches")) {
-    if (!batches->IsArray()) return f.Error("batches", "not a list");
-    for (const rapidjson::Value& item : batches->GetArray()) {
-      if (!item.IsObject()) return f.Error("batches", "holds something other than an object");
-      Fields b(item, "batches[].");
-      BatchRecord batch;
-      PAGODA_RETURN_IF_ERROR(b.Int("index", &batch.index));
-      PAGODA_RETURN_IF_ERROR(b.Int("instances", &batch.instances));
-      PAGODA_RETURN_IF_ERROR(b.Time("start", &batch.start));
-      PAGODA_RETURN_IF_ERROR(b.Strings("pods", &batch.pods));
-      PAGODA_RETURN_IF_ERROR(b.Time("ready", &batch.ready));
-      PAGODA_RETURN_IF_ERROR(b.Time("end", &batch.end));
-      r.batches.push_back(std::move(batch));
-    }
-  }
-  PAGODA_RETURN_IF_ERROR(f.Enumeration("outcome", kOutcomes, &r.outcome));
+  PAGODA_RETURN_IF_ERROR(
+      f.Objects("changes", [&](const json::Fields& c) { return ReadChange(c, &r.changes); }));
+  PAGODA_RETURN_IF_ERROR(
+      f.Objects("batches", [&](const json::Fields& b) { return ReadBatch(b, &r.batches); }));
+  PAGODA_RETURN_IF_ERROR(ReadEnum(f, "outcome", kOutcomes, &r.outcome));
   PAGODA_RETURN_IF_ERROR(f.Strings("errors", &r.errors));
   PAGODA_RETURN_IF_ERROR(f.Strings("warnings", &r.warnings));
-  PAGODA_RETURN_IF_ERROR(f.Time("start", &r.start));
-  PAGODA_RETURN_IF_ERROR(f.Time("end", &r.end));
+  PAGODA_RETURN_IF_ERROR(f.Parsed("start", ParseTime, &r.start));
+  PAGODA_RETURN_IF_ERROR(f.Parsed("end", ParseTime, &r.end));
   PAGODA_RETURN_IF_ERROR(f.String("restores", &r.restores));
   PAGODA_RETURN_IF_ERROR(f.Bool("historyRewritten", &r.history_rewritten));
-  if (f.Get("hold") != nullptr) PAGODA_RETURN_IF_ERROR(f.Enumeration("hold", kHolds, &r.hold));
+  if (f.Get("hold") != nullptr) PAGODA_RETURN_IF_ERROR(ReadEnum(f, "hold", kHolds, &r.hold));
   PAGODA_RETURN_IF_ERROR(f.Bool("pauseRequested", &r.pause_requested));
   PAGODA_RETURN_IF_ERROR(f.Bool("abortRequested", &r.abort_requested));
   return r;
@@ -394,8 +303,8 @@ Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
 Result<SyncEntry> SyncFromJson(const rapidjson::Value& value) {
   if (!value.IsObject()) return Status::InvalidArgument("a sync entry is a JSON object");
   SyncEntry e;
-  Fields f(value, "");
-  PAGODA_RETURN_IF_ERROR(f.Time("time", &e.time));
+  json::Fields f(value, "");
+  PAGODA_RETURN_IF_ERROR(f.Parsed("time", ParseTime, &e.time));
   PAGODA_RETURN_IF_ERROR(f.String("commit", &e.commit));
   PAGODA_RETURN_IF_ERROR(f.Int("environmentsChecked", &e.environments_checked));
   PAGODA_RETURN_IF_ERROR(f.Strings("drift", &e.drift));

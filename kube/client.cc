@@ -1,6 +1,3 @@
-#include <rapidjson/error/en.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,27 +5,15 @@
 #include <optional>
 
 #include "base/file.h"
+#include "base/json.h"
 #include "kube/kube.h"
 
 namespace pagoda::kube {
 namespace {
 
-std::string Serialize(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 std::string TrimNewlines(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
-}
-
-std::string Str(const rapidjson::Value& obj, const char* name) {
-  if (!obj.IsObject()) return {};
-  auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
 }
 
 std::string UrlEncode(std::string_view s) {
@@ -56,14 +41,13 @@ void AddResource(std::vector<ResourceInfo>* out, const std::string& group,
   ResourceInfo info;
   info.group = group;
   info.version = version;
-  info.resource = aggregated ? Str(r, "resource") : Str(r, "name");
+  info.resource = aggregated ? json::StringAt(r, "resource") : json::StringAt(r, "name");
   if (info.resource.empty() || info.resource.find('/') != std::string::npos) return;  // subresource
   if (aggregated) {
-    auto rk = r.FindMember("responseKind");
-    if (rk != r.MemberEnd()) info.kind = Str(rk->value, "kind");
-    info.namespaced = Str(r, "scope") == "Namespaced";
+    info.kind = json::StringAt(r, {"responseKind", "kind"});
+    info.namespaced = json::StringAt(r, "scope") == "Namespaced";
   } else {
-    info.kind = Str(r, "kind");
+    info.kind = json::StringAt(r, "kind");
     auto ns = r.FindMember("namespaced");
     info.namespaced = ns != r.MemberEnd() && ns->value.IsBool() && ns->value.GetBool();
   }
@@ -150,9 +134,9 @@ Status StatusFromResponse(std::string_view method, std::string_view path,
   std::string message;
   std::string reason;
   rapidjson::Document doc;
-  if (!doc.Parse(response.body.c_str()).HasParseError() && doc.IsObject()) {
-    message = Str(doc, "message");
-    reason = Str(doc, "reason");
+  if (json::Parse(response.body, &doc).ok() && doc.IsObject()) {
+    message = json::StringAt(doc, "message");
+    reason = json::StringAt(doc, "reason");
   }
   if (message.empty()) message = TrimNewlines(response.body.substr(0, 512));
   std::string full = std::string(method) + " " + std::string(path) + ": " +
@@ -244,7 +228,7 @@ Result<rapidjson::Document> KubeClient::Get(std::string_view path) {
 }
 
 Result<rapidjson::Document> KubeClient::Post(std::string_view path, const rapidjson::Value& body) {
-  return Call("POST", "POST", path, "application/json", Serialize(body));
+  return Call("POST", "POST", path, "application/json", json::Compact(body));
 }
 
 Result<rapidjson::Document> KubeClient::Patch(std::string_view path, std::string_view content_type,
@@ -271,21 +255,21 @@ Result<std::vector<rapidjson::Document>> KubeClient::List(std::string_view path,
     auto response = CallRaw("LIST", "GET", page, "", "", "application/json");
     if (!response.ok()) return response.status();
     rapidjson::Document doc;
-    doc.Parse(response->body.data(), response->body.size());
-    if (doc.HasParseError() || !doc.IsObject()) {
+    if (!json::Parse(response->body, &doc).ok() || !doc.IsObject()) {
       return Status::Internal("GET " + page + ": response is not a JSON object");
     }
     std::string().swap(response->body);  // the page is parsed: let it go before copying out
     cont.clear();
     if (auto meta = doc.FindMember("metadata"); meta != doc.MemberEnd()) {
-      cont = Str(meta->value, "continue");
-      if (resource_version != nullptr) *resource_version = Str(meta->value, "resourceVersion");
+      cont = json::StringAt(meta->value, "continue");
+      if (resource_version != nullptr)
+        *resource_version = json::StringAt(meta->value, "resourceVersion");
     }
     auto list = doc.FindMember("items");
     if (list == doc.MemberEnd() || !list->value.IsArray()) continue;
     // Items of a LIST lack apiVersion and kind; the list's kind names them.
-    std::string api_version = Str(doc, "apiVersion");
-    std::string kind = Str(doc, "kind");
+    std::string api_version = json::StringAt(doc, "apiVersion");
+    std::string kind = json::StringAt(doc, "kind");
     if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
     for (auto& item : list->value.GetArray()) {
       if (item.IsObject()) {
@@ -366,19 +350,16 @@ Status KubeClient::Discover() {
   for (const char* root : {"/api", "/apis"}) {
     auto doc = Call("GET", "GET", root, "", "", kAggregatedDiscovery);
     if (!doc.ok()) return doc.status().WithContext("discovery");
-    if (Str(*doc, "kind") == "APIGroupDiscoveryList") {
+    if (json::StringAt(*doc, "kind") == "APIGroupDiscoveryList") {
       for (const auto& group : (*doc)["items"].GetArray()) {
-        std::string name;
-        if (auto meta = group.FindMember("metadata"); meta != group.MemberEnd()) {
-          name = Str(meta->value, "name");
-        }
+        const std::string name = json::StringAt(group, {"metadata", "name"});
         auto versions = group.FindMember("versions");
         if (versions == group.MemberEnd()) continue;
         for (const auto& v : versions->value.GetArray()) {
           auto resources = v.FindMember("resources");
           if (resources == v.MemberEnd()) continue;
           for (const auto& r : resources->value.GetArray()) {
-            AddResource(&found, name, Str(v, "version"), r, true);
+            AddResource(&found, name, json::StringAt(v, "version"), r, true);
           }
         }
       }
@@ -392,7 +373,7 @@ Status KubeClient::Discover() {
     } else {
       for (const auto& g : (*doc)["groups"].GetArray()) {
         for (const auto& v : g["versions"].GetArray()) {
-          group_versions.push_back({Str(g, "name"), Str(v, "version")});
+          group_versions.push_back({json::StringAt(g, "name"), json::StringAt(v, "version")});
         }
       }
     }
@@ -506,10 +487,9 @@ Result<rapidjson::Document> KubeClient::Call(std::string_view verb, std::string_
   rapidjson::Document doc;
   if (response->body.empty()) {
     doc.SetObject();
-  } else if (doc.Parse(response->body.c_str(), response->body.size()).HasParseError()) {
-    return Status::Internal(
-        std::string(method) + " " + std::string(path) +
-        ": response is not JSON: " + rapidjson::GetParseError_En(doc.GetParseError()));
+  } else if (Status parsed = json::Parse(response->body, &doc); !parsed.ok()) {
+    return Status::Internal(std::string(method) + " " + std::string(path) +
+                            ": response is not JSON: " + parsed.message());
   }
   if (method != "GET" && path.find("dryRun=All") == std::string_view::npos) {
     WriteObserver observer;

@@ -50,7 +50,9 @@ struct KubeconfigOptions {
 
 // Resolves a context of a kubeconfig into Credentials. Relative file paths in
 // the kubeconfig are relative to the file that names them; *-data fields are
-// base64. Errors name the file and the missing or bad entry.
+// base64. Each file is read with the bounded YAML reader (base/yaml.h), so a
+// duplicate key is an error too. Errors name the file (and the line and
+// column, where there is one) and the missing or bad entry.
 Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options);
 
 // The service account pagoda runs as inside a pod: KUBERNETES_SERVICE_HOST and

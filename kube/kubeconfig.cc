@@ -1,12 +1,12 @@
-#include <yaml-cpp/yaml.h>
-
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <sstream>
 
 #include "base/base64.h"
 #include "base/file.h"
+#include "base/yaml.h"
 #include "kube/kube.h"
 
 namespace pagoda::kube {
@@ -14,8 +14,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// Kubeconfigs with many clusters carry their certificates inline.
+constexpr YamlLimits kKubeconfigLimits{.max_bytes = 16u << 20};
+
 struct NamedEntry {
-  YAML::Node body;
+  const YamlNode* body = nullptr;  // absent when the entry has none
   std::string file;  // the kubeconfig that defined it, for relative paths and messages
 };
 
@@ -26,24 +29,29 @@ struct Merged {
   std::string current_context;
 };
 
-Status MergeList(const YAML::Node& list, const char* field, const std::string& file,
+// A list that is null (as kubectl writes an empty one) has no entries.
+Status MergeList(const YamlNode& root, const char* field, const std::string& file,
                  std::map<std::string, NamedEntry>* into) {
-  if (!list) return Status::Ok();
-  if (!list.IsSequence()) return Status::InvalidArgument(file + ": " + field + " must be a list");
+  const YamlNode* list = root.Find(field);
+  if (list == nullptr || list->IsNull()) return Status::Ok();
+  if (!list->IsSequence()) {
+    return Status::InvalidArgument(FilePos(file, list->pos) + ": " + field + " must be a list");
+  }
   const std::string inner = std::string(field).substr(0, std::string(field).size() - 1);
-  for (const auto& item : list) {
-    if (!item.IsMap() || !item["name"]) {
-      return Status::InvalidArgument(file + ": every entry of " + field + " needs a name");
+  for (const YamlNode& item : list->items) {
+    const YamlNode* name = item.Find("name");
+    if (name == nullptr || !name->IsScalar()) {
+      return Status::InvalidArgument(FilePos(file, item.pos) + ": every entry of " + field +
+                                     " needs a name");
     }
-    auto name = item["name"].as<std::string>();
-    into->try_emplace(name, NamedEntry{item[inner], file});
+    into->try_emplace(name->scalar, NamedEntry{item.Find(inner), file});
   }
   return Status::Ok();
 }
 
-std::string Str(const YAML::Node& node, const char* key) {
-  if (!node || !node.IsMap() || !node[key] || !node[key].IsScalar()) return {};
-  return node[key].as<std::string>();
+std::string Str(const YamlNode* node, const char* key) {
+  const YamlNode* value = node == nullptr ? nullptr : node->Find(key);
+  return value != nullptr && value->IsScalar() ? value->scalar : std::string();
 }
 
 std::string Resolve(const std::string& path, const std::string& relative_to) {
@@ -52,7 +60,7 @@ std::string Resolve(const std::string& path, const std::string& relative_to) {
 }
 
 // Reads "<key>-data" (base64) or "<key>" (a file path) of `node`.
-Result<std::string> DataOrFile(const YAML::Node& node, const std::string& key,
+Result<std::string> DataOrFile(const YamlNode* node, const std::string& key,
                                const NamedEntry& entry, const std::string& what) {
   std::string data = Str(node, (key + "-data").c_str());
   if (!data.empty()) {
@@ -91,6 +99,7 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
   std::vector<std::string> paths = options.paths.empty() ? DefaultPaths() : options.paths;
   if (paths.empty()) return Status::NotFound("no kubeconfig: set --kubeconfig or KUBECONFIG");
 
+  std::deque<YamlResult> files;  // what `merged` points into
   Merged merged;
   int read = 0;
   for (const auto& path : paths) {
@@ -101,22 +110,20 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
       return text.status();
     }
     ++read;
-    YAML::Node root;
-    try {
-      root = YAML::Load(*text);
-    } catch (const YAML::Exception& e) {
-      return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
-                                     std::to_string(e.mark.column + 1) + ": " + e.msg);
+    const YamlResult& yaml = files.emplace_back(ReadYaml(*text, kKubeconfigLimits));
+    if (!yaml.ok) return Status::InvalidArgument(FilePos(path, yaml.error_pos) + ": " + yaml.error);
+    if (yaml.documents.size() > 1) {
+      return Status::InvalidArgument(FilePos(path, yaml.documents[1].root.pos) +
+                                     ": a kubeconfig is one YAML document");
     }
-    if (!root.IsMap()) return Status::InvalidArgument(path + ": not a kubeconfig (not a map)");
-    try {
-      PAGODA_RETURN_IF_ERROR(MergeList(root["clusters"], "clusters", path, &merged.clusters));
-      PAGODA_RETURN_IF_ERROR(MergeList(root["users"], "users", path, &merged.users));
-      PAGODA_RETURN_IF_ERROR(MergeList(root["contexts"], "contexts", path, &merged.contexts));
-      if (merged.current_context.empty()) merged.current_context = Str(root, "current-context");
-    } catch (const YAML::Exception& e) {
-      return Status::InvalidArgument(path + ": " + e.msg);
+    if (yaml.documents.empty() || !yaml.documents[0].root.IsMap()) {
+      return Status::InvalidArgument(path + ": not a kubeconfig (not a map)");
     }
+    const YamlNode& root = yaml.documents[0].root;
+    PAGODA_RETURN_IF_ERROR(MergeList(root, "clusters", path, &merged.clusters));
+    PAGODA_RETURN_IF_ERROR(MergeList(root, "users", path, &merged.users));
+    PAGODA_RETURN_IF_ERROR(MergeList(root, "contexts", path, &merged.contexts));
+    if (merged.current_context.empty()) merged.current_context = Str(&root, "current-context");
   }
   if (read == 0) return Status::NotFound("none of the kubeconfig files exist");
 
@@ -174,7 +181,7 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
     creds.client_key_pem = std::move(*key);
     creds.bearer_token = Str(user.body, "token");
     creds.bearer_token_file = Resolve(Str(user.body, "tokenFile"), user.file);
-    if (user.body && user.body["exec"]) {
+    if (user.body != nullptr && user.body->Find("exec") != nullptr) {
       return Status::InvalidArgument(user.file + ": " + what +
                                      ": exec credential plugins are not supported; use a token, "
                                      "a token file or a client certificate");

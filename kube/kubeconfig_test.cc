@@ -117,6 +117,57 @@ TEST_F(KubeconfigTest, MalformedYamlNamesFileAndLine) {
       << creds.status().message();
 }
 
+TEST_F(KubeconfigTest, DuplicateKeysNameFileAndLine) {
+  Write("pki/ca.crt", "CA PEM");
+  auto path = Write("config", R"(current-context: admin
+clusters:
+- name: local
+  cluster:
+    server: https://127.0.0.1:6443
+    server: https://evil.example.com
+contexts:
+- name: admin
+  context: {cluster: local}
+)");
+  auto creds = LoadKubeconfig({.paths = {path}, .context = ""});
+  ASSERT_FALSE(creds.ok());
+  EXPECT_EQ(creds.status().message(), path + ":6:5: duplicate key \"server\" (first at line 5)");
+  auto top = Write("top", "current-context: a\ncurrent-context: b\n");
+  creds = LoadKubeconfig({.paths = {top}, .context = ""});
+  ASSERT_FALSE(creds.ok());
+  EXPECT_EQ(creds.status().message(),
+            top + ":2:1: duplicate key \"current-context\" (first at line 1)");
+}
+
+TEST_F(KubeconfigTest, ShapesNameFileAndLine) {
+  struct Case {
+    std::string text, message;  // after the file's path
+  } cases[] = {
+      {"clusters: {name: x}\n", ":1:11: clusters must be a list"},
+      {"users:\n- user: {token: t}\n", ":2:3: every entry of users needs a name"},
+      {"current-context: a\n---\ncurrent-context: b\n", ":3:1: a kubeconfig is one YAML document"},
+      {"hello\n", ": not a kubeconfig (not a map)"},
+  };
+  for (const Case& c : cases) {
+    auto path = Write("config", c.text);
+    EXPECT_EQ(LoadKubeconfig({.paths = {path}, .context = ""}).status().message(),
+              path + c.message);
+  }
+  // kubectl writes an empty list as null.
+  auto with_null_users = Write("null-users", R"(current-context: c
+clusters:
+- name: local
+  cluster: {server: https://127.0.0.1:6443}
+contexts:
+- name: c
+  context: {cluster: local}
+users: null
+)");
+  auto creds = LoadKubeconfig({.paths = {with_null_users}, .context = ""});
+  ASSERT_TRUE(creds.ok()) << creds.status().ToString();
+  EXPECT_EQ(creds->server, "https://127.0.0.1:6443");
+}
+
 TEST_F(KubeconfigTest, InClusterReadsServiceAccountFiles) {
   Write("sa/token", "tok\n");
   Write("sa/ca.crt", "CA");

@@ -5,18 +5,11 @@
 #include <algorithm>
 #include <future>
 
+#include "base/json.h"
 #include "kube/live_internal.h"
 
 namespace pagoda::kube {
 namespace {
-
-std::string Str(const rapidjson::Value& obj, const char* name) {
-  if (!obj.IsObject()) return {};
-  auto it = obj.FindMember(name);
-  return it != obj.MemberEnd() && it->value.IsString()
-             ? std::string(it->value.GetString(), it->value.GetStringLength())
-             : std::string();
-}
 
 // What a request path writes: "/apis/apps/v1/namespaces/shop/deployments/
 // web/scale?x=y" is {apps, deployments, shop, web, scale}.
@@ -383,10 +376,9 @@ void LiveCache::WatchLoop(Kind* k) {
 bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, bool* expired,
                            bool* broken) {
   rapidjson::Document event;
-  event.Parse(line.data(), line.size());
   *broken = true;  // until the event proves good
-  if (event.HasParseError() || !event.IsObject()) return false;
-  const std::string type = Str(event, "type");
+  if (!json::Parse(line, &event).ok() || !event.IsObject()) return false;
+  const std::string type = json::StringAt(event, "type");
   auto object = event.FindMember("object");
   if (object == event.MemberEnd() || !object->value.IsObject()) return false;
   rapidjson::Value& o = object->value;
@@ -396,14 +388,14 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
     *broken = !*expired;
     if (*broken) {
       std::lock_guard<std::mutex> lock(mu_);
-      spdlog::warn("watch of {}: {}", k->resource.kind, Str(o, "message"));
+      spdlog::warn("watch of {}: {}", k->resource.kind, json::StringAt(o, "message"));
     }
     return false;
   }
   std::string version;
   auto meta = o.FindMember("metadata");
   if (meta != o.MemberEnd() && meta->value.IsObject()) {
-    version = Str(meta->value, "resourceVersion");
+    version = json::StringAt(meta->value, "resourceVersion");
     meta->value.RemoveMember("managedFields");
   }
   if (type == "BOOKMARK") {

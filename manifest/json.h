@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "manifest/yaml_reader.h"
+#include "base/yaml.h"
 
 namespace pagoda::manifest {
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <tuple>
 
+#include "base/json.h"
 #include "manifest/manifest.h"
 #include "manifest/validate.h"
 
@@ -14,13 +15,8 @@ namespace {
 
 using rapidjson::Value;
 
-const Value* Member(const Value& object, const char* name) {
-  if (!object.IsObject()) return nullptr;
-  auto it = object.FindMember(name);
-  return it == object.MemberEnd() ? nullptr : &it->value;
-}
-
-std::string String(const Value* v) { return v != nullptr && v->IsString() ? v->GetString() : ""; }
+using json::Member;
+using json::StringAt;
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -33,7 +29,9 @@ void IngressListeners(const Value& spec, std::vector<ObjectListener>* out) {
     for (const Value& entry : tls->GetArray()) {
       const Value* hosts = Member(entry, "hosts");
       if (hosts == nullptr || !hosts->IsArray()) continue;
-      for (const Value& h : hosts->GetArray()) tls_hosts.push_back(String(&h));
+      for (const Value& h : hosts->GetArray()) {
+        tls_hosts.push_back(h.IsString() ? std::string(h.GetString(), h.GetStringLength()) : "");
+      }
     }
   }
   auto web = [&](const std::string& host) {
@@ -42,7 +40,7 @@ void IngressListeners(const Value& spec, std::vector<ObjectListener>* out) {
   };
   if (const Value* rules = Member(spec, "rules"); rules != nullptr && rules->IsArray()) {
     for (rapidjson::SizeType i = 0; i < rules->Size(); ++i) {
-      std::string host = Lower(String(Member((*rules)[i], "host")));
+      std::string host = Lower(StringAt((*rules)[i], "host"));
       out->push_back({web(host), "spec.rules[" + std::to_string(i) + "].host"});
     }
   }
@@ -50,13 +48,13 @@ void IngressListeners(const Value& spec, std::vector<ObjectListener>* out) {
 }
 
 void ServiceListeners(const Value& spec, std::vector<ObjectListener>* out) {
-  if (String(Member(spec, "type")) != "LoadBalancer") return;
+  if (StringAt(spec, "type") != "LoadBalancer") return;
   const Value* ports = Member(spec, "ports");
   if (ports == nullptr || !ports->IsArray()) return;
   for (rapidjson::SizeType i = 0; i < ports->Size(); ++i) {
     const Value* port = Member((*ports)[i], "port");
     if (port == nullptr || !port->IsInt()) continue;
-    std::string protocol = Lower(String(Member((*ports)[i], "protocol")));
+    std::string protocol = Lower(StringAt((*ports)[i], "protocol"));
     if (protocol.empty()) protocol = "tcp";
     out->push_back({{protocol, port->GetInt(), ""}, "spec.ports[" + std::to_string(i) + "].port"});
   }
@@ -189,8 +187,8 @@ std::vector<ObjectListener> ListenersOf(std::string_view object_json) {
   doc.Parse(object_json.data(), object_json.size());
   std::vector<ObjectListener> out;
   if (doc.HasParseError() || !doc.IsObject()) return out;
-  const std::string kind = String(Member(doc, "kind"));
-  const std::string api_version = String(Member(doc, "apiVersion"));
+  const std::string kind = StringAt(doc, "kind");
+  const std::string api_version = StringAt(doc, "apiVersion");
   const Value* spec = Member(doc, "spec");
   if (spec == nullptr) return out;
   if (kind == "Ingress" && api_version.starts_with("networking.k8s.io/")) {
@@ -205,9 +203,7 @@ std::string ListenerClaim::Claimant() const {
   return env.empty() ? app + "'s " + kind + " " + name : app + "/" + env;
 }
 
-std::string ListenerClaim::Where() const {
-  return file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
-}
+std::string ListenerClaim::Where() const { return FilePos(file, pos); }
 
 bool ListenerClaim::SameClaimant(const ListenerClaim& other) const {
   return app == other.app && env == other.env && (!env.empty() || name == other.name);

@@ -5,10 +5,10 @@
 #include <map>
 #include <tuple>
 
+#include "base/yaml.h"
 #include "manifest/manifest.h"
 #include "manifest/parse.h"
 #include "manifest/validate.h"
-#include "manifest/yaml_reader.h"
 
 namespace pagoda::manifest {
 namespace {

@@ -83,6 +83,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/yaml.h"
 
 namespace pagoda::manifest {
 
@@ -199,12 +200,8 @@ std::string_view PodSecurityLevelName(PodSecurityLevel level);  // "baseline", "
 
 // ---- The model ---------------------------------------------------------------
 
-// Where a value was written: 1-based line and column in its document's file.
-struct Pos {
-  int line = 0;
-  int column = 0;
-};
-
+// A value and where it was written in its document's file (Pos: 1-based
+// line and column, base/yaml.h).
 template <typename T>
 struct Located {
   T value{};

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/yaml.h"
 #include "manifest/manifest.h"
-#include "manifest/yaml_reader.h"
 
 namespace pagoda::manifest {
 

@@ -15,9 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/yaml.h"
 #include "manifest/manifest.h"
 #include "manifest/parse.h"
-#include "manifest/yaml_reader.h"
 
 namespace pagoda::manifest {
 

@@ -523,7 +523,7 @@ Result<RenderedApp> RenderApp(const AppModel& app, const RenderOptions& options)
   for (const PlainManifest& m : app.manifests) {
     Result<Object> object = RenderManifest(c, m);
     if (!object.ok()) return object.status();
-    object->source = m.file + ":" + std::to_string(m.pos.line) + ":" + std::to_string(m.pos.column);
+    object->source = FilePos(m.file, m.pos);
     shared.push_back(std::move(object.value()));
   }
   std::sort(shared.begin(), shared.end(), ObjectOrder);

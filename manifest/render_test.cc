@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <random>
 
+#include "base/yaml.h"
 #include "manifest/json.h"
 #include "manifest/manifest.h"
 #include "manifest/test_repo.h"
-#include "manifest/yaml_reader.h"
 #include "source/source.h"
 
 namespace pagoda::manifest {

@@ -1,22 +1,12 @@
 #include <algorithm>
 
+#include "base/json.h"
 #include "rollout/rollout.h"
 
 namespace pagoda::rollout {
 namespace {
 
 constexpr auto kFar = std::chrono::hours(1);
-
-std::string Str(const rapidjson::Value& obj, std::initializer_list<const char*> path) {
-  const rapidjson::Value* v = &obj;
-  for (const char* p : path) {
-    if (!v->IsObject()) return {};
-    auto it = v->FindMember(p);
-    if (it == v->MemberEnd()) return {};
-    v = &it->value;
-  }
-  return v->IsString() ? v->GetString() : "";
-}
 
 }  // namespace
 
@@ -56,11 +46,11 @@ Result<std::map<std::string, RevisionState>> KubeWorkloads::Read(const std::stri
   if (!deployments.ok()) return deployments.status();
   std::map<std::string, RevisionState> out;
   for (const auto& d : *deployments) {
-    std::string revision = Str(d, {"metadata", "labels", "pagoda.dev/revision"});
+    std::string revision = json::StringAt(d, {"metadata", "labels", "pagoda.dev/revision"});
     if (revision.empty()) continue;
     RevisionState& s = out[revision];
-    s.deployment = Str(d, {"metadata", "name"});
-    s.created = Str(d, {"metadata", "creationTimestamp"});
+    s.deployment = json::StringAt(d, {"metadata", "name"});
+    s.created = json::StringAt(d, {"metadata", "creationTimestamp"});
     if (d.HasMember("spec") && d["spec"].HasMember("replicas") && d["spec"]["replicas"].IsInt64()) {
       s.replicas = d["spec"]["replicas"].GetInt64();
     }
@@ -68,24 +58,24 @@ Result<std::map<std::string, RevisionState>> KubeWorkloads::Read(const std::stri
   auto pods = client_.List("/api/v1/namespaces/" + ns + "/pods" + selector);
   if (!pods.ok()) return pods.status();
   for (const auto& p : *pods) {
-    std::string revision = Str(p, {"metadata", "labels", "pagoda.dev/revision"});
+    std::string revision = json::StringAt(p, {"metadata", "labels", "pagoda.dev/revision"});
     auto it = out.find(revision);
     if (it == out.end()) continue;
     RevisionState& s = it->second;
     ++s.pods;
-    const std::string name = Str(p, {"metadata", "name"});
-    const bool terminating = !Str(p, {"metadata", "deletionTimestamp"}).empty();
+    const std::string name = json::StringAt(p, {"metadata", "name"});
+    const bool terminating = !json::StringAt(p, {"metadata", "deletionTimestamp"}).empty();
     bool ready = false;
-    std::string why = Str(p, {"status", "phase"});
+    std::string why = json::StringAt(p, {"status", "phase"});
     if (p.HasMember("status") && p["status"].HasMember("conditions") &&
         p["status"]["conditions"].IsArray()) {
       for (const auto& c : p["status"]["conditions"].GetArray()) {
-        if (Str(c, {"type"}) != "Ready") continue;
-        ready = Str(c, {"status"}) == "True";
-        std::string reason = Str(c, {"reason"});
-        std::string message = Str(c, {"message"});
+        if (json::StringAt(c, {"type"}) != "Ready") continue;
+        ready = json::StringAt(c, {"status"}) == "True";
+        std::string reason = json::StringAt(c, {"reason"});
+        std::string message = json::StringAt(c, {"message"});
         if (!reason.empty())
-          why = "Ready=" + Str(c, {"status"}) + " (" + reason +
+          why = "Ready=" + json::StringAt(c, {"status"}) + " (" + reason +
                 (message.empty() ? "" : ": " + message) + ")";
       }
     }
@@ -115,14 +105,14 @@ std::string KubeWorkloads::LastEvent(const std::string& ns, const std::vector<st
   if (!events.ok()) return "";
   std::string best_time, best;
   for (const auto& e : *events) {
-    const std::string pod = Str(e, {"involvedObject", "name"});
+    const std::string pod = json::StringAt(e, {"involvedObject", "name"});
     if (std::find(pods.begin(), pods.end(), pod) == pods.end()) continue;
-    std::string when = Str(e, {"lastTimestamp"});
-    if (when.empty()) when = Str(e, {"eventTime"});
-    if (when.empty()) when = Str(e, {"metadata", "creationTimestamp"});
+    std::string when = json::StringAt(e, {"lastTimestamp"});
+    if (when.empty()) when = json::StringAt(e, {"eventTime"});
+    if (when.empty()) when = json::StringAt(e, {"metadata", "creationTimestamp"});
     if (when >= best_time) {
       best_time = when;
-      best = pod + ": " + Str(e, {"reason"}) + ": " + Str(e, {"message"});
+      best = pod + ": " + json::StringAt(e, {"reason"}) + ": " + json::StringAt(e, {"message"});
     }
   }
   return best;

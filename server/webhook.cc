@@ -7,6 +7,8 @@
 
 #include <array>
 
+#include "base/json.h"
+
 namespace pagoda::server {
 namespace {
 
@@ -131,8 +133,7 @@ WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string
   }
 
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!json::Parse(body, &doc).ok() || !doc.IsObject()) {
     WebhookAnswer a = Answer(400, "malformed", "the body is not a JSON object");
     a.source = source;
     return a;
@@ -153,9 +154,7 @@ WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string
 
   WebhookAnswer a;
   a.source = source;
-  if (doc.HasMember("ref") && doc["ref"].IsString()) {
-    a.ref = std::string(doc["ref"].GetString(), doc["ref"].GetStringLength());
-  }
+  a.ref = json::StringAt(doc, "ref");
   if (!delivery.empty() && Replayed(source + "/" + delivery)) {
     a.http_status = 200;
     a.result = "replay";

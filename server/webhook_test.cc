@@ -95,6 +95,18 @@ TEST(WebhookTest, MalformedJsonWithAValidSignatureIs400) {
   EXPECT_EQ(v.Handle({{"x-hub-signature-256", "sha256=00"}}, "{").http_status, 401);
 }
 
+TEST(WebhookTest, DeepNestingIs400WithoutACrash) {
+  WebhookVerifier v(kSecret);
+  for (const std::string& body :
+       {std::string(100000, '['), std::string(100000, '[') + std::string(100000, ']'),
+        R"({"ref":)" + std::string(100000, '[') + std::string(100000, ']') + "}"}) {
+    WebhookAnswer a = v.Handle(GitHub(body, "deep-" + std::to_string(body.size())), body);
+    EXPECT_EQ(a.http_status, 400);
+    EXPECT_EQ(a.result, "malformed");
+    EXPECT_FALSE(a.fetch);
+  }
+}
+
 TEST(WebhookTest, OversizedBodiesAre413BeforeAnythingElse) {
   WebhookVerifier v(kSecret, 1024);
   std::string body = "{\"ref\":\"" + std::string(2000, 'a') + "\"}";

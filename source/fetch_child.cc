@@ -30,6 +30,7 @@
 #include <iterator>
 #include <ostream>
 
+#include "base/url.h"
 #include "source/source.h"
 
 extern char** environ;

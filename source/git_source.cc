@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/url.h"
 #include "source/git_internal.h"
 #include "source/git_tree_source.h"
 #include "source/source.h"

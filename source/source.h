@@ -165,8 +165,4 @@ Result<FetchResult> FetchInChild(const GitSourceOptions& options, std::atomic<in
 // writes the answer to `out`. Returns the exit code (0 fetched, 1 not).
 int ServeFetchRequest(std::istream& in, std::ostream& out);
 
-// `url` without a password or token: "https://host/repo.git" for
-// "https://user:token@host/repo.git"; ssh and scp-style URLs keep the login.
-std::string RedactUrl(std::string_view url);
-
 }  // namespace pagoda::source

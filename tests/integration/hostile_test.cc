@@ -6,8 +6,6 @@
 // managers (tests/data/hostile-cluster/README.md).
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <filesystem>
 #include <fstream>
@@ -15,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/json.h"
 #include "tests/integration/test_cluster.h"
 
 namespace pagoda {
@@ -52,13 +51,6 @@ std::vector<std::string> Lines(const std::string& text) {
   return out;
 }
 
-std::string Compact(const rapidjson::Value& v) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  return buffer.GetString();
-}
-
 const rapidjson::Value* Get(const rapidjson::Value& v, const char* a, const char* b = nullptr) {
   if (!v.IsObject() || !v.HasMember(a)) return nullptr;
   const rapidjson::Value* x = &v[a];
@@ -86,7 +78,7 @@ State StateOf(const rapidjson::Value& item) {
   State s;
   s.version = Get(item, "metadata", "resourceVersion")->GetString();
   const auto* labels = Get(item, "metadata", "labels");
-  s.labels = labels != nullptr ? Compact(*labels) : "{}";
+  s.labels = labels != nullptr ? json::Compact(*labels) : "{}";
   if (const auto* fields = Get(item, "metadata", "managedFields"); fields != nullptr) {
     for (const auto& f : fields->GetArray())
       s.managers += std::string(f["manager"].GetString()) + ",";

@@ -1,10 +1,10 @@
-#include "manifest/yaml_reader.h"
+#include "base/yaml.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-namespace pagoda::manifest {
+namespace pagoda {
 namespace {
 
 YamlResult Read(std::string_view text) { return ReadYaml(text, YamlLimits{}); }
@@ -23,6 +23,20 @@ TEST(YamlReader, RemembersLinesAndColumns) {
   EXPECT_EQ(list.items[1].entries[0].value.pos.column, 9);
   EXPECT_FALSE(list.items[1].entries[0].value.plain);
   EXPECT_TRUE(root.entries[0].value.plain);
+}
+
+TEST(YamlReader, FindsKeysAndSaysWhere) {
+  YamlResult r = Read("a: 1\nb:\nc: [x]\n");
+  ASSERT_TRUE(r.ok) << r.error;
+  const YamlNode& root = r.documents[0].root;
+  ASSERT_NE(root.Find("a"), nullptr);
+  EXPECT_EQ(root.Find("a")->scalar, "1");
+  ASSERT_NE(root.Find("b"), nullptr);  // present, and null
+  EXPECT_TRUE(root.Find("b")->IsNull());
+  EXPECT_EQ(root.Find("d"), nullptr);
+  EXPECT_EQ(root.Find("c")->Find("x"), nullptr);  // not a mapping
+  EXPECT_EQ(FilePos("f.yaml", root.Find("c")->pos), "f.yaml:3:4");
+  EXPECT_EQ(FilePos("f.yaml", Pos{}), "f.yaml");
 }
 
 TEST(YamlReader, NullValuesPointAtTheirKey) {
@@ -151,4 +165,4 @@ TEST(YamlReader, CoreSchemaResolution) {
 }
 
 }  // namespace
-}  // namespace pagoda::manifest
+}  // namespace pagoda

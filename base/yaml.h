@@ -7,13 +7,22 @@
 // stop here.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "manifest/manifest.h"
+namespace pagoda {
 
-namespace pagoda::manifest {
+// A place in a file, both counted from 1; {0, 0} when unknown.
+struct Pos {
+  int line = 0;
+  int column = 0;
+};
+
+// "file:3:7", where messages point; just "file" when `pos` is unknown.
+std::string FilePos(std::string_view file, Pos pos);
 
 struct YamlEntry;
 
@@ -34,6 +43,9 @@ struct YamlNode {
   bool IsNull() const { return kind == Kind::kNull; }
   // "a mapping", "a sequence", "a string", "null": for messages.
   std::string_view KindName() const;
+  // The value of `key` when this is a mapping that has it (a null value
+  // included); nullptr otherwise.
+  const YamlNode* Find(std::string_view key) const;
 };
 
 struct YamlEntry {
@@ -77,4 +89,4 @@ bool IsYamlBool(std::string_view plain, bool* value);
 bool IsYamlInt(std::string_view plain, int64_t* value);
 bool IsYamlFloat(std::string_view plain);
 
-}  // namespace pagoda::manifest
+}  // namespace pagoda

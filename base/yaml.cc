@@ -1,4 +1,4 @@
-#include "manifest/yaml_reader.h"
+#include "base/yaml.h"
 
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
-namespace pagoda::manifest {
+namespace pagoda {
 namespace {
 
 // Thrown inside the event handler to stop the parse; caught in ReadYaml.
@@ -230,6 +230,12 @@ class TreeBuilder : public YAML::EventHandler {
 
 }  // namespace
 
+std::string FilePos(std::string_view file, Pos pos) {
+  std::string out(file);
+  if (pos.line > 0) out += ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+  return out;
+}
+
 std::string_view YamlNode::KindName() const {
   switch (kind) {
     case Kind::kNull:
@@ -242,6 +248,13 @@ std::string_view YamlNode::KindName() const {
       return "a mapping";
   }
   return "?";
+}
+
+const YamlNode* YamlNode::Find(std::string_view key) const {
+  for (const YamlEntry& e : entries) {
+    if (e.key == key) return &e.value;
+  }
+  return nullptr;
 }
 
 YamlResult ReadYaml(std::string_view text, const YamlLimits& limits) {
@@ -335,4 +348,4 @@ bool IsYamlFloat(std::string_view s) {
   return i == s.size() && (dot || exponent);
 }
 
-}  // namespace pagoda::manifest
+}  // namespace pagoda
