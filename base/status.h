@@ -3,7 +3,9 @@
 //
 // Every fallible call returns a Status or a Result<T>; library exceptions are
 // caught at the module that calls the library and turned into a Status, so no
-// exception crosses a module boundary. Callers return early on error.
+// exception crosses a module boundary. Callers return early on error. Both
+// types are [[nodiscard]]: a result dropped without a look does not compile;
+// where dropping one is right, the caller says why.
 #pragma once
 
 #include <cassert>
@@ -14,7 +16,7 @@
 
 namespace pagoda {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // A closed set: callers branch on the code, humans read the message.
   enum class Code {
@@ -84,7 +86,7 @@ std::string_view CodeName(Status::Code code);
 
 // A value or the Status that explains its absence.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design

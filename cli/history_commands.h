@@ -1,5 +1,5 @@
 // The commands that read the daemon's history and state, and those that ask
-// the running daemon to act (DESIGN §6, §7, §12):
+// the running daemon to act:
 //
 //   pagoda releases [--app A] [--env E] [--limit N] [--json]   the history, newest first
 //   pagoda release show ID [--diff] [--json]                    one record in full

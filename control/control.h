@@ -1,4 +1,4 @@
-// The control socket (DESIGN §8): how the command line reaches the running
+// The control socket: how the command line reaches the running
 // daemon. A Unix stream socket at DaemonConfig::SocketPath()
 // (`<stateDir>/control.sock`), owner-only (mode 0600), so that whoever can
 // talk to the daemon can already read its state directory.

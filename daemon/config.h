@@ -1,4 +1,4 @@
-// The daemon's configuration file (DESIGN §8), e.g. /etc/pagoda/config.yaml:
+// The daemon's configuration file, e.g. /etc/pagoda/config.yaml:
 //
 //   repo: https://git.example.com/platform/apps.git  # or ssh://…, git@host:path, file:///…, a path
 //   ref: main                  # branch, tag or commit

@@ -1,4 +1,4 @@
-// The reconcile loop (DESIGN §5–§7): fetch the repository every interval,
+// The reconcile loop: fetch the repository every interval,
 // and on a new commit, every drift interval, or when asked, render every
 // environment, compare it with its cluster and release what differs, one
 // release order per environment, each recorded in the journal before it

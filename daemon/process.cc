@@ -33,12 +33,6 @@ int64_t SteadyMillis() {
       .count();
 }
 
-void Notify(const std::string& state) {
-  if (Status st = NotifyServiceManager(state); !st.ok()) {
-    spdlog::debug("telling the service manager {}: {}", state, st.ToString());
-  }
-}
-
 }  // namespace
 
 // ---- Fetcher -----------------------------------------------------------------
@@ -140,7 +134,7 @@ int Process::Run(std::ostream& err) {
     Beat();
     inbox_.WaitUntil(std::min(next, std::chrono::steady_clock::now() + kBeat));
   }
-  Notify("STOPPING=1\nSTATUS=stopping");
+  TellServiceManager("STOPPING=1\nSTATUS=stopping");
   inbox_.Close();  // requests waiting for the loop are told at once
   fetcher_.reset();
   http_.reset();
@@ -180,7 +174,7 @@ void Process::AnnounceStatus(const LoopStatus& status) {
   if (status.last_reconcile_ms == 0 && status.repo_error.empty()) return;
   std::string line = ServiceStatus(status);
   if (announced_ready_ && line == service_status_) return;
-  Notify(std::string(announced_ready_ ? "" : "READY=1\n") + "STATUS=" + line);
+  TellServiceManager(std::string(announced_ready_ ? "" : "READY=1\n") + "STATUS=" + line);
   announced_ready_ = true;
   service_status_ = line;
 }
@@ -190,7 +184,7 @@ void Process::Beat() {
   const int64_t now = SteadyMillis();
   heartbeat_ms_.store(now);
   if (now - last_watchdog_ms_ >= 10'000) {
-    Notify("WATCHDOG=1");
+    TellServiceManager("WATCHDOG=1");
     last_watchdog_ms_ = now;
   }
 }

@@ -266,7 +266,9 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     spdlog::info("app={} env={} commit={} unpinned: the repository changed the environment", app,
                  env, tip_.substr(0, 12));
     it = pins_.erase(it);
-    (void)SavePins();  // a failure is in journal_error_; the pin is gone from memory either way
+    // The pin is gone from memory either way; a file that cannot be written
+    // is in the sync log, /readyz and status, and the next save writes it whole.
+    if (Status saved = SavePins(); !saved.ok()) errors->push_back(saved.ToString());
   }
   ResumePinnedReleases(errors);
 

@@ -51,10 +51,10 @@ void Process::Reload() {
     spdlog::warn("SIGHUP: no --config file to reload");
     return;
   }
-  (void)NotifyServiceManager("RELOADING=1");
+  TellServiceManager("RELOADING=1");
   auto refuse = [](const std::string& why) {
     spdlog::error("SIGHUP: the new config is rejected, the running one is kept: {}", why);
-    (void)NotifyServiceManager("READY=1");
+    TellServiceManager("READY=1");
   };
   auto loaded = LoadDaemonConfig(flags_.config);
   if (!loaded.ok()) return refuse(loaded.status().message());
@@ -91,7 +91,7 @@ void Process::Reload() {
                next.source, next.interval_ms, next.drift_interval_ms,
                clusters.empty() ? "(none)" : Joined(clusters));
   Publish();
-  (void)NotifyServiceManager("READY=1");
+  TellServiceManager("READY=1");
 }
 
 }  // namespace pagoda::daemon

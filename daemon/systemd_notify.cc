@@ -1,5 +1,6 @@
 #include "daemon/systemd_notify.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,6 +32,12 @@ Status NotifyServiceManager(const std::string& state) {
   ::close(fd);
   if (sent < 0) return Status::IOError(std::string("notifying systemd: ") + std::strerror(err));
   return Status::Ok();
+}
+
+void TellServiceManager(const std::string& state) {
+  if (Status st = NotifyServiceManager(state); !st.ok()) {
+    spdlog::debug("telling the service manager {}: {}", state, st.ToString());
+  }
 }
 
 }  // namespace pagoda::daemon

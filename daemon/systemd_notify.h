@@ -18,4 +18,8 @@ namespace pagoda::daemon {
 // $NOTIFY_SOCKET is unset (not started by systemd with Type=notify).
 Status NotifyServiceManager(const std::string& state);
 
+// NotifyServiceManager() for the daemon's own use: a failure is logged (at
+// debug: a service manager that went away is no reason to stop) and dropped.
+void TellServiceManager(const std::string& state);
+
 }  // namespace pagoda::daemon

@@ -1,6 +1,7 @@
-// The release journal (DESIGN §6): an append-only file in the state directory
-// that holds every release record and every sync-log entry, durable before
-// Append() returns, readable by other processes while the daemon writes it.
+// The release journal (docs/architecture.md, "What is journalled when"): an
+// append-only file in the state directory that holds every release record
+// and every sync-log entry, durable before Append() returns, readable by other
+// processes while the daemon writes it.
 //
 // It never rewrites or drops a line that was complete: on open, only a torn
 // or corrupt *last* line is cut off (a crash while writing it); a bad line

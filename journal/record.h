@@ -1,4 +1,4 @@
-// What the release journal holds (DESIGN §6): release records, one per
+// What the release journal holds: release records, one per
 // release order, and sync-log entries, one per reconcile cycle, with their
 // JSON form. Plain data; no I/O.
 //

@@ -1,4 +1,4 @@
-// apply/ is pagoda's side of the cluster: how to reach a Kubernetes API server
+// kube/ is pagoda's side of the cluster: how to reach a Kubernetes API server
 // (kubeconfig, in-cluster config, TLS, tokens) and how to talk to it (REST
 // over libcurl, JSON bodies with RapidJSON). It never reads the config
 // repository and never decides what should change; it is told.

@@ -1,8 +1,8 @@
-// manifest/ is pagoda's desired state. It reads a config repository (DESIGN §2)
+// manifest/ is pagoda's desired state. It reads a config repository
 // through the FileSource it is given, parses its App, DeployConfig and
 // Environment files into a typed model whose values remember their file, line
 // and column, validates that model, and renders each environment into plain
-// Kubernetes objects (DESIGN §3).
+// Kubernetes objects.
 //
 // It never does I/O beyond reading files through the FileSource, never talks
 // to a cluster, never logs, and never lets an exception out: every problem with
@@ -491,7 +491,7 @@ struct LoadOptions {
   size_t max_expanded_bytes_per_file = 4u << 20;  // scalars' bytes, each alias's copy included
   size_t max_aliases_per_file = 10000;            // times a file names an anchor
 
-  // Tenancy (DESIGN §12): names refused as app names beyond
+  // Tenancy (docs/architecture.md, Invariants): names refused as app names beyond
   // kReservedNamespaces (globs), and the Pod Security level of each app.
   std::vector<std::string> reserved_namespaces;
   PodSecurityPolicy pod_security;

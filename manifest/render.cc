@@ -1,4 +1,4 @@
-// Rendering (DESIGN §3): a valid AppModel into Kubernetes objects.
+// Rendering: a valid AppModel into Kubernetes objects.
 //
 // Revisions: the pod template is rendered without its revision label, written
 // as canonical JSON and hashed; the first 10 hex digits of its SHA-256 are the

@@ -1,4 +1,4 @@
-// A release order's batches (DESIGN §5): instances move from the revisions
+// A release order's batches: instances move from the revisions
 // an environment runs to a new revision k = ceil(R / B) at a time, old
 // stopped before new started. Each revision is its own Deployment, so the
 // state of a release is visible in the cluster as replica counts, and the

@@ -1,4 +1,4 @@
-// The config repository as the daemon sees it (DESIGN §8): a bare clone in
+// The config repository as the daemon sees it: a bare clone in
 // the state directory, fetched on demand from a local path, file://, http(s)
 // (a token or password from a file or an environment variable) or ssh (a
 // private key, the host key checked against known_hosts), tracking a branch,

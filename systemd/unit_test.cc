@@ -71,7 +71,8 @@ TEST_F(InstallTest, PutsBinaryUnitUserAndConfigInTheUsualPlaces) {
        {"Type=notify", "Restart=on-failure", "User=pagoda", "StateDirectory=pagoda",
         "ConfigurationDirectory=pagoda", "ProtectSystem=strict", "ProtectHome=yes",
         "PrivateTmp=yes", "NoNewPrivileges=yes", "UMask=0077",
-        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ExecReload=/bin/kill -HUP $MAINPID"}) {
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "ExecReload=/bin/kill -HUP $MAINPID",
+        "WatchdogSec=5min"}) {
     EXPECT_NE(text.find(std::string("\n") + line + "\n"), std::string::npos) << line;
   }
   EXPECT_EQ(text.find("@CMAKE_"), std::string::npos) << "an unconfigured @VAR@ is left";

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -336,11 +337,21 @@ TEST_F(ServiceTest, SighupReloadsAndABadConfigIsRejected) {
   const int port = Port();
   ASSERT_GT(port, 0);
   ASSERT_TRUE(LogHas("reconciling", 30s));
-  std::this_thread::sleep_for(1s);
-  auto r = Get(port, "/readyz");
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 503);
-  EXPECT_NE(r->body.find("prod"), std::string::npos) << r->body;
+  // Once the first fetch and reconcile are over, /readyz names the cluster
+  // it missed (before that it says it has not fetched, or not reconciled).
+  std::optional<httplib::Result> r;
+  std::string said;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        r = Get(port, "/readyz");
+        said = *r ? (*r)->body : "no answer";
+        return said.find("clusters not reachable") != std::string::npos;
+      },
+      30s))
+      << said;
+  ASSERT_TRUE(*r);
+  EXPECT_EQ((*r)->status, 503);
+  EXPECT_NE(said.find("prod"), std::string::npos) << said;
 
   // A config that does not parse: rejected, the old one kept.
   std::ofstream(Config(), std::ios::app) << "nonsense: [\n";

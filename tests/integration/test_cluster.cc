@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -198,15 +199,35 @@ std::string UniqueName(const std::string& prefix) {
 
 ScopedNamespace::ScopedNamespace(const std::string& prefix, Labels labels)
     : name_(UniqueName(prefix)) {
+  // Created with its labels in one request: the API server's admission sees
+  // a namespace it has not cached yet by asking, and one it has cached with
+  // the labels it was created with, never a label added a moment later.
+  std::string object =
+      R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + name_ + R"("})";
+  if (labels == Labels::kPagodas) {
+    object = R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":")" + name_ +
+             R"(","labels":{"app.kubernetes.io/managed-by":"pagoda","app.kubernetes.io/name":")" +
+             name_ + R"("}}})";
+  } else {
+    object += "}";
+  }
+  const std::string path = std::filesystem::temp_directory_path() / (name_ + ".json");
+  std::ofstream(path) << object;
   std::string out;
-  int rc = TestCluster::Get().Kubectl({"create", "namespace", name_}, &out);
+  int rc = TestCluster::Get().Kubectl({"create", "-f", path}, &out);
+  std::filesystem::remove(path);
   if (rc != 0) ADD_FAILURE() << "kubectl create namespace " << name_ << ": " << out;
   if (rc != 0 || labels == Labels::kNone) return;
-  rc = TestCluster::Get().Kubectl(
-      {"label", "namespace", name_, "app.kubernetes.io/managed-by=pagoda",
-       "app.kubernetes.io/name=" + name_},
-      &out);
-  if (rc != 0) ADD_FAILURE() << "kubectl label namespace " << name_ << ": " << out;
+  // Ready once the API server's admission lets pagoda write in it.
+  bool admitted = WaitUntil(
+      [&] {
+        return TestCluster::Get().Kubectl(
+                   {"create", "configmap", "admission-probe", "-n", name_, "--dry-run=server",
+                    "--as=system:serviceaccount:pagoda-system:pagoda"},
+                   &out) == 0;
+      },
+      std::chrono::seconds(30));
+  if (!admitted) ADD_FAILURE() << "pagoda may not write in " << name_ << ": " << out;
 }
 
 ScopedNamespace::~ScopedNamespace() {
