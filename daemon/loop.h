@@ -32,6 +32,9 @@
 
 namespace pagoda::daemon {
 
+struct ReleaseShape;       // daemon/release_shape.h
+struct EnvironmentGroups;  // daemon/release_shape.h
+
 using engine::ClusterMapping;
 using engine::DesiredState;
 using engine::PlanServer;
@@ -263,7 +266,30 @@ class Reconciler {
   void Backoff(Env& e);
   Status CheckCapacity(const std::string& server, const diff::PlannedChange& deployment);
   ActiveOrder* FindOrder(const std::string& id);
+  void ReportInvalidApps(const manifest::Repository& repo, std::vector<std::string>* errors);
+  void DropStalePins(const manifest::Repository& repo, std::vector<std::string>* errors);
+  void RefreshDesired(const manifest::Repository& repo, const Selection& selection,
+                      const std::map<std::string, std::string>& server_of,
+                      std::vector<std::string>* errors);
+  void ReconcileEnvironment(Clock::TimePoint now, const std::string& server,
+                            const ServerPlan& planned, const EnvironmentGroups& grouped,
+                            const std::string& app, const manifest::Environment& model,
+                            SyncEntry* entry, std::vector<std::string>* errors);
+  void QueueBehind(ActiveOrder& a, const manifest::Environment& model, SyncEntry* entry);
+  void CompleteLeftRelease(Env& e);
+  // Releases `request`: a batched order, or its changes at once. Returns the
+  // release id, or "" with `errors` filled.
   std::string Release(const ReleaseRequest& request, std::vector<std::string>* errors);
+  // The record a new release of `shape` starts with: its kind, and the
+  // release it goes back to when it brings back an earlier revision.
+  ReleaseRecord NewRecord(const ReleaseRequest& request, const ReleaseShape& shape);
+  // A batched release no node can hold: recorded as failed, and the
+  // environment blocked at this commit.
+  std::string RefuseRelease(const ReleaseRequest& request, ReleaseRecord record, const Status& why,
+                            std::vector<std::string>* errors);
+  // The changes applied in one go, recorded before and after.
+  std::string ReleaseAtOnce(const ReleaseRequest& request, ReleaseRecord record,
+                            const ReleaseShape& shape, std::vector<std::string>* errors);
   // Records, once per commit and reasons, that nothing of `app`/`env` was
   // written, and why; the status says so every cycle.
   void RecordRefusal(const manifest::Environment& model, const std::string& app,

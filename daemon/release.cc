@@ -5,47 +5,11 @@
 #include <algorithm>
 
 #include "daemon/loop_internal.h"
+#include "daemon/release_shape.h"
 #include "manifest/json.h"
 
 namespace pagoda::daemon {
 namespace {
-
-std::string Label(const rapidjson::Value& obj, const char* name) {
-  return diff::LabelOf(obj, name);
-}
-
-std::string Annotation(const rapidjson::Value& obj, const char* name) {
-  return diff::AnnotationOf(obj, name);
-}
-
-int64_t Field(const rapidjson::Value& obj, const char* a, const char* b) {
-  auto x = obj.FindMember(a);
-  if (x == obj.MemberEnd() || !x->value.IsObject()) return 0;
-  auto y = x->value.FindMember(b);
-  return y != x->value.MemberEnd() && y->value.IsInt64() ? y->value.GetInt64() : 0;
-}
-
-rapidjson::Document Parse(const std::string& json) {
-  rapidjson::Document doc;
-  doc.Parse(json.c_str(), json.size());
-  if (doc.HasParseError()) doc.SetObject();
-  return doc;
-}
-
-// The revision a wanted Deployment carries: the live one's when they are
-// equal, else the one to apply.
-std::string DesiredRevision(const diff::PlannedChange& c) {
-  if (c.action == diff::Action::kUnchanged && c.live != nullptr) {
-    return Label(*c.live, diff::kRevisionLabel);
-  }
-  return Label(Parse(c.desired_json), diff::kRevisionLabel);
-}
-
-bool ToDo(const diff::PlannedChange& c) {
-  return c.action == diff::Action::kCreate || c.action == diff::Action::kUpdate ||
-         c.action == diff::Action::kAdopt || c.action == diff::Action::kRetire ||
-         c.action == diff::Action::kDelete;
-}
 
 // Why nothing of `app`/`env` may be written this cycle: it is held back,
 // or one of its objects (or of its app's own) is in conflict. Empty when it
@@ -233,10 +197,51 @@ Result<std::string> Reconciler::EnvDigest(const manifest::Repository& repo, cons
 void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                  std::vector<std::string>* errors) {
   const manifest::Repository& repo = loaded_->repo;
+  ReportInvalidApps(repo, errors);
+  DropStalePins(repo, errors);
+  ResumePinnedReleases(errors);
+
+  std::set<EnvKey> pinned;
+  for (const auto& [key, pin] : pins_) pinned.insert(key);
+  const Selection selection = SelectUnpinned(repo, pinned);
+  auto server_of = ServersFor(repo, selection, errors);
+  RefreshDesired(repo, selection, server_of, errors);
+  for (const auto& [server, desired] : desired_) {
+    auto envs = EnvironmentsOn(repo, selection, server_of, server);
+    auto planned = clusters_.Plan(desired);
+    if (!planned.ok()) {
+      errors->push_back(planned.status().message());
+      for (const auto& [cluster, to] : server_of) {
+        if (to == server) unreachable_.insert(cluster);
+      }
+      for (const auto& [app, list] : envs) {
+        for (const auto* env : list)
+          EnvFor(app, env->name.value).status.error = planned.status().message();
+      }
+      continue;
+    }
+    const EnvironmentGroups grouped = GroupByEnvironment((*planned)->plan, envs);
+    for (const auto& [app, list] : envs) {
+      for (const auto* model : list) {
+        // Between environments: a SIGTERM ends the pass here, and quick
+        // requests (a pause, an abort) are answered without waiting for it.
+        if (options_.hooks != nullptr) {
+          if (options_.hooks->Stopping()) return;
+          options_.hooks->Between();
+        }
+        ReconcileEnvironment(now, server, **planned, grouped, app, *model, entry, errors);
+      }
+    }
+  }
+}
+
+// An app whose files do not load keeps what the cluster has; its
+// environments, as this commit names them and as earlier ones did, say why.
+void Reconciler::ReportInvalidApps(const manifest::Repository& repo,
+                                   std::vector<std::string>* errors) {
   for (const auto& d : repo.diagnostics) {
     if (d.severity == manifest::Severity::kError) errors->push_back(d.ToString());
   }
-  // An app whose files do not load keeps what the cluster has.
   for (const auto& app : repo.apps) {
     if (app.valid) continue;
     std::string first;
@@ -245,7 +250,6 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
       errors->push_back(d.ToString());
       if (first.empty()) first = d.ToString();
     }
-    // Its environments as this commit names them, and as earlier ones did.
     const std::string error =
         "the app's files have errors; the cluster keeps the last good state: " + first;
     for (const auto& env : app.model.environments)
@@ -254,8 +258,10 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
       if (key.first == app.name) e->status.error = error;
     }
   }
+}
 
-  // Pins hold until the repository changes what it asks of the environment.
+// Pins hold until the repository changes what it asks of the environment.
+void Reconciler::DropStalePins(const manifest::Repository& repo, std::vector<std::string>* errors) {
   for (auto it = pins_.begin(); it != pins_.end();) {
     const auto& [app, env] = it->first;
     auto digest = EnvDigest(repo, app, env);
@@ -270,32 +276,13 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     // is in the sync log, /readyz and status, and the next save writes it whole.
     if (Status saved = SavePins(); !saved.ok()) errors->push_back(saved.ToString());
   }
-  ResumePinnedReleases(errors);
+}
 
-  Selection selection;
-  selection.everything = pins_.empty();
-  if (!selection.everything) {
-    for (const auto& app : repo.apps) {
-      std::set<std::string> envs;
-      bool pinned = false;
-      for (const auto& env : app.model.environments) {
-        if (pins_.count({app.name, env.name.value})) {
-          pinned = true;
-        } else {
-          envs.insert(env.name.value);
-        }
-      }
-      if (!pinned) {
-        selection.apps[app.name] = {};
-      } else if (!envs.empty()) {
-        selection.apps[app.name] = envs;
-      }
-    }
-  }
-
-  auto server_of = ServersFor(repo, selection, errors);
-  // The desired state of a commit does not change between cycles: a cycle
-  // without a new commit reuses it and only reads and compares.
+// The desired state of a commit does not change between cycles: a cycle
+// without a new commit reuses it and only reads and compares.
+void Reconciler::RefreshDesired(const manifest::Repository& repo, const Selection& selection,
+                                const std::map<std::string, std::string>& server_of,
+                                std::vector<std::string>* errors) {
   std::string key = tip_;
   for (const auto& [app, envs] : selection.apps) {
     key += "|" + app;
@@ -309,181 +296,119 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
     desired_ = DesiredState(repo, selection, render, server_of, &desired_problems_);
     desired_key_ = key;
   }
-  const auto& servers = desired_;
-  const auto& problems = desired_problems_;
-  for (const auto& p : problems) {
+  for (const auto& p : desired_problems_) {
     errors->push_back("app " + p.app + ": " + p.message);
   }
+}
 
-  for (const auto& [server, desired] : servers) {
-    auto envs = EnvironmentsOn(repo, selection, server_of, server);
-    auto planned = clusters_.Plan(desired);
-    if (!planned.ok()) {
-      errors->push_back(planned.status().message());
-      for (const auto& [cluster, to] : server_of) {
-        if (to == server) unreachable_.insert(cluster);
-      }
-      for (const auto& [app, list] : envs) {
-        for (const auto* env : list)
-          EnvFor(app, env->name.value).status.error = planned.status().message();
-      }
-      continue;
-    }
-    // Each change goes to its environment; app-level objects (the
-    // Namespace, plain manifests) go with the app's first environment here.
-    std::map<std::pair<std::string, std::string>, std::vector<const diff::PlannedChange*>> groups;
-    // Conflicts of an app's own objects (its Namespace, plain manifests)
-    // hold every one of its environments: each reports them.
-    std::map<std::string, std::vector<const diff::PlannedChange*>> app_conflicts;
-    for (const auto& change : (*planned)->plan.changes) {
-      const std::string app =
-          change.key.kind == "Namespace" ? change.key.name : change.key.namespace_name;
-      auto list = envs.find(app);
-      if (list == envs.end() || list->second.empty()) continue;
-      if (change.action == diff::Action::kConflict && change.instance.empty()) {
-        app_conflicts[app].push_back(&change);
-        continue;
-      }
-      std::string env = change.instance;
-      if (env.empty()) env = list->second.front()->name.value;
-      groups[{app, env}].push_back(&change);
-    }
-    for (const auto& [app, list] : envs) {
-      for (const auto* model : list) {
-        // Between environments: a SIGTERM ends the pass here, and quick
-        // requests (a pause, an abort) are answered without waiting for it.
-        if (options_.hooks != nullptr) {
-          if (options_.hooks->Stopping()) return;
-          options_.hooks->Between();
-        }
-        const std::string& env = model->name.value;
-        Env& e = EnvFor(app, env);
-        e.status.cluster = model->cluster.value;
-        e.status.automatic = model->sync.automatic;
-        e.status.replicas = model->replicas.value;
-        e.status.error.clear();
-        ++entry->environments_checked;
-        const auto& group = groups[{app, env}];
-        std::set<std::string> desired_keys;
-        bool todo = false, repo_changed = false;
-        // The revision live: the one running the most instances; else the desired one.
-        int64_t most = 0;
-        e.status.ready = 0;
-        for (const auto* c : group) {
-          if (c->key.kind != "Deployment") continue;
-          if (c->live != nullptr && Field(*c->live, "spec", "replicas") > most) {
-            most = Field(*c->live, "spec", "replicas");
-            e.status.revision = Label(*c->live, diff::kRevisionLabel);
-            e.status.ready = Field(*c->live, "status", "readyReplicas");
-          } else if (most == 0 && c->wanted) {
-            e.status.revision = DesiredRevision(*c);
-          }
-        }
-        for (const auto* c : group) {
-          if (c->wanted) desired_keys.insert(c->key.ToString());
-          if (!ToDo(*c)) continue;
-          todo = true;
-          // Did the repository change, or the cluster? A new revision, an
-          // object the environment did not have, a changed applied hash, a
-          // retirement or a deletion come from the repository; the rest is drift.
-          if (c->action == diff::Action::kCreate) {
-            repo_changed |= c->key.kind == "Deployment" || !e.keys_known ||
-                            !e.applied_keys.count(c->key.ToString());
-          } else if (c->action == diff::Action::kUpdate) {
-            repo_changed |= Annotation(Parse(c->desired_json), diff::kAppliedAnnotation) !=
-                            Annotation(*c->live, diff::kAppliedAnnotation);
-          } else {
-            repo_changed = true;
-          }
-        }
-        e.status.drift = todo;
-        // Held back or in conflict: nothing of it is written, and the
-        // record says so once per commit and reason.
-        std::vector<std::string> refusals = Refusals(**planned, app, env, group);
-        for (const auto* c : app_conflicts[app]) {
-          refusals.push_back("conflict: " + c->key.ToString() + " " + c->reason);
-        }
-        if (!refusals.empty() && !orders_.count({app, env})) {
-          RecordRefusal(*model, app, env, tip_, refusals, group, entry, errors);
-          continue;
-        }
-        e.refused.clear();
-        if (auto held = AppRefusals(**planned, app); !held.empty()) {
-          errors->push_back(app + "/" + env + ": " + Join(held));
-          e.status.error = Join(held);
-        }
-        if (auto order = orders_.find({app, env}); order != orders_.end()) {
-          // One release order per environment: a newer commit waits, and
-          // only the newest waiting one goes next.
-          ActiveOrder& a = order->second;
-          if (repo_changed && tip_ != a.record.to.id && a.waiting != tip_) {
-            if (!a.waiting.empty()) {
-              ReleaseRecord skipped;
-              skipped.app = app;
-              skipped.env = env;
-              skipped.cluster = model->cluster.value;
-              skipped.to = DescribeCommit(a.waiting);
-              skipped.outcome = Outcome::kSuperseded;
-              skipped.start = skipped.end = clock_.UnixMillis();
-              skipped.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " while " +
-                                       a.record.id + " was in flight");
-              if (Record(&skipped).ok()) entry->releases.push_back(skipped.id);
-            }
-            a.waiting = tip_;
-          }
-          continue;
-        }
-        if (!todo) {
-          e.applied_keys = desired_keys;
-          e.keys_known = true;
-          e.failures = 0;
-          if (!e.in_progress.empty()) {
-            // A release a stopped process left unfinished: its changes are in.
-            auto record = journal_.reader().Release(e.in_progress);
-            if (record.ok()) {
-              record->outcome = Outcome::kSucceeded;
-              record->end = clock_.UnixMillis();
-              if (Record(&*record).ok()) {
-                spdlog::info("release={} app={} env={} completed (resumed after a restart)",
-                             record->id, app, env);
-                e.status.commit = record->to.id;
-              }
-            }
-            e.in_progress.clear();
-          }
-          continue;
-        }
-        if (!e.blocked_commit.empty() && e.blocked_commit == tip_) {
-          e.status.error = e.blocked_reason;  // the same commit is not tried again
-          continue;
-        }
-        if (!repo_changed) entry->drift.push_back(app + "/" + env);
-        const bool execute = model->sync.automatic && (repo_changed || model->sync.self_heal);
-        if (!execute) {
-          spdlog::info("app={} env={} differs from the repository; {} so it is only reported", app,
-                       env, model->sync.automatic ? "selfHeal is off" : "sync is manual");
-          continue;
-        }
-        if (e.failures > 0 && now < e.retry_at) continue;  // backing off
-        ReleaseRequest request{server,
-                               app,
-                               env,
-                               model->cluster.value,
-                               group,
-                               repo_changed,
-                               repo_changed ? Trigger::kCommit : Trigger::kSelfHeal,
-                               tip_,
-                               false,
-                               model};
-        std::string id = Release(request, errors);
-        if (!id.empty()) entry->releases.push_back(id);
-        if (e.failures == 0) {
-          e.applied_keys = desired_keys;
-          e.keys_known = true;
-        }
-      }
+// One environment of a reconcile: its status, then what happens to what
+// differs: refused, queued behind its order in flight, a release left
+// unfinished completed, only reported, or released.
+void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& server,
+                                      const ServerPlan& planned, const EnvironmentGroups& grouped,
+                                      const std::string& app, const manifest::Environment& model,
+                                      SyncEntry* entry, std::vector<std::string>* errors) {
+  static const std::vector<const diff::PlannedChange*> kNone;
+  const std::string& env = model.name.value;
+  Env& e = EnvFor(app, env);
+  e.status.cluster = model.cluster.value;
+  e.status.automatic = model.sync.automatic;
+  e.status.replicas = model.replicas.value;
+  e.status.error.clear();
+  ++entry->environments_checked;
+  auto found = grouped.groups.find({app, env});
+  const auto& group = found != grouped.groups.end() ? found->second : kNone;
+  const EnvironmentChanges changes =
+      ChangesOf(group, e.applied_keys, e.keys_known, e.status.revision);
+  e.status.revision = changes.revision;
+  e.status.ready = changes.ready;
+  e.status.drift = changes.todo;
+  // Held back or in conflict: nothing of it is written, and the record says
+  // so once per commit and reason.
+  std::vector<std::string> refusals = Refusals(planned, app, env, group);
+  if (auto conflicts = grouped.app_conflicts.find(app); conflicts != grouped.app_conflicts.end()) {
+    for (const auto* c : conflicts->second) {
+      refusals.push_back("conflict: " + c->key.ToString() + " " + c->reason);
     }
   }
+  if (!refusals.empty() && !orders_.count({app, env})) {
+    RecordRefusal(model, app, env, tip_, refusals, group, entry, errors);
+    return;
+  }
+  e.refused.clear();
+  if (auto held = AppRefusals(planned, app); !held.empty()) {
+    errors->push_back(app + "/" + env + ": " + Join(held));
+    e.status.error = Join(held);
+  }
+  if (auto order = orders_.find({app, env}); order != orders_.end()) {
+    if (changes.repo_changed) QueueBehind(order->second, model, entry);
+    return;
+  }
+  if (!changes.todo) {
+    e.applied_keys = changes.desired_keys;
+    e.keys_known = true;
+    e.failures = 0;
+    CompleteLeftRelease(e);
+    return;
+  }
+  if (!e.blocked_commit.empty() && e.blocked_commit == tip_) {
+    e.status.error = e.blocked_reason;  // the same commit is not tried again
+    return;
+  }
+  if (!changes.repo_changed) entry->drift.push_back(app + "/" + env);
+  if (!model.sync.automatic || (!changes.repo_changed && !model.sync.self_heal)) {
+    spdlog::info("app={} env={} differs from the repository; {} so it is only reported", app, env,
+                 model.sync.automatic ? "selfHeal is off" : "sync is manual");
+    return;
+  }
+  if (e.failures > 0 && now < e.retry_at) return;  // backing off
+  const Trigger trigger = changes.repo_changed ? Trigger::kCommit : Trigger::kSelfHeal;
+  ReleaseRequest request{
+      server, app,   env,   model.cluster.value, group, changes.repo_changed, trigger,
+      tip_,   false, &model};
+  std::string id = Release(request, errors);
+  if (!id.empty()) entry->releases.push_back(id);
+  if (e.failures == 0) {
+    e.applied_keys = changes.desired_keys;
+    e.keys_known = true;
+  }
+}
+
+// One release order per environment: a newer commit waits behind the one in
+// flight, and only the newest waiting one goes next; one it replaces is
+// recorded as superseded.
+void Reconciler::QueueBehind(ActiveOrder& a, const manifest::Environment& model, SyncEntry* entry) {
+  if (tip_ == a.record.to.id || a.waiting == tip_) return;
+  if (!a.waiting.empty()) {
+    ReleaseRecord skipped;
+    skipped.app = a.record.app;
+    skipped.env = a.record.env;
+    skipped.cluster = model.cluster.value;
+    skipped.to = DescribeCommit(a.waiting);
+    skipped.outcome = Outcome::kSuperseded;
+    skipped.start = skipped.end = clock_.UnixMillis();
+    skipped.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " while " +
+                             a.record.id + " was in flight");
+    if (Record(&skipped).ok()) entry->releases.push_back(skipped.id);
+  }
+  a.waiting = tip_;
+}
+
+// A release a stopped process left unfinished, whose changes are all in:
+// it succeeded.
+void Reconciler::CompleteLeftRelease(Env& e) {
+  if (e.in_progress.empty()) return;
+  auto record = journal_.reader().Release(e.in_progress);
+  if (record.ok()) {
+    record->outcome = Outcome::kSucceeded;
+    record->end = clock_.UnixMillis();
+    if (Record(&*record).ok()) {
+      spdlog::info("release={} app={} env={} completed (resumed after a restart)", record->id,
+                   e.app, e.env);
+      e.status.commit = record->to.id;
+    }
+  }
+  e.in_progress.clear();
 }
 
 void Reconciler::RecordRefusal(const manifest::Environment& model, const std::string& app,
@@ -528,166 +453,95 @@ void Reconciler::RecordRefusal(const manifest::Environment& model, const std::st
 
 std::string Reconciler::Release(const ReleaseRequest& req, std::vector<std::string>* errors) {
   Env& e = EnvFor(req.app, req.env);
-  diff::Plan sub;
-  bool deployment_created = false, retired = false, only_deletes = true, only_replicas = true;
-  std::string to_revision = e.status.revision, from_revision;
-  for (const auto* c : req.group) {
-    if (c->key.kind == "Deployment") {
-      if (c->wanted) to_revision = DesiredRevision(*c);
-      // What ran before: the revision being retired, or the one being updated in place.
-      if (c->action == diff::Action::kRetire ||
-          (from_revision.empty() && c->live != nullptr && c->wanted)) {
-        from_revision = Label(*c->live, diff::kRevisionLabel);
-      }
+  ReleaseShape shape = ShapeOf(req.group, e.status.revision);
+  ReleaseRecord record = NewRecord(req, shape);
+  bool resumed_batched = false;
+  if (!e.in_progress.empty()) {
+    // Finish the release a stopped process started, under its id.
+    if (auto open = journal_.reader().Release(e.in_progress); open.ok()) {
+      resumed_batched = TakeUp(*open, shape.to_revision, &record);
     }
-    if (!ToDo(*c)) continue;
-    sub.changes.push_back(*c);
-    deployment_created |= c->action == diff::Action::kCreate && c->key.kind == "Deployment";
-    retired |= c->action == diff::Action::kRetire;
-    only_deletes &= c->action == diff::Action::kDelete;
-    bool replicas =
-        c->action == diff::Action::kUpdate && c->key.kind == "Deployment" &&
-        std::all_of(c->changes.begin(), c->changes.end(), [](const diff::FieldChange& f) {
-          return f.path == "spec.replicas" || f.path == "metadata.annotations.pagoda.dev/applied";
-        });
-    only_replicas &= replicas;
   }
+  if (req.model == nullptr || !GoesOutInBatches(shape, record.kind, resumed_batched)) {
+    return ReleaseAtOnce(req, std::move(record), shape, errors);
+  }
+  if (Status st = CheckCapacity(req.server, shape.todo.changes[shape.target]); !st.ok()) {
+    return RefuseRelease(req, std::move(record), st, errors);
+  }
+  BatchedPlan plan = SplitForBatches(shape);
+  record.changes.clear();
+  return StartOrder(req, std::move(record), std::move(plan.now), std::move(plan.finish),
+                    shape.to_revision, errors);
+}
 
+ReleaseRecord Reconciler::NewRecord(const ReleaseRequest& req, const ReleaseShape& shape) {
   ReleaseRecord record;
   record.app = req.app;
   record.env = req.env;
   record.cluster = req.cluster;
   record.trigger = req.trigger;
-  if (req.rollback) {
-    record.kind = ReleaseKind::kRollback;
-  } else if (deployment_created || retired) {
-    record.kind = ReleaseKind::kRollout;
-  } else if (only_deletes) {
-    record.kind = ReleaseKind::kPrune;
-  } else if (!req.repo_changed) {
-    record.kind = ReleaseKind::kSelfHeal;
-  } else if (only_replicas) {
-    record.kind = ReleaseKind::kScale;
-  } else {
-    record.kind = ReleaseKind::kConfig;
-  }
-  // Back to a revision an earlier release put out: a rollback, naming it.
+  record.kind = KindOf(shape, req.rollback, req.repo_changed);
   if (record.kind == ReleaseKind::kRollout || record.kind == ReleaseKind::kRollback) {
     auto history = journal_.reader().Releases({.app = req.app, .env = req.env, .limit = 200});
-    if (history.ok() && !history->empty() && history->front().to_revision != to_revision) {
-      for (const auto& earlier : *history) {
-        if (earlier.outcome == Outcome::kSucceeded && earlier.to_revision == to_revision) {
-          record.kind = ReleaseKind::kRollback;
-          record.restores = earlier.id;
-          if (record.trigger == Trigger::kCommit) record.trigger = Trigger::kRevert;
-          break;
-        }
-      }
+    std::string restored = history.ok() ? RestoredRelease(*history, shape.to_revision) : "";
+    if (!restored.empty()) {
+      record.kind = ReleaseKind::kRollback;
+      record.restores = restored;
+      if (record.trigger == Trigger::kCommit) record.trigger = Trigger::kRevert;
     }
   }
-  record.from = DescribeCommit(e.status.commit);
+  record.from = DescribeCommit(EnvFor(req.app, req.env).status.commit);
   record.to = DescribeCommit(req.commit);
-  record.from_revision = from_revision;
-  record.to_revision = to_revision;
+  record.from_revision = shape.from_revision;
+  record.to_revision = shape.to_revision;
   record.history_rewritten = !rewritten_tip_.empty() && req.commit == rewritten_tip_;
-  for (const auto& c : sub.changes) {
+  for (const auto& c : shape.todo.changes) {
     ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
                            : c.action == diff::Action::kDelete ? ChangeAction::kDeleted
                                                                : ChangeAction::kConfigured;
     record.changes.push_back({planned, c.key.ToString()});
   }
   record.start = clock_.UnixMillis();
-  bool resumed_batched = false;
-  if (!e.in_progress.empty()) {
-    // Finish the release a stopped process started, under its id.
-    if (auto open = journal_.reader().Release(e.in_progress); open.ok()) {
-      record.id = open->id;
-      record.start = open->start;
-      record.batches = open->batches;
-      // The decisions it took stand: held, a pause or an abort asked for.
-      record.hold = open->hold;
-      record.pause_requested = open->pause_requested;
-      record.abort_requested = open->abort_requested;
-      if (open->hold == journal::Hold::kFailed) record.errors = open->errors;
-      if (open->to_revision == to_revision) {
-        // A batched release a stopped process left: it goes on in batches,
-        // whatever the cluster's replica counts say now.
-        resumed_batched =
-            open->kind == ReleaseKind::kRollout || open->kind == ReleaseKind::kRollback;
-        record.kind = open->kind;
-        record.trigger = open->trigger;
-        record.restores = open->restores;
-        record.from_revision = open->from_revision;
-      }
-    }
-  }
+  return record;
+}
 
-  // A revision replacing the running one goes out in batches.
-  int target_index = -1;
-  for (size_t i = 0; i < sub.changes.size(); ++i) {
-    const auto& c = sub.changes[i];
-    if (c.key.kind == "Deployment" && !c.desired_json.empty()) target_index = static_cast<int>(i);
+std::string Reconciler::RefuseRelease(const ReleaseRequest& req, ReleaseRecord record,
+                                      const Status& why, std::vector<std::string>* errors) {
+  record.outcome = Outcome::kFailed;
+  record.errors.push_back(why.message());
+  record.end = record.start;
+  record.changes.clear();
+  if (Status st = Record(&record); !st.ok()) {
+    errors->push_back("recording a release of " + req.app + "/" + req.env + ": " + st.ToString());
+    return "";
   }
-  if ((deployment_created || retired || resumed_batched) && target_index >= 0 &&
-      req.model != nullptr &&
-      (record.kind == ReleaseKind::kRollout || record.kind == ReleaseKind::kRollback)) {
-    const diff::PlannedChange& target = sub.changes[target_index];
-    if (Status st = CheckCapacity(req.server, target); !st.ok()) {
-      record.outcome = Outcome::kFailed;
-      record.errors.push_back(st.message());
-      record.end = record.start;
-      record.changes.clear();
-      if (Status jst = Record(&record); !jst.ok()) {
-        errors->push_back("recording a release of " + req.app + "/" + req.env + ": " +
-                          jst.ToString());
-        return "";
-      }
-      if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
-      e.in_progress.clear();
-      e.blocked_commit = req.commit;
-      e.blocked_reason = "release " + record.id + " refused: " + st.message();
-      e.status.error = e.blocked_reason;
-      errors->push_back(req.app + "/" + req.env + ": " + st.message());
-      spdlog::warn("release={} app={} env={} revision={} commit={} refused: {}", record.id, req.app,
-                   req.env, to_revision, req.commit.substr(0, 12), st.message());
-      return record.id;
-    }
-    diff::Plan now_plan, finish;
-    for (size_t i = 0; i < sub.changes.size(); ++i) {
-      diff::PlannedChange c = sub.changes[i];
-      if (c.action == diff::Action::kRetire) continue;  // the order scales them down
-      if (c.action == diff::Action::kDelete) {
-        finish.changes.push_back(std::move(c));
-        continue;
-      }
-      if (static_cast<int>(i) == target_index) {
-        // Created or updated at the replicas it has now; the order scales it.
-        rapidjson::Document d = Parse(c.desired_json);
-        int64_t now_replicas = c.live != nullptr ? Field(*c.live, "spec", "replicas") : 0;
-        if (d.HasMember("spec") && d["spec"].HasMember("replicas"))
-          d["spec"]["replicas"].SetInt64(now_replicas);
-        c.desired_json = manifest::CanonicalJson(d);
-        c.action = c.live != nullptr ? diff::Action::kUpdate : diff::Action::kCreate;
-      }
-      now_plan.changes.push_back(std::move(c));
-    }
-    record.changes.clear();
-    return StartOrder(req, std::move(record), std::move(now_plan), std::move(finish), to_revision,
-                      errors);
-  }
+  if (options_.observer != nullptr) options_.observer->ReleaseEnded(record);
+  Env& e = EnvFor(req.app, req.env);
+  e.in_progress.clear();
+  e.blocked_commit = req.commit;
+  e.blocked_reason = "release " + record.id + " refused: " + why.message();
+  e.status.error = e.blocked_reason;
+  errors->push_back(req.app + "/" + req.env + ": " + why.message());
+  spdlog::warn("release={} app={} env={} revision={} commit={} refused: {}", record.id, req.app,
+               req.env, record.to_revision, req.commit.substr(0, 12), why.message());
+  return record.id;
+}
 
+std::string Reconciler::ReleaseAtOnce(const ReleaseRequest& req, ReleaseRecord record,
+                                      const ReleaseShape& shape, std::vector<std::string>* errors) {
   // Durable before anything is applied: a crash from here on is found and
   // finished by the next process.
   if (Status st = Record(&record); !st.ok()) {
     errors->push_back("recording a release of " + req.app + "/" + req.env + ": " + st.ToString());
     return "";
   }
+  Env& e = EnvFor(req.app, req.env);
   e.in_progress = record.id;
   spdlog::info("release={} app={} env={} revision={} commit={} {} started ({} changes)", record.id,
-               req.app, req.env, to_revision, req.commit.substr(0, 12), Name(record.kind),
-               sub.changes.size());
+               req.app, req.env, shape.to_revision, req.commit.substr(0, 12), Name(record.kind),
+               shape.todo.changes.size());
 
-  apply::ExecuteResult result = clusters_.Execute(req.server, sub);
+  apply::ExecuteResult result = clusters_.Execute(req.server, shape.todo);
   record.changes.clear();
   RecordChanges(result.changes, &record);
   record.end = clock_.UnixMillis();
@@ -695,7 +549,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, std::vector<std::stri
     record.outcome = Outcome::kSucceeded;
     e.failures = 0;
     e.status.commit = req.commit;
-    e.status.revision = to_revision;
+    e.status.revision = shape.to_revision;
     e.status.drift = false;
   } else {
     record.outcome = Outcome::kFailed;
@@ -707,7 +561,7 @@ std::string Reconciler::Release(const ReleaseRequest& req, std::vector<std::stri
   const std::string id = record.id;
   auto log = result.status.ok() ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(log, "release={} app={} env={} revision={} commit={} {}: {}", record.id, req.app,
-              req.env, to_revision, req.commit.substr(0, 12), Name(record.outcome),
+              req.env, shape.to_revision, req.commit.substr(0, 12), Name(record.outcome),
               result.status.ok() ? result.changes.Summary() : result.status.ToString());
   // Still in progress in the journal until this is written: a later step
   // writes it, or the next process finishes it.
