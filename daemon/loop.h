@@ -45,22 +45,16 @@ using engine::ServerDesired;
 using engine::ServerPlan;
 
 // The journal's vocabulary, as this module speaks it.
-using journal::BatchRecord;
 using journal::Change;
 using journal::ChangeAction;
-using journal::FormatTime;
 using journal::Journal;
-using journal::JournalReader;
 using journal::Name;
 using journal::Outcome;
-using journal::ParseTime;
 using journal::RecordCommit;
-using journal::ReleaseId;
 using journal::ReleaseIdNumber;
 using journal::ReleaseKind;
 using journal::ReleaseRecord;
 using journal::SyncEntry;
-using journal::TimeMs;
 using journal::Trigger;
 
 using source::CommitInfo;

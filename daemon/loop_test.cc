@@ -404,6 +404,7 @@ class LoopTest : public ::testing::Test {
 
 TEST_F(LoopTest, FirstStepFetchesReleasesAndRecords) {
   git_.Push(Repo(), "first");
+  const auto fetched_at = clock_.Now();  // the fetch is the step's first act
   auto next = Step();
   EXPECT_EQ(git_.fetches, 1);
   auto releases = Releases();
@@ -418,8 +419,8 @@ TEST_F(LoopTest, FirstStepFetchesReleasesAndRecords) {
   EXPECT_EQ(r.to.summary, "first");
   EXPECT_FALSE(r.to_revision.empty());
   EXPECT_GE(r.changes.size(), 3u);  // Namespace, Service, Deployment
-  // Next: a fetch within the jittered interval.
-  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - clock_.Now());
+  // Next: a fetch within the jittered interval of the first.
+  auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - fetched_at);
   EXPECT_GE(wait, 27s);
   EXPECT_LE(wait, 33s);
   auto log = journal_->reader().SyncLog(0);
@@ -810,6 +811,28 @@ TEST_F(LoopTest, ARollbackInFlightIsTakenUpAtItsPinAfterARestart) {
   EXPECT_EQ(BatchesOf(*id), (std::vector<int>{1, 2, 3}));  // none repeated
   EXPECT_EQ(DeploymentName(), first_rev);
   EXPECT_EQ(Shop()->pinned_commit, done->to.id);
+}
+
+// A rollback asked of a Reconciler that has not reconciled yet (right after
+// a start or a reload) pins against the tip all the same.
+TEST_F(LoopTest, ARollbackBeforeTheFirstReconcileStaysPinned) {
+  git_.Push(Repo("example.com/web:1"), "web 1");
+  Step();
+  const std::string v1 = Releases()[0].id, first_rev = DeploymentName();
+  git_.Push(Repo("example.com/web:2"), "web 2");
+  reconciler_->RequestSync();
+  Step();
+  ASSERT_NE(DeploymentName(), first_rev);
+
+  OpenJournal();  // a reload: a new Reconciler, nothing loaded yet
+  auto id = reconciler_->Rollback("shop", "prod", v1);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  reconciler_->RequestSync();
+  Step();
+  Step();
+  EXPECT_EQ(DeploymentName(), first_rev) << "the tip did not take the environment back";
+  ASSERT_NE(Shop(), nullptr);
+  EXPECT_EQ(Shop()->pinned_commit, journal_->reader().Release(v1)->to.id);
 }
 
 TEST_F(LoopTest, UnpinResumesAutoSync) {

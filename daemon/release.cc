@@ -265,6 +265,10 @@ void Reconciler::DropStalePins(const manifest::Repository& repo, std::vector<std
   for (auto it = pins_.begin(); it != pins_.end();) {
     const auto& [app, env] = it->first;
     auto digest = EnvDigest(repo, app, env);
+    if (digest.ok() && it->second.tip_digest.empty()) {
+      it->second.tip_digest = *digest;  // pinned before any tip was known: this one
+      if (Status saved = SavePins(); !saved.ok()) errors->push_back(saved.ToString());
+    }
     if (digest.ok() && *digest == it->second.tip_digest) {
       ++it;
       continue;
@@ -589,10 +593,18 @@ Result<std::string> Reconciler::Rollback(const std::string& app, const std::stri
   std::vector<std::string> errors;
   auto id = ReleaseAt(app, env, commit, &errors);
   if (!id.ok()) return id.status();
-  // The pin: held until the tip asks something else of the environment.
+  // The pin: held until the tip asks something else of the environment. A
+  // Reconciler that has not reconciled yet (just started or reloaded) reads
+  // the tip itself; with no tip at all, the first reconcile sets the digest.
+  std::string tip = tip_;
+  if (tip.empty()) {
+    if (auto t = git_.Tip(); t.ok()) tip = *t;
+  }
   std::string digest;
-  if (loaded_) {
-    if (auto d = EnvDigest(loaded_->repo, app, env); d.ok()) digest = *d;
+  if (auto at_tip = tip.empty() ? Result<std::shared_ptr<const Loaded>>(Status::NotFound("no tip"))
+                                : Load(tip);
+      at_tip.ok()) {
+    if (auto d = EnvDigest((*at_tip)->repo, app, env); d.ok()) digest = *d;
   }
   pins_[{app, env}] = {commit, digest, clock_.UnixMillis()};
   if (Status st = SavePins(); !st.ok()) {
