@@ -1,6 +1,7 @@
 // MakePlan(): desired and live objects paired into what to do.
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -141,78 +142,87 @@ bool Plan::InSync() const {
          0;
 }
 
-Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
-              const Scope& scope, PlanMemo* memo) {
-  std::unordered_map<const ObjectKey*, const Live*, KeyPtrHash, KeyPtrEq> live_by_key;
-  live_by_key.reserve(live.size());
-  for (const Live& l : live) live_by_key.emplace(&l.key, &l);
+namespace {
 
-  Plan plan;
-  std::vector<PlannedChange> apply, keep, remove;
+using LiveIndex = std::unordered_map<const ObjectKey*, const Live*, KeyPtrHash, KeyPtrEq>;
+using NsName = std::pair<std::string, std::string>;  // (namespace, name or environment)
+
+// What the desired side of a plan says of the cluster's other objects.
+struct DesiredFacts {
+  std::unordered_set<const ObjectKey*, KeyPtrHash, KeyPtrEq> keys;
+  std::set<NsName> envs;         // (namespace, env) with a Deployment in this plan
+  std::set<NsName> config_maps;  // (namespace, name) those Deployments mount
+};
+
+// The memo's entry for `d` and `l`, brought up to date: kept when the pair
+// was compared before and neither changed since, worked out afresh
+// otherwise. nullptr when the desired JSON does not parse.
+const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
+                                int64_t plan_number, PlanMemo::Entry* fresh) {
+  const uint64_t hash = d.hash != 0 ? d.hash : HashJson(d.json);
+  PlanMemo::Entry* entry = fresh;
+  bool known = false;
+  if (memo != nullptr && l != nullptr) {
+    auto [m, added] = memo->entries.try_emplace(d.key);
+    entry = &m->second;
+    if (!added && entry->desired_hash == hash && entry->desired_size == d.json.size()) {
+      if (entry->live == l->object) {
+        known = true;
+      } else {
+        std::string_view uid = MetadataString(*l->object, "uid");
+        std::string_view version = MetadataString(*l->object, "resourceVersion");
+        known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
+                entry->live_version == version;
+      }
+    }
+    entry->plan = plan_number;
+  }
+  if (known) {
+    ++memo->hits;
+    entry->live = l->object;
+    return entry;
+  }
+  rapidjson::Document doc;
+  doc.Parse(d.json.c_str(), d.json.size());
+  if (doc.HasParseError()) return nullptr;
+  *entry = PlanMemo::Entry{};
+  entry->desired_hash = hash;
+  entry->desired_size = d.json.size();
+  if (l != nullptr) {
+    entry->live = l->object;
+    entry->live_uid = MetadataString(*l->object, "uid");
+    entry->live_version = MetadataString(*l->object, "resourceVersion");
+  }
+  entry->plan = plan_number;
+  entry->instance = Label(doc, kInstanceLabel);
+  if (d.key.kind == "Deployment") {
+    for (const auto& cm : MountedConfigMaps(doc)) entry->config_maps.push_back(cm);
+  }
+  if (l != nullptr) entry->comparison = Compare(doc, *l->object);
+  if (memo != nullptr) ++memo->misses;
+  return entry;
+}
+
+// Each desired object paired with its live one: create, update, unchanged,
+// or foreign (conflict or adoption).
+std::vector<PlannedChange> PlanDesired(const std::vector<Desired>& desired, const LiveIndex& live,
+                                       const Scope& scope, PlanMemo* memo, DesiredFacts* facts) {
+  std::vector<PlannedChange> apply;
   apply.reserve(desired.size());
-
-  // Environments with a Deployment in this plan, and the ConfigMaps those
-  // Deployments mount: (namespace, env) → desired revision's files.
-  std::set<std::pair<std::string, std::string>> desired_envs;
-  std::set<std::pair<std::string, std::string>> used_config_maps;  // (namespace, name)
-  std::unordered_set<const ObjectKey*, KeyPtrHash, KeyPtrEq> desired_keys;
-  desired_keys.reserve(desired.size());
+  facts->keys.reserve(desired.size());
   const int64_t plan_number = memo != nullptr ? ++memo->plans : 0;
   for (const Desired& d : desired) {
-    desired_keys.insert(&d.key);
-    auto it = live_by_key.find(&d.key);
-    const Live* l = it == live_by_key.end() ? nullptr : it->second;
-    const uint64_t hash = d.hash != 0 ? d.hash : HashJson(d.json);
-
-    // A pair compared before and unchanged since keeps its entry; others are
-    // worked out (and, with a live object to key them, remembered).
+    facts->keys.insert(&d.key);
+    auto it = live.find(&d.key);
+    const Live* l = it == live.end() ? nullptr : it->second;
     PlanMemo::Entry fresh;
-    PlanMemo::Entry* entry = &fresh;
-    bool known = false;
-    std::string_view uid, version;
-    if (memo != nullptr && l != nullptr) {
-      auto [m, added] = memo->entries.try_emplace(d.key);
-      entry = &m->second;
-      if (!added && entry->desired_hash == hash && entry->desired_size == d.json.size()) {
-        if (entry->live == l->object) {
-          known = true;
-        } else {
-          uid = MetadataString(*l->object, "uid");
-          version = MetadataString(*l->object, "resourceVersion");
-          known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
-                  entry->live_version == version;
-        }
-      }
-      entry->plan = plan_number;
-    }
-    if (known) {
-      ++memo->hits;
-      entry->live = l->object;
-    } else {
-      rapidjson::Document doc;
-      doc.Parse(d.json.c_str(), d.json.size());
-      if (doc.HasParseError()) continue;
-      *entry = PlanMemo::Entry{};
-      entry->desired_hash = hash;
-      entry->desired_size = d.json.size();
-      if (l != nullptr) {
-        entry->live = l->object;
-        entry->live_uid = MetadataString(*l->object, "uid");
-        entry->live_version = MetadataString(*l->object, "resourceVersion");
-      }
-      entry->plan = plan_number;
-      entry->instance = Label(doc, kInstanceLabel);
-      if (d.key.kind == "Deployment") {
-        for (const auto& cm : MountedConfigMaps(doc)) entry->config_maps.push_back(cm);
-      }
-      if (l != nullptr) entry->comparison = Compare(doc, *l->object);
-      if (memo != nullptr) ++memo->misses;
-    }
+    const PlanMemo::Entry* entry = Compared(d, l, memo, plan_number, &fresh);
+    if (entry == nullptr) continue;
     if (d.key.kind == "Deployment") {
-      if (!entry->instance.empty()) desired_envs.insert({d.key.namespace_name, entry->instance});
-      for (const auto& cm : entry->config_maps) used_config_maps.insert({d.key.namespace_name, cm});
+      if (!entry->instance.empty()) facts->envs.insert({d.key.namespace_name, entry->instance});
+      for (const auto& cm : entry->config_maps)
+        facts->config_maps.insert({d.key.namespace_name, cm});
     }
-
     PlannedChange change;
     change.key = d.key;
     change.api_version = d.api_version;
@@ -235,12 +245,21 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
   if (memo != nullptr) {
     std::erase_if(memo->entries, [&](const auto& e) { return e.second.plan != plan_number; });
   }
+  return apply;
+}
 
-  // Earlier revisions of environments still deployed here, newest first.
-  std::map<std::pair<std::string, std::string>, std::vector<const Live*>> earlier;
+// pagoda's live objects that nothing desired names, in the selected scope
+// and not held back: earlier revisions of environments still deployed here
+// (by environment), and the rest.
+struct Undesired {
+  std::map<NsName, std::vector<const Live*>> earlier;
   std::vector<const Live*> leftovers;
+};
+Undesired SortUndesired(const std::vector<Live>& live, const DesiredFacts& facts,
+                        const Scope& scope) {
+  Undesired out;
   for (const Live& l : live) {
-    if (desired_keys.count(&l.key)) continue;
+    if (facts.keys.count(&l.key)) continue;
     const std::string app = AppOf(l.key);
     auto app_scope = scope.apps.find(app);
     if (app_scope == scope.apps.end() || Label(*l.object, kNameLabel) != app) continue;
@@ -257,14 +276,23 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
       continue;  // outside the selected environments
     }
     if (l.key.kind == "Deployment" && !env.empty() &&
-        desired_envs.count({l.key.namespace_name, env})) {
-      earlier[{l.key.namespace_name, env}].push_back(&l);
+        facts.envs.count({l.key.namespace_name, env})) {
+      out.earlier[{l.key.namespace_name, env}].push_back(&l);
       continue;
     }
-    leftovers.push_back(&l);
+    out.leftovers.push_back(&l);
   }
+  return out;
+}
 
-  std::set<std::pair<std::string, std::string>> kept_config_maps = used_config_maps;
+// Earlier revisions, newest first: the last keepRevisions are scaled to 0
+// and kept (with the ConfigMaps they mount), older ones deleted. Returns the
+// ConfigMaps that stay: the desired revisions' and the kept ones'.
+std::set<NsName> PlanEarlierRevisions(std::map<NsName, std::vector<const Live*>>& earlier,
+                                      const Scope& scope, const std::set<NsName>& used,
+                                      std::vector<PlannedChange>* keep,
+                                      std::vector<PlannedChange>* remove) {
+  std::set<NsName> kept_config_maps = used;
   for (auto& [ns_env, deployments] : earlier) {
     std::sort(deployments.begin(), deployments.end(), [](const Live* a, const Live* b) {
       return std::tuple(json::StringAt(*a->object, {"metadata", "creationTimestamp"}),
@@ -282,66 +310,86 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
                            .api_version = l->api_version,
                            .instance = Label(*l->object, kInstanceLabel),
                            .live = l->object};
-      if (i < keep_count) {
-        for (const auto& cm : MountedConfigMaps(*l->object))
-          kept_config_maps.insert({l->key.namespace_name, cm});
-        if (Replicas(*l->object) != 0) {
-          change.action = Action::kRetire;
-          change.reason = "earlier revision: scaled to 0 and kept for rollback";
-        } else {
-          change.reason = "earlier revision kept for rollback";
-        }
-        keep.push_back(std::move(change));
-      } else {
+      if (i >= keep_count) {
         change.action = Action::kDelete;
         change.reason = "earlier revision beyond the " + std::to_string(keep_count) + " kept";
-        remove.push_back(std::move(change));
+        remove->push_back(std::move(change));
+        continue;
       }
+      for (const auto& cm : MountedConfigMaps(*l->object))
+        kept_config_maps.insert({l->key.namespace_name, cm});
+      if (Replicas(*l->object) != 0) {
+        change.action = Action::kRetire;
+        change.reason = "earlier revision: scaled to 0 and kept for rollback";
+      } else {
+        change.reason = "earlier revision kept for rollback";
+      }
+      keep->push_back(std::move(change));
+    }
+  }
+  return kept_config_maps;
+}
+
+// A leftover of pagoda's: a revision's files no longer kept are deleted, a
+// Namespace never is, anything else as the prune policy in force says (the
+// environment's or app's in the repository when it is still there, else the
+// one recorded when applied). Nothing for a kept revision's files.
+std::optional<PlannedChange> PlanLeftover(const Live& l, const Scope& scope,
+                                          const DesiredFacts& facts,
+                                          const std::set<NsName>& kept_config_maps) {
+  const auto& app_scope = scope.apps.at(AppOf(l.key));
+  const std::string env = Label(*l.object, kInstanceLabel);
+  PlannedChange change{.action = Action::kOrphan,
+                       .key = l.key,
+                       .api_version = l.api_version,
+                       .instance = env,
+                       .live = l.object};
+  if (l.key.kind == "ConfigMap" && !env.empty() && facts.envs.count({l.key.namespace_name, env})) {
+    if (kept_config_maps.count({l.key.namespace_name, l.key.name})) return std::nullopt;
+    change.action = Action::kDelete;
+    change.reason = "files of a revision no longer kept";
+    return change;
+  }
+  if (l.key.kind == "Namespace") {
+    change.reason = "the app has no environment in this cluster; pagoda never deletes a namespace";
+    return change;
+  }
+  bool prune = json::StringAt(*l.object, {"metadata", "annotations", kPruneAnnotation}) == "true";
+  if (env.empty()) {
+    prune = app_scope.prune_app_objects;
+  } else if (auto p = app_scope.prune.find(env); p != app_scope.prune.end()) {
+    prune = p->second;
+  }
+  const std::string what =
+      env.empty() ? "no longer in the repository"
+                  : (app_scope.prune.count(env) ? "no longer rendered for environment " + env
+                                                : "environment " + env + " was removed");
+  change.action = prune ? Action::kDelete : Action::kOrphan;
+  change.reason = what + (prune ? "" : "; prune is off, so it stays");
+  return change;
+}
+
+}  // namespace
+
+Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live,
+              const Scope& scope, PlanMemo* memo) {
+  LiveIndex live_by_key;
+  live_by_key.reserve(live.size());
+  for (const Live& l : live) live_by_key.emplace(&l.key, &l);
+
+  DesiredFacts facts;
+  std::vector<PlannedChange> apply = PlanDesired(desired, live_by_key, scope, memo, &facts);
+  std::vector<PlannedChange> keep, remove;
+  Undesired undesired = SortUndesired(live, facts, scope);
+  const std::set<NsName> kept_config_maps =
+      PlanEarlierRevisions(undesired.earlier, scope, facts.config_maps, &keep, &remove);
+  for (const Live* l : undesired.leftovers) {
+    if (auto change = PlanLeftover(*l, scope, facts, kept_config_maps)) {
+      remove.push_back(std::move(*change));
     }
   }
 
-  for (const Live* l : leftovers) {
-    const auto& app_scope =
-        scope.apps.at(l->key.kind == "Namespace" ? l->key.name : l->key.namespace_name);
-    const std::string env = Label(*l->object, kInstanceLabel);
-    PlannedChange change{.action = Action::kOrphan,
-                         .key = l->key,
-                         .api_version = l->api_version,
-                         .instance = env,
-                         .live = l->object};
-    if (l->key.kind == "ConfigMap" && !env.empty() &&
-        desired_envs.count({l->key.namespace_name, env})) {
-      if (kept_config_maps.count({l->key.namespace_name, l->key.name}))
-        continue;  // a kept revision's files
-      change.action = Action::kDelete;
-      change.reason = "files of a revision no longer kept";
-      remove.push_back(std::move(change));
-      continue;
-    }
-    if (l->key.kind == "Namespace") {
-      change.reason =
-          "the app has no environment in this cluster; pagoda never deletes a namespace";
-      remove.push_back(std::move(change));
-      continue;
-    }
-    // The prune policy in force: the environment's (or app's) in the
-    // repository when it is still there, else the one recorded when applied.
-    bool prune =
-        json::StringAt(*l->object, {"metadata", "annotations", kPruneAnnotation}) == "true";
-    if (env.empty()) {
-      prune = app_scope.prune_app_objects;
-    } else if (auto p = app_scope.prune.find(env); p != app_scope.prune.end()) {
-      prune = p->second;
-    }
-    const std::string what =
-        env.empty() ? "no longer in the repository"
-                    : (app_scope.prune.count(env) ? "no longer rendered for environment " + env
-                                                  : "environment " + env + " was removed");
-    change.action = prune ? Action::kDelete : Action::kOrphan;
-    change.reason = what + (prune ? "" : "; prune is off, so it stays");
-    remove.push_back(std::move(change));
-  }
-
+  Plan plan;
   plan.changes.reserve(apply.size() + keep.size() + remove.size());
   for (auto* part : {&apply, &keep, &remove}) {
     for (size_t i : ApplyOrder(*part, part == &remove))
