@@ -20,20 +20,29 @@ using daemon::DaemonFlags;
 using daemon::RunDaemon;
 namespace {
 
-// The options `validate` and `render` share.
-void AddRepositoryOptions(CLI::App* command, ManifestFlags* flags) {
+// --repo and the APP or APP/ENV targets: every command that reads a repository.
+void AddRepoAndTargets(CLI::App* command, std::string* repo, std::vector<std::string>* targets) {
   command
-      ->add_option("--repo", flags->repo,
+      ->add_option("--repo", *repo,
                    "the config repository: a directory holding apps/ (default: the current "
                    "directory)")
       ->check(CLI::ExistingDirectory);
-  command->add_option("targets", flags->targets, "APP or APP/ENV to limit the command to");
+  command->add_option("targets", *targets, "APP or APP/ENV to limit the command to");
+}
+
+void AddConfigOption(CLI::App* command, std::string* config) {
+  command->add_option("--config", *config,
+                      "a daemon config file: its reservedNamespaces, podSecurity and limits "
+                      "apply, as in the daemon");
+}
+
+// The options `validate` and `render` share.
+void AddRepositoryOptions(CLI::App* command, ManifestFlags* flags) {
+  AddRepoAndTargets(command, &flags->repo, &flags->targets);
   command->add_option("--cluster", flags->clusters,
                       "NAME or NAME=CONTEXT: a known cluster (repeatable); environments must "
                       "name one of them when any is given");
-  command->add_option("--config", flags->config,
-                      "a daemon config file: its reservedNamespaces and podSecurity apply, as in "
-                      "the daemon");
+  AddConfigOption(command, &flags->config);
   command->add_option("--node-allocatable", flags->node_allocatable,
                       "what one node can allocate, e.g. cpu=7.5,memory=15Gi: warn about "
                       "instances that cannot fit");
@@ -41,15 +50,8 @@ void AddRepositoryOptions(CLI::App* command, ManifestFlags* flags) {
 
 // The options `diff` and `sync` share: the repository and where its clusters are.
 void AddClusterOptions(CLI::App* command, ClusterFlags* flags) {
-  command
-      ->add_option("--repo", flags->repo,
-                   "the config repository: a directory holding apps/ (default: the current "
-                   "directory)")
-      ->check(CLI::ExistingDirectory);
-  command->add_option("targets", flags->targets, "APP or APP/ENV to limit the command to");
-  command->add_option("--config", flags->config,
-                      "a daemon config file: its reservedNamespaces and podSecurity apply, as in "
-                      "the daemon");
+  AddRepoAndTargets(command, &flags->repo, &flags->targets);
+  AddConfigOption(command, &flags->config);
   command->add_option("--kubeconfig", flags->kubeconfig,
                       "the kubeconfig to read (default: $KUBECONFIG or ~/.kube/config)");
   command->add_option("--cluster", flags->clusters,
