@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "base/backoff.h"
 #include "base/file.h"
 #include "base/memory.h"
 #include "daemon/loop_internal.h"
@@ -108,9 +109,9 @@ void Reconciler::FetchDone(Result<FetchResult> fetched) {
       spdlog::warn("fetching {} failed (retrying with backoff): {}", options_.repo_url, message);
       repo_error_ = message;
     }
-    int64_t backoff = std::min<int64_t>(options_.max_backoff_ms,
-                                        options_.interval_ms << std::min(fetch_failures_ - 1, 10));
-    next_fetch_ = now + std::chrono::milliseconds(backoff);
+    next_fetch_ =
+        now + pagoda::Backoff(std::chrono::milliseconds(options_.interval_ms), fetch_failures_,
+                              std::chrono::milliseconds(options_.max_backoff_ms));
     return;
   }
   if (!repo_error_.empty()) spdlog::info("fetching {} works again", options_.repo_url);

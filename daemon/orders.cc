@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "base/backoff.h"
 #include "daemon/loop_internal.h"
 #include "manifest/json.h"
 
@@ -160,9 +161,8 @@ void Reconciler::TakeDecisionsAgain(const ReleaseRecord& record, rollout::Releas
 
 void Reconciler::Backoff(Env& e) {
   ++e.failures;
-  int64_t backoff =
-      std::min<int64_t>(options_.max_backoff_ms, 5000LL << std::min(e.failures - 1, 10));
-  e.retry_at = clock_.Now() + std::chrono::milliseconds(backoff);
+  e.retry_at = clock_.Now() + pagoda::Backoff(std::chrono::milliseconds(5000), e.failures,
+                                              std::chrono::milliseconds(options_.max_backoff_ms));
 }
 
 // The final state of a release: written now if the journal takes it, else

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <future>
 
+#include "base/backoff.h"
 #include "base/json.h"
 #include "kube/live_internal.h"
 
@@ -368,7 +369,7 @@ void LiveCache::WatchLoop(Kind* k) {
     }
     k->failing = true;
     ++failures;
-    const auto backoff = std::chrono::seconds(std::min(30, 1 << std::min(failures - 1, 5)));
+    const auto backoff = Backoff(std::chrono::seconds(1), failures, std::chrono::seconds(30));
     cv_.wait_for(lock, backoff, [&] { return stopping_; });
   }
 }

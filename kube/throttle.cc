@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/backoff.h"
+
 namespace pagoda::kube {
 
 TokenBucket::TokenBucket(double qps, int burst, Clock& clock)
@@ -61,9 +63,11 @@ std::optional<std::chrono::milliseconds> RetryDelay(const RetryPolicy& policy, i
     }
     if (method == "POST") return std::nullopt;  // it may have been processed
   }
-  // Full jitter: uniform in [0, min(max, base * 2^(attempt-1))].
-  double cap = std::min<double>(policy.max_delay.count(),
-                                policy.base_delay.count() * std::pow(2.0, attempt - 1));
+  // Full jitter: uniform in [0, the backoff after `attempt` failures].
+  const double cap = static_cast<double>(
+      Backoff(std::chrono::duration_cast<std::chrono::milliseconds>(policy.base_delay), attempt,
+              std::chrono::duration_cast<std::chrono::milliseconds>(policy.max_delay))
+          .count());
   std::uniform_real_distribution<double> dist(0, cap);
   return std::chrono::milliseconds(static_cast<int64_t>(dist(rng)));
 }
