@@ -135,17 +135,15 @@ int64_t DefaultBatchTimeoutMs(const DeployConfig* config) {
   return h.initial_delay_ms + h.period_ms * h.failure_threshold + kMargin;
 }
 
-void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnostic>* out) {
-  // Duplicate names: the first definition (by file, then line) stands.
-  auto by_location = [](const auto& a, const auto& b) {
-    return std::tie(a.file, a.name.pos.line, a.name.pos.column) <
-           std::tie(b.file, b.name.pos.line, b.name.pos.column);
-  };
-  std::sort(app->deploy_configs.begin(), app->deploy_configs.end(), by_location);
-  std::sort(app->environments.begin(), app->environments.end(), by_location);
+namespace {
 
+// DeployConfigs by name, each checked on its own; a duplicate name is an
+// error at the later definition (by file, then line).
+std::map<std::string, const DeployConfig*> CheckDeployConfigs(const LoadOptions& options,
+                                                              const AppModel& app,
+                                                              std::vector<Diagnostic>* out) {
   std::map<std::string, const DeployConfig*> configs;
-  for (const DeployConfig& c : app->deploy_configs) {
+  for (const DeployConfig& c : app.deploy_configs) {
     Sink sink(c.file, out);
     if (c.name.value.empty()) continue;
     auto [it, fresh] = configs.emplace(c.name.value, &c);
@@ -157,9 +155,13 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
     CheckMounts(sink, c);
     if (options.node_allocatable) CheckNodeFit(sink, c, *options.node_allocatable);
   }
+  return configs;
+}
 
+std::map<std::string, const Environment*> EnvironmentsByName(const AppModel& app,
+                                                             std::vector<Diagnostic>* out) {
   std::map<std::string, const Environment*> envs;
-  for (const Environment& e : app->environments) {
+  for (const Environment& e : app.environments) {
     if (e.name.value.empty()) continue;
     auto [it, fresh] = envs.emplace(e.name.value, &e);
     if (!fresh) {
@@ -169,70 +171,87 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
                      At(it->second->file, it->second->name.pos));
     }
   }
+  return envs;
+}
 
-  std::set<std::string> known(options.known_clusters.begin(), options.known_clusters.end());
-  for (Environment& e : app->environments) {
-    Sink sink(e.file, out);
-    const std::string& name = e.name.value;
-    const DeployConfig* config = nullptr;
-    if (!e.deploy_config.value.empty()) {
-      auto it = configs.find(e.deploy_config.value);
-      bool unnamed = std::any_of(app->deploy_configs.begin(), app->deploy_configs.end(),
-                                 [](const DeployConfig& c) { return c.name.value.empty(); });
-      if (it == configs.end() && !unnamed) {  // an unnamed one has its own error already
-        sink.Error(e.deploy_config.pos, "spec.deployConfig",
-                   "no DeployConfig named " + Quote(e.deploy_config.value) + " in apps/" +
-                       app->name + "/deploy (have: " + ListNames(*app) + ")");
-      } else if (it != configs.end()) {
-        config = it->second;
-      }
-    }
-    if (!known.empty() && CheckDns1123Label(e.cluster.value).empty() &&
-        !known.contains(e.cluster.value)) {
-      std::string list;
-      for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
-      sink.Error(e.cluster.pos, "spec.cluster",
-                 Quote(e.cluster.value) + " is not a known cluster (known: " + list + ")");
-    }
-    if (name.size() + kRevisionSuffix > 63 && name.size() <= 63) {
-      sink.Error(e.name.pos, "metadata.name",
-                 Quote(name) + " is " + std::to_string(name.size()) +
-                     " characters; its Deployments are named " + name +
-                     "-<revision>, which must fit 63, so at most 52");
-    } else if (config != nullptr && !config->files.empty() && name.size() + kFilesSuffix > 63 &&
-               name.size() <= 63) {
-      sink.Error(e.name.pos, "metadata.name",
-                 Quote(name) + " is " + std::to_string(name.size()) +
-                     " characters; its files ConfigMap is named " + name +
-                     "-files-<hash>, which must fit 63, so at most 46");
-    }
-    bool has_public_lb = false;
-    for (const Listener& l : e.traffic) {
-      has_public_lb =
-          has_public_lb || (l.exposure == Exposure::kPublic &&
-                            (l.protocol == Protocol::kTcp || l.protocol == Protocol::kUdp));
-    }
-    if (has_public_lb && envs.contains(name + "-public")) {
-      sink.Error(e.name.pos, "metadata.name",
-                 "its public Service " + name + "-public would have the name of environment " +
-                     name + "-public's Service; rename one of them");
-    }
-    if (e.replicas.value == 1) {
-      sink.Warning(e.replicas.pos, "spec.replicas",
-                   "1 replica: the service is down during every release, since the old "
-                   "instance stops before the new one starts");
-    }
-    CheckTraffic(sink, e, config);
-    if (e.release.batch_timeout_ms == 0) e.release.batch_timeout_ms = DefaultBatchTimeoutMs(config);
+// The DeployConfig an environment names; nullptr (and an error, unless an
+// unnamed DeployConfig has one already) when there is none by that name.
+const DeployConfig* ConfigOf(Sink& sink, const AppModel& app, const Environment& e,
+                             const std::map<std::string, const DeployConfig*>& configs) {
+  if (e.deploy_config.value.empty()) return nullptr;
+  auto it = configs.find(e.deploy_config.value);
+  if (it != configs.end()) return it->second;
+  bool unnamed = std::any_of(app.deploy_configs.begin(), app.deploy_configs.end(),
+                             [](const DeployConfig& c) { return c.name.value.empty(); });
+  if (!unnamed) {
+    sink.Error(e.deploy_config.pos, "spec.deployConfig",
+               "no DeployConfig named " + Quote(e.deploy_config.value) + " in apps/" + app.name +
+                   "/deploy (have: " + ListNames(app) + ")");
   }
+  return nullptr;
+}
 
-  // A pod runs as "default" or as a ServiceAccount the app itself defines:
-  // never as one an administrator made for something else.
+// The names an environment's objects get must fit Kubernetes' 63, and its
+// public Service must not take another environment's name.
+void CheckRenderedNames(Sink& sink, const Environment& e, const DeployConfig* config,
+                        const std::map<std::string, const Environment*>& envs) {
+  const std::string& name = e.name.value;
+  if (name.size() + kRevisionSuffix > 63 && name.size() <= 63) {
+    sink.Error(e.name.pos, "metadata.name",
+               Quote(name) + " is " + std::to_string(name.size()) +
+                   " characters; its Deployments are named " + name +
+                   "-<revision>, which must fit 63, so at most 52");
+  } else if (config != nullptr && !config->files.empty() && name.size() + kFilesSuffix > 63 &&
+             name.size() <= 63) {
+    sink.Error(e.name.pos, "metadata.name",
+               Quote(name) + " is " + std::to_string(name.size()) +
+                   " characters; its files ConfigMap is named " + name +
+                   "-files-<hash>, which must fit 63, so at most 46");
+  }
+  bool has_public_lb = false;
+  for (const Listener& l : e.traffic) {
+    has_public_lb =
+        has_public_lb || (l.exposure == Exposure::kPublic &&
+                          (l.protocol == Protocol::kTcp || l.protocol == Protocol::kUdp));
+  }
+  if (has_public_lb && envs.contains(name + "-public")) {
+    sink.Error(e.name.pos, "metadata.name",
+               "its public Service " + name + "-public would have the name of environment " + name +
+                   "-public's Service; rename one of them");
+  }
+}
+
+void CheckEnvironment(const std::set<std::string>& known, const AppModel& app, Environment& e,
+                      const std::map<std::string, const DeployConfig*>& configs,
+                      const std::map<std::string, const Environment*>& envs,
+                      std::vector<Diagnostic>* out) {
+  Sink sink(e.file, out);
+  const DeployConfig* config = ConfigOf(sink, app, e, configs);
+  if (!known.empty() && CheckDns1123Label(e.cluster.value).empty() &&
+      !known.contains(e.cluster.value)) {
+    std::string list;
+    for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+    sink.Error(e.cluster.pos, "spec.cluster",
+               Quote(e.cluster.value) + " is not a known cluster (known: " + list + ")");
+  }
+  CheckRenderedNames(sink, e, config, envs);
+  if (e.replicas.value == 1) {
+    sink.Warning(e.replicas.pos, "spec.replicas",
+                 "1 replica: the service is down during every release, since the old "
+                 "instance stops before the new one starts");
+  }
+  CheckTraffic(sink, e, config);
+  if (e.release.batch_timeout_ms == 0) e.release.batch_timeout_ms = DefaultBatchTimeoutMs(config);
+}
+
+// A pod runs as "default" or as a ServiceAccount the app itself defines:
+// never as one an administrator made for something else.
+void CheckServiceAccounts(const AppModel& app, std::vector<Diagnostic>* out) {
   std::set<std::string> accounts = {"default"};
-  for (const PlainManifest& m : app->manifests) {
+  for (const PlainManifest& m : app.manifests) {
     if (m.kind == "ServiceAccount" && m.api_version == "v1") accounts.insert(m.name);
   }
-  for (const PlainManifest& m : app->manifests) {
+  for (const PlainManifest& m : app.manifests) {
     for (const ServiceAccountUse& use : m.service_accounts) {
       if (accounts.contains(use.name)) continue;
       Sink(m.file, out)
@@ -242,10 +261,12 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
                      "\"default\" or as one the app defines in manifests/");
     }
   }
+}
 
-  // Plain manifests: unique, and not in the way of what pagoda renders.
+// Plain manifests: unique, and not in the way of what pagoda renders.
+void CheckPlainManifests(const AppModel& app, std::vector<Diagnostic>* out) {
   std::map<std::tuple<std::string, std::string>, const PlainManifest*> manifests;
-  for (const PlainManifest& m : app->manifests) {
+  for (const PlainManifest& m : app.manifests) {
     if (m.kind.empty() || m.name.empty()) continue;
     Sink sink(m.file, out);
     std::string group = m.api_version.substr(0, m.api_version.find('/'));
@@ -257,7 +278,7 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
                      At(it->second->file, it->second->pos));
     }
     if ((m.kind == "Service" || m.kind == "Ingress") && group.empty() == (m.kind == "Service")) {
-      for (const Environment& e : app->environments) {
+      for (const Environment& e : app.environments) {
         if (m.name == e.name.value || (m.kind == "Service" && m.name == e.name.value + "-public")) {
           sink.Error(m.pos, "metadata.name",
                      m.kind + " " + Quote(m.name) + " is a name pagoda renders for environment " +
@@ -266,6 +287,24 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
       }
     }
   }
+}
+
+}  // namespace
+
+void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnostic>* out) {
+  // Duplicate names: the first definition (by file, then line) stands.
+  auto by_location = [](const auto& a, const auto& b) {
+    return std::tie(a.file, a.name.pos.line, a.name.pos.column) <
+           std::tie(b.file, b.name.pos.line, b.name.pos.column);
+  };
+  std::sort(app->deploy_configs.begin(), app->deploy_configs.end(), by_location);
+  std::sort(app->environments.begin(), app->environments.end(), by_location);
+  const auto configs = CheckDeployConfigs(options, *app, out);
+  const auto envs = EnvironmentsByName(*app, out);
+  const std::set<std::string> known(options.known_clusters.begin(), options.known_clusters.end());
+  for (Environment& e : app->environments) CheckEnvironment(known, *app, e, configs, envs, out);
+  CheckServiceAccounts(*app, out);
+  CheckPlainManifests(*app, out);
 }
 
 }  // namespace pagoda::manifest
