@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_args.h"
 #include "kube/kube.h"
 #include "rollout/rollout.h"
 
@@ -41,11 +42,9 @@ namespace {
 using Steady = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-double Ms(Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+using bench::Ms;
 
-struct Args {
-  std::string kubeconfig;
-  std::string context;
+struct Args : bench::ClusterArgs {
   int64_t replicas = 10;
   int batches = 5;
   int runs = 5;
@@ -56,8 +55,7 @@ struct Args {
 // Fills `args` from the command line; a usage error is an exit code (CLI11's).
 std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   CLI::App app("pagoda_batch_bench: pagoda's own time between batches");
-  app.add_option("--kubeconfig", args->kubeconfig)->required();
-  app.add_option("--context", args->context);
+  bench::AddClusterOptions(app, args, /*repository=*/false);
   app.add_option("--replicas", args->replicas)->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   app.add_option("--batches", args->batches)->check(CLI::Range(2, 1 << 20));
   app.add_option("--runs", args->runs)->check(CLI::PositiveNumber);
@@ -409,7 +407,5 @@ int Run(const Args& args) {
 }  // namespace pagoda
 
 int main(int argc, char** argv) {
-  pagoda::Args args;
-  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
-  return pagoda::Run(args);
+  return pagoda::bench::Main<pagoda::Args>(argc, argv, pagoda::ParseArgs, pagoda::Run);
 }

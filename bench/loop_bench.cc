@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "base/memory.h"
+#include "bench/bench_args.h"
 #include "bench/generated_repo.h"
 #include "daemon/loop.h"
 #include "engine/clusters.h"
@@ -141,13 +142,9 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-double Ms(Steady::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+using bench::Ms;
 
-struct Args {
-  std::string kubeconfig;
-  std::string context;
-  std::string scratch;
-  int environments = 1000;
+struct Args : bench::ClusterArgs {
   int cycles = 10;
   int test_replicas = 0;
   double qps = kube::ClientOptions{}.qps;
@@ -159,10 +156,7 @@ struct Args {
 // Fills `args` from the command line; a usage error is an exit code (CLI11's).
 std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   CLI::App app("pagoda_loop_bench: reconcile cycles with nothing to do");
-  app.add_option("--kubeconfig", args->kubeconfig)->required();
-  app.add_option("--context", args->context);
-  app.add_option("--scratch", args->scratch)->required();
-  app.add_option("--environments", args->environments, "even")->check(CLI::Range(2, 1 << 20));
+  bench::AddClusterOptions(app, args);
   app.add_option("--cycles", args->cycles)->check(CLI::PositiveNumber);
   app.add_option("--test-replicas", args->test_replicas)->check(CLI::NonNegativeNumber);
   app.add_option("--qps", args->qps);
@@ -579,7 +573,5 @@ int Run(const Args& args) {
 }  // namespace pagoda
 
 int main(int argc, char** argv) {
-  pagoda::Args args;
-  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
-  return pagoda::Run(args);
+  return pagoda::bench::Main<pagoda::Args>(argc, argv, pagoda::ParseArgs, pagoda::Run);
 }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "apply/apply.h"
+#include "bench/bench_args.h"
 #include "bench/generated_repo.h"
 #include "engine/engine.h"
 #include "kube/kube.h"
@@ -42,13 +43,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+using bench::Ms;
 
-struct Args {
-  std::string kubeconfig;
-  std::string context;
-  std::string scratch;
-  int environments = 1000;
+struct Args : bench::ClusterArgs {
   double qps = 50;
   int burst = 100;
   bool qps_auto = true;  // --qps auto: the defaults, lifted by the server's flow control
@@ -61,10 +58,7 @@ struct Args {
 std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   CLI::App app("pagoda_sync_bench: pagoda sync side by side with kubectl apply --server-side");
   std::string qps = "auto";
-  app.add_option("--kubeconfig", args->kubeconfig)->required();
-  app.add_option("--context", args->context);
-  app.add_option("--scratch", args->scratch)->required();
-  app.add_option("--environments", args->environments, "even")->check(CLI::Range(2, 1 << 20));
+  bench::AddClusterOptions(app, args);
   app.add_option("--qps", qps, "auto (the defaults) or requests per second");
   app.add_option("--burst", args->burst);
   app.add_option("--kubectl", args->kubectl);
@@ -374,7 +368,5 @@ int Run(const Args& args) {
 }  // namespace pagoda
 
 int main(int argc, char** argv) {
-  pagoda::Args args;
-  if (auto exit = pagoda::ParseArgs(argc, argv, &args)) return *exit;
-  return pagoda::Run(args);
+  return pagoda::bench::Main<pagoda::Args>(argc, argv, pagoda::ParseArgs, pagoda::Run);
 }

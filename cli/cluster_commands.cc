@@ -11,14 +11,6 @@
 namespace pagoda::cli {
 
 using daemon::ApplyRepositoryConfig;
-using engine::ClusterMapping;
-using engine::DesiredState;
-using engine::PlanServer;
-using engine::RenderProblem;
-using engine::Selection;
-using engine::SelectTargets;
-using engine::ServerDesired;
-using engine::ServerPlan;
 namespace {
 
 constexpr int kUsage = 2;
@@ -26,8 +18,8 @@ constexpr int kFailed = 3;
 
 struct Session {
   manifest::Repository repo;
-  Selection selection;
-  std::map<std::string, ServerDesired> servers;
+  engine::Selection selection;
+  std::map<std::string, engine::ServerDesired> servers;
   std::map<std::string, kube::Credentials> credentials;  // by server
   bool problems = false;
 };
@@ -41,7 +33,7 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
   }
   auto source = source::NewDirectorySource(flags.repo);
   s->repo = manifest::LoadRepository(*source, load);
-  auto selection = SelectTargets(s->repo, flags.targets);
+  auto selection = engine::SelectTargets(s->repo, flags.targets);
   if (!selection.ok()) {
     err << "pagoda: " << selection.status().message() << "\n";
     return kUsage;
@@ -57,7 +49,7 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
     }
   }
 
-  ClusterMapping mapping;
+  engine::ClusterMapping mapping;
   if (!flags.kubeconfig.empty()) mapping.kubeconfigs = {flags.kubeconfig};
   mapping.all_clusters_to = flags.all_clusters_to;
   if (Status st = mapping.AddFlags(flags.clusters); !st.ok()) {
@@ -82,8 +74,8 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
   }
   manifest::RenderOptions options;
   options.commit = flags.commit;
-  std::vector<RenderProblem> problems;
-  s->servers = DesiredState(s->repo, s->selection, options, server_of, &problems);
+  std::vector<engine::RenderProblem> problems;
+  s->servers = engine::DesiredState(s->repo, s->selection, options, server_of, &problems);
   for (const auto& p : problems) {
     err << "pagoda: app " << p.app << ": " << p.message << "\n";
     s->problems = true;
@@ -105,7 +97,7 @@ std::string Yaml(const std::string& json) {
   return yaml.ok() ? *yaml : json + "\n";
 }
 
-std::string ClusterNames(const ServerDesired& server) {
+std::string ClusterNames(const engine::ServerDesired& server) {
   std::string names;
   for (const auto& c : server.clusters) names += (names.empty() ? "" : ", ") + c;
   return names;
@@ -113,10 +105,11 @@ std::string ClusterNames(const ServerDesired& server) {
 
 // Connects to `server` and plans it; nullptr (reported, and s->problems
 // set) when either fails.
-std::unique_ptr<ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s,
-                                           const std::string& server, const ServerDesired& desired,
-                                           std::unique_ptr<kube::KubeClient>* client,
-                                           std::ostream& err) {
+std::unique_ptr<engine::ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s,
+                                                   const std::string& server,
+                                                   const engine::ServerDesired& desired,
+                                                   std::unique_ptr<kube::KubeClient>* client,
+                                                   std::ostream& err) {
   auto connected = Connect(flags, s.credentials.at(server));
   if (!connected.ok()) {
     err << "pagoda: cluster " << ClusterNames(desired) << ": " << connected.status().message()
@@ -125,7 +118,7 @@ std::unique_ptr<ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s
     return nullptr;
   }
   *client = std::move(*connected);
-  auto planned = PlanServer(**client, desired);
+  auto planned = engine::PlanServer(**client, desired);
   if (!planned.ok()) {
     err << "pagoda: cluster " << ClusterNames(desired) << ": " << planned.status().message()
         << "\n";
@@ -137,7 +130,7 @@ std::unique_ptr<ServerPlan> ConnectAndPlan(const ClusterFlags& flags, Session& s
 
 // What the plan leaves alone and why: held back environments and
 // manifests, and conflicts. Each is an error of the command.
-void ReportRefusals(const ServerPlan& planned, Session& s, std::ostream& err) {
+void ReportRefusals(const engine::ServerPlan& planned, Session& s, std::ostream& err) {
   for (const auto& h : planned.held) {
     err << "pagoda: " << h.app << (h.env.empty() ? "" : "/" + h.env) << ": " << h.message << "\n";
     s.problems = true;

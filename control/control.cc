@@ -58,6 +58,29 @@ int MillisLeft(Clock::time_point deadline) {
   return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1'000'000));
 }
 
+enum class SendEnd { kSent, kClosed, kTimedOut, kWoken, kFailed };
+
+// Writes all of `data` to the non-blocking socket `fd` by `deadline`. A
+// readable `wake` (-1 for none) ends the wait; kFailed leaves errno set.
+[[nodiscard]] SendEnd SendAll(int fd, std::string_view data, Clock::time_point deadline, int wake) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) return SendEnd::kClosed;
+    std::array<pollfd, 2> fds = {pollfd{fd, POLLOUT, 0}, pollfd{wake, POLLIN, 0}};
+    int r = ::poll(fds.data(), wake >= 0 ? 2 : 1, MillisLeft(deadline));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return SendEnd::kFailed;
+    if (r == 0) return SendEnd::kTimedOut;
+    if (wake >= 0 && fds[1].revents != 0) return SendEnd::kWoken;
+  }
+  return SendEnd::kSent;
+}
+
 }  // namespace
 
 // ---- Requests and answers ----
@@ -312,20 +335,9 @@ std::string ControlServer::Answer(const std::string& line) {
 void ControlServer::WriteAnswer(int fd, std::string answer) {
   answer += '\n';
   Clock::time_point deadline = Clock::now() + options_.write_timeout;
-  std::string_view rest = answer;
-  while (!rest.empty()) {
-    ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      rest.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN) return;  // the client went away
-    std::array<pollfd, 2> fds = {pollfd{fd, POLLOUT, 0}, pollfd{wake_read_, POLLIN, 0}};
-    int r = ::poll(fds.data(), fds.size(), MillisLeft(deadline));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0 || fds[1].revents != 0) return;
-  }
+  // However it ends (sent, the client gone, too slow, the server stopping),
+  // the connection is closed next.
+  (void)SendAll(fd, answer, deadline, wake_read_);
 }
 
 // ---- The client ----
@@ -369,19 +381,16 @@ Result<rapidjson::Document> ControlCall(const std::string& path, const std::stri
                                     std::to_string(timeout.count()) + " ms");
   };
   std::string request = request_json + "\n";
-  std::string_view rest = request;
-  while (!rest.empty()) {
-    ssize_t n = ::send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      rest.remove_prefix(static_cast<size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno != EAGAIN) break;  // the server closed early: read why
-    pollfd p{fd, POLLOUT, 0};
-    int r = ::poll(&p, 1, MillisLeft(deadline));
-    if (r == 0) return too_slow();
-    if (r < 0 && errno != EINTR) return Errno("poll", errno);
+  // A server that closed early says why in what it wrote: read it.
+  switch (SendAll(fd, request, deadline, -1)) {
+    case SendEnd::kTimedOut:
+      return too_slow();
+    case SendEnd::kFailed:
+      return Errno("poll", errno);
+    case SendEnd::kSent:
+    case SendEnd::kClosed:
+    case SendEnd::kWoken:
+      break;
   }
 
   std::string answer;

@@ -168,9 +168,19 @@ Result<Line> ParseLine(std::string_view json) {
 // Complete lines of a journal file from the last to the first. The file's
 // last line is tentative: incomplete (no newline yet, or a torn write) or
 // failing its checksum, it is skipped, as the writer would cut it off.
+constexpr std::string_view kReleasePrefix = "{\"type\":\"release\"";
+
 class BackwardLines {
  public:
   explicit BackwardLines(JournalFile* file) : file_(file) {}
+
+  // The next release line's JSON going backwards, or nullopt at the beginning.
+  Result<std::optional<std::string>> PrevRelease() {
+    for (;;) {
+      Result<std::optional<std::string>> json = Prev();
+      if (!json.ok() || !json->has_value() || (*json)->starts_with(kReleasePrefix)) return json;
+    }
+  }
 
   // The next line's JSON going backwards, or nullopt at the beginning.
   Result<std::optional<std::string>> Prev() {
@@ -307,11 +317,10 @@ Result<std::vector<ReleaseRecord>> JournalReader::Releases(const ReleaseFilter& 
   std::unordered_set<std::string> seen;
   std::map<int64_t, ReleaseRecord> found;  // matching the filter, by id number
   for (;;) {
-    Result<std::optional<std::string>> json = lines.Prev();
+    Result<std::optional<std::string>> json = lines.PrevRelease();
     if (!json.ok()) return json.status().WithContext(path_);
     if (!json->has_value()) break;
     const std::string& text = **json;
-    if (!text.starts_with("{\"type\":\"release\"")) continue;
     Result<Line> line = ParseLine(text);
     if (!line.ok()) {
       return line.status().WithContext(path_ + ": byte " + std::to_string(lines.offset()));
@@ -349,11 +358,10 @@ Result<ReleaseRecord> JournalReader::Release(std::string_view id) const {
   BackwardLines lines(file->get());
   std::string needle = "\"record\":{\"id\":\"" + std::string(id) + "\"";
   for (;;) {
-    Result<std::optional<std::string>> json = lines.Prev();
+    Result<std::optional<std::string>> json = lines.PrevRelease();
     if (!json.ok()) return json.status().WithContext(path_);
     if (!json->has_value()) break;
     const std::string& text = **json;
-    if (!text.starts_with("{\"type\":\"release\"")) continue;
     if (text.find(needle) == std::string::npos) {
       // Past the start of an older release: the wanted one would be later.
       Result<LineHead> head = ReadHead(text);
