@@ -95,12 +95,12 @@ std::vector<std::string> DefaultPaths() {
 
 }  // namespace
 
-Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
-  std::vector<std::string> paths = options.paths.empty() ? DefaultPaths() : options.paths;
-  if (paths.empty()) return Status::NotFound("no kubeconfig: set --kubeconfig or KUBECONFIG");
+namespace {
 
-  std::deque<YamlResult> files;  // what `merged` points into
-  Merged merged;
+// The kubeconfig files of `paths` read and merged, kubectl's way: the first
+// definition of a name wins. `files` keeps what `merged` points into.
+Status ReadAndMerge(const std::vector<std::string>& paths, std::deque<YamlResult>* files,
+                    Merged* merged) {
   int read = 0;
   for (const auto& path : paths) {
     auto text = ReadFile(path);
@@ -110,7 +110,7 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
       return text.status();
     }
     ++read;
-    const YamlResult& yaml = files.emplace_back(ReadYaml(*text, kKubeconfigLimits));
+    const YamlResult& yaml = files->emplace_back(ReadYaml(*text, kKubeconfigLimits));
     if (!yaml.ok) return Status::InvalidArgument(FilePos(path, yaml.error_pos) + ": " + yaml.error);
     if (yaml.documents.size() > 1) {
       return Status::InvalidArgument(FilePos(path, yaml.documents[1].root.pos) +
@@ -120,12 +120,46 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
       return Status::InvalidArgument(path + ": not a kubeconfig (not a map)");
     }
     const YamlNode& root = yaml.documents[0].root;
-    PAGODA_RETURN_IF_ERROR(MergeList(root, "clusters", path, &merged.clusters));
-    PAGODA_RETURN_IF_ERROR(MergeList(root, "users", path, &merged.users));
-    PAGODA_RETURN_IF_ERROR(MergeList(root, "contexts", path, &merged.contexts));
-    if (merged.current_context.empty()) merged.current_context = Str(&root, "current-context");
+    PAGODA_RETURN_IF_ERROR(MergeList(root, "clusters", path, &merged->clusters));
+    PAGODA_RETURN_IF_ERROR(MergeList(root, "users", path, &merged->users));
+    PAGODA_RETURN_IF_ERROR(MergeList(root, "contexts", path, &merged->contexts));
+    if (merged->current_context.empty()) merged->current_context = Str(&root, "current-context");
   }
   if (read == 0) return Status::NotFound("none of the kubeconfig files exist");
+  return Status::Ok();
+}
+
+// A user's client certificate and key, or token: into `creds`.
+Status ReadUser(const NamedEntry& user, const std::string& user_name, Credentials* creds) {
+  const std::string what = "user " + user_name;
+  auto cert = DataOrFile(user.body, "client-certificate", user, what);
+  if (!cert.ok()) return cert.status();
+  auto key = DataOrFile(user.body, "client-key", user, what);
+  if (!key.ok()) return key.status();
+  if (cert->empty() != key->empty()) {
+    return Status::InvalidArgument(user.file + ": " + what +
+                                   ": client certificate and key must be given together");
+  }
+  creds->client_cert_pem = std::move(*cert);
+  creds->client_key_pem = std::move(*key);
+  creds->bearer_token = Str(user.body, "token");
+  creds->bearer_token_file = Resolve(Str(user.body, "tokenFile"), user.file);
+  if (user.body != nullptr && user.body->Find("exec") != nullptr) {
+    return Status::InvalidArgument(user.file + ": " + what +
+                                   ": exec credential plugins are not supported; use a token, "
+                                   "a token file or a client certificate");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
+  std::vector<std::string> paths = options.paths.empty() ? DefaultPaths() : options.paths;
+  if (paths.empty()) return Status::NotFound("no kubeconfig: set --kubeconfig or KUBECONFIG");
+  std::deque<YamlResult> files;
+  Merged merged;
+  PAGODA_RETURN_IF_ERROR(ReadAndMerge(paths, &files, &merged));
 
   const std::string context_name =
       options.context.empty() ? merged.current_context : options.context;
@@ -160,33 +194,13 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options) {
   if (!ca.ok()) return ca.status();
   creds.ca_pem = std::move(*ca);
   if (std::string ns = Str(ctx.body, "namespace"); !ns.empty()) creds.default_namespace = ns;
-
-  if (!user_name.empty()) {
-    auto us_it = merged.users.find(user_name);
-    if (us_it == merged.users.end()) {
-      return Status::NotFound(ctx.file + ": context \"" + context_name + "\" names user \"" +
-                              user_name + "\", which is not defined");
-    }
-    const NamedEntry& user = us_it->second;
-    const std::string what = "user " + user_name;
-    auto cert = DataOrFile(user.body, "client-certificate", user, what);
-    if (!cert.ok()) return cert.status();
-    auto key = DataOrFile(user.body, "client-key", user, what);
-    if (!key.ok()) return key.status();
-    if (cert->empty() != key->empty()) {
-      return Status::InvalidArgument(user.file + ": " + what +
-                                     ": client certificate and key must be given together");
-    }
-    creds.client_cert_pem = std::move(*cert);
-    creds.client_key_pem = std::move(*key);
-    creds.bearer_token = Str(user.body, "token");
-    creds.bearer_token_file = Resolve(Str(user.body, "tokenFile"), user.file);
-    if (user.body != nullptr && user.body->Find("exec") != nullptr) {
-      return Status::InvalidArgument(user.file + ": " + what +
-                                     ": exec credential plugins are not supported; use a token, "
-                                     "a token file or a client certificate");
-    }
+  if (user_name.empty()) return creds;
+  auto us_it = merged.users.find(user_name);
+  if (us_it == merged.users.end()) {
+    return Status::NotFound(ctx.file + ": context \"" + context_name + "\" names user \"" +
+                            user_name + "\", which is not defined");
   }
+  PAGODA_RETURN_IF_ERROR(ReadUser(us_it->second, user_name, &creds));
   return creds;
 }
 

@@ -96,49 +96,32 @@ bool WebhookVerifier::Replayed(const std::string& delivery) {
   return false;
 }
 
-WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string_view body) {
-  if (secret_.empty()) {
-    return Answer(404, "disabled", "the webhook is not enabled: no http.webhookSecretFile");
-  }
-  if (body.size() > max_body_) {
-    return Answer(413, "too_large",
-                  "body of " + std::to_string(body.size()) + " bytes is over the bound of " +
-                      std::to_string(max_body_));
-  }
+namespace {
 
-  // Authenticate before reading anything of the body.
-  std::string source;
-  bool authenticated = false;
+// Who sent it, by the header that carries its proof, and whether the proof
+// holds for `secret`; "" when no header carries one.
+std::pair<std::string, bool> Authenticate(const WebhookHeaders& headers, std::string_view body,
+                                          const std::string& secret) {
   if (std::string sig = Header(headers, "x-hub-signature-256"); !sig.empty()) {
-    source = Header(headers, "x-gitea-event").empty() ? "github" : "gitea";
-    authenticated = sig.rfind("sha256=", 0) == 0 &&
-                    SignatureMatches(std::string_view(sig).substr(7), secret_, body);
-  } else if (std::string hex = Header(headers, "x-gitea-signature"); !hex.empty()) {
-    source = "gitea";
-    authenticated = SignatureMatches(hex, secret_, body);
-  } else if (std::string gogs = Header(headers, "x-gogs-signature"); !gogs.empty()) {
-    source = "gitea";
-    authenticated = SignatureMatches(gogs, secret_, body);
-  } else if (headers.count("x-gitlab-token") != 0) {
-    source = "gitlab";
-    authenticated = TokenMatches(Header(headers, "x-gitlab-token"), secret_);
-  } else {
-    return Answer(401, "unauthorized",
-                  "no signature: X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token");
+    return {Header(headers, "x-gitea-event").empty() ? "github" : "gitea",
+            sig.rfind("sha256=", 0) == 0 &&
+                SignatureMatches(std::string_view(sig).substr(7), secret, body)};
   }
-  if (!authenticated) {
-    WebhookAnswer a = Answer(401, "unauthorized", "the " + source + " signature does not match");
-    a.source = source;
-    return a;
+  if (std::string hex = Header(headers, "x-gitea-signature"); !hex.empty()) {
+    return {"gitea", SignatureMatches(hex, secret, body)};
   }
+  if (std::string gogs = Header(headers, "x-gogs-signature"); !gogs.empty()) {
+    return {"gitea", SignatureMatches(gogs, secret, body)};
+  }
+  if (headers.count("x-gitlab-token") != 0) {
+    return {"gitlab", TokenMatches(Header(headers, "x-gitlab-token"), secret)};
+  }
+  return {"", false};
+}
 
-  rapidjson::Document doc;
-  if (!json::Parse(body, &doc).ok() || !doc.IsObject()) {
-    WebhookAnswer a = Answer(400, "malformed", "the body is not a JSON object");
-    a.source = source;
-    return a;
-  }
-
+// The event's name and the delivery's id, as `source` sends them.
+std::pair<std::string, std::string> EventAndDelivery(const WebhookHeaders& headers,
+                                                     const std::string& source) {
   std::string event;
   if (source == "github") {
     event = Header(headers, "x-github-event");
@@ -151,34 +134,54 @@ WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string
   std::string delivery = Header(headers, "x-github-delivery");
   if (delivery.empty()) delivery = Header(headers, "x-gitea-delivery");
   if (delivery.empty()) delivery = Header(headers, "x-gitlab-event-uuid");
+  return {event, delivery};
+}
 
-  WebhookAnswer a;
+WebhookAnswer From(const std::string& source, int status, const char* result,
+                   const std::string& message) {
+  WebhookAnswer a = Answer(status, result, message);
   a.source = source;
-  a.ref = json::StringAt(doc, "ref");
+  return a;
+}
+
+}  // namespace
+
+WebhookAnswer WebhookVerifier::Handle(const WebhookHeaders& headers, std::string_view body) {
+  if (secret_.empty()) {
+    return Answer(404, "disabled", "the webhook is not enabled: no http.webhookSecretFile");
+  }
+  if (body.size() > max_body_) {
+    return Answer(413, "too_large",
+                  "body of " + std::to_string(body.size()) + " bytes is over the bound of " +
+                      std::to_string(max_body_));
+  }
+  // Authenticate before reading anything of the body.
+  const auto [source, authenticated] = Authenticate(headers, body, secret_);
+  if (source.empty()) {
+    return Answer(401, "unauthorized",
+                  "no signature: X-Hub-Signature-256, X-Gitea-Signature or X-Gitlab-Token");
+  }
+  if (!authenticated) {
+    return From(source, 401, "unauthorized", "the " + source + " signature does not match");
+  }
+  rapidjson::Document doc;
+  if (!json::Parse(body, &doc).ok() || !doc.IsObject()) {
+    return From(source, 400, "malformed", "the body is not a JSON object");
+  }
+  const auto [event, delivery] = EventAndDelivery(headers, source);
+  WebhookAnswer a;
   if (!delivery.empty() && Replayed(source + "/" + delivery)) {
-    a.http_status = 200;
-    a.result = "replay";
-    a.message = "delivery already received";
-    return a;
+    a = From(source, 200, "replay", "delivery already received");
+  } else if (event == "ping") {
+    a = From(source, 200, "ping", "pong");
+  } else if (event.empty() || event == "push" || event == "Push Hook" || event == "Tag Push Hook" ||
+             event == "System Hook") {
+    a = From(source, 202, "accepted", "fetch requested");
+    a.fetch = true;
+  } else {
+    a = From(source, 202, "ignored", "not a push event; nothing to do");
   }
-  if (event == "ping") {
-    a.http_status = 200;
-    a.result = "ping";
-    a.message = "pong";
-    return a;
-  }
-  const bool push = event.empty() || event == "push" || event == "Push Hook" ||
-                    event == "Tag Push Hook" || event == "System Hook";
-  if (!push) {
-    a.http_status = 202;
-    a.result = "ignored";
-    a.message = "not a push event; nothing to do";
-    return a;
-  }
-  a.http_status = 202;
-  a.result = "accepted";
-  a.message = "fetch requested";
-  a.fetch = true;
+  a.ref = json::StringAt(doc, "ref");
   return a;
 }
 
