@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cli/shell_for_tests.h"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -19,17 +21,9 @@ struct Outcome {
 
 // Runs `pagoda ARGS` with stdout captured (stderr to `err_file`).
 Outcome Pagoda(const std::string& args, const std::string& err_file = "/dev/null") {
-  std::string command = std::string(PAGODA_BINARY) + " " + args + " 2>" + err_file;
-  Outcome run;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    run.out.append(buffer.data(), n);
-  int status = ::pclose(pipe);
-  run.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  pagoda::cli::ShellRun run =
+      pagoda::cli::RunShell(std::string(PAGODA_BINARY) + " " + args + " 2>" + err_file);
+  return {run.code, run.out};
 }
 
 std::string Slurp(const fs::path& path) {

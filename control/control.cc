@@ -335,9 +335,8 @@ std::string ControlServer::Answer(const std::string& line) {
 void ControlServer::WriteAnswer(int fd, std::string answer) {
   answer += '\n';
   Clock::time_point deadline = Clock::now() + options_.write_timeout;
-  // However it ends (sent, the client gone, too slow, the server stopping),
-  // the connection is closed next.
-  (void)SendAll(fd, answer, deadline, wake_read_);
+  // However it ends, the connection is closed next.
+  if (SendAll(fd, answer, deadline, wake_read_) != SendEnd::kSent) ++undelivered_;
 }
 
 // ---- The client ----

@@ -196,6 +196,12 @@ class ControlServer {
 
   const std::string& path() const { return path_; }
 
+  // How many answers did not reach their client whole: it went away first,
+  // took longer than the write timeout to read, or the server was stopping.
+  // What was asked was done all the same; this says only that the asker
+  // does not know.
+  uint64_t undelivered() const { return undelivered_.load(); }
+
  private:
   ControlServer(std::string path, int listen_fd, int wake_read, int wake_write, Handler handler,
                 Options options);
@@ -205,10 +211,11 @@ class ControlServer {
   // The request line, or nullopt when the connection is to be dropped (or the
   // server stops); `*answer` is set when the client is to be told why.
   std::optional<std::string> ReadRequest(int fd, std::string* answer);
-  void WriteAnswer(int fd, std::string answer);
+  void WriteAnswer(int fd, std::string answer);  // counts an undelivered one
   std::string Answer(const std::string& line);
 
   std::string path_;
+  std::atomic<uint64_t> undelivered_{0};
   int listen_fd_;
   int wake_read_;
   int wake_write_;

@@ -236,6 +236,21 @@ TEST_F(ControlTest, SilentClientsAreDropped) {
   EXPECT_STREQ((*answer)["text"].GetString(), "next");
 }
 
+TEST_F(ControlTest, AnAnswerNoOneWaitsForIsCounted) {
+  auto server = StartEcho();
+  ASSERT_NE(server, nullptr);
+  // The client asks and goes away before the answer comes.
+  RawExchange(path_, ControlRequest("slow", {}) + "\n", milliseconds(50));
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(3000);
+  while (server->undelivered() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(server->undelivered(), 1u);
+  EXPECT_EQ(calls_, 1) << "what was asked was done";
+  ASSERT_TRUE(ControlCall(path_, ControlRequest("echo", {{"text", "x"}}), milliseconds(2000)).ok());
+  EXPECT_EQ(server->undelivered(), 1u) << "an answer taken is not counted";
+}
+
 TEST_F(ControlTest, NoDaemonIsUnavailableAndSaysSo) {
   Result<rapidjson::Document> answer =
       ControlCall(path_, ControlRequest("status"), milliseconds(1000));

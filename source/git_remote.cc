@@ -139,11 +139,11 @@ class KnownHosts {
 
   bool ok() const { return hosts_ != nullptr; }
 
-  // Adds one line of OpenSSH's format. A line libssh2 cannot read is
-  // skipped, as ssh skips it: its error is not worth more than that.
-  void Add(const std::string& line) {
-    (void)libssh2_knownhost_readline(hosts_, line.data(), line.size(),
-                                     LIBSSH2_KNOWNHOST_FILE_OPENSSH);
+  // Adds one line of OpenSSH's format; false for a line libssh2 cannot
+  // read. It is skipped, as ssh skips it, and named if the host is not found.
+  bool Add(const std::string& line) {
+    return libssh2_knownhost_readline(hosts_, line.data(), line.size(),
+                                      LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0;
   }
 
   // libssh2's answer (LIBSSH2_KNOWNHOST_CHECK_*) for `key`, raw, of the type
@@ -375,9 +375,11 @@ Status CheckHostKey(std::string_view known_hosts, const SshHost& host, std::stri
     return Status::Internal("libssh2 cannot make a collection of known hosts");
   }
   std::istringstream lines{std::string(known_hosts)};
+  int unreadable = 0;  // lines that could name the host, which libssh2 cannot read
   for (std::string line; std::getline(lines, line);) {
     std::optional<KnownHostsLine> prepared = PrepareLine(line, name);
-    if (prepared.has_value()) (prepared->revoked ? revoked : known).Add(prepared->text);
+    if (!prepared.has_value()) continue;
+    if (!(prepared->revoked ? revoked : known).Add(prepared->text)) ++unreadable;
   }
   if (revoked.Check(name, key, 0) == LIBSSH2_KNOWNHOST_CHECK_MATCH) {
     return Status::Unauthenticated("the host key of " + name + " is revoked");
@@ -394,7 +396,12 @@ Status CheckHostKey(std::string_view known_hosts, const SshHost& host, std::stri
       return Status::Unauthenticated("HOST KEY MISMATCH for " + name + ": its " + KeyType(key) +
                                      " key is not one known_hosts lists for it; refusing");
     case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-      return Status::NotFound(name + " is not in known_hosts");
+      return Status::NotFound(name + " is not in known_hosts" +
+                              (unreadable == 0
+                                   ? ""
+                                   : " (" + std::to_string(unreadable) +
+                                         (unreadable == 1 ? " line" : " lines") +
+                                         " that could name it cannot be read: a mangled key?)"));
     default:
       return Status::Internal("libssh2 could not check the host key of " + name);
   }
