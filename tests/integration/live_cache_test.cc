@@ -82,6 +82,20 @@ class LiveCacheTest : public ::testing::Test {
     ASSERT_TRUE(connected.ok());
     admin = std::move(*connected);
     MakeObjects(*admin, ns.name());
+    // At rest before a test begins: the controllers have written the new
+    // Deployment's status, so its resourceVersion holds still.
+    std::map<std::string, std::string> was;
+    int still = 0;
+    ASSERT_TRUE(testing::WaitUntil(
+        [&] {
+          auto now = kube::ReadLive(*admin, {ns.name()}, kKinds);
+          if (!now.ok()) return false;
+          auto versions = Versions(*now);
+          still = versions == was ? still + 1 : 0;
+          was = std::move(versions);
+          return still >= 5;  // 500 ms without a change
+        },
+        std::chrono::seconds(30)));
   }
 
   testing::ScopedNamespace ns{"live-cache", testing::ScopedNamespace::Labels::kPagodas};
