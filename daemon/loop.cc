@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 
 #include "base/backoff.h"
 #include "base/file.h"
@@ -63,6 +64,7 @@ Clock::TimePoint Reconciler::Step() {
   const bool requested = sync_requested_;
   sync_requested_ = false;
   if ((requested || now >= next_fetch_) && !fetch_in_flight_) Fetch(now);
+  if (!fetched_tip_.empty()) tip_ = std::exchange(fetched_tip_, "");
   if (tip_.empty()) {
     // Not fetched yet in this process: the clone may hold a tip from before.
     if (auto tip = git_.Tip(); tip.ok()) tip_ = *tip;
@@ -122,7 +124,7 @@ void Reconciler::FetchDone(Result<FetchResult> fetched) {
   std::uniform_real_distribution<double> jitter(0.9, 1.1);
   next_fetch_ =
       now + std::chrono::milliseconds(static_cast<int64_t>(options_.interval_ms * jitter(rng_)));
-  if (fetched->moved || tip_.empty()) {
+  if (fetched->moved || (tip_.empty() && fetched_tip_.empty())) {
     if (fetched->history_rewritten) {
       spdlog::warn("commit={} history of {} was rewritten: {} is no longer an ancestor",
                    fetched->commit.substr(0, 12), options_.repo_url,
@@ -130,7 +132,10 @@ void Reconciler::FetchDone(Result<FetchResult> fetched) {
       rewritten_tip_ = fetched->commit;
     }
     if (fetched->moved) spdlog::info("commit={} new commit fetched", fetched->commit.substr(0, 12));
-    tip_ = fetched->commit;
+    // Taken up at the next step: a fetch that ends in the middle of a pass
+    // (its answer comes between two environments) never changes the commit
+    // that pass releases.
+    fetched_tip_ = fetched->commit;
   }
 }
 

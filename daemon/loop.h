@@ -314,6 +314,7 @@ class Reconciler {
   int fetch_failures_ = 0;
   std::string rewritten_tip_;  // a tip reached by rewriting history: its releases say so
   std::string tip_;
+  std::string fetched_tip_;  // a fetch ended: the tip from the next step on
   std::string last_reconciled_;
   int64_t last_fetch_ms_ = 0;
   std::string repo_error_;

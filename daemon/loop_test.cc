@@ -105,6 +105,44 @@ TEST_F(LoopTest, AdoptionAndTheApiServersWarningsAreRecorded) {
             std::vector<std::string>{"Service/shop/prod: spec.ports[0]: a port warning"});
   EXPECT_NE(DeploymentName(), "");
 }
+// The daemon's fetcher answers through the inbox, which the loop reads
+// between two environments of a pass: a fetch that ends there is taken up
+// by the next step, never by the rest of the pass, and its commit is
+// released then, not a drift interval later.
+TEST_F(LoopTest, AFetchEndingMidPassIsReleasedByTheNextStep) {
+  struct MidPass final : LoopHooks {
+    std::function<void()> between;
+    bool Stopping() override { return false; }
+    void Between() override {
+      if (between) std::exchange(between, nullptr)();
+    }
+  } hooks;
+  int fetches = 0;
+  OpenJournal([&](LoopOptions& o) {
+    o.hooks = &hooks;
+    o.start_fetch = [&] { ++fetches; };
+  });
+  git_.Push(Repo("example.com/web:1", true, "cart"), "web 1");
+  reconciler_->Step();
+  ASSERT_EQ(fetches, 1);
+  reconciler_->FetchDone(git_.Fetch());
+  Step();
+  const std::string v1 = git_.Last();
+  ASSERT_EQ(Releases().size(), 2u);
+
+  git_.Push(Repo("example.com/web:2", true, "cart"), "web 2");
+  const std::string v2 = git_.Last();
+  hooks.between = [&] { reconciler_->FetchDone(git_.Fetch()); };
+  reconciler_->RequestSync();
+  reconciler_->Step();  // a pass over web 1, during which the fetch of web 2 ends
+  for (const auto& r : Releases()) EXPECT_NE(r.to.id, v2) << r.id << " released mid-pass";
+  reconciler_->Step();
+  int released = 0;
+  for (const auto& r : Releases()) released += r.app == "shop" && r.to.id == v2;
+  EXPECT_EQ(released, 1) << "web 2 is released at the next step";
+  EXPECT_NE(v1, v2);
+}
+
 TEST_F(LoopTest, NothingDueNothingDone) {
   git_.Push(Repo());
   Step();

@@ -303,7 +303,7 @@ class LoopTest : public ::testing::Test {
     journal_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void OpenJournal() {
+  void OpenJournal(const std::function<void(LoopOptions&)>& adjust = nullptr) {
     reconciler_.reset();
     journal_.reset();
     auto j = Journal::Open(dir_ + "/journal", fs_);
@@ -312,6 +312,7 @@ class LoopTest : public ::testing::Test {
     LoopOptions options;
     options.interval_ms = 30'000;
     options.drift_interval_ms = 300'000;
+    if (adjust) adjust(options);
     reconciler_ = std::make_unique<Reconciler>(options, git_, *journal_, cluster_, clock_,
                                                dir_ + "/pins.json");
   }
