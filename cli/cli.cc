@@ -80,7 +80,8 @@ int RunCli(int argc, char** argv) {
       "repository into Kubernetes objects and releases them in batches, with a record\n"
       "of every release.",
       "pagoda"};
-  app.set_version_flag("--version", std::string("pagoda ") + kVersion);
+  app.set_version_flag("--version", std::string("pagoda ") + kVersion + "\ncommit " + kCommit +
+                                        "\nbuilt " + kBuildDate);
   app.require_subcommand(0, 1);
   app.footer("Run `pagoda COMMAND --help` for a command's options.");
 

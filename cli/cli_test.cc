@@ -55,6 +55,24 @@ class CliTest : public ::testing::Test {
   fs::path examples_, scratch_, broken_;
 };
 
+TEST_F(CliTest, VersionIsTheGitTagWithItsCommitAndDate) {
+  // What the source tree says, asked of Git directly.
+  auto git = [](const std::string& args) {
+    pagoda::cli::ShellRun run = pagoda::cli::RunShell("TZ=UTC git -C " + std::string(PAGODA_SOURCE_DIR) +
+                                                      " " + args + " 2>/dev/null");
+    return run.code == 0 ? run.out : std::string();
+  };
+  std::string described = git("describe --tags --match 'v[0-9]*' --dirty");
+  std::string commit = git("log -1 --format=%H");
+  std::string date = git("log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ");
+  if (commit.empty()) GTEST_SKIP() << "not built from a Git tree";
+  ASSERT_FALSE(described.empty()) << "no tag vX.Y.Z reaches HEAD";
+  Outcome run = Pagoda("--version");
+  EXPECT_EQ(run.code, 0);
+  EXPECT_EQ(run.out, "pagoda " + described.substr(1) + "commit " + commit + "built " + date)
+      << run.out;
+}
+
 TEST_F(CliTest, ValidateExamplesExitsZero) {
   fs::path err = scratch_ / "err";
   Outcome run = Pagoda("validate " + Repo(examples_) + " --cluster test --cluster prod=kind-prod",

@@ -9,6 +9,7 @@ source=$2
 cluster=${PAGODA_TEST_CLUSTER_DIR:?run through ctest, which starts the cluster}
 [[ $(id -u) == 0 ]] || { echo "SKIP: needs root to act as another user"; exit 0; }
 eval "$(sed 's/^/export /' "$cluster/env")"
+source "$source/tests/integration/example_repo.sh"
 
 root=$(mktemp -d /tmp/pagoda-installed-XXXXXX)
 daemon_pid=
@@ -29,23 +30,11 @@ pagoda=$root/install/usr/bin/pagoda
 # directory of its own; the repository readable by anyone.
 work=$root/work
 mkdir -p "$work/state"
-cp -r "$source/examples/repo" "$work/repo"
-sed -i 's/pause: first/pause: none/; s/batchInterval: 30s/batchInterval: 0s/' "$work/repo/apps/shop-web/envs/prod.yaml"
-sed -i 's/batchInterval: 10s/batchInterval: 0s/' "$work/repo/apps/shop-web/envs/test.yaml"
-sed -i 's/pause: every/pause: none/' "$work/repo/apps/orders/envs/orders.yaml"
-git -C "$work/repo" init -q -b main
-git -C "$work/repo" -c user.name=Test -c user.email=test@example.com add -A
-git -C "$work/repo" -c user.name=Test -c user.email=test@example.com commit -q -m "apps"
+suffix=$RANDOM$RANDOM
+make_example_repo "$source" "$work/repo" "$suffix"
 # The service's own copies of what it reads: the kubeconfig and the CA.
 cp "$cluster/pki/ca.crt" "$work/ca.crt"
 sed "s|certificate-authority: .*|certificate-authority: $work/ca.crt|" "$PAGODA_TEST_PAGODA_KUBECONFIG" >"$work/kubeconfig"
-suffix=$RANDOM$RANDOM
-for app in shop-web orders; do
-  mv "$work/repo/apps/$app" "$work/repo/apps/$app-$suffix"
-  sed -i "s/name: $app\$/name: $app-$suffix/" "$work/repo/apps/$app-$suffix/app.yaml"
-done
-git -C "$work/repo" -c user.name=Test -c user.email=test@example.com add -A
-git -C "$work/repo" -c user.name=Test -c user.email=test@example.com commit -q -m "unique names"
 cat >"$work/config.yaml" <<EOF
 repo: $work/repo
 interval: 1s
