@@ -58,8 +58,8 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, VersionIsTheGitTagWithItsCommitAndDate) {
   // What the source tree says, asked of Git directly.
   auto git = [](const std::string& args) {
-    pagoda::cli::ShellRun run = pagoda::cli::RunShell("TZ=UTC git -C " + std::string(PAGODA_SOURCE_DIR) +
-                                                      " " + args + " 2>/dev/null");
+    pagoda::cli::ShellRun run = pagoda::cli::RunShell(
+        "TZ=UTC git -C " + std::string(PAGODA_SOURCE_DIR) + " " + args + " 2>/dev/null");
     return run.code == 0 ? run.out : std::string();
   };
   std::string described = git("describe --tags --match 'v[0-9]*' --dirty");

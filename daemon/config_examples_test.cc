@@ -16,27 +16,35 @@ TEST(ConfigExamplesTest, TheSystemdExampleConfigLoads) {
   EXPECT_EQ(config->clusters.size(), 2u);
 }
 
-TEST(ConfigExamplesTest, TheInClusterConfigMapLoads) {
-  auto text = ReadFile("deploy/pagoda.yaml", 1 << 20);
-  ASSERT_TRUE(text.ok());
+// The daemon config a ConfigMap of a manifest file carries.
+std::string ConfigMapConfig(const std::string& path) {
+  auto text = ReadFile(path, 1 << 20);
+  EXPECT_TRUE(text.ok()) << path;
+  if (!text.ok()) return "";
   YamlResult yaml = ReadYaml(*text, YamlLimits{});
-  ASSERT_TRUE(yaml.ok) << yaml.error;
-  std::string config_yaml;
+  EXPECT_TRUE(yaml.ok) << yaml.error;
   for (const YamlDocument& doc : yaml.documents) {
     const YamlNode* kind = doc.root.Find("kind");
     const YamlNode* data = doc.root.Find("data");
     if (kind != nullptr && kind->scalar == "ConfigMap" && data != nullptr &&
         data->Find("config.yaml") != nullptr) {
-      config_yaml = data->Find("config.yaml")->scalar;
+      return data->Find("config.yaml")->scalar;
     }
   }
-  ASSERT_FALSE(config_yaml.empty());
-  auto config = ParseDaemonConfig(config_yaml, "/etc/pagoda/config.yaml");
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  ASSERT_EQ(config->clusters.count("prod"), 1u);
-  EXPECT_TRUE(config->clusters.at("prod").in_cluster);
-  EXPECT_EQ(config->http_listen, "0.0.0.0:9420");
-  EXPECT_EQ(config->log_format, "json");
+  return "";
+}
+
+TEST(ConfigExamplesTest, TheInClusterConfigMapsLoad) {
+  for (const char* path : {"deploy/pagoda.yaml", "examples/install/config.yaml"}) {
+    std::string config_yaml = ConfigMapConfig(path);
+    ASSERT_FALSE(config_yaml.empty()) << path;
+    auto config = ParseDaemonConfig(config_yaml, "/etc/pagoda/config.yaml");
+    ASSERT_TRUE(config.ok()) << path << ": " << config.status().ToString();
+    ASSERT_EQ(config->clusters.count("prod"), 1u) << path;
+    EXPECT_TRUE(config->clusters.at("prod").in_cluster) << path;
+    EXPECT_EQ(config->http_listen, "0.0.0.0:9420") << path;
+    EXPECT_EQ(config->log_format, "json") << path;
+  }
 }
 
 }  // namespace

@@ -6,7 +6,7 @@
 # here, on the Debian release the stage names).
 #   image_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)
 source=$2
 for tool in umoci skopeo; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/setup installs it)"; exit 1; }

@@ -8,7 +8,7 @@
 # image holds no shell and nothing the user may write outside its state.
 #   runs_test.sh BUILD_DIR SOURCE_DIR   (PAGODA_TEST_CLUSTER_DIR set by ctest)
 set -euo pipefail
-build=$1
+build=$(cd "$1" && pwd)
 source=$2
 cluster=${PAGODA_TEST_CLUSTER_DIR:?run through ctest, which starts the cluster}
 [[ $(id -u) == 0 ]] || { echo "SKIP: runc needs root"; exit 0; }

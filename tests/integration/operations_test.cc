@@ -491,17 +491,47 @@ TEST_F(ServiceTest, InClusterConfigWithAServiceAccountDirectory) {
   EXPECT_NE(out.find("deployment.apps/prod-"), std::string::npos) << out;
 }
 
-TEST(DeployManifestsTest, PassTheApiServersValidation) {
-  // As the administrator would apply them, kept by nothing (a server-side dry run).
+// `kubectl kustomize DIR`, as the administrator's kubectl renders it.
+std::string Kustomize(const std::string& dir) {
   std::string out;
-  EXPECT_EQ(TestCluster::Get().Kubectl({"apply", "--dry-run=server", "-f",
-                                        std::string(PAGODA_SOURCE_DIR) + "/deploy/rbac.yaml", "-f",
-                                        std::string(PAGODA_SOURCE_DIR) + "/deploy/pagoda.yaml"},
-                                       &out),
-            0)
+  EXPECT_EQ(
+      TestCluster::Get().Kubectl({"kustomize", std::string(PAGODA_SOURCE_DIR) + "/" + dir}, &out),
+      0)
       << out;
-  EXPECT_NE(out.find("deployment.apps/pagoda"), std::string::npos) << out;
-  EXPECT_NE(out.find("configmap/pagoda"), std::string::npos) << out;
+  return out;
+}
+
+TEST(DeployManifestsTest, TheKustomizationsPassTheApiServersValidation) {
+  // As the administrator would apply them, kept by nothing (a server-side
+  // dry run), the base and the example overlay.
+  for (const char* dir : {"deploy", "examples/install"}) {
+    const std::string rendered = Kustomize(dir);
+    const std::string file =
+        ::testing::TempDir() + "/pagoda-install-" + std::to_string(getpid()) + ".yaml";
+    std::ofstream(file) << rendered;
+    std::string out;
+    EXPECT_EQ(
+        TestCluster::Get().Kubectl(
+            {"apply", "--server-side", "--force-conflicts", "--dry-run=server", "-f", file}, &out),
+        0)
+        << dir << ": " << out;
+    std::remove(file.c_str());
+    for (const char* object :
+         {"namespace/pagoda-system", "serviceaccount/pagoda", "configmap/pagoda",
+          "deployment.apps/pagoda", "service/pagoda", "poddisruptionbudget.policy/pagoda",
+          "validatingadmissionpolicy.admissionregistration.k8s.io/pagoda-tenancy"}) {
+      EXPECT_NE(out.find(std::string(object) + " serverside-applied"), std::string::npos)
+          << dir << " lacks " << object << ":\n"
+          << out;
+    }
+  }
+  // The image is kustomize's to set, and an overlay sets it again.
+  EXPECT_NE(Kustomize("deploy").find("image: registry.example.com/pagoda:"), std::string::npos);
+  const std::string overlay = Kustomize("examples/install");
+  EXPECT_NE(overlay.find("image: registry.example.com/platform/pagoda:"), std::string::npos)
+      << overlay;
+  EXPECT_NE(overlay.find("claimName: pagoda-state"), std::string::npos) << overlay;
+  EXPECT_EQ(overlay.find("emptyDir: {}\n        name: state"), std::string::npos) << overlay;
 }
 
 }  // namespace

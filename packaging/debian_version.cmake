@@ -1,0 +1,8 @@
+# pagoda_debian_version(VERSION OUT): the Debian version of a `git describe`
+# version: 0.1.0 stays, 0.1.0-3-gabc1234 becomes 0.1.0+3.gabc1234 (after
+# 0.1.0, before 0.1.1), and -dirty becomes +dirty.
+function(pagoda_debian_version version out)
+  string(REGEX REPLACE "-([0-9]+)-g([0-9a-f]+)" "+\\1.g\\2" v "${version}")
+  string(REPLACE "-dirty" "+dirty" v "${v}")
+  set(${out} "${v}" PARENT_SCOPE)
+endfunction()
