@@ -196,6 +196,8 @@ int RunReleaseShow(const Flags& flags, std::ostream& out, std::ostream& err) {
   }
   out << "revision  " << Or(r.from_revision, "(none)") << " → " << Or(r.to_revision) << "\n";
   if (!r.restores.empty()) out << "restores  " << r.restores << "\n";
+  if (!r.supersedes.empty()) out << "takes over from " << r.supersedes << "\n";
+  if (!r.superseded_by.empty()) out << "superseded by " << r.superseded_by << "\n";
   if (r.history_rewritten) out << "history   rewritten (the branch was force-pushed)\n";
   PrintCommit(out, "from      ", r.from);
   PrintCommit(out, "to        ", r.to);

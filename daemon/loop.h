@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -232,6 +233,7 @@ class Reconciler {
     std::string commit;  // what it releases
     bool rollback = false;
     const manifest::Environment* model = nullptr;  // its release policy
+    std::string supersedes;  // the release in flight it takes over from, if any
   };
   // A batched release order in flight, and the record it keeps up to date.
   struct ActiveOrder {
@@ -270,6 +272,16 @@ class Reconciler {
                             const std::string& app, const manifest::Environment& model,
                             SyncEntry* entry, std::vector<std::string>* errors);
   void QueueBehind(ActiveOrder& a, const manifest::Environment& model, SyncEntry* entry);
+  void RecordSkipped(const ActiveOrder& a, const std::string& commit, const std::string& cluster,
+                     SyncEntry* entry);
+  // Whether the repository now wants another revision of the environment
+  // than the one its order in flight moves to.
+  static bool WantsAnotherRevision(const ActiveOrder& a,
+                                   const std::vector<const diff::PlannedChange*>& group);
+  // Ends the order in flight of `key` as superseded by the tip; its record,
+  // or nothing when the journal does not take it (the order then goes on).
+  std::optional<ReleaseRecord> EndSuperseded(const std::pair<std::string, std::string>& key,
+                                             const std::string& cluster, SyncEntry* entry);
   void CompleteLeftRelease(Env& e);
   // Releases `request`: a batched order, or its changes at once. Returns the
   // release id, or "" with `errors` filled.

@@ -126,6 +126,8 @@ class MemoryCluster final : public ClusterAccess {
   std::map<std::string, std::string> warn;  // key → what the API server warns of on apply
   int executes = 0;
   int scales = 0;  // by release orders
+  // The order objects were created in, as creationTimestamp orders them.
+  std::map<diff::ObjectKey, int> created;
   bool fail_execute = false;
   std::vector<manifest::NodeAllocatable> nodes = {{7500, 15LL << 30}};
 
@@ -143,6 +145,7 @@ class MemoryCluster final : public ClusterAccess {
           continue;
         auto& s = out[d["metadata"]["labels"]["pagoda.dev/revision"].GetString()];
         s.deployment = key.name;
+        s.created = std::to_string(1'000'000 + c_.created[key]);
         s.replicas = d["spec"]["replicas"].GetInt64();
         s.pods = s.replicas;
         bool broken = json.find(":broken") != std::string::npos;
@@ -210,6 +213,7 @@ class MemoryCluster final : public ClusterAccess {
         case diff::Action::kUpdate:
         case diff::Action::kAdopt: {
           objects[c.key] = c.desired_json;
+          created.emplace(c.key, static_cast<int>(created.size()) + 1);
           foreign.erase(c.key);
           apply::ChangeSetEntry entry{
               c.action == diff::Action::kCreate  ? apply::ChangeAction::kCreated

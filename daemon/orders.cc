@@ -128,6 +128,9 @@ rollout::OrderPolicy Reconciler::PolicyFor(const ReleaseRequest& req,
   policy.on_failure = release.on_failure == manifest::OnFailure::kHalt
                           ? rollout::OrderFailure::kHalt
                           : rollout::OrderFailure::kRollback;
+  // Instances the target runs were put there by the order this one took
+  // over from, not by batches of its own.
+  policy.adopt_scaled = record.supersedes.empty();
   if (record.kind == ReleaseKind::kRollback) {
     // Going back to a revision that ran before is no gray release: it
     // neither holds nor waits between batches.

@@ -219,9 +219,17 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
     errors->push_back(app + "/" + env + ": " + Join(held));
     e.status.error = Join(held);
   }
+  // A newer commit that wants another revision supersedes the order in
+  // flight (at its next step: this is between two of them); one that
+  // changes only the rest waits behind it.
+  bool supersede = false;
   if (auto order = orders_.find({app, env}); order != orders_.end()) {
-    if (changes.repo_changed) QueueBehind(order->second, model, entry);
-    return;
+    supersede =
+        changes.repo_changed && model.sync.automatic && WantsAnotherRevision(order->second, group);
+    if (!supersede) {
+      if (changes.repo_changed) QueueBehind(order->second, model, entry);
+      return;
+    }
   }
   if (!changes.todo) {
     e.applied_keys = changes.desired_keys;
@@ -245,8 +253,21 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
   ReleaseRequest request{
       server, app,   env,   model.cluster.value, group, changes.repo_changed, trigger,
       tip_,   false, &model};
+  std::optional<ReleaseRecord> superseded;
+  if (supersede) {
+    superseded = EndSuperseded({app, env}, model.cluster.value, entry);
+    if (!superseded) return;  // the journal refused: the order goes on, and this is tried again
+    request.supersedes = superseded->id;
+  }
   std::string id = Release(request, errors);
   if (!id.empty()) entry->releases.push_back(id);
+  if (superseded && !id.empty()) {
+    superseded->superseded_by = id;
+    if (Status st = Record(&*superseded); !st.ok()) {
+      errors->push_back("recording that " + id + " superseded " + superseded->id + ": " +
+                        st.ToString());
+    }
+  }
   if (e.failures == 0) {
     e.applied_keys = changes.desired_keys;
     e.keys_known = true;
@@ -258,19 +279,55 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
 // recorded as superseded.
 void Reconciler::QueueBehind(ActiveOrder& a, const manifest::Environment& model, SyncEntry* entry) {
   if (tip_ == a.record.to.id || a.waiting == tip_) return;
-  if (!a.waiting.empty()) {
-    ReleaseRecord skipped;
-    skipped.app = a.record.app;
-    skipped.env = a.record.env;
-    skipped.cluster = model.cluster.value;
-    skipped.to = DescribeCommit(a.waiting);
-    skipped.outcome = Outcome::kSuperseded;
-    skipped.start = skipped.end = clock_.UnixMillis();
-    skipped.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " while " +
-                             a.record.id + " was in flight");
-    if (Record(&skipped).ok()) entry->releases.push_back(skipped.id);
-  }
+  if (!a.waiting.empty()) RecordSkipped(a, a.waiting, model.cluster.value, entry);
   a.waiting = tip_;
+}
+
+// A commit that waited behind `a` and will never go out: the tip replaced it.
+void Reconciler::RecordSkipped(const ActiveOrder& a, const std::string& commit,
+                               const std::string& cluster, SyncEntry* entry) {
+  ReleaseRecord skipped;
+  skipped.app = a.record.app;
+  skipped.env = a.record.env;
+  skipped.cluster = cluster;
+  skipped.to = DescribeCommit(commit);
+  skipped.outcome = Outcome::kSuperseded;
+  skipped.start = skipped.end = clock_.UnixMillis();
+  skipped.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " while " + a.record.id +
+                           " was in flight");
+  if (Record(&skipped).ok()) entry->releases.push_back(skipped.id);
+}
+
+bool Reconciler::WantsAnotherRevision(const ActiveOrder& a,
+                                      const std::vector<const diff::PlannedChange*>& group) {
+  for (const auto* c : group) {
+    if (c->key.kind == "Deployment" && c->wanted) return DesiredRevision(*c) != a.order->target();
+  }
+  return false;  // no revision wanted: nothing to move the instances to
+}
+
+std::optional<ReleaseRecord> Reconciler::EndSuperseded(
+    const std::pair<std::string, std::string>& key, const std::string& cluster, SyncEntry* entry) {
+  ActiveOrder& a = orders_.at(key);
+  ReleaseRecord ended = a.record;
+  ended.outcome = Outcome::kSuperseded;
+  ended.hold = journal::Hold::kNone;
+  ended.pause_requested = false;
+  ended.end = clock_.UnixMillis();
+  ended.errors.push_back("superseded by commit " + tip_.substr(0, 12) + " after " +
+                         std::to_string(ended.batches.size()) + " batches (" +
+                         std::string(rollout::OrderPhaseName(a.order->phase())) + ")");
+  if (!Record(&ended).ok()) return std::nullopt;
+  if (!a.waiting.empty() && a.waiting != tip_) RecordSkipped(a, a.waiting, cluster, entry);
+  spdlog::info("release={} app={} env={} revision={} superseded by commit {} after {} batches",
+               ended.id, ended.app, ended.env, a.order->target(), tip_.substr(0, 12),
+               ended.batches.size());
+  orders_.erase(key);
+  Env& e = EnvFor(key.first, key.second);
+  e.in_progress.clear();
+  e.blocked_commit.clear();
+  if (options_.observer != nullptr) options_.observer->ReleaseEnded(ended);
+  return ended;
 }
 
 // A release a stopped process left unfinished, whose changes are all in:

@@ -99,6 +99,7 @@ ReleaseRecord Reconciler::NewRecord(const ReleaseRequest& req, const ReleaseShap
   record.from_revision = shape.from_revision;
   record.to_revision = shape.to_revision;
   record.history_rewritten = !rewritten_tip_.empty() && req.commit == rewritten_tip_;
+  record.supersedes = req.supersedes;
   for (const auto& c : shape.todo.changes) {
     ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
                            : c.action == diff::Action::kDelete ? ChangeAction::kDeleted

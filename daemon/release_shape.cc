@@ -184,6 +184,7 @@ bool TakeUp(const ReleaseRecord& open, const std::string& to_revision, ReleaseRe
   record->kind = open.kind;
   record->trigger = open.trigger;
   record->restores = open.restores;
+  record->supersedes = open.supersedes;
   record->from_revision = open.from_revision;
   return open.kind == ReleaseKind::kRollout || open.kind == ReleaseKind::kRollback;
 }

@@ -236,6 +236,8 @@ std::string ToJson(const ReleaseRecord& r) {
   Time(w, "start", r.start);
   Time(w, "end", r.end);
   OptStr(w, "restores", r.restores);
+  OptStr(w, "supersededBy", r.superseded_by);
+  OptStr(w, "supersedes", r.supersedes);
   Key(w, "historyRewritten");
   w.Bool(r.history_rewritten);
   OptStr(w, "hold", Name(r.hold));
@@ -293,6 +295,8 @@ Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
   PAGODA_RETURN_IF_ERROR(f.Parsed("start", ParseTime, &r.start));
   PAGODA_RETURN_IF_ERROR(f.Parsed("end", ParseTime, &r.end));
   PAGODA_RETURN_IF_ERROR(f.String("restores", &r.restores));
+  PAGODA_RETURN_IF_ERROR(f.String("supersededBy", &r.superseded_by));
+  PAGODA_RETURN_IF_ERROR(f.String("supersedes", &r.supersedes));
   PAGODA_RETURN_IF_ERROR(f.Bool("historyRewritten", &r.history_rewritten));
   if (f.Get("hold") != nullptr) PAGODA_RETURN_IF_ERROR(ReadEnum(f, "hold", kHolds, &r.hold));
   PAGODA_RETURN_IF_ERROR(f.Bool("pauseRequested", &r.pause_requested));

@@ -98,6 +98,11 @@ struct ReleaseRecord {
   TimeMs start = 0;
   TimeMs end = 0;
   std::string restores;  // a rollback: the id of the release whose revision it restores
+  // A release a newer desired state took over at its next step: the id of
+  // the release that did (superseded_by), and on that one, the id of the
+  // release it took over from (supersedes).
+  std::string superseded_by;
+  std::string supersedes;
   bool history_rewritten = false;
   // The decisions a batched release in progress has taken, each written
   // before it acts, so that a restart or a reload takes them again: held

@@ -43,6 +43,8 @@ ReleaseRecord FullRecord() {
   r.start = 1714557700500;
   r.end = 1714557800999;
   r.restores = "r-000040";
+  r.superseded_by = "r-000043";
+  r.supersedes = "r-000041";
   r.history_rewritten = true;
   r.hold = Hold::kOperator;
   r.pause_requested = true;

@@ -264,7 +264,7 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
     // Batches scaled up by an earlier process and not recorded yet are
     // finished and recorded first (forward only: the way back starts anew).
     const int reached = static_cast<int>((dest.replicas + k_ - 1) / k_);
-    if (!back && count < reached && dest.replicas + others_replicas <= R) {
+    if (!back && policy_.adopt_scaled && count < reached && dest.replicas + others_replicas <= R) {
       goal_ = dest.replicas;
       batch_ = BatchEvent{};
       batch_.index = reached;

@@ -68,6 +68,10 @@ struct OrderPolicy {
   std::chrono::milliseconds batch_timeout{std::chrono::minutes(5)};
   OrderFailure on_failure = OrderFailure::kRollback;
   std::chrono::milliseconds poll{50};  // how often to look while waiting
+  // Instances the target runs beyond the batches recorded count as batches
+  // done (by a process that stopped before it recorded them). Off for an
+  // order that takes over from another: they were the other's.
+  bool adopt_scaled = true;
 };
 
 enum class OrderPhase {

@@ -288,6 +288,57 @@ TEST(Batches, HaltHoldsTheFailedBatch) {
   EXPECT_EQ(env.Ready("old"), 2);
 }
 
+// An order that takes over from a held one (a newer commit superseded it):
+// back to the revision it came from, or on to a third one, from the mixed
+// state, within the invariants, oldest revision first.
+TEST(Batches, AnOrderTakingOverFromAHeldOneGoesBackOrOnWithinTheInvariants) {
+  for (bool back : {true, false}) {
+    SCOPED_TRACE(back ? "back to old" : "on to third");
+    Environment env(4, "example.com/app:2");
+    // Revisions created a second apart, as commits are: creationTimestamp
+    // orders them.
+    const std::string path = "/apis/apps/v1/namespaces/" + env.ns.name() + "/deployments";
+    std::this_thread::sleep_for(1100ms);
+    env.Create(path, DeploymentJson("prod", "gray", "example.com/app:3", 0));
+    std::this_thread::sleep_for(1100ms);
+    env.Create(path, DeploymentJson("prod", "third", "example.com/app:4", 0));
+    PodWatch watch(env.ns.name(), 4, 2);
+    ASSERT_TRUE(testing::WaitUntil([&] { return watch.ready() == 4; }, 30s));
+    auto policy = Policy(4, 2);
+    policy.pause = rollout::OrderPause::kFirst;
+    rollout::ReleaseOrder gray(*env.workloads, RealClock(), env.ns.name(), "prod", "gray", policy);
+    watch.Begin();
+    ASSERT_EQ(Drive(gray), rollout::OrderPhase::kHeld);
+    ASSERT_EQ(env.Replicas("gray"), 2);
+
+    auto next_policy = Policy(4, 2);
+    next_policy.adopt_scaled = false;
+    next_policy.pause = back ? rollout::OrderPause::kNone : rollout::OrderPause::kFirst;
+    rollout::ReleaseOrder next(*env.workloads, RealClock(), env.ns.name(), "prod",
+                               back ? "old" : "third", next_policy);
+    if (back) {
+      EXPECT_EQ(Drive(next), rollout::OrderPhase::kSucceeded) << next.error();
+      EXPECT_EQ(env.Replicas("old"), 4);
+      EXPECT_EQ(env.Replicas("gray"), 0);
+      ASSERT_EQ(next.batches().size(), 1u);  // the two instances the gray order had moved
+      EXPECT_EQ(next.batches()[0].instances, 2);
+    } else {
+      ASSERT_EQ(Drive(next), rollout::OrderPhase::kHeld) << next.error();
+      EXPECT_EQ(env.Replicas("old"), 0);  // the oldest gave its instances first
+      EXPECT_EQ(env.Replicas("gray"), 2);
+      EXPECT_EQ(env.Replicas("third"), 2);
+      next.Resume();
+      EXPECT_EQ(Drive(next), rollout::OrderPhase::kSucceeded) << next.error();
+      EXPECT_EQ(env.Replicas("third"), 4);
+      EXPECT_EQ(env.Replicas("gray"), 0);
+      EXPECT_EQ(next.batches().size(), 2u);
+    }
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(watch.violations().empty()) << watch.violations().front();
+    EXPECT_LE(watch.max_pods(), 4);
+  }
+}
+
 TEST(Batches, AnOrderBuiltAfterEveryStepFinishesWithoutRepeatingABatch) {
   // As a restarted process would: a fresh order after each step, each one
   // reading where the cluster stands.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -29,7 +30,38 @@ using testing::Git;
 using testing::Kubectl;
 using testing::ReadAll;
 
-class DaemonTest : public testing::DaemonFixture {};
+class DaemonTest : public testing::DaemonFixture {
+ protected:
+  // shop-web/prod released, then web 1.7.0 pushed with `pause: first`: held
+  // after its first batch of two.
+  struct GrayRelease {
+    std::string id, commit, old_revision;
+  };
+  GrayRelease HeldGrayRelease() {
+    GrayRelease gray;
+    StartDaemon();
+    std::string head;
+    Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+    EXPECT_TRUE(WaitForRelease("shop-web", "prod", head.substr(0, 40)).has_value());
+    gray.old_revision = RunningRevision("shop-web", "prod");
+    repo_.Edit("shop-web", "envs/prod.yaml", "pause: none", "pause: first");
+    repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:1.7.0");
+    gray.commit = Commit("shop-web: web 1.7.0, gray first");
+    EXPECT_TRUE(testing::WaitUntil(
+        [&] {
+          for (const auto& r : Releases()) {
+            if (r.app == repo_.App("shop-web") && r.env == "prod" && r.to.id == gray.commit &&
+                r.batches.size() == 1) {
+              gray.id = r.id;
+              return r.hold == journal::Hold::kPolicy;
+            }
+          }
+          return false;
+        },
+        30s));
+    return gray;
+  }
+};
 
 TEST_F(DaemonTest, PushReleasesRevertRollsBackAndSyncNowIsImmediate) {
   StartDaemon();
@@ -248,28 +280,11 @@ TEST_F(DaemonTest, KilledMidReleaseItFinishesTheSameReleaseAfterARestart) {
 }
 
 TEST_F(DaemonTest, ABatchedReleaseHoldsAfterTheFirstBatchVisiblyUntilResumed) {
-  StartDaemon();
-  std::string head;
-  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
-  ASSERT_TRUE(WaitForRelease("shop-web", "prod", head.substr(0, 40)).has_value());
-  const std::string old_revision = RunningRevision("shop-web", "prod");
-
-  repo_.Edit("shop-web", "envs/prod.yaml", "pause: none", "pause: first");
-  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:1.7.0");
-  const std::string gray = Commit("shop-web: web 1.7.0, gray first");
-  std::string id;
-  ASSERT_TRUE(testing::WaitUntil(
-      [&] {
-        for (const auto& r : Releases()) {
-          if (r.app == repo_.App("shop-web") && r.env == "prod" && r.to.id == gray &&
-              r.batches.size() == 1) {
-            id = r.id;
-            return true;
-          }
-        }
-        return false;
-      },
-      30s));
+  const GrayRelease held = HeldGrayRelease();
+  ASSERT_FALSE(held.id.empty());
+  const std::string& id = held.id;
+  const std::string& gray = held.commit;
+  const std::string& old_revision = held.old_revision;
   std::this_thread::sleep_for(2s);
   std::string status;
   ASSERT_EQ(Cli({"status", "--json"}, &status), 0) << status;
@@ -293,6 +308,42 @@ TEST_F(DaemonTest, ABatchedReleaseHoldsAfterTheFirstBatchVisiblyUntilResumed) {
             "0");
   ASSERT_EQ(Cli({"release", "watch", id}, &out), 0) << out;
   EXPECT_NE(out.find("batch 2"), std::string::npos) << out;
+}
+
+TEST_F(DaemonTest, ARevertOfAHeldGrayReleaseRollsItBackAtOnce) {
+  const GrayRelease held = HeldGrayRelease();
+  ASSERT_FALSE(held.id.empty());
+  Git(repo_.dir(), {"revert", "--no-edit", held.commit});
+  std::string revert;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &revert);
+  const auto pushed = std::chrono::steady_clock::now();
+  auto back = WaitForRelease("shop-web", "prod", revert.substr(0, 40), 30s);
+  ASSERT_TRUE(back.has_value()) << "the revert waited behind the hold";
+  const auto took = std::chrono::steady_clock::now() - pushed;
+  EXPECT_EQ(back->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(back->kind, journal::ReleaseKind::kRollback);
+  EXPECT_EQ(back->trigger, journal::Trigger::kRevert);
+  EXPECT_EQ(back->supersedes, held.id);
+  EXPECT_EQ(back->to_revision, held.old_revision);
+  EXPECT_EQ(back->batches.size(), 1u);  // the two instances of the gray batch, at once
+  std::optional<ReleaseRecord> ended;
+  for (const auto& r : Releases()) {
+    if (r.id == held.id) ended = r;
+  }
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->outcome, Outcome::kSuperseded);
+  EXPECT_EQ(ended->superseded_by, back->id);
+  const std::string ns = repo_.App("shop-web");
+  EXPECT_EQ(Kubectl({"get", "deployment", "prod-" + held.old_revision, "-n", ns, "-o",
+                     "jsonpath={.spec.replicas}"}),
+            "4");
+  EXPECT_EQ(RunningRevision("shop-web", "prod"), held.old_revision);
+  std::string status;
+  ASSERT_EQ(Cli({"status"}, &status), 0);
+  EXPECT_EQ(status.find("held"), std::string::npos) << status;
+  std::cout << "revert of a held gray release: rolled back "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+            << " ms after the commit\n";
 }
 
 TEST_F(DaemonTest, ABrokenImageIsRolledBackAndRecordedWithTheReason) {
