@@ -14,7 +14,7 @@ RUN apt-get update \
       cmake ninja-build g++ pkg-config git ca-certificates tzdata \
       libgit2-dev libssh2-1-dev libyaml-cpp-dev libcurl4-openssl-dev libssl-dev rapidjson-dev \
       libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libcpp-httplib-dev \
-      prometheus-cpp-dev \
+      prometheus-cpp-dev libhowardhinnant-date-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -25,7 +25,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
 FROM build AS runtime
 ARG LIBS="\
   libbrotlicommon.so.1 libbrotlidec.so.1 libbrotlienc.so.1 libc.so.6 libcom_err.so.2 \
-  libcpp-httplib.so.0.11 libcrypto.so.3 libcurl.so.4 libffi.so.8 libfmt.so.9 libgcc_s.so.1 \
+  libcpp-httplib.so.0.11 libcrypto.so.3 libcurl.so.4 libdate-tz.so.3 libffi.so.8 libfmt.so.9 \
+  libgcc_s.so.1 \
   libgit2.so.1.5 libgmp.so.10 libgnutls.so.30 libgssapi_krb5.so.2 libhogweed.so.6 \
   libhttp_parser.so.2.9 libidn2.so.0 libk5crypto.so.3 libkeyutils.so.1 libkrb5.so.3 \
   libkrb5support.so.0 liblber-2.5.so.0 libldap-2.5.so.0 libm.so.6 libmbedcrypto.so.7 \

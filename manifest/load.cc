@@ -77,6 +77,7 @@ class Loader {
     RefuseLargestPastRepositoryBudget(&folders);
     for (AppFolder& folder : folders) repo.apps.push_back(LoadApp(folder));
     CheckPublicListeners(&repo);
+    LoadFreeze(&repo);
     for (AppResult& app : repo.apps) {
       std::sort(app.diagnostics.begin(), app.diagnostics.end());
       app.valid = !HasErrors(app.diagnostics);
@@ -86,6 +87,48 @@ class Loader {
   }
 
  private:
+  // policy/freeze.yaml, when the repository has one. A freeze file with
+  // errors freezes everything (freeze_error): a typo must not open a window.
+  void LoadFreeze(Repository* repo) {
+    static constexpr char kFreezeFile[] = "policy/freeze.yaml";
+    Result<Listing> listed = source_.List("policy", {.max_depth = 0});
+    if (!listed.ok()) {
+      if (listed.status().code() == Status::Code::kNotFound) return;
+      repo->diagnostics.push_back(
+          {Severity::kError, "policy", 0, 0, "", listed.status().message()});
+      repo->freeze_error = repo->diagnostics.back().ToString();
+      return;
+    }
+    bool found = false;
+    for (const FileInfo& f : listed->files) {
+      if (f.path == kFreezeFile) {
+        found = true;
+      } else {
+        repo->diagnostics.push_back({Severity::kWarning, f.path, 0, 0, "",
+                                     "ignored: policy/ holds freeze.yaml (kind Freeze)"});
+      }
+    }
+    if (!found) return;
+    std::vector<Diagnostic> found_problems;
+    Sink sink(kFreezeFile, &found_problems);
+    app_bytes_left_ = options_.max_app_bytes;
+    std::vector<YamlDocument> docs;
+    if (Read(kFreezeFile, sink, &docs)) {
+      if (docs.size() == 1) {
+        ParseFreeze(docs[0].root, sink, &repo->freeze);
+      } else {
+        sink.Error({}, "", "holds one document of kind Freeze, not " + std::to_string(docs.size()));
+      }
+    }
+    for (Diagnostic& d : found_problems) {
+      if (d.severity == Severity::kError && repo->freeze_error.empty()) {
+        repo->freeze_error = d.ToString();
+      }
+      repo->diagnostics.push_back(std::move(d));
+    }
+    if (!repo->freeze_error.empty()) repo->freeze.windows.clear();
+  }
+
   AppFolder ListApp(const std::string& dir) {
     AppFolder folder;
     folder.name = dir.substr(5);  // after "apps/"

@@ -84,6 +84,7 @@
 
 #include "base/status.h"
 #include "base/yaml.h"
+#include "policy/freeze.h"
 
 namespace pagoda::manifest {
 
@@ -447,6 +448,10 @@ struct Repository {
   std::vector<Diagnostic> diagnostics;
   // The public listeners the valid apps claim, in file order.
   std::vector<ListenerClaim> listener_claims;
+  // Freeze windows (policy/freeze.yaml). When that file has errors,
+  // freeze_error says so and every automatic release waits until it loads.
+  policy::FreezePolicy freeze;
+  std::string freeze_error;
 
   const AppResult* FindApp(std::string_view name) const;
   // Every diagnostic, sorted.

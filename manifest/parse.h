@@ -9,6 +9,7 @@
 
 #include "base/yaml.h"
 #include "manifest/manifest.h"
+#include "policy/freeze.h"
 
 namespace pagoda::manifest {
 
@@ -35,6 +36,13 @@ class Sink {
   int errors_ = 0;
 };
 
+// The envelope every pagoda document has: apiVersion pagoda.dev/v1, `kind`,
+// metadata.name (checked by `check_name`); returns its spec, or nullptr
+// when it has none (an error when `spec_required`).
+const YamlNode* ReadEnvelope(const YamlNode& doc, Sink& sink, std::string_view kind,
+                             bool spec_required, Located<std::string>* name,
+                             std::string (*check_name)(std::string_view));
+
 // Each returns false when the document had errors (the model is then partial).
 // `kind` of the document must be the one the directory holds.
 bool ParseApp(const YamlNode& doc, Sink& sink, App* out);
@@ -46,6 +54,9 @@ bool ParseEnvironment(const YamlNode& doc, Sink& sink, Environment* out);
 // other manifests.
 bool ParseManifest(const YamlNode& doc, std::string_view app, PodSecurityLevel level, Sink& sink,
                    PlainManifest* out);
+
+// The repository's freeze windows (policy/freeze.yaml, kind Freeze).
+bool ParseFreeze(const YamlNode& doc, Sink& sink, policy::FreezePolicy* out);
 
 // The closest of `candidates` to `word` within a small edit distance, or "".
 std::string Suggest(std::string_view word, const std::vector<std::string_view>& candidates);

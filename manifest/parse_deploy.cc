@@ -8,10 +8,6 @@
 
 namespace pagoda::manifest {
 
-const YamlNode* ReadEnvelope(const YamlNode& doc, Sink& sink, std::string_view kind,
-                             bool spec_required, Located<std::string>* name,
-                             std::string (*check_name)(std::string_view));
-
 namespace {
 
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
