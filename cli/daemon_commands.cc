@@ -1,6 +1,10 @@
 // The commands that talk to the running daemon over its control socket:
 // status, sync-now, rollback, unpin, pause, resume, abort, watch.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <ostream>
 #include <thread>
 #include <tuple>
@@ -60,7 +64,11 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
                    std::to_string(e.replicas),
                e.drift ? "yes" : "no", ReleaseCell(e),
                e.pinned ? Short(e.pinned->commit) + " since " + When(e.pinned->since) : "-",
-               Or(e.error)});
+               e.frozen
+                   ? "frozen until " +
+                         (e.frozen->until != 0 ? When(e.frozen->until) : "the freeze file loads") +
+                         " (" + e.frozen->window + ")" + (e.error.empty() ? "" : "; " + e.error)
+                   : Or(e.error)});
   }
   table.Print(out);
 }
@@ -209,6 +217,27 @@ int RunSteer(const Flags& flags, const char* command, std::ostream& out, std::os
         if (what == "pause") return id + " will hold after the batch in hand";
         if (what == "resume") return id + " goes on";
         return id + " is rolling back, batch by batch";
+      },
+      out, err);
+}
+
+// The user who asks: the one sudo ran for, else the effective one.
+std::string Asker() {
+  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') return sudo;
+  if (const passwd* pw = getpwuid(geteuid()); pw != nullptr) return pw->pw_name;
+  return "uid " + std::to_string(geteuid());
+}
+
+int RunOverride(const Flags& flags, std::ostream& out, std::ostream& err) {
+  auto target = Target(flags.target, err);
+  if (!target) return 2;
+  std::string request = ControlRequest(
+      "override",
+      {{"app", target->first}, {"env", target->second}, {"by", Asker()}, {"reason", flags.reason}});
+  return Ask(
+      flags, request,
+      [&](const rapidjson::Document&) {
+        return flags.target + ": its next release goes through the freeze window";
       },
       out, err);
 }

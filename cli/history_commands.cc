@@ -198,6 +198,7 @@ int RunReleaseShow(const Flags& flags, std::ostream& out, std::ostream& err) {
   if (!r.restores.empty()) out << "restores  " << r.restores << "\n";
   if (!r.supersedes.empty()) out << "takes over from " << r.supersedes << "\n";
   if (!r.superseded_by.empty()) out << "superseded by " << r.superseded_by << "\n";
+  if (!r.freeze.empty()) out << "freeze    " << r.freeze << "\n";
   if (r.history_rewritten) out << "history   rewritten (the branch was force-pushed)\n";
   PrintCommit(out, "from      ", r.from);
   PrintCommit(out, "to        ", r.to);
@@ -428,6 +429,14 @@ HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>
     (*slot)->add_option("id", f->id, "the release id, e.g. r-000012 or 12")->required();
   }
 
+  f->override_freeze = release->add_subcommand(
+      "override",
+      "Let the next release of APP/ENV through the freeze window it waits for; its record says "
+      "who asked and why. Exit 0 accepted, 1 refused, 3 no daemon.");
+  AddStateOptions(f->override_freeze, f, false);
+  f->override_freeze->add_option("target", f->target, "APP/ENV")->required();
+  f->override_freeze->add_option("--reason", f->reason, "why, for the record")->required();
+
   f->log = app->add_subcommand(
       "log", "The sync log: one line per reconcile cycle, oldest first. With --json, JSON lines.");
   AddStateOptions(f->log, f);
@@ -477,6 +486,7 @@ std::optional<int> HistoryCommands::Run(std::ostream& out, std::ostream& err) co
   if (f.resume->parsed()) return history::RunSteer(f, "resume", out, err);
   if (f.abort->parsed()) return history::RunSteer(f, "abort", out, err);
   if (f.watch->parsed()) return history::RunWatch(f, out, err);
+  if (f.override_freeze->parsed()) return history::RunOverride(f, out, err);
   return std::nullopt;
 }
 

@@ -28,6 +28,7 @@ struct HistoryCommands::Flags {
   std::string since;  // log
   bool follow = false;
   std::string target, to;  // rollback, unpin
+  std::string reason;      // release override
 
   CLI::App* releases = nullptr;
   CLI::App* show = nullptr;
@@ -40,6 +41,7 @@ struct HistoryCommands::Flags {
   CLI::App* resume = nullptr;
   CLI::App* abort = nullptr;
   CLI::App* watch = nullptr;
+  CLI::App* override_freeze = nullptr;
 };
 
 namespace history {
@@ -91,6 +93,7 @@ int RunRollback(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunUnpin(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunSyncNow(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunSteer(const Flags& flags, const char* command, std::ostream& out, std::ostream& err);
+int RunOverride(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunWatch(const Flags& flags, std::ostream& out, std::ostream& err);
 
 }  // namespace history

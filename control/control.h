@@ -23,6 +23,8 @@
 //       → {"ok":true}
 //   {"command":"pause"|"resume"|"abort","id":"r-000012"}   (batched releases)
 //       → {"ok":true}
+//   {"command":"override","app":"shop-web","env":"prod","by":"ada","reason":"…"}
+//       → {"ok":true}                          its next release passes a freeze window
 //
 // An unknown command, a missing argument, or anything the daemon refuses is
 // `{"ok":false,"error":"…"}` with a message for a person.
@@ -79,6 +81,8 @@ using journal::TimeMs;
 //       "release":"r-000012",                     the release in flight, or null; with it
 //       "releasePhase":"held","batchesDone":1,"batches":2,"heldSeconds":95,
 //       "pinned":{"commit":"1b2c3d4…","since":"2024-05-01T09:00:00.000Z"},   or null
+//       "frozen":{"window":"double-eleven","until":"2024-11-12T00:00:00.000Z"},  or null:
+//                                                 automatic releases wait for it
 //       "error":null}]}                           the environment's last error, or null
 //
 // Environments are written sorted by app, then env. A password or token in
@@ -91,6 +95,12 @@ struct StatusDocument {
     std::string commit;
     TimeMs since = 0;
     friend bool operator==(const Pin&, const Pin&) = default;
+  };
+
+  struct Freeze {
+    std::string window;  // its name, or why every release waits (a freeze file with errors)
+    TimeMs until = 0;    // 0: until the freeze file loads
+    friend bool operator==(const Freeze&, const Freeze&) = default;
   };
 
   struct Environment {
@@ -107,9 +117,10 @@ struct StatusDocument {
     std::string release_phase;  // running | held | rolling back | failed (held after a failure)
     int batches_done = 0;       // of the release in flight
     int batches_total = 0;
-    int held_seconds = 0;       // how long it has been held
-    std::optional<Pin> pinned;  // set after `pagoda rollback`, until unpinned
-    std::string error;          // "" = none
+    int held_seconds = 0;          // how long it has been held
+    std::optional<Pin> pinned;     // set after `pagoda rollback`, until unpinned
+    std::optional<Freeze> frozen;  // a freeze window its automatic releases wait for
+    std::string error;             // "" = none
     friend bool operator==(const Environment&, const Environment&) = default;
   };
 

@@ -36,6 +36,11 @@ Status ReadPin(const json::Fields& f, StatusDocument::Pin* pin) {
   return f.Parsed("since", ParseTime, &pin->since);
 }
 
+Status ReadFreeze(const json::Fields& f, StatusDocument::Freeze* freeze) {
+  PAGODA_RETURN_IF_ERROR(f.String("window", &freeze->window, true));
+  return f.Parsed("until", ParseTime, &freeze->until);
+}
+
 Status ReadEnvironment(const json::Fields& f, StatusDocument::Environment* e) {
   PAGODA_RETURN_IF_ERROR(f.String("app", &e->app, true));
   PAGODA_RETURN_IF_ERROR(f.String("env", &e->env, true));
@@ -54,6 +59,10 @@ Status ReadEnvironment(const json::Fields& f, StatusDocument::Environment* e) {
   PAGODA_RETURN_IF_ERROR(f.Object("pinned", [&](const json::Fields& p) {
     e->pinned.emplace();
     return ReadPin(p, &*e->pinned);
+  }));
+  PAGODA_RETURN_IF_ERROR(f.Object("frozen", [&](const json::Fields& p) {
+    e->frozen.emplace();
+    return ReadFreeze(p, &*e->frozen);
   }));
   return f.String("error", &e->error);
 }
@@ -159,6 +168,15 @@ std::string StatusDocument::ToJson() const {
       w.StartObject();
       json::String(w, "commit", e->pinned->commit);
       if (e->pinned->since != 0) json::String(w, "since", FormatTime(e->pinned->since));
+      w.EndObject();
+    } else {
+      w.Null();
+    }
+    Key(w, "frozen");
+    if (e->frozen.has_value()) {
+      w.StartObject();
+      json::String(w, "window", e->frozen->window);
+      if (e->frozen->until != 0) json::String(w, "until", FormatTime(e->frozen->until));
       w.EndObject();
     } else {
       w.Null();

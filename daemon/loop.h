@@ -137,6 +137,10 @@ struct EnvironmentStatus {
   int64_t held_ms = 0;        // how long it has been held
   std::string pinned_commit;  // set while a rollback pins it
   int64_t pinned_since_ms = 0;
+  // A freeze window its automatic releases wait for ("" = none), and when it
+  // closes (0: when the freeze file loads again).
+  std::string frozen_by;
+  int64_t frozen_until_ms = 0;
   std::string error;  // why it is not in sync, if it is not
 };
 
@@ -189,6 +193,10 @@ class Reconciler {
   Status Pause(const std::string& id);
   Status Resume(const std::string& id);
   Status Abort(const std::string& id);
+  // Lets the next release of APP/ENV through the freeze window it waits for;
+  // its record says who asked and why.
+  Status Override(const std::string& app, const std::string& env, const std::string& by,
+                  const std::string& reason);
 
   LoopStatus Snapshot() const;
 
@@ -234,6 +242,7 @@ class Reconciler {
     bool rollback = false;
     const manifest::Environment* model = nullptr;  // its release policy
     std::string supersedes;  // the release in flight it takes over from, if any
+    std::string freeze;      // how it passed a freeze window open now, if one is
   };
   // A batched release order in flight, and the record it keeps up to date.
   struct ActiveOrder {
@@ -272,6 +281,10 @@ class Reconciler {
                             const std::string& app, const manifest::Environment& model,
                             SyncEntry* entry, std::vector<std::string>* errors);
   void QueueBehind(ActiveOrder& a, const manifest::Environment& model, SyncEntry* entry);
+  // Whether a freeze window holds `request` back now (the status then says
+  // until when); when it lets it through, `*note` says why for the record.
+  bool HeldByFreeze(const ReleaseRequest& request, std::string* note);
+  bool RestoresEarlierRelease(const ReleaseRequest& request);
   void RecordSkipped(const ActiveOrder& a, const std::string& commit, const std::string& cluster,
                      SyncEntry* entry);
   // Whether the repository now wants another revision of the environment
@@ -331,8 +344,9 @@ class Reconciler {
   int64_t last_fetch_ms_ = 0;
   std::string repo_error_;
   int64_t last_reconcile_ms_ = 0;
-  std::set<std::string> unreachable_;     // clusters, at the last reconcile
-  std::shared_ptr<const Loaded> loaded_;  // the tip's repository, rendered
+  std::set<std::string> unreachable_;             // clusters, at the last reconcile
+  std::shared_ptr<const Loaded> loaded_;          // the tip's repository, rendered
+  std::vector<policy::OpenWindow> open_windows_;  // of its freeze policy, at this pass
   std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;

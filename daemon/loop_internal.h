@@ -31,6 +31,10 @@ struct Reconciler::Env {
   std::string blocked_commit;  // a release of this commit failed or was aborted: not again
   std::string blocked_reason;
   std::string refused;  // the commit and reasons last recorded as refused, hashed
+  // An operator's override of the freeze window: by whom and why; the next
+  // release takes it.
+  std::string override_by, override_reason;
+  std::string frozen_logged;  // the window and commit last logged as frozen
 };
 
 }  // namespace pagoda::daemon

@@ -71,6 +71,9 @@ LoopMetrics::LoopMetrics()
                             "a failed batch, or auto-sync pinned by a rollback.")),
       environments_(Gauges(&registry_, "pagoda_environments",
                            "Environments by state at the last reconcile.")),
+      frozen_until_(Gauges(&registry_, "pagoda_frozen_until_timestamp_seconds",
+                           "When the freeze window an environment's automatic releases wait "
+                           "for closes (Unix time; 0: when the freeze file loads again).")),
       ready_(Gauges(&registry_, "pagoda_ready", "1 when /readyz answers ready.").Add({})),
       webhook_requests_(
           Counters(&registry_, "pagoda_webhook_requests_total", "Webhook requests, by result.")) {
@@ -117,11 +120,24 @@ void LoopMetrics::Retire(const std::map<std::string, kube::RequestStats>& reques
 void LoopMetrics::Update(const LoopStatus& status, bool ready,
                          const std::map<std::string, kube::RequestStats>& requests) {
   ready_.Set(ready ? 1 : 0);
-  int in_flight = 0, held = 0, in_sync = 0, drift = 0, error = 0;
+  int in_flight = 0, held = 0, in_sync = 0, drift = 0, error = 0, frozen = 0;
+  std::map<std::string, prometheus::Gauge*> still_frozen;
   const bool reconciled = status.last_reconcile_ms != last_reconcile_ms_;
   last_reconcile_ms_ = status.last_reconcile_ms;
   for (const auto& e : status.environments) {
     in_flight += !e.release.empty();
+    if (!e.frozen_by.empty()) {
+      ++frozen;
+      const std::string key = e.app + "/" + e.env;
+      if (auto it = frozen_.find(key); it != frozen_.end()) {
+        frozen_until_.Remove(it->second);  // the window may have changed
+        frozen_.erase(it);
+      }
+      prometheus::Gauge& g =
+          frozen_until_.Add({{"app", e.app}, {"env", e.env}, {"window", e.frozen_by}});
+      g.Set(static_cast<double>(e.frozen_until_ms) / 1000.0);
+      still_frozen[key] = &g;
+    }
     held += !e.pinned_commit.empty() || e.release_phase == "held" || e.release_phase == "failed";
     const bool synced = e.error.empty() && !e.drift && e.release.empty() && !e.revision.empty();
     if (!e.error.empty()) {
@@ -141,6 +157,9 @@ void LoopMetrics::Update(const LoopStatus& status, bool ready,
   environments_.Add({{"state", "in_sync"}}).Set(in_sync);
   environments_.Add({{"state", "drift"}}).Set(drift);
   environments_.Add({{"state", "error"}}).Set(error);
+  environments_.Add({{"state", "frozen"}}).Set(frozen);
+  for (const auto& [key, gauge] : frozen_) frozen_until_.Remove(gauge);  // no longer frozen
+  frozen_ = std::move(still_frozen);
   UpdateRequests(requests);
 }
 

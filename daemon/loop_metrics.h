@@ -14,7 +14,10 @@
 //   pagoda_last_sync_timestamp_seconds{app,env}  gauge  last cycle that found it in sync
 //   pagoda_releases_in_flight                gauge
 //   pagoda_releases_held                     gauge      pinned by a rollback
-//   pagoda_environments{state}               gauge      in_sync, drift, error
+//   pagoda_environments{state}               gauge      in_sync, drift, error; and frozen
+//   pagoda_frozen_until_timestamp_seconds{app,env,window}  gauge  while a freeze window
+//                                            holds its automatic releases (0: until the
+//                                            freeze file loads)
 //   pagoda_ready                             gauge      what /readyz says
 //   pagoda_webhook_requests_total{result}    counter
 //   pagoda_build_info{version}               gauge      1
@@ -87,6 +90,8 @@ class LoopMetrics final : public LoopObserver {
   GaugeFamily& releases_in_flight_;  // these three: a series from the first Update on
   GaugeFamily& releases_held_;
   GaugeFamily& environments_;
+  GaugeFamily& frozen_until_;
+  std::map<std::string, prometheus::Gauge*> frozen_;  // by "app/env", the series set now
   prometheus::Gauge& ready_;
   CounterFamily& webhook_requests_;
 

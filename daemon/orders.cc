@@ -343,6 +343,19 @@ Status Reconciler::Resume(const std::string& id) {
   return Status::Ok();
 }
 
+Status Reconciler::Override(const std::string& app, const std::string& env, const std::string& by,
+                            const std::string& reason) {
+  if (reason.empty()) return Status::InvalidArgument("an override needs a reason (--reason)");
+  auto it = envs_.find({app, env});
+  if (it == envs_.end()) return Status::NotFound("no environment " + app + "/" + env);
+  Env& e = *it->second;
+  e.override_by = by.empty() ? "an operator" : by;
+  e.override_reason = reason;
+  spdlog::info("app={} env={} freeze override by {}: {}", app, env, e.override_by, reason);
+  RequestSync();
+  return Status::Ok();
+}
+
 Status Reconciler::Abort(const std::string& id) {
   ActiveOrder* a = FindOrder(id);
   if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");

@@ -256,6 +256,20 @@ std::string Process::Control(const rapidjson::Document& request) {
   if (command == "pause" || command == "resume" || command == "abort") {
     return Steer(command, json::StringAt(request, "id"));
   }
+  if (command == "override") {
+    const std::string app = json::StringAt(request, "app"), env = json::StringAt(request, "env"),
+                      by = json::StringAt(request, "by"),
+                      reason = json::StringAt(request, "reason");
+    auto done = inbox_.Ask<std::string>(
+        [this, app, env, by, reason]() -> Result<std::string> {
+          Status st = runtime_->reconciler->Override(app, env, by, reason);
+          if (!st.ok()) return st;
+          Publish();
+          return std::string();
+        },
+        kQuickDeadline);
+    return done.ok() ? ControlOk() : ControlError(done.status().message());
+  }
   if (command == "unpin") {
     const std::string app = json::StringAt(request, "app"), env = json::StringAt(request, "env");
     auto done = inbox_.Ask<std::string>(

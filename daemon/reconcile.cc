@@ -72,6 +72,7 @@ std::map<std::string, std::vector<const manifest::Environment*>> EnvironmentsOn(
 void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                  std::vector<std::string>* errors) {
   const manifest::Repository& repo = loaded_->repo;
+  open_windows_ = policy::OpenAt(repo.freeze, clock_.UnixMillis());
   ReportInvalidApps(repo, errors);
   DropStalePins(repo, errors);
   ResumePinnedReleases(errors);
@@ -194,6 +195,8 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
   e.status.automatic = model.sync.automatic;
   e.status.replicas = model.replicas.value;
   e.status.error.clear();
+  e.status.frozen_by.clear();
+  e.status.frozen_until_ms = 0;
   ++entry->environments_checked;
   auto found = grouped.groups.find({app, env});
   const auto& group = found != grouped.groups.end() ? found->second : kNone;
@@ -253,6 +256,7 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
   ReleaseRequest request{
       server, app,   env,   model.cluster.value, group, changes.repo_changed, trigger,
       tip_,   false, &model};
+  if (HeldByFreeze(request, &request.freeze)) return;
   std::optional<ReleaseRecord> superseded;
   if (supersede) {
     superseded = EndSuperseded({app, env}, model.cluster.value, entry);
@@ -328,6 +332,57 @@ std::optional<ReleaseRecord> Reconciler::EndSuperseded(
   e.blocked_commit.clear();
   if (options_.observer != nullptr) options_.observer->ReleaseEnded(ended);
   return ended;
+}
+
+bool Reconciler::HeldByFreeze(const ReleaseRequest& req, std::string* note) {
+  Env& e = EnvFor(req.app, req.env);
+  std::string window;
+  int64_t until = 0;
+  bool allow_rollback = false, allow_self_heal = false;
+  if (!loaded_->repo.freeze_error.empty()) {
+    window = "policy/freeze.yaml does not load";  // a typo must not open a window
+  } else if (auto open = policy::FreezeOf(open_windows_, req.app, req.env, req.cluster)) {
+    window = open->window->name;
+    until = open->until_ms;
+    allow_rollback = open->window->allow_rollback;
+    allow_self_heal = open->window->allow_self_heal;
+  } else {
+    return false;
+  }
+  const std::string named =
+      "freeze window " + window + (until != 0 ? " (until " + journal::FormatTime(until) + ")" : "");
+  if (!e.override_by.empty()) {
+    *note = named + ": let through by " + e.override_by + ": " + e.override_reason;
+    e.override_by.clear();
+    e.override_reason.clear();
+    return false;
+  }
+  if (allow_self_heal && req.trigger == Trigger::kSelfHeal) {
+    *note = named + ": a self-heal, which it allows";
+    return false;
+  }
+  if (allow_rollback && RestoresEarlierRelease(req)) {
+    *note = named + ": a rollback, which it allows";
+    return false;
+  }
+  e.status.frozen_by = window;
+  e.status.frozen_until_ms = until;
+  if (e.frozen_logged != window + "\n" + tip_) {
+    e.frozen_logged = window + "\n" + tip_;
+    spdlog::info("app={} env={} commit={} waits: {} is open{}", req.app, req.env,
+                 tip_.substr(0, 12), named,
+                 loaded_->repo.freeze_error.empty() ? "" : ": " + loaded_->repo.freeze_error);
+  }
+  return true;
+}
+
+// Whether `req` puts a revision back that an earlier release put out.
+bool Reconciler::RestoresEarlierRelease(const ReleaseRequest& req) {
+  if (req.rollback) return true;
+  const ReleaseShape shape = ShapeOf(req.group, EnvFor(req.app, req.env).status.revision);
+  if (!shape.deployment_created && !shape.retired) return false;
+  auto history = journal_.reader().Releases({.app = req.app, .env = req.env, .limit = 200});
+  return history.ok() && !RestoredRelease(*history, shape.to_revision).empty();
 }
 
 // A release a stopped process left unfinished, whose changes are all in:

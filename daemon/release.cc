@@ -100,6 +100,7 @@ ReleaseRecord Reconciler::NewRecord(const ReleaseRequest& req, const ReleaseShap
   record.to_revision = shape.to_revision;
   record.history_rewritten = !rewritten_tip_.empty() && req.commit == rewritten_tip_;
   record.supersedes = req.supersedes;
+  record.freeze = req.freeze;
   for (const auto& c : shape.todo.changes) {
     ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
                            : c.action == diff::Action::kDelete ? ChangeAction::kDeleted

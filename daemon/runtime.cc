@@ -92,6 +92,7 @@ StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
     env.error = e.error;
     if (!e.pinned_commit.empty())
       env.pinned = StatusDocument::Pin{e.pinned_commit, e.pinned_since_ms};
+    if (!e.frozen_by.empty()) env.frozen = StatusDocument::Freeze{e.frozen_by, e.frozen_until_ms};
     if (!e.error.empty() && e.revision.empty()) {
       env.health = StatusDocument::Health::kUnknown;
     } else if (e.ready >= e.replicas && !e.drift) {

@@ -103,6 +103,10 @@ struct ReleaseRecord {
   // release it took over from (supersedes).
   std::string superseded_by;
   std::string supersedes;
+  // A release that went out while a freeze window was open: which, and why
+  // it passed ("let through by alice: the checkout fix", "a rollback, which
+  // it allows").
+  std::string freeze;
   bool history_rewritten = false;
   // The decisions a batched release in progress has taken, each written
   // before it acts, so that a restart or a reload takes them again: held

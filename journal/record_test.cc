@@ -45,6 +45,7 @@ ReleaseRecord FullRecord() {
   r.restores = "r-000040";
   r.superseded_by = "r-000043";
   r.supersedes = "r-000041";
+  r.freeze = "double-eleven: let through by ada: the checkout fix";
   r.history_rewritten = true;
   r.hold = Hold::kOperator;
   r.pause_requested = true;

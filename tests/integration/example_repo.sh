@@ -7,6 +7,7 @@ make_example_repo() {
   local source=$1 repo=$2 suffix=$3 app
   local git=(git -C "$repo" -c user.name=Test -c user.email=test@example.com)
   cp -r "$source/examples/repo" "$repo"
+  rm -rf "$repo/policy"  # the example's freeze windows are not the tests' to wait for
   sed -i 's/pause: first/pause: none/; s/batchInterval: 30s/batchInterval: 0s/' "$repo/apps/shop-web/envs/prod.yaml"
   sed -i 's/batchInterval: 10s/batchInterval: 0s/' "$repo/apps/shop-web/envs/test.yaml"
   sed -i 's/pause: every/pause: none/' "$repo/apps/orders/envs/orders.yaml"
