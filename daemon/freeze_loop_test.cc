@@ -53,6 +53,17 @@ TEST_F(FreezeLoopTest, ACommitWaitsWhileAWindowIsOpenAndGoesWhenItCloses) {
   EXPECT_TRUE(Shop()->frozen_by.empty());
 }
 
+TEST_F(FreezeLoopTest, WhatAWindowHeldBackGoesOutWhenItClosesNotADriftIntervalLater) {
+  OpenJournal([](LoopOptions& o) { o.drift_interval_ms = 24 * 3'600'000; });
+  Released();
+  ASSERT_TRUE(PushUntil(Frozen("example.com/web:2"), "web 2", [&] { return FrozenNow(); }));
+  const int64_t until = Shop()->frozen_until_ms;
+  ASSERT_TRUE(StepUntil([&] { return Releases().size() == 2; }, 20000));
+  const ReleaseRecord r = Releases().front();
+  EXPECT_GE(r.start, until);
+  EXPECT_LT(r.start, until + 60'000) << "it waited for the next drift check";
+}
+
 TEST_F(FreezeLoopTest, AnOverrideLetsOneReleaseThroughAndSaysWhoAndWhy) {
   Released();
   ASSERT_TRUE(PushUntil(Frozen("example.com/web:2"), "web 2", [&] { return FrozenNow(); }));

@@ -78,6 +78,13 @@ Clock::TimePoint Reconciler::Step() {
     Reconcile(now, new_commit);
     last_reconciled_ = tip_;
     next_reconcile_ = now + std::chrono::milliseconds(options_.drift_interval_ms);
+    if (first_thaw_ms_ != 0) {
+      // What a freeze window held back goes out when it closes, not a drift
+      // interval later.
+      const auto thaw = now + std::chrono::milliseconds(
+                                  std::max<int64_t>(0, first_thaw_ms_ - clock_.UnixMillis()));
+      next_reconcile_ = std::min(next_reconcile_, thaw);
+    }
   }
   Clock::TimePoint next = std::min({next_fetch_, next_reconcile_, AdvanceOrders(clock_.Now())});
   for (const auto& [key, e] : envs_) {

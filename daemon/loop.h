@@ -347,6 +347,7 @@ class Reconciler {
   std::set<std::string> unreachable_;             // clusters, at the last reconcile
   std::shared_ptr<const Loaded> loaded_;          // the tip's repository, rendered
   std::vector<policy::OpenWindow> open_windows_;  // of its freeze policy, at this pass
+  int64_t first_thaw_ms_ = 0;  // when the first window holding a release back closes; 0: none
   std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;

@@ -112,6 +112,35 @@ TEST(LoopMetricsTest, GaugesFollowTheStatusAndSyncTimesTheReconcile) {
             1712345708.123);
 }
 
+TEST(LoopMetricsTest, AFrozenEnvironmentHasASeriesUntilItThaws) {
+  LoopMetrics m;
+  LoopStatus status;
+  status.environments = {Env("shop", "prod"), Env("shop", "test")};
+  status.environments[0].frozen_by = "double-eleven";
+  status.environments[0].frozen_until_ms = 1'794'240'000'000;
+  m.Update(status, true, {});
+  std::string text = m.Render();
+  const std::string series =
+      "pagoda_frozen_until_timestamp_seconds{app=\"shop\",env=\"prod\",window=\"double-eleven\"}";
+  EXPECT_EQ(Sample(text, series), 1794240000) << text;
+  EXPECT_EQ(Sample(text, "pagoda_environments{state=\"frozen\"}"), 1);
+  // Held back by another window now: one series, of that window.
+  status.environments[0].frozen_by = "maintenance";
+  m.Update(status, true, {});
+  text = m.Render();
+  EXPECT_EQ(Sample(text, series), -1) << text;
+  EXPECT_EQ(Sample(text,
+                   "pagoda_frozen_until_timestamp_seconds{app=\"shop\",env=\"prod\",window="
+                   "\"maintenance\"}"),
+            1794240000);
+  // Thawed: no series left.
+  status.environments[0].frozen_by.clear();
+  m.Update(status, true, {});
+  text = m.Render();
+  EXPECT_EQ(text.find("pagoda_frozen_until_timestamp_seconds{"), std::string::npos) << text;
+  EXPECT_EQ(Sample(text, "pagoda_environments{state=\"frozen\"}"), 0);
+}
+
 TEST(LoopMetricsTest, RequestCountsNeverGoBackAcrossAReload) {
   const std::string a = "https://a.example:6443", b = "https://b.example:6443";
   kube::RequestStats first;

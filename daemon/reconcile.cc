@@ -73,6 +73,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                  std::vector<std::string>* errors) {
   const manifest::Repository& repo = loaded_->repo;
   open_windows_ = policy::OpenAt(repo.freeze, clock_.UnixMillis());
+  first_thaw_ms_ = 0;
   ReportInvalidApps(repo, errors);
   DropStalePins(repo, errors);
   ResumePinnedReleases(errors);
@@ -367,6 +368,7 @@ bool Reconciler::HeldByFreeze(const ReleaseRequest& req, std::string* note) {
   }
   e.status.frozen_by = window;
   e.status.frozen_until_ms = until;
+  if (until != 0 && (first_thaw_ms_ == 0 || until < first_thaw_ms_)) first_thaw_ms_ = until;
   if (e.frozen_logged != window + "\n" + tip_) {
     e.frozen_logged = window + "\n" + tip_;
     spdlog::info("app={} env={} commit={} waits: {} is open{}", req.app, req.env,

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -344,6 +345,74 @@ TEST_F(DaemonTest, ARevertOfAHeldGrayReleaseRollsItBackAtOnce) {
   std::cout << "revert of a held gray release: rolled back "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
             << " ms after the commit\n";
+}
+
+// A Freeze window for shop-web/prod from a minute ago until `seconds` from
+// now (UTC), as policy/freeze.yaml of the repository.
+std::string FreezeFor(const std::string& app, int seconds, int64_t* end_ms) {
+  auto format = [](std::chrono::system_clock::time_point t) {
+    std::time_t c = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&c, &tm);
+    char out[32];
+    std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+    return std::string(out);
+  };
+  const auto now = std::chrono::system_clock::now();
+  const auto end = std::chrono::floor<std::chrono::seconds>(now) + std::chrono::seconds(seconds);
+  *end_ms = std::chrono::duration_cast<std::chrono::milliseconds>(end.time_since_epoch()).count();
+  return "apiVersion: pagoda.dev/v1\nkind: Freeze\nmetadata: {name: freezes}\nspec:\n"
+         "  windows:\n    - name: maintenance\n      start: \"" +
+         format(now - std::chrono::minutes(1)) + "\"\n      end: \"" + format(end) +
+         "\"\n      apps: [" + app + "]\n      envs: [prod]\n";
+}
+
+TEST_F(DaemonTest, AFreezeWindowHoldsACommitUntilItClosesAndAnOverridePassesOne) {
+  StartDaemon();
+  std::string head;
+  Git(repo_.dir(), {"rev-parse", "HEAD"}, &head);
+  ASSERT_TRUE(WaitForRelease("shop-web", "prod", head.substr(0, 40)).has_value());
+  const std::string app = repo_.App("shop-web");
+
+  int64_t end_ms = 0;
+  std::filesystem::create_directories(repo_.dir() + "/policy");
+  std::ofstream(repo_.dir() + "/policy/freeze.yaml") << FreezeFor(app, 40, &end_ms);
+  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.4.2", "shop/web:1.7.0");
+  const std::string first = Commit("shop-web: web 1.7.0 during the freeze");
+  // test is not frozen; prod waits, and says so.
+  ASSERT_TRUE(WaitForRelease("shop-web", "test", first).has_value());
+  std::string status;
+  ASSERT_TRUE(testing::WaitUntil(
+      [&] {
+        return Cli({"status", "--json"}, &status) == 0 &&
+               status.find("\"frozen\":{\"window\":\"maintenance\"") != std::string::npos;
+      },
+      10s))
+      << status;
+  ASSERT_EQ(Cli({"status"}, &status), 0);
+  EXPECT_NE(status.find("frozen until"), std::string::npos) << status;
+  EXPECT_FALSE(WaitForRelease("shop-web", "prod", first, 2s).has_value());
+
+  // An override lets that one through, and its record says who and why.
+  std::string out;
+  ASSERT_EQ(Cli({"release", "override", app + "/prod", "--reason", "the checkout fix"}, &out), 0)
+      << out;
+  auto through = WaitForRelease("shop-web", "prod", first, 20s);
+  ASSERT_TRUE(through.has_value());
+  EXPECT_EQ(through->outcome, Outcome::kSucceeded);
+  EXPECT_NE(through->freeze.find("freeze window maintenance"), std::string::npos)
+      << through->freeze;
+  EXPECT_NE(through->freeze.find(": the checkout fix"), std::string::npos) << through->freeze;
+  EXPECT_NE(through->freeze.find("let through by "), std::string::npos) << through->freeze;
+
+  // The next commit waits again, until the window closes.
+  repo_.Edit("shop-web", "deploy/web.yaml", "shop/web:1.7.0", "shop/web:1.7.1");
+  const std::string second = Commit("shop-web: web 1.7.1 during the freeze");
+  ASSERT_TRUE(WaitForRelease("shop-web", "test", second).has_value());
+  auto after = WaitForRelease("shop-web", "prod", second, 60s);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_GE(after->start, end_ms) << "released before the window closed";
+  EXPECT_TRUE(after->freeze.empty()) << after->freeze;
 }
 
 TEST_F(DaemonTest, ABrokenImageIsRolledBackAndRecordedWithTheReason) {
