@@ -19,6 +19,20 @@ class SupersedeTest : public LoopTest {
     }
     return replicas;
   }
+  // web:3 pushed with `pause: first` while `gray` is held: the release that
+  // takes over, held after its first batch; "" if none did.
+  std::string HeldThirdRevision(const std::string& gray) {
+    auto files = Repo("example.com/web:3");
+    files["apps/shop/envs/prod.yaml"] += "  release: {batches: 3, pause: first}\n";
+    git_.Push(files, "web 3");
+    clock_.Advance(31s);
+    std::string third;
+    bool held = StepUntil([&] {
+      third = Shop()->release;
+      return !third.empty() && third != gray && Phase() == "held";
+    });
+    return held ? third : "";
+  }
   ReleaseRecord Record(const std::string& id) {
     auto r = journal_->reader().Release(id);
     EXPECT_TRUE(r.ok()) << id;
@@ -66,15 +80,8 @@ TEST_F(SupersedeTest, AThirdRevisionGoesOnFromTheMixedStateOldestFirst) {
   const std::string gray = BatchedRelease("{batches: 3, pause: first}");
   ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
 
-  auto files = Repo("example.com/web:3");
-  files["apps/shop/envs/prod.yaml"] += "  release: {batches: 3, pause: first}\n";
-  git_.Push(files, "web 3");
-  clock_.Advance(31s);
-  std::string third;
-  ASSERT_TRUE(StepUntil([&] {
-    third = Shop()->release;
-    return !third.empty() && third != gray && Phase() == "held";
-  }));
+  const std::string third = HeldThirdRevision(gray);
+  ASSERT_FALSE(third.empty());
   EXPECT_EQ(Record(gray).outcome, Outcome::kSuperseded);
   EXPECT_EQ(Record(third).kind, ReleaseKind::kRollout);
   EXPECT_EQ(Record(third).supersedes, gray);
@@ -110,15 +117,8 @@ TEST_F(SupersedeTest, ACommitThatKeepsTheRevisionWaitsBehindTheRelease) {
 TEST_F(SupersedeTest, WhatSupersededItIsTakenUpUnderItsIdAfterARestart) {
   const std::string gray = BatchedRelease("{batches: 3, pause: first}");
   ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
-  auto files = Repo("example.com/web:3");
-  files["apps/shop/envs/prod.yaml"] += "  release: {batches: 3, pause: first}\n";
-  git_.Push(files, "web 3");
-  clock_.Advance(31s);
-  std::string third;
-  ASSERT_TRUE(StepUntil([&] {
-    third = Shop()->release;
-    return !third.empty() && third != gray && Phase() == "held";
-  }));
+  const std::string third = HeldThirdRevision(gray);
+  ASSERT_FALSE(third.empty());
   OpenJournal();  // the next process
   ASSERT_TRUE(StepUntil([&] { return Shop()->release == third && Phase() == "held"; }));
   EXPECT_EQ(Record(third).supersedes, gray);
