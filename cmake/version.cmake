@@ -3,7 +3,8 @@
 #   cmake -DSOURCE_DIR=... -DOUTPUT_DIR=... -DFALLBACK_VERSION=... -P version.cmake
 #
 # The version is the nearest tag vX.Y.Z (`git describe`): X.Y.Z on the tagged
-# commit, X.Y.Z-N-gHASH N commits after it, with -dirty for a modified tree.
+# commit, X.Y.Z-N-gHASH N commits after it, with -dirty for a modified tree;
+# in a clone without tags, the project's version as X.Y.Z-gHASH.
 # The build date is the commit's date, so that one commit builds the same
 # binary twice; SOURCE_DATE_EPOCH, when set, takes its place. Outside a Git
 # tree (a source tarball) the version is PAGODA_VERSION from the environment,
@@ -18,6 +19,15 @@ if(GIT_FOUND AND EXISTS "${SOURCE_DIR}/.git")
                   RESULT_VARIABLE described_rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(described_rc EQUAL 0)
     string(REGEX REPLACE "^v" "" version "${described}")
+  else()
+    # No tag reaches HEAD (a clone without tags): the project's version and
+    # the commit, X.Y.Z-gHASH.
+    execute_process(COMMAND "${GIT_EXECUTABLE}" describe --always --dirty
+                    WORKING_DIRECTORY "${SOURCE_DIR}" OUTPUT_VARIABLE described
+                    RESULT_VARIABLE described_rc OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(described_rc EQUAL 0)
+      set(version "${FALLBACK_VERSION}-g${described}")
+    endif()
   endif()
   execute_process(COMMAND "${GIT_EXECUTABLE}" log -1 --format=%H%n%ct
                   WORKING_DIRECTORY "${SOURCE_DIR}" OUTPUT_VARIABLE head
