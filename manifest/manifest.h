@@ -314,6 +314,16 @@ struct Listener {
   std::string certificate;  // public https: a TLS Secret in the app's namespace
 };
 
+// Staged promotion: a new revision goes out here only once environment
+// `after` of the same app has run the same artifact (RenderedEnvironment::
+// artifact), all instances Ready, for `soak_ms`, with no failed release in
+// between.
+struct Promotion {
+  Pos pos;                     // of the promotion: key
+  Located<std::string> after;  // "" = no promotion
+  int64_t soak_ms = 0;
+};
+
 struct Environment {
   std::string file;
   Located<std::string> name;
@@ -327,6 +337,7 @@ struct Environment {
   // reported as conflicts.
   bool adopt = false;
   std::vector<Listener> traffic;
+  Promotion promotion;
 };
 
 // A service account a pod spec runs as, and where the manifest says so.
@@ -534,7 +545,11 @@ struct RenderedCluster {
 struct RenderedEnvironment {
   std::string env;
   std::string cluster;
-  std::string revision;    // 10 hex digits of SHA-256 of the canonical pod template
+  std::string revision;  // 10 hex digits of SHA-256 of the canonical pod template
+  // 10 hex digits of SHA-256 of what the pods run, the same in every
+  // environment: the pod spec without the environment's name, its files
+  // ConfigMap's name (its hash stands for it) or where instances are placed.
+  std::string artifact;
   std::string files_hash;  // 10 hex digits, "" without files
   int64_t replicas = 0;    // the Deployment's spec.replicas as rendered
   ReleasePolicy release;

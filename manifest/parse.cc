@@ -175,6 +175,24 @@ void ParseRelease(Sink& sink, const YamlNode& node, const std::string& path, Rel
   f.Finish();
 }
 
+void ParsePromotion(Sink& sink, const YamlNode& node, Promotion* out) {
+  Fields f(sink, node, "spec.promotion");
+  out->pos = node.pos;
+  if (const YamlNode* n = f.Need("after")) {
+    if (GetString(sink, *n, "spec.promotion.after", &out->after)) {
+      CheckName(sink, out->after, "spec.promotion.after", CheckDns1035Label);
+    }
+  }
+  if (const YamlNode* n = f.Get("soak")) {
+    constexpr int64_t kMaxSoakMs = 30LL * 24 * 3600 * 1000;
+    if (GetDuration(sink, *n, "spec.promotion.soak", false, &out->soak_ms) &&
+        out->soak_ms > kMaxSoakMs) {
+      sink.Error(n->pos, "spec.promotion.soak", "must be at most 30 days (720h)");
+    }
+  }
+  f.Finish();
+}
+
 }  // namespace
 
 const YamlNode* ReadEnvelope(const YamlNode& doc, Sink& sink, std::string_view kind,
@@ -268,6 +286,7 @@ bool ParseEnvironment(const YamlNode& doc, Sink& sink, Environment* out) {
     sync.Finish();
   }
   if (const YamlNode* n = f.Get("adopt")) GetBool(sink, *n, "spec.adopt", &out->adopt);
+  if (const YamlNode* n = f.Get("promotion")) ParsePromotion(sink, *n, &out->promotion);
   if (const YamlNode* n = f.Get("traffic")) {
     if (!n->IsSequence()) {
       sink.Error(n->pos, "spec.traffic",

@@ -396,6 +396,9 @@ RenderedEnvironment RenderEnvironment(const Context& c, const Environment& env,
     j.Set(pod, "metadata", std::move(template_meta));
     j.Set(pod, "spec", PodSpec(j, c, env, config, files_configmap));
     out.revision = Sha256Hex(CanonicalJson(pod), 10);
+    const std::string neutral_files = out.files_hash.empty() ? "" : "files-" + out.files_hash;
+    out.artifact =
+        Sha256Hex(CanonicalJson(PodSpec(j, c, Environment{}, config, neutral_files)), 10);
     j.SetStr(pod["metadata"]["labels"], kRevisionLabel, out.revision);
 
     Labels labels = EnvLabels(c, out.env);

@@ -244,6 +244,49 @@ void CheckEnvironment(const std::set<std::string>& known, const AppModel& app, E
   if (e.release.batch_timeout_ms == 0) e.release.batch_timeout_ms = DefaultBatchTimeoutMs(config);
 }
 
+// promotion.after names another environment of the app, one that runs the
+// same DeployConfig (else no artifact of it is ever one of this one), and
+// following the chain never comes back.
+void CheckPromotion(const AppModel& app, const Environment& e,
+                    const std::map<std::string, const Environment*>& envs,
+                    std::vector<Diagnostic>* out) {
+  const Located<std::string>& after = e.promotion.after;
+  if (after.value.empty() || !CheckDns1035Label(after.value).empty()) return;
+  Sink sink(e.file, out);
+  const char* field = "spec.promotion.after";
+  auto upstream = envs.find(after.value);
+  if (after.value == e.name.value) {
+    sink.Error(after.pos, field, "an environment cannot wait for itself");
+    return;
+  }
+  if (upstream == envs.end()) {
+    std::string names;
+    for (const auto& [name, env] : envs) names += (names.empty() ? "" : ", ") + name;
+    sink.Error(after.pos, field,
+               "no Environment " + Quote(after.value) + " in apps/" + app.name +
+                   "/envs (have: " + names + ")");
+    return;
+  }
+  if (upstream->second->deploy_config.value != e.deploy_config.value) {
+    sink.Error(after.pos, field,
+               after.value + " runs DeployConfig " + Quote(upstream->second->deploy_config.value) +
+                   " and this environment " + Quote(e.deploy_config.value) +
+                   ": promotion releases here only what " + after.value +
+                   " ran, so both must run the same DeployConfig");
+    return;
+  }
+  std::string chain = e.name.value;
+  std::set<std::string> seen = {e.name.value};
+  for (auto at = upstream; at != envs.end(); at = envs.find(at->second->promotion.after.value)) {
+    chain += " -> " + at->first;
+    if (at->first == e.name.value) {
+      sink.Error(after.pos, field, "promotion goes round in a circle: " + chain);
+      return;
+    }
+    if (!seen.insert(at->first).second) return;  // a circle further on: reported there
+  }
+}
+
 // A pod runs as "default" or as a ServiceAccount the app itself defines:
 // never as one an administrator made for something else.
 void CheckServiceAccounts(const AppModel& app, std::vector<Diagnostic>* out) {
@@ -302,7 +345,10 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
   const auto configs = CheckDeployConfigs(options, *app, out);
   const auto envs = EnvironmentsByName(*app, out);
   const std::set<std::string> known(options.known_clusters.begin(), options.known_clusters.end());
-  for (Environment& e : app->environments) CheckEnvironment(known, *app, e, configs, envs, out);
+  for (Environment& e : app->environments) {
+    CheckEnvironment(known, *app, e, configs, envs, out);
+    CheckPromotion(*app, e, envs, out);
+  }
   CheckServiceAccounts(*app, out);
   CheckPlainManifests(*app, out);
 }
