@@ -1,5 +1,7 @@
 #include "base/clock.h"
 
+#include <cstdio>
+#include <string>
 #include <thread>
 
 namespace pagoda {
@@ -23,6 +25,24 @@ class SystemClock final : public Clock {
 Clock& RealClock() {
   static SystemClock clock;
   return clock;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  if (ms < 0) return "-";
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  int64_t s = ms / 1000;
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%lld.%llds", static_cast<long long>(s),
+                  static_cast<long long>(ms % 1000 / 100));
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
+                  static_cast<long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  }
+  return buf;
 }
 
 }  // namespace pagoda

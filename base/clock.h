@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <string>
 
 namespace pagoda {
 
@@ -52,5 +53,8 @@ class FakeClock final : public Clock {
   int64_t unix_millis_;
   std::chrono::nanoseconds slept_{0};
 };
+
+// A duration for people: "850ms", "12.3s", "12m05s", "2h07m"; "-" when negative.
+std::string FormatDurationMs(int64_t ms);
 
 }  // namespace pagoda

@@ -9,6 +9,7 @@
 #include <thread>
 #include <tuple>
 
+#include "base/clock.h"
 #include "base/json.h"
 #include "cli/history_internal.h"
 #include "control/control.h"
@@ -39,6 +40,29 @@ std::string ReleaseCell(const StatusDocument::Environment& e) {
   return cell;
 }
 
+// What holds an environment's next release back, and its error: "frozen
+// until … (window)", "waiting for test: soaked 12m00s of 30m00s".
+std::string Waits(const StatusDocument::Environment& e) {
+  std::vector<std::string> parts;
+  if (e.frozen) {
+    parts.push_back("frozen until " +
+                    (e.frozen->until != 0 ? When(e.frozen->until) : "the freeze file loads") +
+                    " (" + e.frozen->window + ")");
+  }
+  if (e.waiting) {
+    parts.push_back("waiting for " + e.waiting->after + ": " +
+                    (e.waiting->reason == "soaking"
+                         ? "soaked " +
+                               pagoda::FormatDurationMs(e.waiting->soaked_seconds * 1000LL) +
+                               " of " + pagoda::FormatDurationMs(e.waiting->soak_seconds * 1000LL)
+                         : e.waiting->reason));
+  }
+  if (!e.error.empty()) parts.push_back(e.error);
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out.empty() ? "-" : out;
+}
+
 void PrintStatus(std::ostream& out, const StatusDocument& s) {
   if (s.commit.id.empty()) {
     out << "commit  (none fetched yet)\n";
@@ -64,11 +88,7 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
                    std::to_string(e.replicas),
                e.drift ? "yes" : "no", ReleaseCell(e),
                e.pinned ? Short(e.pinned->commit) + " since " + When(e.pinned->since) : "-",
-               e.frozen
-                   ? "frozen until " +
-                         (e.frozen->until != 0 ? When(e.frozen->until) : "the freeze file loads") +
-                         " (" + e.frozen->window + ")" + (e.error.empty() ? "" : "; " + e.error)
-                   : Or(e.error)});
+               Waits(e)});
   }
   table.Print(out);
 }
@@ -228,16 +248,19 @@ std::string Asker() {
   return "uid " + std::to_string(geteuid());
 }
 
-int RunOverride(const Flags& flags, std::ostream& out, std::ostream& err) {
+int RunLetThrough(const Flags& flags, const std::string& command, std::ostream& out,
+                  std::ostream& err) {
   auto target = Target(flags.target, err);
   if (!target) return 2;
   std::string request = ControlRequest(
-      "override",
+      command,
       {{"app", target->first}, {"env", target->second}, {"by", Asker()}, {"reason", flags.reason}});
   return Ask(
       flags, request,
       [&](const rapidjson::Document&) {
-        return flags.target + ": its next release goes through the freeze window";
+        return flags.target + (command == "promote"
+                                   ? ": its next release goes without waiting for its promotion"
+                                   : ": its next release goes through the freeze window");
       },
       out, err);
 }

@@ -12,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/json.h"
 #include "cli/history_internal.h"
 #include "control/control.h"
@@ -60,23 +61,7 @@ std::string When(TimeMs time) {
   return text.substr(0, 19) + "Z";
 }
 
-std::string Duration(int64_t ms) {
-  if (ms < 0) return "-";
-  if (ms < 1000) return std::to_string(ms) + "ms";
-  int64_t s = ms / 1000;
-  char buf[32];
-  if (s < 60) {
-    std::snprintf(buf, sizeof buf, "%lld.%llds", static_cast<long long>(s),
-                  static_cast<long long>(ms % 1000 / 100));
-  } else if (s < 3600) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s % 3600 / 60));
-  }
-  return buf;
-}
+std::string Duration(int64_t ms) { return pagoda::FormatDurationMs(ms); }
 
 std::string Join(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
@@ -199,6 +184,7 @@ int RunReleaseShow(const Flags& flags, std::ostream& out, std::ostream& err) {
   if (!r.supersedes.empty()) out << "takes over from " << r.supersedes << "\n";
   if (!r.superseded_by.empty()) out << "superseded by " << r.superseded_by << "\n";
   if (!r.freeze.empty()) out << "freeze    " << r.freeze << "\n";
+  if (!r.promotion.empty()) out << "promotion " << r.promotion << "\n";
   if (r.history_rewritten) out << "history   rewritten (the branch was force-pushed)\n";
   PrintCommit(out, "from      ", r.from);
   PrintCommit(out, "to        ", r.to);
@@ -429,13 +415,20 @@ HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>
     (*slot)->add_option("id", f->id, "the release id, e.g. r-000012 or 12")->required();
   }
 
-  f->override_freeze = release->add_subcommand(
-      "override",
-      "Let the next release of APP/ENV through the freeze window it waits for; its record says "
-      "who asked and why. Exit 0 accepted, 1 refused, 3 no daemon.");
-  AddStateOptions(f->override_freeze, f, false);
-  f->override_freeze->add_option("target", f->target, "APP/ENV")->required();
-  f->override_freeze->add_option("--reason", f->reason, "why, for the record")->required();
+  for (auto [cmd, slot, help] :
+       {std::tuple{"override", &f->override_freeze,
+                   "Let the next release of APP/ENV through the freeze window it waits for; "
+                   "its record says who asked and why. Exit 0 accepted, 1 refused, 3 no "
+                   "daemon."},
+        std::tuple{"promote", &f->promote,
+                   "Let the next release of APP/ENV go without waiting for the environment "
+                   "its promotion follows (a soak skipped on purpose); its record says who "
+                   "asked and why. Exit 0 accepted, 1 refused, 3 no daemon."}}) {
+    *slot = release->add_subcommand(cmd, help);
+    AddStateOptions(*slot, f, false);
+    (*slot)->add_option("target", f->target, "APP/ENV")->required();
+    (*slot)->add_option("--reason", f->reason, "why, for the record")->required();
+  }
 
   f->log = app->add_subcommand(
       "log", "The sync log: one line per reconcile cycle, oldest first. With --json, JSON lines.");
@@ -486,7 +479,8 @@ std::optional<int> HistoryCommands::Run(std::ostream& out, std::ostream& err) co
   if (f.resume->parsed()) return history::RunSteer(f, "resume", out, err);
   if (f.abort->parsed()) return history::RunSteer(f, "abort", out, err);
   if (f.watch->parsed()) return history::RunWatch(f, out, err);
-  if (f.override_freeze->parsed()) return history::RunOverride(f, out, err);
+  if (f.override_freeze->parsed()) return history::RunLetThrough(f, "override", out, err);
+  if (f.promote->parsed()) return history::RunLetThrough(f, "promote", out, err);
   return std::nullopt;
 }
 

@@ -28,7 +28,7 @@ struct HistoryCommands::Flags {
   std::string since;  // log
   bool follow = false;
   std::string target, to;  // rollback, unpin
-  std::string reason;      // release override
+  std::string reason;      // release override, release promote
 
   CLI::App* releases = nullptr;
   CLI::App* show = nullptr;
@@ -42,6 +42,7 @@ struct HistoryCommands::Flags {
   CLI::App* abort = nullptr;
   CLI::App* watch = nullptr;
   CLI::App* override_freeze = nullptr;
+  CLI::App* promote = nullptr;
 };
 
 namespace history {
@@ -93,7 +94,10 @@ int RunRollback(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunUnpin(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunSyncNow(const Flags& flags, std::ostream& out, std::ostream& err);
 int RunSteer(const Flags& flags, const char* command, std::ostream& out, std::ostream& err);
-int RunOverride(const Flags& flags, std::ostream& out, std::ostream& err);
+// `pagoda release override|promote APP/ENV --reason`: `command` is the
+// control command of the same name.
+int RunLetThrough(const Flags& flags, const std::string& command, std::ostream& out,
+                  std::ostream& err);
 int RunWatch(const Flags& flags, std::ostream& out, std::ostream& err);
 
 }  // namespace history

@@ -25,6 +25,8 @@
 //       → {"ok":true}
 //   {"command":"override","app":"shop-web","env":"prod","by":"ada","reason":"…"}
 //       → {"ok":true}                          its next release passes a freeze window
+//   {"command":"promote","app":"shop-web","env":"prod","by":"ada","reason":"…"}
+//       → {"ok":true}                          its next release skips its promotion wait
 //
 // An unknown command, a missing argument, or anything the daemon refuses is
 // `{"ok":false,"error":"…"}` with a message for a person.
@@ -83,6 +85,9 @@ using journal::TimeMs;
 //       "pinned":{"commit":"1b2c3d4…","since":"2024-05-01T09:00:00.000Z"},   or null
 //       "frozen":{"window":"double-eleven","until":"2024-11-12T00:00:00.000Z"},  or null:
 //                                                 automatic releases wait for it
+//       "waiting":{"for":"test","reason":"soaking","soakedSeconds":720,"soakSeconds":1800},
+//                                                 or null: a new revision waits for the
+//                                                 environment its promotion follows
 //       "error":null}]}                           the environment's last error, or null
 //
 // Environments are written sorted by app, then env. A password or token in
@@ -103,6 +108,14 @@ struct StatusDocument {
     friend bool operator==(const Freeze&, const Freeze&) = default;
   };
 
+  struct Wait {
+    std::string after;   // the environment it waits for
+    std::string reason;  // "soaking", "test has not run this revision", …
+    int soaked_seconds = 0;
+    int soak_seconds = 0;
+    friend bool operator==(const Wait&, const Wait&) = default;
+  };
+
   struct Environment {
     std::string app;
     std::string env;
@@ -120,6 +133,7 @@ struct StatusDocument {
     int held_seconds = 0;          // how long it has been held
     std::optional<Pin> pinned;     // set after `pagoda rollback`, until unpinned
     std::optional<Freeze> frozen;  // a freeze window its automatic releases wait for
+    std::optional<Wait> waiting;   // a promotion a new revision waits for
     std::string error;             // "" = none
     friend bool operator==(const Environment&, const Environment&) = default;
   };

@@ -356,6 +356,7 @@ StatusDocument SampleStatus() {
   prod.held_seconds = 95;
   prod.pinned = StatusDocument::Pin{"1b2c3d4", 1714554000000};
   prod.frozen = StatusDocument::Freeze{"double-eleven", 1714608000000};
+  prod.waiting = StatusDocument::Wait{"test", "soaking", 720, 1800};
   StatusDocument::Environment orders;
   orders.app = "orders";
   orders.env = "test";
@@ -376,13 +377,15 @@ TEST(StatusDocumentTest, JsonIsTheAgreedShape) {
       R"("environments":[)"
       R"({"app":"orders","env":"test","cluster":"","revision":"","commit":"","health":"degraded",)"
       R"("ready":0,"replicas":0,"drift":true,"release":null,"pinned":null,"frozen":null,)"
-      R"("error":"apps/orders/envs/test.yaml:3:1: bad"},)"
+      R"("waiting":null,"error":"apps/orders/envs/test.yaml:3:1: bad"},)"
       R"({"app":"shop-web","env":"prod","cluster":"prod","revision":"7d9f8c2b1a",)"
       R"("commit":"3f2a9c1d00000000000000000000000000000000","health":"progressing",)"
       R"("ready":2,"replicas":4,"drift":false,"release":"r-000012",)"
       R"("releasePhase":"held","batchesDone":1,"batches":2,"heldSeconds":95,)"
       R"("pinned":{"commit":"1b2c3d4","since":"2024-05-01T09:00:00.000Z"},)"
-      R"("frozen":{"window":"double-eleven","until":"2024-05-02T00:00:00.000Z"},"error":null}]})");
+      R"("frozen":{"window":"double-eleven","until":"2024-05-02T00:00:00.000Z"},)"
+      R"("waiting":{"for":"test","reason":"soaking","soakedSeconds":720,"soakSeconds":1800},)"
+      R"("error":null}]})");
   StatusDocument empty;
   EXPECT_EQ(empty.ToJson(),
             R"({"time":"1970-01-01T00:00:00.000Z","commit":null,"repo":{"url":"","ref":""},)"

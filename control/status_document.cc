@@ -41,6 +41,13 @@ Status ReadFreeze(const json::Fields& f, StatusDocument::Freeze* freeze) {
   return f.Parsed("until", ParseTime, &freeze->until);
 }
 
+Status ReadWait(const json::Fields& f, StatusDocument::Wait* wait) {
+  PAGODA_RETURN_IF_ERROR(f.String("for", &wait->after, true));
+  PAGODA_RETURN_IF_ERROR(f.String("reason", &wait->reason));
+  PAGODA_RETURN_IF_ERROR(f.Int("soakedSeconds", &wait->soaked_seconds));
+  return f.Int("soakSeconds", &wait->soak_seconds);
+}
+
 Status ReadEnvironment(const json::Fields& f, StatusDocument::Environment* e) {
   PAGODA_RETURN_IF_ERROR(f.String("app", &e->app, true));
   PAGODA_RETURN_IF_ERROR(f.String("env", &e->env, true));
@@ -63,6 +70,10 @@ Status ReadEnvironment(const json::Fields& f, StatusDocument::Environment* e) {
   PAGODA_RETURN_IF_ERROR(f.Object("frozen", [&](const json::Fields& p) {
     e->frozen.emplace();
     return ReadFreeze(p, &*e->frozen);
+  }));
+  PAGODA_RETURN_IF_ERROR(f.Object("waiting", [&](const json::Fields& p) {
+    e->waiting.emplace();
+    return ReadWait(p, &*e->waiting);
   }));
   return f.String("error", &e->error);
 }
@@ -177,6 +188,19 @@ std::string StatusDocument::ToJson() const {
       w.StartObject();
       json::String(w, "window", e->frozen->window);
       if (e->frozen->until != 0) json::String(w, "until", FormatTime(e->frozen->until));
+      w.EndObject();
+    } else {
+      w.Null();
+    }
+    Key(w, "waiting");
+    if (e->waiting.has_value()) {
+      w.StartObject();
+      json::String(w, "for", e->waiting->after);
+      json::String(w, "reason", e->waiting->reason);
+      Key(w, "soakedSeconds");
+      w.Int(e->waiting->soaked_seconds);
+      Key(w, "soakSeconds");
+      w.Int(e->waiting->soak_seconds);
       w.EndObject();
     } else {
       w.Null();

@@ -78,12 +78,12 @@ Clock::TimePoint Reconciler::Step() {
     Reconcile(now, new_commit);
     last_reconciled_ = tip_;
     next_reconcile_ = now + std::chrono::milliseconds(options_.drift_interval_ms);
-    if (first_thaw_ms_ != 0) {
-      // What a freeze window held back goes out when it closes, not a drift
-      // interval later.
-      const auto thaw = now + std::chrono::milliseconds(
-                                  std::max<int64_t>(0, first_thaw_ms_ - clock_.UnixMillis()));
-      next_reconcile_ = std::min(next_reconcile_, thaw);
+    if (first_gate_ms_ != 0) {
+      // What a freeze window or a soak held back goes out when it ends, not
+      // a drift interval later.
+      const auto open = now + std::chrono::milliseconds(
+                                  std::max<int64_t>(0, first_gate_ms_ - clock_.UnixMillis()));
+      next_reconcile_ = std::min(next_reconcile_, open);
     }
   }
   Clock::TimePoint next = std::min({next_fetch_, next_reconcile_, AdvanceOrders(clock_.Now())});

@@ -33,8 +33,9 @@
 
 namespace pagoda::daemon {
 
-struct ReleaseShape;       // daemon/release_shape.h
-struct EnvironmentGroups;  // daemon/release_shape.h
+struct ReleaseShape;        // daemon/release_shape.h
+struct EnvironmentGroups;   // daemon/release_shape.h
+struct EnvironmentChanges;  // daemon/release_shape.h
 
 using engine::ClusterMapping;
 using engine::DesiredState;
@@ -141,6 +142,13 @@ struct EnvironmentStatus {
   // closes (0: when the freeze file loads again).
   std::string frozen_by;
   int64_t frozen_until_ms = 0;
+  // The environment a new revision waits for (spec.promotion), and why:
+  // "test runs another revision", "test is not settled", or soaking, with
+  // how long it has soaked of how long it must ("" = it waits for nothing).
+  std::string waiting_for;
+  std::string waiting_reason;
+  int64_t soaked_ms = 0;
+  int64_t soak_ms = 0;
   std::string error;  // why it is not in sync, if it is not
 };
 
@@ -197,12 +205,20 @@ class Reconciler {
   // its record says who asked and why.
   Status Override(const std::string& app, const std::string& env, const std::string& by,
                   const std::string& reason);
+  // Lets the next release of APP/ENV go without waiting for the environment
+  // its promotion follows; its record says who asked and why.
+  Status Promote(const std::string& app, const std::string& env, const std::string& by,
+                 const std::string& reason);
 
   LoopStatus Snapshot() const;
 
  private:
   struct Env;
   struct Loaded;
+  // An operator's pass through a gate for one release: by whom and why.
+  struct Pass {
+    std::string by, reason;
+  };
   struct Pin {
     std::string commit;      // what it was rolled back to
     std::string tip_digest;  // the tip's rendering of it when pinned
@@ -243,6 +259,8 @@ class Reconciler {
     const manifest::Environment* model = nullptr;  // its release policy
     std::string supersedes;  // the release in flight it takes over from, if any
     std::string freeze;      // how it passed a freeze window open now, if one is
+    std::string follows;     // the upstream release its promotion followed
+    std::string promotion;   // how it passed its promotion wait, if it has one
   };
   // A batched release order in flight, and the record it keeps up to date.
   struct ActiveOrder {
@@ -284,6 +302,23 @@ class Reconciler {
   // Whether a freeze window holds `request` back now (the status then says
   // until when); when it lets it through, `*note` says why for the record.
   bool HeldByFreeze(const ReleaseRequest& request, std::string* note);
+  // Whether `request` brings a revision its promotion's environment has not
+  // run (settled, for its soak) yet; the status then says what it waits
+  // for. When it goes, `request` says whose release it follows and how.
+  bool HeldByPromotion(ReleaseRequest* request);
+  // Notes what `e` renders and whether it is settled (see Env::settled);
+  // a change of an environment a promotion waits for reconciles again.
+  void NoteSettled(Env& e, const std::string& server, const EnvironmentChanges& changes,
+                   int64_t replicas);
+  // When `upstream` has run its current revision since, settled, after its
+  // last failed release: from the journal, and what this process saw of it.
+  // 0 when no release of that revision is on record and it was not seen.
+  int64_t SettledSince(const Env& upstream, std::string* release);
+  Status LetThrough(const std::string& app, const std::string& env, const std::string& by,
+                    const std::string& reason, const char* what, Pass Env::*pass);
+  // Marks when the first gate holding a release back (a freeze window, a
+  // soak) opens, so that the loop reconciles then.
+  void WakeAt(int64_t unix_ms);
   bool RestoresEarlierRelease(const ReleaseRequest& request);
   void RecordSkipped(const ActiveOrder& a, const std::string& commit, const std::string& cluster,
                      SyncEntry* entry);
@@ -347,8 +382,10 @@ class Reconciler {
   std::set<std::string> unreachable_;             // clusters, at the last reconcile
   std::shared_ptr<const Loaded> loaded_;          // the tip's repository, rendered
   std::vector<policy::OpenWindow> open_windows_;  // of its freeze policy, at this pass
-  int64_t first_thaw_ms_ = 0;  // when the first window holding a release back closes; 0: none
+  int64_t first_gate_ms_ = 0;  // when the first gate holding a release back opens; 0: none
   std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
+  // Environments a promotion waits for: a change of theirs reconciles again.
+  std::set<std::pair<std::string, std::string>> awaited_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;
   std::map<std::pair<std::string, std::string>, ActiveOrder> orders_;

@@ -31,10 +31,19 @@ struct Reconciler::Env {
   std::string blocked_commit;  // a release of this commit failed or was aborted: not again
   std::string blocked_reason;
   std::string refused;  // the commit and reasons last recorded as refused, hashed
-  // An operator's override of the freeze window: by whom and why; the next
-  // release takes it.
-  std::string override_by, override_reason;
-  std::string frozen_logged;  // the window and commit last logged as frozen
+  // An operator's pass through the freeze window (override) or past the
+  // promotion wait (promote): by whom and why; the next release takes it.
+  Pass freeze_pass, promotion_pass;
+  std::string frozen_logged;   // the window and commit last logged as frozen
+  std::string waiting_logged;  // the promotion wait and commit last logged
+  // What the repository renders for it at the last reconcile (the artifact
+  // its pods would run), and whether it then ran that revision on all its
+  // instances, Ready, with nothing to write and no release in flight. In
+  // this process: when it was last seen otherwise (0: never).
+  std::string artifact;
+  bool settled = false;
+  int64_t unsettled_ms = 0;
+  int64_t settled_since_ms = 0;  // when it was first seen settled, this time
 };
 
 }  // namespace pagoda::daemon

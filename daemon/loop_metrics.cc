@@ -120,12 +120,13 @@ void LoopMetrics::Retire(const std::map<std::string, kube::RequestStats>& reques
 void LoopMetrics::Update(const LoopStatus& status, bool ready,
                          const std::map<std::string, kube::RequestStats>& requests) {
   ready_.Set(ready ? 1 : 0);
-  int in_flight = 0, held = 0, in_sync = 0, drift = 0, error = 0, frozen = 0;
+  int in_flight = 0, held = 0, in_sync = 0, drift = 0, error = 0, frozen = 0, waiting = 0;
   std::map<std::string, prometheus::Gauge*> still_frozen;
   const bool reconciled = status.last_reconcile_ms != last_reconcile_ms_;
   last_reconcile_ms_ = status.last_reconcile_ms;
   for (const auto& e : status.environments) {
     in_flight += !e.release.empty();
+    waiting += !e.waiting_for.empty();
     if (!e.frozen_by.empty()) {
       ++frozen;
       const std::string key = e.app + "/" + e.env;
@@ -158,6 +159,7 @@ void LoopMetrics::Update(const LoopStatus& status, bool ready,
   environments_.Add({{"state", "drift"}}).Set(drift);
   environments_.Add({{"state", "error"}}).Set(error);
   environments_.Add({{"state", "frozen"}}).Set(frozen);
+  environments_.Add({{"state", "waiting"}}).Set(waiting);
   for (const auto& [key, gauge] : frozen_) frozen_until_.Remove(gauge);  // no longer frozen
   frozen_ = std::move(still_frozen);
   UpdateRequests(requests);

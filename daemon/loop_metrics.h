@@ -14,7 +14,8 @@
 //   pagoda_last_sync_timestamp_seconds{app,env}  gauge  last cycle that found it in sync
 //   pagoda_releases_in_flight                gauge
 //   pagoda_releases_held                     gauge      pinned by a rollback
-//   pagoda_environments{state}               gauge      in_sync, drift, error; and frozen
+//   pagoda_environments{state}               gauge      in_sync, drift, error; and frozen,
+//                                            waiting (for a promotion)
 //   pagoda_frozen_until_timestamp_seconds{app,env,window}  gauge  while a freeze window
 //                                            holds its automatic releases (0: until the
 //                                            freeze file loads)

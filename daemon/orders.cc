@@ -288,6 +288,8 @@ void Reconciler::FinishOrder(const std::pair<std::string, std::string>& key, Act
     e.status.error = e.blocked_reason;
   }
   a.record.end = clock_.UnixMillis();
+  // A promotion waiting for this environment decides again at once.
+  if (awaited_.count(key)) next_reconcile_ = clock_.Now();
   auto level = phase == rollout::OrderPhase::kSucceeded ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(level, "release={} app={} env={} revision={} commit={} {} after {} batches{}",
               a.record.id, a.record.app, a.record.env, a.order->target(),
@@ -345,13 +347,24 @@ Status Reconciler::Resume(const std::string& id) {
 
 Status Reconciler::Override(const std::string& app, const std::string& env, const std::string& by,
                             const std::string& reason) {
-  if (reason.empty()) return Status::InvalidArgument("an override needs a reason (--reason)");
+  return LetThrough(app, env, by, reason, "freeze override", &Env::freeze_pass);
+}
+
+Status Reconciler::Promote(const std::string& app, const std::string& env, const std::string& by,
+                           const std::string& reason) {
+  return LetThrough(app, env, by, reason, "promotion", &Env::promotion_pass);
+}
+
+Status Reconciler::LetThrough(const std::string& app, const std::string& env, const std::string& by,
+                              const std::string& reason, const char* what, Pass Env::*pass) {
+  if (reason.empty())
+    return Status::InvalidArgument(std::string("a ") + what + " needs a reason (--reason)");
   auto it = envs_.find({app, env});
   if (it == envs_.end()) return Status::NotFound("no environment " + app + "/" + env);
-  Env& e = *it->second;
-  e.override_by = by.empty() ? "an operator" : by;
-  e.override_reason = reason;
-  spdlog::info("app={} env={} freeze override by {}: {}", app, env, e.override_by, reason);
+  Pass& p = (*it->second).*pass;
+  p.by = by.empty() ? "an operator" : by;
+  p.reason = reason;
+  spdlog::info("app={} env={} {} by {}: {}", app, env, what, p.by, reason);
   RequestSync();
   return Status::Ok();
 }

@@ -256,13 +256,15 @@ std::string Process::Control(const rapidjson::Document& request) {
   if (command == "pause" || command == "resume" || command == "abort") {
     return Steer(command, json::StringAt(request, "id"));
   }
-  if (command == "override") {
+  if (command == "override" || command == "promote") {
     const std::string app = json::StringAt(request, "app"), env = json::StringAt(request, "env"),
                       by = json::StringAt(request, "by"),
                       reason = json::StringAt(request, "reason");
     auto done = inbox_.Ask<std::string>(
-        [this, app, env, by, reason]() -> Result<std::string> {
-          Status st = runtime_->reconciler->Override(app, env, by, reason);
+        [this, command, app, env, by, reason]() -> Result<std::string> {
+          Reconciler& r = *runtime_->reconciler;
+          Status st = command == "promote" ? r.Promote(app, env, by, reason)
+                                           : r.Override(app, env, by, reason);
           if (!st.ok()) return st;
           Publish();
           return std::string();

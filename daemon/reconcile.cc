@@ -73,7 +73,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                  std::vector<std::string>* errors) {
   const manifest::Repository& repo = loaded_->repo;
   open_windows_ = policy::OpenAt(repo.freeze, clock_.UnixMillis());
-  first_thaw_ms_ = 0;
+  first_gate_ms_ = 0;
   ReportInvalidApps(repo, errors);
   DropStalePins(repo, errors);
   ResumePinnedReleases(errors);
@@ -198,6 +198,9 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
   e.status.error.clear();
   e.status.frozen_by.clear();
   e.status.frozen_until_ms = 0;
+  e.status.waiting_for.clear();
+  e.status.waiting_reason.clear();
+  e.status.soaked_ms = e.status.soak_ms = 0;
   ++entry->environments_checked;
   auto found = grouped.groups.find({app, env});
   const auto& group = found != grouped.groups.end() ? found->second : kNone;
@@ -206,6 +209,7 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
   e.status.revision = changes.revision;
   e.status.ready = changes.ready;
   e.status.drift = changes.todo;
+  NoteSettled(e, server, changes, model.replicas.value);
   // Held back or in conflict: nothing of it is written, and the record says
   // so once per commit and reason.
   std::vector<std::string> refusals = Refusals(planned, app, env, group);
@@ -258,6 +262,7 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
       server, app,   env,   model.cluster.value, group, changes.repo_changed, trigger,
       tip_,   false, &model};
   if (HeldByFreeze(request, &request.freeze)) return;
+  if (HeldByPromotion(&request)) return;
   std::optional<ReleaseRecord> superseded;
   if (supersede) {
     superseded = EndSuperseded({app, env}, model.cluster.value, entry);
@@ -352,10 +357,9 @@ bool Reconciler::HeldByFreeze(const ReleaseRequest& req, std::string* note) {
   }
   const std::string named =
       "freeze window " + window + (until != 0 ? " (until " + journal::FormatTime(until) + ")" : "");
-  if (!e.override_by.empty()) {
-    *note = named + ": let through by " + e.override_by + ": " + e.override_reason;
-    e.override_by.clear();
-    e.override_reason.clear();
+  if (!e.freeze_pass.by.empty()) {
+    *note = named + ": let through by " + e.freeze_pass.by + ": " + e.freeze_pass.reason;
+    e.freeze_pass = {};
     return false;
   }
   if (allow_self_heal && req.trigger == Trigger::kSelfHeal) {
@@ -368,7 +372,7 @@ bool Reconciler::HeldByFreeze(const ReleaseRequest& req, std::string* note) {
   }
   e.status.frozen_by = window;
   e.status.frozen_until_ms = until;
-  if (until != 0 && (first_thaw_ms_ == 0 || until < first_thaw_ms_)) first_thaw_ms_ = until;
+  if (until != 0) WakeAt(until);
   if (e.frozen_logged != window + "\n" + tip_) {
     e.frozen_logged = window + "\n" + tip_;
     spdlog::info("app={} env={} commit={} waits: {} is open{}", req.app, req.env,

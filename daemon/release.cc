@@ -101,6 +101,8 @@ ReleaseRecord Reconciler::NewRecord(const ReleaseRequest& req, const ReleaseShap
   record.history_rewritten = !rewritten_tip_.empty() && req.commit == rewritten_tip_;
   record.supersedes = req.supersedes;
   record.freeze = req.freeze;
+  record.follows = req.follows;
+  record.promotion = req.promotion;
   for (const auto& c : shape.todo.changes) {
     ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
                            : c.action == diff::Action::kDelete ? ChangeAction::kDeleted

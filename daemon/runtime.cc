@@ -93,6 +93,11 @@ StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
     if (!e.pinned_commit.empty())
       env.pinned = StatusDocument::Pin{e.pinned_commit, e.pinned_since_ms};
     if (!e.frozen_by.empty()) env.frozen = StatusDocument::Freeze{e.frozen_by, e.frozen_until_ms};
+    if (!e.waiting_for.empty()) {
+      env.waiting = StatusDocument::Wait{e.waiting_for, e.waiting_reason,
+                                         static_cast<int>(e.soaked_ms / 1000),
+                                         static_cast<int>(e.soak_ms / 1000)};
+    }
     if (!e.error.empty() && e.revision.empty()) {
       env.health = StatusDocument::Health::kUnknown;
     } else if (e.ready >= e.replicas && !e.drift) {

@@ -144,6 +144,7 @@ std::map<std::string, ServerDesired> DesiredState(
       for (const auto* env : envs) {
         scope.adopt[env->env] = env->adopt;
         scope.adopt_app_objects = scope.adopt_app_objects || env->adopt;
+        server.artifacts[{app.name, env->env}] = env->artifact;
       }
       for (const auto& object : cluster.objects) {
         AddObject(server, seen[server.server], object, scope.prune_app_objects, problems, app.name,

@@ -56,6 +56,8 @@ struct ServerDesired {
   // The public listeners the repository's valid apps claim on this server,
   // selected or not: who keeps one is decided over all of them.
   std::vector<manifest::ListenerClaim> claims;
+  // The artifact each selected environment here renders (RenderedEnvironment::artifact).
+  std::map<std::pair<std::string, std::string>, std::string> artifacts;  // by app, env
 };
 
 struct RenderProblem {

@@ -239,6 +239,8 @@ std::string ToJson(const ReleaseRecord& r) {
   OptStr(w, "supersededBy", r.superseded_by);
   OptStr(w, "supersedes", r.supersedes);
   OptStr(w, "freeze", r.freeze);
+  OptStr(w, "follows", r.follows);
+  OptStr(w, "promotion", r.promotion);
   Key(w, "historyRewritten");
   w.Bool(r.history_rewritten);
   OptStr(w, "hold", Name(r.hold));
@@ -299,6 +301,8 @@ Result<ReleaseRecord> ReleaseFromJson(const rapidjson::Value& value) {
   PAGODA_RETURN_IF_ERROR(f.String("supersededBy", &r.superseded_by));
   PAGODA_RETURN_IF_ERROR(f.String("supersedes", &r.supersedes));
   PAGODA_RETURN_IF_ERROR(f.String("freeze", &r.freeze));
+  PAGODA_RETURN_IF_ERROR(f.String("follows", &r.follows));
+  PAGODA_RETURN_IF_ERROR(f.String("promotion", &r.promotion));
   PAGODA_RETURN_IF_ERROR(f.Bool("historyRewritten", &r.history_rewritten));
   if (f.Get("hold") != nullptr) PAGODA_RETURN_IF_ERROR(ReadEnum(f, "hold", kHolds, &r.hold));
   PAGODA_RETURN_IF_ERROR(f.Bool("pauseRequested", &r.pause_requested));

@@ -107,6 +107,11 @@ struct ReleaseRecord {
   // it passed ("let through by alice: the checkout fix", "a rollback, which
   // it allows").
   std::string freeze;
+  // A release that waited for its promotion: the release of the environment
+  // it followed (follows), and how it passed ("test ran it for 30m0s",
+  // "promoted by ada: the hotfix", "a rollback: no wait").
+  std::string follows;
+  std::string promotion;
   bool history_rewritten = false;
   // The decisions a batched release in progress has taken, each written
   // before it acts, so that a restart or a reload takes them again: held

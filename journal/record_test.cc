@@ -46,6 +46,8 @@ ReleaseRecord FullRecord() {
   r.superseded_by = "r-000043";
   r.supersedes = "r-000041";
   r.freeze = "double-eleven: let through by ada: the checkout fix";
+  r.follows = "r-000040";
+  r.promotion = "test ran it for 30m0s (r-000040)";
   r.history_rewritten = true;
   r.hold = Hold::kOperator;
   r.pause_requested = true;
