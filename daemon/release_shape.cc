@@ -72,6 +72,25 @@ engine::Selection SelectUnpinned(const manifest::Repository& repo,
   return selection;
 }
 
+namespace {
+
+// The environment an app's own objects go with: the first that follows no
+// other environment here (spec.promotion), so that a promotion's wait never
+// holds back the Namespace of the environment it waits for.
+const std::string& CarrierOf(const std::vector<const manifest::Environment*>& list) {
+  for (const auto* env : list) {
+    const std::string& after = env->promotion.after.value;
+    if (after.empty() || std::none_of(list.begin(), list.end(), [&](const auto* other) {
+          return other->name.value == after;
+        })) {
+      return env->name.value;
+    }
+  }
+  return list.front()->name.value;
+}
+
+}  // namespace
+
 EnvironmentGroups GroupByEnvironment(
     const diff::Plan& plan,
     const std::map<std::string, std::vector<const manifest::Environment*>>& envs) {
@@ -86,7 +105,7 @@ EnvironmentGroups GroupByEnvironment(
       continue;
     }
     std::string env = change.instance;
-    if (env.empty()) env = list->second.front()->name.value;
+    if (env.empty()) env = CarrierOf(list->second);
     out.groups[{app, env}].push_back(&change);
   }
   return out;

@@ -234,6 +234,24 @@ TEST(ReleaseShapeTest, ChangesGoToTheirEnvironmentAndAnAppsOwnToItsFirst) {
   EXPECT_EQ(g.app_conflicts.count("cart"), 0u);
 }
 
+TEST(ReleaseShapeTest, AnAppsOwnObjectsGoWithAnEnvironmentThatWaitsForNoOtherHere) {
+  manifest::Environment prod = EnvNamed("prod"), staging = EnvNamed("staging"),
+                        test = EnvNamed("test");
+  prod.promotion.after.value = "staging";
+  staging.promotion.after.value = "test";
+  diff::Plan plan;
+  plan.changes.push_back(Change(diff::Action::kCreate, "Namespace", "shop"));
+  plan.changes.back().key.namespace_name = "";
+  auto carrier = [&](std::vector<const manifest::Environment*> list) {
+    EnvironmentGroups g = GroupByEnvironment(plan, {{"shop", list}});
+    return g.groups.size() == 1 ? g.groups.begin()->first.second : "";
+  };
+  EXPECT_EQ(carrier({&prod, &staging, &test}), "test");
+  // test is on another cluster: staging follows no environment here.
+  EXPECT_EQ(carrier({&prod, &staging}), "staging");
+  EXPECT_EQ(carrier({&prod}), "prod");
+}
+
 TEST(ReleaseShapeTest, WhatTheRepositoryChangedIsToldFromDrift) {
   // Someone scaled the running revision by hand: the applied hash is the same.
   diff::PlannedChange drift = Change(diff::Action::kUpdate, "Deployment", "prod-a");
