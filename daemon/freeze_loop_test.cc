@@ -82,6 +82,20 @@ TEST_F(FreezeLoopTest, AnOverrideLetsOneReleaseThroughAndSaysWhoAndWhy) {
   EXPECT_EQ(Shop()->frozen_by, "maintenance");
 }
 
+TEST_F(FreezeLoopTest, AnOverrideOutlivesARestartAndIsUsedOnce) {
+  Released();
+  ASSERT_TRUE(PushUntil(Frozen("example.com/web:2"), "web 2", [&] { return FrozenNow(); }));
+  ASSERT_TRUE(reconciler_->Override("shop", "prod", "ada", "the checkout \"fix\"").ok());
+  OpenJournal();  // a restart before the next reconcile
+  ASSERT_TRUE(StepUntil([&] { return ReleasesAre(2); }));
+  EXPECT_NE(Releases().front().freeze.find("let through by ada: the checkout \"fix\""),
+            std::string::npos)
+      << Releases().front().freeze;
+  OpenJournal();  // taken: gone from disk too
+  ASSERT_TRUE(PushUntil(Frozen("example.com/web:3"), "web 3", [&] { return FrozenNow(); }));
+  EXPECT_EQ(Releases().size(), 2u);
+}
+
 TEST_F(FreezeLoopTest, ARollbackPassesOnlyWhenTheWindowAllowsIt) {
   Released();
   ASSERT_TRUE(PushUntil(Repo("example.com/web:2"), "web 2", [&] { return ReleasesAre(2); }));

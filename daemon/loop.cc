@@ -1,15 +1,19 @@
 #include "daemon/loop.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <utility>
 
 #include "base/backoff.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/memory.h"
 #include "daemon/loop_internal.h"
 #include "manifest/json.h"
@@ -318,21 +322,44 @@ Status Reconciler::Unpin(const std::string& app, const std::string& env) {
   return Status::Ok();
 }
 
-// pins.json: {"app/env": {"commit": "...", "tipDigest": "...", "since": ms}},
-// replaced whole and synced: a crash leaves the old file or the new one.
+// pins.json: {"app/env": {"commit": "...", "tipDigest": "...", "since": ms},
+// "passes": {"app/env": {"freeze"|"promotion": {"by": "...", "reason": "..."}}}}:
+// the operator's decisions that outlive a restart. Replaced whole and
+// synced: a crash leaves the old file or the new one.
 Status Reconciler::SavePins() {
   if (pins_path_.empty()) return Status::Ok();
-  std::string json = "{";
-  bool first = true;
+  rapidjson::StringBuffer buffer;
+  json::Writer w(buffer);
+  w.StartObject();
   for (const auto& [key, pin] : pins_) {
-    if (!first) json += ",";
-    first = false;
-    json += "\"" + key.first + "/" + key.second + "\":{\"commit\":\"" + pin.commit +
-            "\",\"tipDigest\":\"" + pin.tip_digest +
-            "\",\"since\":" + std::to_string(pin.since_ms) + "}";
+    json::Key(w, key.first + "/" + key.second);
+    w.StartObject();
+    json::String(w, "commit", pin.commit);
+    json::String(w, "tipDigest", pin.tip_digest);
+    json::Key(w, "since");
+    w.Int64(pin.since_ms);
+    w.EndObject();
   }
-  json += "}\n";
-  Status st = WriteFileAtomically(pins_path_, json, 0600);
+  json::Key(w, "passes");
+  w.StartObject();
+  for (const auto& [key, e] : envs_) {
+    if (e->freeze_pass.by.empty() && e->promotion_pass.by.empty()) continue;
+    json::Key(w, key.first + "/" + key.second);
+    w.StartObject();
+    for (const auto& [gate, pass] :
+         {std::pair{"freeze", &e->freeze_pass}, std::pair{"promotion", &e->promotion_pass}}) {
+      if (pass->by.empty()) continue;
+      json::Key(w, gate);
+      w.StartObject();
+      json::String(w, "by", pass->by);
+      json::String(w, "reason", pass->reason);
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  Status st = WriteFileAtomically(pins_path_, std::string(buffer.GetString()) + "\n", 0600);
   if (!st.ok()) {
     spdlog::error("writing {} failed: {}", pins_path_, st.ToString());
     journal_error_ = "the pins cannot be written: " + st.ToString();
@@ -345,24 +372,36 @@ void Reconciler::LoadPins() {
   auto text = ReadFile(pins_path_, 1 << 20);
   if (!text.ok()) return;  // none yet
   rapidjson::Document doc;
-  doc.Parse(text->c_str());
-  if (doc.HasParseError() || !doc.IsObject()) {
+  if (!json::Parse(*text, &doc).ok() || !doc.IsObject()) {
     spdlog::error("{} is not valid JSON; no environment is pinned", pins_path_);
     return;
   }
-  for (const auto& m : doc.GetObject()) {
-    std::string key = m.name.GetString();
+  auto split = [](const std::string& key) -> std::optional<std::pair<std::string, std::string>> {
     auto slash = key.find('/');
-    if (slash == std::string::npos || !m.value.IsObject()) continue;
+    if (slash == std::string::npos) return std::nullopt;
+    return std::pair{key.substr(0, slash), key.substr(slash + 1)};
+  };
+  for (const auto& m : doc.GetObject()) {
+    auto key = split(m.name.GetString());
+    if (!key || !m.value.IsObject()) continue;
     Pin pin;
-    if (m.value.HasMember("commit") && m.value["commit"].IsString())
-      pin.commit = m.value["commit"].GetString();
-    if (m.value.HasMember("tipDigest") && m.value["tipDigest"].IsString()) {
-      pin.tip_digest = m.value["tipDigest"].GetString();
-    }
+    pin.commit = json::StringAt(m.value, "commit");
+    pin.tip_digest = json::StringAt(m.value, "tipDigest");
     if (m.value.HasMember("since") && m.value["since"].IsInt64())
       pin.since_ms = m.value["since"].GetInt64();
-    pins_[{key.substr(0, slash), key.substr(slash + 1)}] = pin;
+    pins_[*key] = pin;
+  }
+  const rapidjson::Value* passes = json::Member(doc, "passes");
+  if (passes == nullptr || !passes->IsObject()) return;
+  for (const auto& m : passes->GetObject()) {
+    auto key = split(m.name.GetString());
+    if (!key || !m.value.IsObject()) continue;
+    Env& e = EnvFor(key->first, key->second);
+    for (const auto& [gate, pass] :
+         {std::pair{"freeze", &e.freeze_pass}, std::pair{"promotion", &e.promotion_pass}}) {
+      pass->by = json::StringAt(m.value, {gate, "by"});
+      pass->reason = json::StringAt(m.value, {gate, "reason"});
+    }
   }
 }
 

@@ -314,6 +314,8 @@ class Reconciler {
   // last failed release: from the journal, and what this process saw of it.
   // 0 when no release of that revision is on record and it was not seen.
   int64_t SettledSince(const Env& upstream, std::string* release);
+  // Takes an operator's pass for the release at hand: it is used once.
+  Pass TakePass(Pass* pass);
   Status LetThrough(const std::string& app, const std::string& env, const std::string& by,
                     const std::string& reason, const char* what, Pass Env::*pass);
   // Marks when the first gate holding a release back (a freeze window, a

@@ -362,8 +362,13 @@ Status Reconciler::LetThrough(const std::string& app, const std::string& env, co
   auto it = envs_.find({app, env});
   if (it == envs_.end()) return Status::NotFound("no environment " + app + "/" + env);
   Pass& p = (*it->second).*pass;
+  const Pass before = p;
   p.by = by.empty() ? "an operator" : by;
   p.reason = reason;
+  if (Status st = SavePins(); !st.ok()) {
+    p = before;  // a decision that would not outlive a restart is refused
+    return st;
+  }
   spdlog::info("app={} env={} {} by {}: {}", app, env, what, p.by, reason);
   RequestSync();
   return Status::Ok();

@@ -10,6 +10,16 @@
 
 namespace pagoda::daemon {
 
+Reconciler::Pass Reconciler::TakePass(Pass* pass) {
+  Pass taken = std::move(*pass);
+  *pass = {};
+  if (Status st = SavePins(); !st.ok()) {
+    spdlog::warn("the pass by {} is taken, but stays on disk until it can be written: {}", taken.by,
+                 st.ToString());
+  }
+  return taken;
+}
+
 void Reconciler::WakeAt(int64_t unix_ms) {
   if (first_gate_ms_ == 0 || unix_ms < first_gate_ms_) first_gate_ms_ = unix_ms;
 }
@@ -79,9 +89,9 @@ bool Reconciler::HeldByPromotion(ReleaseRequest* req) {
     return false;
   }
   if (!e.promotion_pass.by.empty()) {
-    req->promotion = "promoted by " + e.promotion_pass.by + " without waiting for " + after + ": " +
-                     e.promotion_pass.reason;
-    e.promotion_pass = {};
+    const Pass pass = TakePass(&e.promotion_pass);
+    req->promotion =
+        "promoted by " + pass.by + " without waiting for " + after + ": " + pass.reason;
     return false;
   }
   awaited_.insert({req->app, after});

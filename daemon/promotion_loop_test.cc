@@ -121,6 +121,8 @@ TEST_F(PromotionLoopTest, ARollbackAndAnOperatorsPromoteSkipTheWait) {
   ASSERT_TRUE(PushUntil(Staged("example.com/web:2"), "web 2", [&] { return Soaking(); }));
   EXPECT_FALSE(reconciler_->Promote("shop", "prod", "ada", "").ok());  // a reason is needed
   ASSERT_TRUE(reconciler_->Promote("shop", "prod", "ada", "the checkout fix").ok());
+  OpenJournal(
+      [](LoopOptions& o) { o.drift_interval_ms = 24 * 3'600'000; });  // it outlives a restart
   ASSERT_TRUE(StepUntil([&] { return Of("prod").size() == 2 && Env("prod")->release.empty(); }));
   EXPECT_EQ(Of("prod").front().promotion,
             "promoted by ada without waiting for test: the checkout fix");

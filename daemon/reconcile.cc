@@ -358,8 +358,8 @@ bool Reconciler::HeldByFreeze(const ReleaseRequest& req, std::string* note) {
   const std::string named =
       "freeze window " + window + (until != 0 ? " (until " + journal::FormatTime(until) + ")" : "");
   if (!e.freeze_pass.by.empty()) {
-    *note = named + ": let through by " + e.freeze_pass.by + ": " + e.freeze_pass.reason;
-    e.freeze_pass = {};
+    const Pass pass = TakePass(&e.freeze_pass);
+    *note = named + ": let through by " + pass.by + ": " + pass.reason;
     return false;
   }
   if (allow_self_heal && req.trigger == Trigger::kSelfHeal) {

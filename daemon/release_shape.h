@@ -42,9 +42,9 @@ engine::Selection SelectUnpinned(const manifest::Repository& repo,
 
 // A cluster's planned changes by environment. Each change goes to its
 // environment; app-level objects (the Namespace, plain manifests) go with
-// the app's first environment here that follows no other one here. Conflicts of an app's own objects hold
-// every one of its environments and are kept apart. Changes of apps that
-// have no environment here are left out.
+// the app's first environment here that follows no other one here. Conflicts of an app's own
+// objects hold every one of its environments and are kept apart. Changes of apps that have no
+// environment here are left out.
 using EnvKey = std::pair<std::string, std::string>;  // app, env
 struct EnvironmentGroups {
   std::map<EnvKey, std::vector<const diff::PlannedChange*>> groups;
