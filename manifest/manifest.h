@@ -85,6 +85,7 @@
 #include "base/status.h"
 #include "base/yaml.h"
 #include "policy/freeze.h"
+#include "policy/gate.h"
 
 namespace pagoda::manifest {
 
@@ -292,6 +293,7 @@ struct ReleasePolicy {
   int64_t batch_timeout_ms = 0;  // always set after loading (explicit or derived)
   OnFailure on_failure = OnFailure::kRollback;
   int keep_revisions = 3;
+  std::vector<policy::Gate> gates;  // asked after each batch but the last
 };
 
 struct SyncPolicy {
@@ -511,6 +513,10 @@ struct LoadOptions {
   // kReservedNamespaces (globs), and the Pod Security level of each app.
   std::vector<std::string> reserved_namespaces;
   PodSecurityPolicy pod_security;
+  // The webhooks gates may name (the daemon config's gates.webhooks), and
+  // whether it names a Prometheus; unset: not checked (the command line).
+  std::optional<std::vector<std::string>> gate_webhooks;
+  bool gate_prometheus = false;
 };
 
 // Reads, parses and validates every app under apps/. Never fails as a whole:

@@ -4,6 +4,7 @@
 #include <rapidjson/document.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "manifest/fields.h"
@@ -139,6 +140,83 @@ void ParseListener(Sink& sink, const YamlNode& node, const std::string& path, Li
   f.Finish();
 }
 
+void ParseGate(Sink& sink, const YamlNode& node, const std::string& path, policy::Gate* out) {
+  Fields f(sink, node, path);
+  out->line = node.pos.line;
+  out->column = node.pos.column;
+  Located<std::string> value;
+  if (const YamlNode* n = f.Need("name")) {
+    if (GetString(sink, *n, f.Path("name"), &value) &&
+        CheckName(sink, value, f.Path("name"), CheckDns1123Label)) {
+      out->name = value.value;
+    }
+  }
+  const YamlNode* prometheus = f.Get("prometheus");
+  const YamlNode* webhook = f.Get("webhook");
+  if ((prometheus == nullptr) == (webhook == nullptr)) {
+    sink.Error(node.pos, path, "a gate is either prometheus: {query, condition} or webhook: NAME");
+  }
+  if (prometheus != nullptr) {
+    out->kind = policy::GateKind::kPrometheus;
+    Fields p(sink, *prometheus, f.Path("prometheus"));
+    if (const YamlNode* n = p.Need("query")) {
+      if (GetString(sink, *n, p.Path("query"), &value)) out->query = value.value;
+    }
+    if (const YamlNode* n = p.Need("condition", ">= 0.99")) {
+      if (GetString(sink, *n, p.Path("condition"), &value)) {
+        auto condition = policy::ParseCondition(value.value);
+        if (condition.ok()) {
+          out->condition = *condition;
+        } else {
+          sink.Error(value.pos, p.Path("condition"), condition.status().message());
+        }
+      }
+    }
+    p.Finish();
+  }
+  if (webhook != nullptr) {
+    out->kind = policy::GateKind::kWebhook;
+    if (GetString(sink, *webhook, f.Path("webhook"), &value)) out->webhook = value.value;
+  }
+  if (const YamlNode* n = f.Get("interval")) {
+    if (GetDuration(sink, *n, f.Path("interval"), false, &out->interval_ms) &&
+        (out->interval_ms < 1000 || out->interval_ms > 3'600'000)) {
+      sink.Error(n->pos, f.Path("interval"), "must be from 1s to 1h");
+    }
+  }
+  Located<int64_t> number;
+  if (const YamlNode* n = f.Get("count")) {
+    if (GetInt(sink, *n, f.Path("count"), 1, 100, &number))
+      out->count = static_cast<int>(number.value);
+  }
+  if (const YamlNode* n = f.Get("failureLimit")) {
+    if (GetInt(sink, *n, f.Path("failureLimit"), 0, 100, &number)) {
+      out->failure_limit = static_cast<int>(number.value);
+    }
+  }
+  f.Finish();
+}
+
+void ParseGates(Sink& sink, const YamlNode& node, const std::string& path,
+                std::vector<policy::Gate>* out) {
+  if (!node.IsSequence()) {
+    sink.Error(node.pos, path, "expected a list of gates, found " + std::string(node.KindName()));
+    return;
+  }
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < node.items.size(); ++i) {
+    const std::string item = path + "[" + std::to_string(i) + "]";
+    policy::Gate gate;
+    ParseGate(sink, node.items[i], item, &gate);
+    if (!gate.name.empty() && !seen.emplace(gate.name, node.items[i].pos.line).second) {
+      sink.Error(node.items[i].pos, item + ".name",
+                 "gate \"" + gate.name + "\" is already defined at line " +
+                     std::to_string(seen[gate.name]));
+    }
+    out->push_back(std::move(gate));
+  }
+}
+
 void ParseRelease(Sink& sink, const YamlNode& node, const std::string& path, ReleasePolicy* out,
                   Located<int64_t>* batches) {
   Fields f(sink, node, path);
@@ -166,6 +244,7 @@ void ParseRelease(Sink& sink, const YamlNode& node, const std::string& path, Rel
       out->on_failure = static_cast<OnFailure>(choice);
     }
   }
+  if (const YamlNode* n = f.Get("gates")) ParseGates(sink, *n, f.Path("gates"), &out->gates);
   if (const YamlNode* n = f.Get("keepRevisions")) {
     Located<int64_t> keep;
     if (GetInt(sink, *n, f.Path("keepRevisions"), 0, 100, &keep)) {

@@ -287,6 +287,34 @@ void CheckPromotion(const AppModel& app, const Environment& e,
   }
 }
 
+// Gates are asked between batches, of the endpoints the daemon config names.
+void CheckGates(const LoadOptions& options, const Environment& e, std::vector<Diagnostic>* out) {
+  Sink sink(e.file, out);
+  for (size_t i = 0; i < e.release.gates.size(); ++i) {
+    const policy::Gate& g = e.release.gates[i];
+    const Pos pos{g.line, g.column};
+    const std::string field = "spec.release.gates[" + std::to_string(i) + "]";
+    if (i == 0 && e.release.batches == 1) {
+      sink.Warning(pos, field,
+                   "gates are asked between batches, and a release of 1 batch has none");
+    }
+    if (!options.gate_webhooks) continue;
+    if (g.kind == policy::GateKind::kPrometheus && !options.gate_prometheus) {
+      sink.Error(pos, field + ".prometheus",
+                 "the daemon config names no Prometheus to ask (gates.prometheus)");
+    }
+    const auto& known = *options.gate_webhooks;
+    if (g.kind == policy::GateKind::kWebhook && !g.webhook.empty() &&
+        std::find(known.begin(), known.end(), g.webhook) == known.end()) {
+      std::string names;
+      for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+      sink.Error(pos, field + ".webhook",
+                 Quote(g.webhook) + " is not a webhook of the daemon config (gates.webhooks: " +
+                     (names.empty() ? "none" : names) + ")");
+    }
+  }
+}
+
 // A pod runs as "default" or as a ServiceAccount the app itself defines:
 // never as one an administrator made for something else.
 void CheckServiceAccounts(const AppModel& app, std::vector<Diagnostic>* out) {
@@ -348,6 +376,7 @@ void ValidateApp(const LoadOptions& options, AppModel* app, std::vector<Diagnost
   for (Environment& e : app->environments) {
     CheckEnvironment(known, *app, e, configs, envs, out);
     CheckPromotion(*app, e, envs, out);
+    CheckGates(options, e, out);
   }
   CheckServiceAccounts(*app, out);
   CheckPlainManifests(*app, out);
