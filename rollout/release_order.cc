@@ -187,6 +187,41 @@ void ReleaseOrder::Abort() {
   stage_ = Stage::kIdle;
 }
 
+Clock::TimePoint ReleaseOrder::AfterBatch(Clock::TimePoint now) {
+  bool hold = pause_requested_ || policy_.pause == OrderPause::kEvery ||
+              (policy_.pause == OrderPause::kFirst && forward_batches_ == 1);
+  if (hold) {
+    pause_requested_ = false;
+    phase_ = OrderPhase::kHeld;
+    held_since_ = now;
+    return now + kFar;
+  }
+  if (policy_.batch_interval.count() > 0) {
+    stage_ = Stage::kBetween;
+    between_until_ = now + policy_.batch_interval;
+    return between_until_;
+  }
+  return now;
+}
+
+bool ReleaseOrder::AtGate() const {
+  return phase_ == OrderPhase::kRunning && stage_ == Stage::kGated;
+}
+
+void ReleaseOrder::GateNow() {
+  if (phase_ == OrderPhase::kRunning && !aborted_ && forward_batches_ > 0) stage_ = Stage::kGated;
+}
+
+void ReleaseOrder::PassGate() {
+  if (!AtGate()) return;
+  stage_ = Stage::kIdle;
+  AfterBatch(clock_.Now());
+}
+
+void ReleaseOrder::FailGate(const std::string& reason) {
+  if (AtGate()) Fail(reason);
+}
+
 void ReleaseOrder::Fail(const std::string& reason) {
   error_ = reason;
   stage_ = Stage::kIdle;
@@ -256,6 +291,7 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
   }
   int& count = back ? back_batches_ : forward_batches_;
 
+  if (stage_ == Stage::kGated) return now + kFar;
   if (stage_ == Stage::kBetween) {
     if (now < between_until_) return between_until_;
     stage_ = Stage::kIdle;
@@ -354,22 +390,12 @@ Clock::TimePoint ReleaseOrder::Move(const std::map<std::string, RevisionState>& 
     all_batches_.push_back(batch_);
     stage_ = Stage::kIdle;
     if (goal_ >= R) return now;  // the next step sees it finished
-    if (!back) {
-      bool hold = pause_requested_ || policy_.pause == OrderPause::kEvery ||
-                  (policy_.pause == OrderPause::kFirst && forward_batches_ == 1);
-      if (hold) {
-        pause_requested_ = false;
-        phase_ = OrderPhase::kHeld;
-        held_since_ = now;
-        return now + kFar;
-      }
-      if (policy_.batch_interval.count() > 0) {
-        stage_ = Stage::kBetween;
-        between_until_ = now + policy_.batch_interval;
-        return between_until_;
-      }
+    if (back) return now;
+    if (policy_.gated) {
+      stage_ = Stage::kGated;  // until PassGate() or FailGate()
+      return now + kFar;
     }
-    return now;
+    return AfterBatch(now);
   }
   if (now > deadline_) {
     std::string reason = "batch " + std::to_string(batch_.index) + ": " +

@@ -168,6 +168,73 @@ TEST(ReleaseOrder, PauseFirstHoldsAfterOneBatchUntilResumed) {
   EXPECT_EQ(order.batches().size(), 2u);
 }
 
+// Steps a gated order until it waits at its gate (or ends).
+bool DriveToGate(ReleaseOrder& order, FakeClock& clock) {
+  for (int i = 0; i < 10000 && !order.AtGate() && !Finished(order.phase()); ++i) {
+    auto next = order.Step();
+    if (next > clock.Now() && !order.AtGate()) clock.Advance(next - clock.Now());
+  }
+  return order.AtGate();
+}
+
+TEST(ReleaseOrder, AGatedOrderWaitsAfterEachBatchButTheLastForTheVerdict) {
+  FakeClock clock;
+  SimWorkloads sim(clock, 6, 2);
+  sim.Add("old", 6);
+  sim.Add("new", 0);
+  auto policy = Policy(6, 3);
+  policy.gated = true;
+  policy.pause = OrderPause::kEvery;  // a hold comes after the gate
+  ReleaseOrder order(sim, clock, "shop", "prod", "new", policy);
+  ASSERT_TRUE(DriveToGate(order, clock));
+  EXPECT_EQ(order.batches().size(), 1u);
+  const int scales = sim.scales;
+  clock.Advance(std::chrono::hours(3));  // a gate that never answers holds the order there
+  order.Step();
+  EXPECT_TRUE(order.AtGate());
+  EXPECT_EQ(sim.scales, scales);
+  order.PassGate();
+  EXPECT_FALSE(order.AtGate());
+  EXPECT_EQ(order.phase(), OrderPhase::kHeld) << "the hold after the batch still holds";
+  order.Resume();
+  ASSERT_TRUE(DriveToGate(order, clock));
+  EXPECT_EQ(order.batches().size(), 2u);
+  order.PassGate();
+  order.Resume();
+  EXPECT_EQ(Drive(order, clock), OrderPhase::kSucceeded) << "no gate after the last batch";
+  EXPECT_EQ(order.batches().size(), 3u);
+}
+
+TEST(ReleaseOrder, AFailedGateFailsTheBatchAndAGateDecidedBeforeWaitsAgain) {
+  FakeClock clock;
+  SimWorkloads sim(clock, 4, 2);
+  sim.Add("old", 4);
+  sim.Add("new", 0);
+  auto policy = Policy(4, 2);
+  policy.gated = true;
+  ReleaseOrder order(sim, clock, "shop", "prod", "new", policy);
+  ASSERT_TRUE(DriveToGate(order, clock));
+  order.FailGate("gate success-rate: 0.9 is not >= 0.99");
+  EXPECT_EQ(Drive(order, clock), OrderPhase::kRolledBack);
+  EXPECT_EQ(order.error(), "gate success-rate: 0.9 is not >= 0.99");
+  EXPECT_EQ(sim.revs["old"].replicas, 4);
+
+  // A process stopped at the gate; the next one waits at it again.
+  FakeClock later;
+  SimWorkloads again(later, 4, 2);
+  again.Add("old", 2);
+  again.Add("new", 2);
+  later.Advance(10s);
+  ReleaseOrder resumed(again, later, "shop", "prod", "new", policy);
+  resumed.SetRecordedBatches(1);
+  resumed.GateNow();
+  resumed.Step();
+  EXPECT_TRUE(resumed.AtGate());
+  EXPECT_EQ(again.scales, 0);
+  resumed.PassGate();
+  EXPECT_EQ(Drive(resumed, later), OrderPhase::kSucceeded);
+}
+
 TEST(ReleaseOrder, AHoldDecidedBeforeHoldsANewOrderFromTheStart) {
   // A process held after batch 1 and stopped; the next one is told so.
   FakeClock clock;

@@ -72,6 +72,9 @@ struct OrderPolicy {
   // done (by a process that stopped before it recorded them). Off for an
   // order that takes over from another: they were the other's.
   bool adopt_scaled = true;
+  // After each forward batch but the last, wait at the gate until
+  // PassGate() or FailGate() (the caller asks the gates).
+  bool gated = false;
 };
 
 enum class OrderPhase {
@@ -130,6 +133,15 @@ class ReleaseOrder {
   void HoldNow();
   void HaltNow(const std::string& error);
 
+  // Gates (OrderPolicy::gated): whether it waits at the gate after a batch;
+  // the verdict: on as after any batch (a hold, an interval), or failed as
+  // a batch fails (rolled back, or halted). GateNow(): a batch recorded
+  // before a restart whose gates had not passed waits at them again.
+  bool AtGate() const;
+  void PassGate();
+  void FailGate(const std::string& reason);
+  void GateNow();
+
   // Ready instances of the target revision, as last read.
   int64_t ready() const { return ready_; }
 
@@ -138,6 +150,8 @@ class ReleaseOrder {
   Clock::TimePoint Move(const std::map<std::string, RevisionState>& state, const std::string& to,
                         bool back);
   void Fail(const std::string& reason);
+  // After a forward batch that is not the last: a hold, an interval, or on.
+  Clock::TimePoint AfterBatch(Clock::TimePoint now);
 
   Workloads& workloads_;
   Clock& clock_;
@@ -150,7 +164,7 @@ class ReleaseOrder {
   bool aborted_ = false;
 
   // The batch in hand.
-  enum class Stage { kIdle, kDown, kUp, kBetween } stage_ = Stage::kIdle;
+  enum class Stage { kIdle, kDown, kUp, kBetween, kGated } stage_ = Stage::kIdle;
   int64_t goal_ = 0;  // replicas `to` must reach in this batch
   BatchEvent batch_;
   Clock::TimePoint deadline_{};
