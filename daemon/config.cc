@@ -9,6 +9,7 @@
 #include "base/file.h"
 #include "base/yaml.h"
 #include "manifest/manifest.h"
+#include "manifest/names.h"
 
 namespace pagoda::daemon {
 namespace {
@@ -163,6 +164,39 @@ Status ReadLimits(const Reader& r, const YamlNode& root, DaemonConfig::Limits* l
   return Status::Ok();
 }
 
+Status HttpUrl(const Reader& r, const YamlNode& node, const std::string& field, std::string* out) {
+  if (!node.IsScalar() ||
+      !(node.scalar.starts_with("http://") || node.scalar.starts_with("https://")) ||
+      node.scalar.find_first_of(" \t\r\n") != std::string::npos) {
+    return r.Error(node, field, "expected an http:// or https:// URL");
+  }
+  *out = node.scalar;
+  while (out->ends_with("/")) out->pop_back();
+  return Status::Ok();
+}
+
+// gates: the endpoints gates between batches may ask.
+Status ReadGates(const Reader& r, const YamlNode& root, DaemonConfig::Gates* gates) {
+  const YamlNode* node = root.Find("gates");
+  if (node == nullptr) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(r.Keys(*node, "gates.", {"prometheus", "webhooks", "timeout"}));
+  if (const YamlNode* p = node->Find("prometheus")) {
+    PAGODA_RETURN_IF_ERROR(HttpUrl(r, *p, "gates.prometheus", &gates->prometheus));
+  }
+  PAGODA_RETURN_IF_ERROR(r.Duration(*node, "timeout", 1000, &gates->timeout_ms));
+  const YamlNode* webhooks = node->Find("webhooks");
+  if (webhooks == nullptr) return Status::Ok();
+  if (!webhooks->IsMap()) return r.Error(*webhooks, "gates.webhooks", "expected a mapping");
+  for (const YamlEntry& entry : webhooks->entries) {
+    const std::string field = "gates.webhooks." + entry.key;
+    if (!manifest::CheckDns1123Label(entry.key).empty()) {
+      return r.Error(entry.key_pos, field, "a webhook's name must be a DNS label");
+    }
+    PAGODA_RETURN_IF_ERROR(HttpUrl(r, entry.value, field, &gates->webhooks[entry.key]));
+  }
+  return Status::Ok();
+}
+
 // reservedNamespaces and podSecurity: what the platform keeps, and grants.
 Status ReadTenancy(const Reader& r, const YamlNode& root, DaemonConfig* config) {
   if (const YamlNode* reserved = root.Find("reservedNamespaces")) {
@@ -208,10 +242,10 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   YamlNode empty;
   empty.pos = {1, 1};
   const YamlNode& root = yaml.documents.empty() ? empty : yaml.documents[0].root;
-  PAGODA_RETURN_IF_ERROR(r.Keys(
-      root, "",
-      {"repo", "ref", "path", "interval", "driftInterval", "fetchTimeout", "stateDir", "auth",
-       "clusters", "qps", "burst", "http", "log", "reservedNamespaces", "podSecurity", "limits"}));
+  PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
+                                {"repo", "ref", "path", "interval", "driftInterval", "fetchTimeout",
+                                 "stateDir", "auth", "clusters", "qps", "burst", "http", "log",
+                                 "reservedNamespaces", "podSecurity", "limits", "gates"}));
   PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
   if (config.repo.empty()) {
     return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
@@ -283,6 +317,7 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
     }
   }
   PAGODA_RETURN_IF_ERROR(ReadTenancy(r, root, &config));
+  PAGODA_RETURN_IF_ERROR(ReadGates(r, root, &config.gates));
   return config;
 }
 
@@ -294,6 +329,9 @@ void ApplyRepositoryConfig(const DaemonConfig& config, manifest::LoadOptions* op
   options->max_app_files = config.limits.app_files;
   options->max_app_depth = config.limits.app_depth;
   options->max_repo_bytes = config.limits.repo_bytes;
+  options->gate_webhooks.emplace();
+  for (const auto& [name, url] : config.gates.webhooks) options->gate_webhooks->push_back(name);
+  options->gate_prometheus = !config.gates.prometheus.empty();
 }
 
 Status ApplyRepositoryConfig(const std::string& path, manifest::LoadOptions* options) {

@@ -20,6 +20,10 @@
 //                                                  # default, pagoda-system)
 //   podSecurity: {default: baseline, apps: {infra-x: privileged}}   # baseline | privileged
 //   limits: {fileBytes: 1Mi, appBytes: 16Mi, appFiles: 1000, appDepth: 8, repoBytes: 256Mi}
+//   gates:                     # what gates between batches may ask (spec.release.gates)
+//     prometheus: http://prometheus.monitoring:9090
+//     webhooks: {smoke: https://ci.example.com/hooks/smoke}   # by name: the repository
+//     timeout: 10s             # per check          # names them, never a URL
 //
 // It is read with the bounded YAML reader (base/yaml.h): unknown keys,
 // duplicate keys, merge keys and tags are errors, reported with file, line
@@ -80,6 +84,13 @@ struct DaemonConfig {
     int app_depth = manifest::LoadOptions{}.max_app_depth;
     size_t repo_bytes = manifest::LoadOptions{}.max_repo_bytes;
   } limits;
+  // Gates: the Prometheus their queries go to, and the webhooks they may
+  // call, by name. A repository names a webhook; only this file says where.
+  struct Gates {
+    std::string prometheus;                       // "" = none
+    std::map<std::string, std::string> webhooks;  // name → http(s) URL
+    int64_t timeout_ms = 10'000;
+  } gates;
 
   // Paths inside the state directory.
   std::string CloneDir() const { return state_dir + "/repo.git"; }

@@ -105,6 +105,14 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
       {"repo: x\nqps: fast\n", "/c.yaml:2:6: qps: expected a number"},
       {"repo: x\nburst: 1.5\n", "/c.yaml:2:8: burst: expected a number"},
       {"repo: x\nref:\n", "/c.yaml:2:1: ref: expected a string"},
+      {"repo: x\ngates: {prometheus: prometheus:9090}\n",
+       "/c.yaml:2:21: gates.prometheus: expected an http:// or https:// URL"},
+      {"repo: x\ngates: {webhooks: {Smoke: http://ci}}\n",
+       "/c.yaml:2:20: gates.webhooks.Smoke: a webhook's name must be a DNS label"},
+      {"repo: x\ngates: {webhooks: {smoke: file:///etc/passwd}}\n",
+       "gates.webhooks.smoke: expected an http:// or https:// URL"},
+      {"repo: x\ngates: {timeout: 10ms}\n", "timeout: must be at least 1000ms"},
+      {"repo: x\ngates: {prometeus: http://p}\n", "gates.prometeus: unknown field"},
   };
   for (const auto& c : cases) {
     auto config = ParseDaemonConfig(c.text, "/c.yaml");
@@ -112,6 +120,23 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
     EXPECT_NE(config.status().message().find(c.message), std::string::npos)
         << config.status().message();
   }
+}
+
+TEST(DaemonConfig, GatesNameTheirEndpointsAndTheRepositoryOnlyTheirNames) {
+  auto config = ParseDaemonConfig(
+      "repo: x\ngates:\n  prometheus: http://prometheus.monitoring:9090/\n"
+      "  webhooks: {smoke: 'https://ci.example.com/hooks/smoke?x=1'}\n  timeout: 5s\n",
+      "/c.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->gates.prometheus, "http://prometheus.monitoring:9090");
+  EXPECT_EQ(config->gates.webhooks.at("smoke"), "https://ci.example.com/hooks/smoke?x=1");
+  EXPECT_EQ(config->gates.timeout_ms, 5000);
+  manifest::LoadOptions options;
+  ApplyRepositoryConfig(*config, &options);
+  ASSERT_TRUE(options.gate_webhooks.has_value());
+  EXPECT_EQ(*options.gate_webhooks, std::vector<std::string>{"smoke"});
+  EXPECT_TRUE(options.gate_prometheus);
+  EXPECT_EQ(ParseDaemonConfig("repo: x\n", "/c.yaml")->gates.timeout_ms, 10'000);
 }
 
 TEST(DaemonConfig, DuplicateKeysAreErrorsNamingFileAndLine) {
