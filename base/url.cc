@@ -1,5 +1,7 @@
 #include "base/url.h"
 
+#include <cctype>
+
 namespace pagoda {
 
 std::string RedactUrl(std::string_view url) {
@@ -20,6 +22,21 @@ std::string RedactUrl(std::string_view url) {
     out += '@';
   }
   out += url.substr(authority + at + 1);
+  return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
   return out;
 }
 

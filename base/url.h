@@ -13,4 +13,7 @@ namespace pagoda {
 // returned as they are.
 std::string RedactUrl(std::string_view url);
 
+// `s` for a query parameter: every byte but A-Z a-z 0-9 - _ . ~ as %XX.
+std::string PercentEncode(std::string_view s);
+
 }  // namespace pagoda

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "daemon/gates.h"
 #include "engine/clusters.h"
 #include "engine/engine.h"
 #include "journal/journal.h"
@@ -120,6 +121,16 @@ struct LoopOptions {
   // Reconciler::FetchDone() on the loop thread. Unset: Step() fetches in
   // line (tests, benchmarks).
   std::function<void()> start_fetch;
+  // Gates between batches: where they ask (the daemon config's gates), and
+  // who asks. `start_gate_check` hands a check to another thread, whose
+  // answer comes back through Reconciler::GateAnswered() on the loop
+  // thread; unset, `gate_asker` (not owned) asks in line (tests). With
+  // neither, a gate cannot be asked and fails.
+  std::string gate_prometheus;
+  std::map<std::string, std::string> gate_webhooks;  // name → URL
+  int64_t gate_timeout_ms = 10'000;
+  std::function<void(GateCheck)> start_gate_check;
+  GateAsker* gate_asker = nullptr;
 };
 
 // What `pagoda status` shows of one environment.
@@ -184,6 +195,8 @@ class Reconciler {
 
   // A fetch started through LoopOptions::start_fetch has ended.
   void FetchDone(Result<FetchResult> fetched);
+  // A gate check handed to LoopOptions::start_gate_check has its answer.
+  void GateAnswered(const GateCheck& check, const GateAnswer& answer);
 
   // Requests (from the control socket, the webhook). RequestSync() makes the
   // next Step() fetch and reconcile at once.
@@ -271,6 +284,14 @@ class Reconciler {
     Clock::TimePoint next{};
     std::string waiting;   // a newer commit for the environment, released after it
     bool unsaved = false;  // the record changed and is not in the journal yet: it waits
+    // The environment's gates, as the order started, and where the checks
+    // after batch `gated_batch` stand.
+    std::vector<policy::Gate> gates;
+    int gated_batch = 0;
+    std::vector<policy::GateTally> tallies;
+    std::vector<Clock::TimePoint> next_check;
+    std::vector<bool> asking;
+    std::string revision;  // what it releases, for the webhooks
   };
   // Starts a batched order for `request` (a new or kept revision replacing
   // the running one). Returns the release id, or "" with `errors` filled.
@@ -280,6 +301,10 @@ class Reconciler {
   // Advances the orders whose time has come; returns when one is next due.
   Clock::TimePoint AdvanceOrders(Clock::TimePoint now);
   void StepOrder(ActiveOrder& a);
+  // An order at its gate: asks what is due, and passes or fails the gate
+  // once every check is in. Returns whether the record changed.
+  bool StepGates(ActiveOrder& a);
+  void AskGate(ActiveOrder& a, size_t gate);
   void FinishOrder(const std::pair<std::string, std::string>& key, ActiveOrder& a);
   rollout::OrderPolicy PolicyFor(const ReleaseRequest& req, const ReleaseRecord& record) const;
   void TakeDecisionsAgain(const ReleaseRecord& record, rollout::ReleaseOrder& order);

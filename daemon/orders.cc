@@ -100,6 +100,13 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
       clusters_.Workloads(req.server), clock_, req.app, req.env, target, PolicyFor(req, record));
   a.order->SetRecordedBatches(static_cast<int>(record.batches.size()));
   TakeDecisionsAgain(record, *a.order);
+  a.revision = target;
+  if (PolicyFor(req, record).gated) {
+    a.gates = req.model->release.gates;
+    // A batch recorded before a restart whose gates had not all answered
+    // waits at them again.
+    if (!record.batches.empty() && record.batches.back().gates.empty()) a.order->GateNow();
+  }
   a.record = std::move(record);
   a.server = req.server;
   a.finish = std::move(finish);
@@ -131,11 +138,13 @@ rollout::OrderPolicy Reconciler::PolicyFor(const ReleaseRequest& req,
   // Instances the target runs were put there by the order this one took
   // over from, not by batches of its own.
   policy.adopt_scaled = record.supersedes.empty();
+  policy.gated = !release.gates.empty();
   if (record.kind == ReleaseKind::kRollback) {
     // Going back to a revision that ran before is no gray release: it
     // neither holds nor waits between batches.
     policy.pause = rollout::OrderPause::kNone;
     policy.batch_interval = std::chrono::milliseconds(0);
+    policy.gated = false;
   }
   policy.poll = options_.poll;
   return policy;
@@ -231,7 +240,7 @@ void Reconciler::StepOrder(ActiveOrder& a) {
   bool changed = false;
   for (const auto& b : a.order->TakeBatches()) {
     a.record.batches.push_back(
-        {b.index, static_cast<int>(b.instances), b.start_ms, b.pods, b.ready_ms, b.end_ms});
+        {b.index, static_cast<int>(b.instances), b.start_ms, b.pods, b.ready_ms, b.end_ms, {}});
     changed = true;
     spdlog::info("release={} app={} env={} revision={} commit={} batch {}{}: {} instances Ready",
                  a.record.id, a.record.app, a.record.env, a.order->target(),
@@ -253,6 +262,10 @@ void Reconciler::StepOrder(ActiveOrder& a) {
     e.status.error = "held after a failed batch: " + a.order->error();
     spdlog::warn("release={} app={} env={} held: {}", a.record.id, a.record.app, a.record.env,
                  a.order->error());
+  }
+  if (a.order->AtGate() && !a.record.batches.empty()) {
+    changed |= StepGates(a);
+    if (a.next <= clock_.Now()) a.next = a.order->Step();  // passed: on at once
   }
   if (changed) a.unsaved = !Record(&a.record).ok();
 }

@@ -95,12 +95,23 @@ Process::Process(DaemonFlags flags, DaemonConfig config, std::unique_ptr<Journal
   fetcher_ = std::make_unique<Fetcher>(*git_, inbox_, [this](Result<FetchResult> fetched) {
     runtime_->reconciler->FetchDone(std::move(fetched));
   });
+  auto transport = kube::NewCurlTransport(kube::TlsConfig{});
+  if (transport.ok()) {
+    gate_worker_ =
+        std::make_unique<GateWorker>(NewHttpGateAsker(std::move(*transport)), inbox_,
+                                     [this](const GateCheck& check, const GateAnswer& answer) {
+                                       runtime_->reconciler->GateAnswered(check, answer);
+                                     });
+  } else {
+    spdlog::error("gates cannot be asked: {}", transport.status().ToString());
+  }
   runtime_ = Build(config);
 }
 
 Process::~Process() {
   inbox_.Close();
   fetcher_.reset();
+  gate_worker_.reset();
   http_.reset();
   control_.reset();
   runtime_.reset();
@@ -111,7 +122,12 @@ Process::~Process() {
 }
 
 std::unique_ptr<Runtime> Process::Build(const DaemonConfig& config) {
-  return NewRuntime(config, {*git_, *journal_, &metrics_, this, [this] { fetcher_->Start(); }});
+  std::function<void(GateCheck)> ask_gate;
+  if (gate_worker_ != nullptr) {
+    ask_gate = [this](GateCheck check) { gate_worker_->Ask(std::move(check)); };
+  }
+  return NewRuntime(config, {*git_, *journal_, &metrics_, this, [this] { fetcher_->Start(); },
+                             std::move(ask_gate)});
 }
 
 int Process::Run(std::ostream& err) {
@@ -137,6 +153,7 @@ int Process::Run(std::ostream& err) {
   TellServiceManager("STOPPING=1\nSTATUS=stopping");
   inbox_.Close();  // requests waiting for the loop are told at once
   fetcher_.reset();
+  gate_worker_.reset();
   http_.reset();
   control_.reset();
   spdlog::info("pagoda daemon stopped");

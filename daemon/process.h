@@ -32,6 +32,7 @@
 
 #include "control/control.h"
 #include "daemon/daemon.h"
+#include "daemon/gates.h"
 #include "daemon/inbox.h"
 #include "daemon/loop_metrics.h"
 #include "daemon/runtime.h"
@@ -104,6 +105,7 @@ class Process final : public LoopHooks {
   Snapshot<Published> published_;
   std::unique_ptr<Runtime> runtime_;  // the loop thread's alone
   std::unique_ptr<Fetcher> fetcher_;
+  std::unique_ptr<GateWorker> gate_worker_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<server::HttpServer> http_;
   server::HttpEndpoints endpoints_;

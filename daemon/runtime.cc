@@ -42,6 +42,10 @@ std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimePar
   loop_options.observer = parts.observer;
   loop_options.hooks = parts.hooks;
   loop_options.start_fetch = parts.start_fetch;
+  loop_options.gate_prometheus = config.gates.prometheus;
+  loop_options.gate_webhooks = config.gates.webhooks;
+  loop_options.gate_timeout_ms = config.gates.timeout_ms;
+  loop_options.start_gate_check = parts.start_gate_check;
   rt->reconciler = std::make_unique<Reconciler>(loop_options, parts.git, parts.journal,
                                                 *rt->clusters, RealClock(), config.PinsPath());
   return rt;

@@ -30,6 +30,7 @@ struct RuntimeParts {
   LoopObserver* observer;
   LoopHooks* hooks;
   std::function<void()> start_fetch;
+  std::function<void(GateCheck)> start_gate_check;
 };
 std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimeParts& parts);
 

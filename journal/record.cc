@@ -100,6 +100,7 @@ Status ReadBatch(const json::Fields& f, std::vector<BatchRecord>* out) {
   PAGODA_RETURN_IF_ERROR(f.Strings("pods", &batch.pods));
   PAGODA_RETURN_IF_ERROR(f.Parsed("ready", ParseTime, &batch.ready));
   PAGODA_RETURN_IF_ERROR(f.Parsed("end", ParseTime, &batch.end));
+  PAGODA_RETURN_IF_ERROR(f.Strings("gates", &batch.gates));
   out->push_back(std::move(batch));
   return Status::Ok();
 }
@@ -227,6 +228,7 @@ std::string ToJson(const ReleaseRecord& r) {
     Strings(w, "pods", b.pods);
     Time(w, "ready", b.ready);
     Time(w, "end", b.end);
+    if (!b.gates.empty()) Strings(w, "gates", b.gates);
     w.EndObject();
   }
   w.EndArray();

@@ -69,6 +69,9 @@ struct BatchRecord {
   std::vector<std::string> pods;  // the new pods of the batch
   TimeMs ready = 0;               // when they were all Ready; 0 if never
   TimeMs end = 0;
+  // The gates asked after it, once they all passed or one failed:
+  // "success-rate passed: 3 checks, the last 0.995 >= 0.99".
+  std::vector<std::string> gates;
 
   friend bool operator==(const BatchRecord&, const BatchRecord&) = default;
 };

@@ -36,7 +36,8 @@ ReleaseRecord FullRecord() {
                 1714557701000,
                 {"prod-9e8d7c6b5a-abc", "prod-9e8d7c6b5a-def"},
                 1714557705000,
-                1714557706000},
+                1714557706000,
+                {"success-rate passed: 3 checks, the last 0.995 >= 0.99"}},
                {2, 2, 1714557736000, {"prod-9e8d7c6b5a-ghi"}, 0, 1714557796000}};
   r.outcome = Outcome::kRolledBack;
   r.errors = {"batch 2: pods not Ready within 60s", "line\nbreak ünïcode"};

@@ -209,7 +209,10 @@ bool ReleaseOrder::AtGate() const {
 }
 
 void ReleaseOrder::GateNow() {
-  if (phase_ == OrderPhase::kRunning && !aborted_ && forward_batches_ > 0) stage_ = Stage::kGated;
+  if (phase_ == OrderPhase::kRunning && !aborted_ && forward_batches_ > 0 &&
+      forward_batches_ * k_ < policy_.replicas) {
+    stage_ = Stage::kGated;
+  }
 }
 
 void ReleaseOrder::PassGate() {
