@@ -56,22 +56,6 @@ std::string TokenOf(const std::string& kubeconfig) {
   return m[1];
 }
 
-// A port nothing listens on now (the kernel's choice, released at once).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 // One sample of a Prometheus text exposition: its value, or -1 when absent.
 double Sample(const std::string& text, const std::string& series) {
   std::istringstream in(text);
@@ -375,7 +359,7 @@ TEST_F(ServiceTest, SighupReloadsAndABadConfigIsRejected) {
   EXPECT_TRUE(Get(port, "/healthz"));
 
   // A good one: the new clusters, interval and address take effect.
-  const int free_port = FreePort();
+  const int free_port = testing::FreePort();
   ASSERT_GT(free_port, 0);
   WriteConfig(Kubeconfig(kubeconfig), "1s", "127.0.0.1:" + std::to_string(free_port));
   ASSERT_EQ(kill(daemon_->pid(), SIGHUP), 0);

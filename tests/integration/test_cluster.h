@@ -93,4 +93,8 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
 // A name unique across concurrent test processes: prefix-<pid>-<counter>-<random>.
 std::string UniqueName(const std::string& prefix);
 
+// A loopback port nothing listens on now (the kernel's choice, released at
+// once), for a program that must be told its port.
+int FreePort();
+
 }  // namespace pagoda::testing
