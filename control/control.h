@@ -126,9 +126,10 @@ struct StatusDocument {
     int ready = 0;
     int replicas = 0;
     bool drift = false;
-    std::string release;        // "" = none in flight
-    std::string release_phase;  // running | held | rolling back | failed (held after a failure)
-    int batches_done = 0;       // of the release in flight
+    std::string release;  // "" = none in flight
+    // running | at gate (its gates are asked) | held | rolling back | failed (held after a failure)
+    std::string release_phase;
+    int batches_done = 0;  // of the release in flight
     int batches_total = 0;
     int held_seconds = 0;          // how long it has been held
     std::optional<Pin> pinned;     // set after `pagoda rollback`, until unpinned

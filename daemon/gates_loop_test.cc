@@ -90,6 +90,7 @@ TEST_F(GatesLoopTest, AFailedGateFailsTheBatchAndRollsItBack) {
 TEST_F(GatesLoopTest, ARestartAtAGateAsksAgainAndRepeatsNoBatch) {
   ASSERT_TRUE(ReleaseTwo(kSmoke, [&] { return gates_.asked.size() == 1; }));
   const std::string id = Shop()->release;
+  EXPECT_EQ(Shop()->release_phase, "at gate");
   Open();  // a restart between two checks
   gates_.asked.clear();
   ASSERT_TRUE(StepUntil([&] { return Ended(2); }));

@@ -294,7 +294,7 @@ LoopStatus Reconciler::Snapshot() const {
     s.release = e->in_progress;
     if (auto order = orders_.find(key); order != orders_.end()) {
       const auto& o = *order->second.order;
-      s.release_phase = std::string(rollout::OrderPhaseName(o.phase()));
+      s.release_phase = o.AtGate() ? "at gate" : std::string(rollout::OrderPhaseName(o.phase()));
       s.batches_done = static_cast<int>(order->second.record.batches.size());
       s.batches_total = static_cast<int>((s.replicas + o.k() - 1) / std::max<int64_t>(1, o.k()));
       s.held_ms = o.held_for().count();

@@ -143,7 +143,7 @@ struct EnvironmentStatus {
   bool drift = false;    // the cluster differed at the last check
   bool automatic = true;
   std::string release;        // a release in flight; "" when none
-  std::string release_phase;  // its phase: "running", "held", "rolling back", "failed"
+  std::string release_phase;  // "running", "at gate", "held", "rolling back", "failed"
   int batches_done = 0;       // of the release in flight
   int batches_total = 0;
   int64_t held_ms = 0;        // how long it has been held
