@@ -192,7 +192,20 @@ Status ReadGates(const Reader& r, const YamlNode& root, DaemonConfig::Gates* gat
     if (!manifest::CheckDns1123Label(entry.key).empty()) {
       return r.Error(entry.key_pos, field, "a webhook's name must be a DNS label");
     }
-    PAGODA_RETURN_IF_ERROR(HttpUrl(r, entry.value, field, &gates->webhooks[entry.key]));
+    DaemonConfig::Gates::Webhook& hook = gates->webhooks[entry.key];
+    if (entry.value.IsScalar()) {
+      PAGODA_RETURN_IF_ERROR(HttpUrl(r, entry.value, field, &hook.url));
+      continue;
+    }
+    PAGODA_RETURN_IF_ERROR(r.Keys(entry.value, field + ".", {"url", "secretFile", "retries"}));
+    const YamlNode* url = entry.value.Find("url");
+    if (url == nullptr) return r.Error(entry.value, field + ".url", "required");
+    PAGODA_RETURN_IF_ERROR(HttpUrl(r, *url, field + ".url", &hook.url));
+    PAGODA_RETURN_IF_ERROR(r.Path(entry.value, "secretFile", field + ".", &hook.secret_file));
+    PAGODA_RETURN_IF_ERROR(r.Number(entry.value, "retries", 0, &hook.retries));
+    if (hook.retries > 10) {
+      return r.Error(*entry.value.Find("retries"), field + ".retries", "at most 10");
+    }
   }
   return Status::Ok();
 }
@@ -330,7 +343,7 @@ void ApplyRepositoryConfig(const DaemonConfig& config, manifest::LoadOptions* op
   options->max_app_depth = config.limits.app_depth;
   options->max_repo_bytes = config.limits.repo_bytes;
   options->gate_webhooks.emplace();
-  for (const auto& [name, url] : config.gates.webhooks) options->gate_webhooks->push_back(name);
+  for (const auto& [name, hook] : config.gates.webhooks) options->gate_webhooks->push_back(name);
   options->gate_prometheus = !config.gates.prometheus.empty();
 }
 

@@ -22,8 +22,11 @@
 //   limits: {fileBytes: 1Mi, appBytes: 16Mi, appFiles: 1000, appDepth: 8, repoBytes: 256Mi}
 //   gates:                     # what gates between batches may ask (spec.release.gates)
 //     prometheus: http://prometheus.monitoring:9090
-//     webhooks: {smoke: https://ci.example.com/hooks/smoke}   # by name: the repository
-//     timeout: 10s             # per check          # names them, never a URL
+//     webhooks:                # by name: the repository names them, never a URL
+//       smoke: https://ci.example.com/hooks/smoke
+//       deploy-bot: {url: https://bot.example.com/gate, secretFile: /etc/pagoda/bot-secret,
+//                    retries: 2}   # signed: X-Pagoda-Signature-256: sha256=HMAC(secret, body)
+//     timeout: 10s             # per check
 //
 // It is read with the bounded YAML reader (base/yaml.h): unknown keys,
 // duplicate keys, merge keys and tags are errors, reported with file, line
@@ -87,8 +90,13 @@ struct DaemonConfig {
   // Gates: the Prometheus their queries go to, and the webhooks they may
   // call, by name. A repository names a webhook; only this file says where.
   struct Gates {
-    std::string prometheus;                       // "" = none
-    std::map<std::string, std::string> webhooks;  // name → http(s) URL
+    std::string prometheus;  // "" = none
+    struct Webhook {
+      std::string url;          // http(s)
+      std::string secret_file;  // "" = unsigned
+      int retries = 0;
+    };
+    std::map<std::string, Webhook> webhooks;  // by name
     int64_t timeout_ms = 10'000;
   } gates;
 

@@ -112,6 +112,11 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
       {"repo: x\ngates: {webhooks: {smoke: file:///etc/passwd}}\n",
        "gates.webhooks.smoke: expected an http:// or https:// URL"},
       {"repo: x\ngates: {timeout: 10ms}\n", "timeout: must be at least 1000ms"},
+      {"repo: x\ngates: {webhooks: {bot: {secretFile: s}}}\n", "gates.webhooks.bot.url: required"},
+      {"repo: x\ngates: {webhooks: {bot: {url: 'http://b', retries: 11}}}\n",
+       "gates.webhooks.bot.retries: at most 10"},
+      {"repo: x\ngates: {webhooks: {bot: {url: 'http://b', secret: s}}}\n",
+       "gates.webhooks.bot.secret: unknown field"},
       {"repo: x\ngates: {prometeus: http://p}\n", "gates.prometeus: unknown field"},
   };
   for (const auto& c : cases) {
@@ -125,16 +130,22 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
 TEST(DaemonConfig, GatesNameTheirEndpointsAndTheRepositoryOnlyTheirNames) {
   auto config = ParseDaemonConfig(
       "repo: x\ngates:\n  prometheus: http://prometheus.monitoring:9090/\n"
-      "  webhooks: {smoke: 'https://ci.example.com/hooks/smoke?x=1'}\n  timeout: 5s\n",
+      "  webhooks:\n    smoke: 'https://ci.example.com/hooks/smoke?x=1'\n"
+      "    bot: {url: 'https://bot.example.com/gate', secretFile: bot-secret, retries: 2}\n"
+      "  timeout: 5s\n",
       "/c.yaml");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->gates.prometheus, "http://prometheus.monitoring:9090");
-  EXPECT_EQ(config->gates.webhooks.at("smoke"), "https://ci.example.com/hooks/smoke?x=1");
+  EXPECT_EQ(config->gates.webhooks.at("smoke").url, "https://ci.example.com/hooks/smoke?x=1");
+  EXPECT_EQ(config->gates.webhooks.at("smoke").retries, 0);
+  EXPECT_EQ(config->gates.webhooks.at("bot").url, "https://bot.example.com/gate");
+  EXPECT_EQ(config->gates.webhooks.at("bot").secret_file, "/bot-secret") << "relative to the file";
+  EXPECT_EQ(config->gates.webhooks.at("bot").retries, 2);
   EXPECT_EQ(config->gates.timeout_ms, 5000);
   manifest::LoadOptions options;
   ApplyRepositoryConfig(*config, &options);
   ASSERT_TRUE(options.gate_webhooks.has_value());
-  EXPECT_EQ(*options.gate_webhooks, std::vector<std::string>{"smoke"});
+  EXPECT_EQ(*options.gate_webhooks, (std::vector<std::string>{"bot", "smoke"}));
   EXPECT_TRUE(options.gate_prometheus);
   EXPECT_EQ(ParseDaemonConfig("repo: x\n", "/c.yaml")->gates.timeout_ms, 10'000);
 }

@@ -86,6 +86,10 @@ int RunDaemon(const DaemonFlags& flags, std::ostream& err) {
     err << "pagoda daemon: " << secret.status().ToString() << "\n";
     return kUsage;
   }
+  if (auto hooks = ReadGateWebhooks(config); !hooks.ok()) {
+    err << "pagoda daemon: " << hooks.status().ToString() << "\n";
+    return kUsage;
+  }
   ConfigureDaemonLogging(config.log_format);
 
   // Signals are taken by one thread with sigwait; every thread created from

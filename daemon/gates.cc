@@ -3,11 +3,27 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <thread>
+
 #include "base/json.h"
 #include "base/url.h"
+#include "server/webhook.h"
 
 namespace pagoda::daemon {
 namespace {
+
+constexpr auto kPassed = policy::CheckResult::kPassed;
+constexpr auto kFailed = policy::CheckResult::kFailed;
+constexpr auto kInconclusive = policy::CheckResult::kInconclusive;
+
+// `message` without `url` (a webhook's URL may carry a token).
+std::string Scrubbed(std::string message, const std::string& url) {
+  for (size_t at = message.find(url); !url.empty() && at != std::string::npos;
+       at = message.find(url, at)) {
+    message.replace(at, url.size(), "its URL");
+  }
+  return message;
+}
 
 std::string Number(double v) {
   char buf[32];
@@ -32,15 +48,17 @@ class HttpGateAsker final : public GateAsker {
     request.headers = {{"Accept", "application/json"}};
     request.timeout = std::chrono::milliseconds(check.timeout_ms);
     Result<kube::HttpResponse> response = transport_->Do(request);
-    if (!response.ok()) return {false, "Prometheus: " + response.status().message()};
+    if (!response.ok()) return {kFailed, "Prometheus: " + response.status().message()};
     Result<double> value = policy::FirstValue(response->body);
     if (!value.ok()) {
-      return {false, "Prometheus (HTTP " + std::to_string(response->status) +
-                         "): " + value.status().message()};
+      // No data is no verdict: the gate is asked again.
+      return {value.status().code() == Status::Code::kNotFound ? kInconclusive : kFailed,
+              "Prometheus (HTTP " + std::to_string(response->status) +
+                  "): " + value.status().message()};
     }
     const std::string condition = check.spec.condition.ToString();
-    if (check.spec.condition.Holds(*value)) return {true, Number(*value) + " " + condition};
-    return {false, Number(*value) + " is not " + condition};
+    if (check.spec.condition.Holds(*value)) return {kPassed, Number(*value) + " " + condition};
+    return {kFailed, Number(*value) + " is not " + condition};
   }
 
   GateAnswer Call(const GateCheck& check) {
@@ -61,12 +79,26 @@ class HttpGateAsker final : public GateAsker {
     request.headers = {{"Content-Type", "application/json"}, {"User-Agent", "pagoda"}};
     request.body = buffer.GetString();
     request.timeout = std::chrono::milliseconds(check.timeout_ms);
-    Result<kube::HttpResponse> response = transport_->Do(request);
+    if (!check.secret.empty()) {
+      request.headers.emplace_back("X-Pagoda-Signature-256",
+                                   "sha256=" + server::HmacSha256Hex(check.secret, request.body));
+    }
     // The URL is the daemon config's and may hold a token: never said.
-    if (!response.ok())
-      return {false, "webhook " + check.spec.webhook + ": " + response.status().message()};
-    const bool ok = response->status >= 200 && response->status < 300;
-    return {ok, "webhook " + check.spec.webhook + ": HTTP " + std::to_string(response->status)};
+    const std::string who = "webhook " + check.spec.webhook;
+    std::string said;
+    for (int attempt = 0; attempt <= check.retries; ++attempt) {
+      if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500) * attempt);
+      Result<kube::HttpResponse> response = transport_->Do(request);
+      const std::string tries = attempt > 0 ? " (try " + std::to_string(attempt + 1) + ")" : "";
+      if (!response.ok()) {
+        said = who + ": " + Scrubbed(response.status().message(), check.endpoint) + tries;
+        continue;  // unreachable or timed out: tried again
+      }
+      said = who + ": HTTP " + std::to_string(response->status) + tries;
+      if (response->status >= 200 && response->status < 300) return {kPassed, said};
+      if (response->status < 500) break;  // a refusal, not a failure to answer
+    }
+    return {kFailed, said};
   }
 
   std::unique_ptr<kube::HttpTransport> transport_;
@@ -101,7 +133,8 @@ void GateWorker::Ask(GateCheck check) {
     }
   }
   inbox_.Post([done = done_, check = std::move(check)] {
-    done(check, {false, "too many gate checks waiting (" + std::to_string(kMaxQueued) + ")"});
+    done(check, {policy::CheckResult::kFailed,
+                 "too many gate checks waiting (" + std::to_string(kMaxQueued) + ")"});
   });
 }
 

@@ -25,15 +25,24 @@ struct GateCheck {
   std::string release;
   int batch = 0;
   size_t gate = 0;
-  policy::Gate spec;
+  policy::Gate spec;     // its query with {{revision}}, {{app}}, … filled in
   std::string endpoint;  // the Prometheus base URL, or the webhook's URL
   int64_t timeout_ms = 10'000;
+  std::string secret;  // a webhook's: its body is signed, X-Pagoda-Signature-256: sha256=HEX
+  int retries = 0;     // a webhook unreachable or answering 5xx is asked again, this many times
   std::string app, env, revision;
 };
 
 struct GateAnswer {
-  bool passed = false;
+  policy::CheckResult result = policy::CheckResult::kFailed;
   std::string said;  // "0.995 >= 0.99", "0.9 is not >= 0.99", "HTTP 503", "connection refused"
+};
+
+// A webhook gates may call, from the daemon config (its secret read).
+struct GateWebhook {
+  std::string url;
+  std::string secret;  // "" = unsigned
+  int retries = 0;
 };
 
 class GateAsker {
@@ -44,7 +53,8 @@ class GateAsker {
 };
 
 // The real asker, over `transport` (libcurl in the daemon). A webhook is
-// POSTed {"app","env","release","batch","revision","gate"} as JSON.
+// POSTed {"app","env","release","batch","revision","gate"} as JSON, signed
+// with HMAC-SHA256 of the body when it has a secret.
 std::unique_ptr<GateAsker> NewHttpGateAsker(std::unique_ptr<kube::HttpTransport> transport);
 
 // Asks on a thread of its own, one check at a time, at most `kMaxQueued`

@@ -13,9 +13,18 @@ class ScriptedGates final : public GateAsker {
   GateAnswer Ask(const GateCheck& check) override {
     asked.push_back(check);
     at.push_back(clock_.Now());
-    return {pass, pass ? "webhook smoke: HTTP 204" : "webhook smoke: HTTP 503"};
+    using policy::CheckResult;
+    switch (result) {
+      case CheckResult::kPassed:
+        return {result, "webhook smoke: HTTP 204"};
+      case CheckResult::kFailed:
+        return {result, "webhook smoke: HTTP 503"};
+      case CheckResult::kInconclusive:
+        return {result, "Prometheus (HTTP 200): the query found no series"};
+    }
+    return {};
   }
-  bool pass = true;
+  policy::CheckResult result = policy::CheckResult::kPassed;
   std::vector<GateCheck> asked;
   std::vector<Clock::TimePoint> at;
 
@@ -41,7 +50,8 @@ class GatesLoopTest : public LoopTest {
   void Open() {
     OpenJournal([this](LoopOptions& o) {
       o.gate_asker = &gates_;
-      o.gate_webhooks = {{"smoke", "http://127.0.0.1:1/smoke"}};
+      o.gate_webhooks = {{"smoke", GateWebhook{"http://127.0.0.1:1/smoke", "", 0}}};
+      o.gate_prometheus = "http://127.0.0.1:1";
     });
   }
   // web:1 released, then web:2 pushed with `gates`; steps until `done`.
@@ -64,7 +74,8 @@ TEST_F(GatesLoopTest, AGatePassesAfterItsCountOfChecksAndTheReleaseGoesOn) {
   EXPECT_EQ(r.outcome, Outcome::kSucceeded);
   ASSERT_EQ(r.batches.size(), 2u);
   EXPECT_EQ(r.batches[0].gates,
-            std::vector<std::string>{"smoke passed: 2 checks, the last webhook smoke: HTTP 204"});
+            std::vector<std::string>{
+                "smoke passed after 2 checks: webhook smoke: HTTP 204; webhook smoke: HTTP 204"});
   EXPECT_TRUE(r.batches[1].gates.empty()) << "no gate after the last batch";
   ASSERT_EQ(gates_.asked.size(), 2u);
   EXPECT_EQ(gates_.asked[0].release, r.id);
@@ -76,14 +87,14 @@ TEST_F(GatesLoopTest, AGatePassesAfterItsCountOfChecksAndTheReleaseGoesOn) {
 }
 
 TEST_F(GatesLoopTest, AFailedGateFailsTheBatchAndRollsItBack) {
-  gates_.pass = false;
+  gates_.result = policy::CheckResult::kFailed;
   ASSERT_TRUE(ReleaseTwo(kSmoke, [&] { return Ended(2); }));
   const ReleaseRecord r = Releases().front();
   EXPECT_EQ(r.outcome, Outcome::kRolledBack);
   EXPECT_EQ(gates_.asked.size(), 1u) << "failureLimit 0: the first failed check fails it";
   ASSERT_FALSE(r.errors.empty());
   EXPECT_EQ(r.errors.back(),
-            "batch 1: gate smoke failed: 1 of 1 checks, the last webhook smoke: HTTP 503");
+            "batch 1: gate smoke failed: 1 of 1 check failed: webhook smoke: HTTP 503");
   EXPECT_NE(DeploymentName().find(r.from_revision), std::string::npos) << "back on web:1";
 }
 
@@ -103,15 +114,45 @@ TEST_F(GatesLoopTest, ARestartAtAGateAsksAgainAndRepeatsNoBatch) {
   EXPECT_EQ(indexes, (std::vector<int>{1, 2}));
 }
 
-TEST_F(GatesLoopTest, AGateWithNothingToAskFailsAndSaysWhy) {
+TEST_F(GatesLoopTest, AQueryNamesTheReleaseAndWaitsItsInitialDelay) {
   ASSERT_TRUE(
       ReleaseTwo("      - name: success-rate\n"
-                 "        prometheus: {query: 'up', condition: '>= 1'}\n",
+                 "        prometheus:\n"
+                 "          query: 'ok{namespace=\"{{namespace}}\",revision=\"{{revision}}\"}'\n"
+                 "          successCondition: 'result[0] >= 1'\n"
+                 "        initialDelay: 1m\n",
+                 [&] { return Ended(2); }));
+  const ReleaseRecord r = Releases().front();
+  EXPECT_EQ(r.outcome, Outcome::kSucceeded);
+  ASSERT_EQ(gates_.asked.size(), 1u);
+  EXPECT_EQ(gates_.asked[0].spec.query,
+            "ok{namespace=\"shop\",revision=\"" + r.to_revision + "\"}");
+  EXPECT_EQ(gates_.asked[0].endpoint, "http://127.0.0.1:1");
+  EXPECT_GE(r.batches[1].start, r.batches[0].end + 60'000) << "the first check waited 1m";
+}
+
+TEST_F(GatesLoopTest, NoDataIsAskedAgainAndFailsOnlyAtTheBatchTimeout) {
+  gates_.result = policy::CheckResult::kInconclusive;
+  ASSERT_TRUE(
+      ReleaseTwo("      - name: success-rate\n"
+                 "        prometheus: {query: up, successCondition: '>= 1'}\n"
+                 "        interval: 10s\n"
+                 "    batchTimeout: 1m\n",
                  [&] { return Ended(2); }));
   const ReleaseRecord r = Releases().front();
   EXPECT_EQ(r.outcome, Outcome::kRolledBack);
-  EXPECT_NE(r.errors.back().find("the daemon config names no Prometheus (gates.prometheus)"),
+  EXPECT_GE(gates_.asked.size(), 6u) << "asked every 10s for a minute";
+  EXPECT_NE(r.errors.back().find("batch 1: gate success-rate failed: no verdict within the batch "
+                                 "timeout of 1m00s (0 of 1 passed): "),
             std::string::npos)
+      << r.errors.back();
+}
+
+TEST_F(GatesLoopTest, AGateWithNothingToAskFailsAndSaysWhy) {
+  ASSERT_TRUE(ReleaseTwo("      - {name: bot, webhook: deploy-bot}\n", [&] { return Ended(2); }));
+  const ReleaseRecord r = Releases().front();
+  EXPECT_EQ(r.outcome, Outcome::kRolledBack);
+  EXPECT_NE(r.errors.back().find("the daemon config has no webhook deploy-bot"), std::string::npos)
       << r.errors.back();
   EXPECT_TRUE(gates_.asked.empty());
 }

@@ -127,7 +127,7 @@ struct LoopOptions {
   // thread; unset, `gate_asker` (not owned) asks in line (tests). With
   // neither, a gate cannot be asked and fails.
   std::string gate_prometheus;
-  std::map<std::string, std::string> gate_webhooks;  // name → URL
+  std::map<std::string, GateWebhook> gate_webhooks;  // by name
   int64_t gate_timeout_ms = 10'000;
   std::function<void(GateCheck)> start_gate_check;
   GateAsker* gate_asker = nullptr;
@@ -288,6 +288,8 @@ class Reconciler {
     // after batch `gated_batch` stand.
     std::vector<policy::Gate> gates;
     int gated_batch = 0;
+    Clock::TimePoint gated_since{};
+    int64_t gate_timeout_ms = 0;  // the batch timeout: how long checks may go without a verdict
     std::vector<policy::GateTally> tallies;
     std::vector<Clock::TimePoint> next_check;
     std::vector<bool> asking;

@@ -103,6 +103,7 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
   a.revision = target;
   if (PolicyFor(req, record).gated) {
     a.gates = req.model->release.gates;
+    a.gate_timeout_ms = req.model->release.batch_timeout_ms;
     // A batch recorded before a restart whose gates had not all answered
     // waits at them again.
     if (!record.batches.empty() && record.batches.back().gates.empty()) a.order->GateNow();

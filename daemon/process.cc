@@ -126,8 +126,14 @@ std::unique_ptr<Runtime> Process::Build(const DaemonConfig& config) {
   if (gate_worker_ != nullptr) {
     ask_gate = [this](GateCheck check) { gate_worker_->Ask(std::move(check)); };
   }
-  return NewRuntime(config, {*git_, *journal_, &metrics_, this, [this] { fetcher_->Start(); },
-                             std::move(ask_gate)});
+  // Checked before (at start, and by a reload before it builds): an error
+  // here is a file changed since, and its webhooks are left out.
+  auto webhooks = ReadGateWebhooks(config);
+  if (!webhooks.ok()) spdlog::error("gates: {}", webhooks.status().ToString());
+  return NewRuntime(
+      config,
+      {*git_, *journal_, &metrics_, this, [this] { fetcher_->Start(); }, std::move(ask_gate),
+       webhooks.ok() ? std::move(*webhooks) : std::map<std::string, GateWebhook>{}});
 }
 
 int Process::Run(std::ostream& err) {

@@ -65,6 +65,7 @@ void Process::Reload() {
   }
   auto secret = ReadWebhookSecret(next);
   if (!secret.ok()) return refuse(secret.status().ToString());
+  if (auto hooks = ReadGateWebhooks(next); !hooks.ok()) return refuse(hooks.status().ToString());
   const DaemonConfig& was = *runtime_->config;
   if (auto kept = KeptForARestart(was, &next); !kept.empty()) {
     spdlog::warn("SIGHUP: {} changed; that takes a restart, the running value is kept",

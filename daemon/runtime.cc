@@ -43,7 +43,7 @@ std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimePar
   loop_options.hooks = parts.hooks;
   loop_options.start_fetch = parts.start_fetch;
   loop_options.gate_prometheus = config.gates.prometheus;
-  loop_options.gate_webhooks = config.gates.webhooks;
+  loop_options.gate_webhooks = parts.gate_webhooks;
   loop_options.gate_timeout_ms = config.gates.timeout_ms;
   loop_options.start_gate_check = parts.start_gate_check;
   rt->reconciler = std::make_unique<Reconciler>(loop_options, parts.git, parts.journal,
@@ -119,18 +119,38 @@ StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
   return doc;
 }
 
-Result<std::string> ReadWebhookSecret(const DaemonConfig& config) {
-  if (config.webhook_secret_file.empty()) return std::string();
-  auto text = ReadFile(config.webhook_secret_file, 4096);
-  if (!text.ok()) return text.status().WithContext("http.webhookSecretFile");
+namespace {
+
+// A secret file's content less trailing whitespace; `field` names it in errors.
+Result<std::string> ReadSecret(const std::string& path, const std::string& field) {
+  auto text = ReadFile(path, 4096);
+  if (!text.ok()) return text.status().WithContext(field);
   std::string secret = *text;
   while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back())))
     secret.pop_back();
-  if (secret.empty()) {
-    return Status::InvalidArgument("http.webhookSecretFile " + config.webhook_secret_file +
-                                   " is empty");
-  }
+  if (secret.empty()) return Status::InvalidArgument(field + " " + path + " is empty");
   return secret;
+}
+
+}  // namespace
+
+Result<std::string> ReadWebhookSecret(const DaemonConfig& config) {
+  if (config.webhook_secret_file.empty()) return std::string();
+  return ReadSecret(config.webhook_secret_file, "http.webhookSecretFile");
+}
+
+Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& config) {
+  std::map<std::string, GateWebhook> out;
+  for (const auto& [name, hook] : config.gates.webhooks) {
+    GateWebhook& w = out[name];
+    w.url = hook.url;
+    w.retries = hook.retries;
+    if (hook.secret_file.empty()) continue;
+    auto secret = ReadSecret(hook.secret_file, "gates.webhooks." + name + ".secretFile");
+    if (!secret.ok()) return secret.status();
+    w.secret = *secret;
+  }
+  return out;
 }
 
 std::pair<bool, std::string> Readiness(const LoopStatus& s) {

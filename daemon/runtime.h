@@ -31,6 +31,7 @@ struct RuntimeParts {
   LoopHooks* hooks;
   std::function<void()> start_fetch;
   std::function<void(GateCheck)> start_gate_check;
+  std::map<std::string, GateWebhook> gate_webhooks;  // ReadGateWebhooks()
 };
 std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimeParts& parts);
 
@@ -38,6 +39,8 @@ std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimePar
 Status ApplyOverrides(const DaemonFlags& flags, DaemonConfig* config);
 // The webhook secret: the file's content less trailing whitespace; "" without one.
 Result<std::string> ReadWebhookSecret(const DaemonConfig& config);
+// The gates' webhooks with their secrets read; an error when one cannot be.
+Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& config);
 
 control::StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config);
 // What /readyz says: fetched and reconciled in this process, every cluster

@@ -36,7 +36,9 @@ std::string Errors(const std::map<std::string, std::string>& files, bool daemon 
 
 constexpr char kTwoGates[] =
     "      - name: success-rate\n"
-    "        prometheus: {query: 'sum(up{job=\"web\"})', condition: '>= 0.99'}\n"
+    "        prometheus: {query: 'sum(up{namespace=\"{{namespace}}\"})', successCondition: "
+    "'result[0] >= 0.99'}\n"
+    "        initialDelay: 1m\n"
     "        interval: 10s\n"
     "        count: 3\n"
     "        failureLimit: 1\n"
@@ -49,7 +51,8 @@ TEST(Gates, AreReadWithTheirDefaults) {
   ASSERT_EQ(gates.size(), 2u);
   EXPECT_EQ(gates[0].name, "success-rate");
   EXPECT_EQ(gates[0].kind, policy::GateKind::kPrometheus);
-  EXPECT_EQ(gates[0].query, "sum(up{job=\"web\"})");
+  EXPECT_EQ(gates[0].query, "sum(up{namespace=\"{{namespace}}\"})");
+  EXPECT_EQ(gates[0].initial_delay_ms, 60'000);
   EXPECT_EQ(gates[0].condition.ToString(), ">= 0.99");
   EXPECT_EQ(gates[0].interval_ms, 10'000);
   EXPECT_EQ(gates[0].count, 3);
@@ -64,17 +67,20 @@ TEST(Gates, AreReadWithTheirDefaults) {
 
 TEST(Gates, EachMistakeNamesItsLineAndField) {
   EXPECT_EQ(
-      Errors(Gated("      - {name: g, webhook: a, prometheus: {query: up, condition: '> 1'}}\n")),
+      Errors(Gated(
+          "      - {name: g, webhook: a, prometheus: {query: up, successCondition: '> 1'}}\n")),
       "apps/shop/envs/prod.yaml:12:9: spec.release.gates[0]: a gate is either prometheus: "
-      "{query, condition} or webhook: NAME\n");
+      "{query, successCondition} or webhook: NAME\n");
   EXPECT_EQ(Errors(Gated("      - {name: g}\n")),
             "apps/shop/envs/prod.yaml:12:9: spec.release.gates[0]: a gate is either prometheus: "
-            "{query, condition} or webhook: NAME\n");
+            "{query, successCondition} or webhook: NAME\n");
   const std::string bad =
-      Errors(Gated("      - {name: g, prometheus: {query: up, condition: '0.99'}}\n"));
-  EXPECT_NE(bad.find("prod.yaml:12:54: spec.release.gates[0].prometheus.condition: \"0.99\" is not "
-                     "a condition"),
-            std::string::npos)
+      Errors(Gated("      - {name: g, prometheus: {query: up, successCondition: '0.99'}}\n"));
+  EXPECT_NE(
+      bad.find(
+          "prod.yaml:12:61: spec.release.gates[0].prometheus.successCondition: \"0.99\" is not "
+          "a condition"),
+      std::string::npos)
       << bad;
   EXPECT_EQ(Errors(Gated("      - {name: g, webhook: a}\n      - {name: g, webhook: b}\n")),
             "apps/shop/envs/prod.yaml:13:9: spec.release.gates[1].name: gate \"g\" is already "
@@ -84,6 +90,11 @@ TEST(Gates, EachMistakeNamesItsLineAndField) {
             "1h\n");
   EXPECT_NE(Errors(Gated("      - {name: g, webhook: a, count: 0}\n"))
                 .find("spec.release.gates[0].count: 0 is out of range: use 1 to 100"),
+            std::string::npos);
+  EXPECT_NE(Errors(Gated("      - {name: g, prometheus: {query: 'up{pod=\"{{pod}}\"}', "
+                         "successCondition: '> 0'}}\n"))
+                .find("spec.release.gates[0].prometheus.query: {{pod}} is not one of "
+                      "{{revision}}, {{app}}, {{env}}, {{namespace}}"),
             std::string::npos);
   EXPECT_NE(Errors(Gated("      - {name: G, webhook: a}\n")).find("\"G\" is not a valid name"),
             std::string::npos);

@@ -154,21 +154,27 @@ void ParseGate(Sink& sink, const YamlNode& node, const std::string& path, policy
   const YamlNode* prometheus = f.Get("prometheus");
   const YamlNode* webhook = f.Get("webhook");
   if ((prometheus == nullptr) == (webhook == nullptr)) {
-    sink.Error(node.pos, path, "a gate is either prometheus: {query, condition} or webhook: NAME");
+    sink.Error(node.pos, path,
+               "a gate is either prometheus: {query, successCondition} or webhook: NAME");
   }
   if (prometheus != nullptr) {
     out->kind = policy::GateKind::kPrometheus;
     Fields p(sink, *prometheus, f.Path("prometheus"));
     if (const YamlNode* n = p.Need("query")) {
-      if (GetString(sink, *n, p.Path("query"), &value)) out->query = value.value;
+      if (GetString(sink, *n, p.Path("query"), &value)) {
+        out->query = value.value;
+        if (Status st = policy::CheckQuery(value.value); !st.ok()) {
+          sink.Error(value.pos, p.Path("query"), st.message());
+        }
+      }
     }
-    if (const YamlNode* n = p.Need("condition", ">= 0.99")) {
-      if (GetString(sink, *n, p.Path("condition"), &value)) {
+    if (const YamlNode* n = p.Need("successCondition", "result[0] >= 0.99")) {
+      if (GetString(sink, *n, p.Path("successCondition"), &value)) {
         auto condition = policy::ParseCondition(value.value);
         if (condition.ok()) {
           out->condition = *condition;
         } else {
-          sink.Error(value.pos, p.Path("condition"), condition.status().message());
+          sink.Error(value.pos, p.Path("successCondition"), condition.status().message());
         }
       }
     }
@@ -182,6 +188,12 @@ void ParseGate(Sink& sink, const YamlNode& node, const std::string& path, policy
     if (GetDuration(sink, *n, f.Path("interval"), false, &out->interval_ms) &&
         (out->interval_ms < 1000 || out->interval_ms > 3'600'000)) {
       sink.Error(n->pos, f.Path("interval"), "must be from 1s to 1h");
+    }
+  }
+  if (const YamlNode* n = f.Get("initialDelay")) {
+    if (GetDuration(sink, *n, f.Path("initialDelay"), false, &out->initial_delay_ms) &&
+        out->initial_delay_ms > 3'600'000) {
+      sink.Error(n->pos, f.Path("initialDelay"), "must be at most 1h");
     }
   }
   Located<int64_t> number;

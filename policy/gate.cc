@@ -2,10 +2,12 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 
 namespace pagoda::policy {
 namespace {
@@ -73,7 +75,13 @@ std::string Condition::ToString() const {
 }
 
 Result<Condition> ParseCondition(std::string_view text) {
-  const std::string_view s = Trim(text);
+  std::string_view s = Trim(text);
+  for (std::string_view subject : {"result[0]", "result"}) {
+    if (s.starts_with(subject)) {
+      s = Trim(s.substr(subject.size()));
+      break;
+    }
+  }
   for (const Operator& o : kOperators) {
     if (!s.starts_with(o.text)) continue;
     Result<double> n = Number(s.substr(o.text.size()));
@@ -126,6 +134,46 @@ Result<double> FirstValue(std::string_view answer) {
     return Status::InvalidArgument("the answer's sample is not [time, \"value\"]");
   }
   return Number((*sample)[1].GetString());
+}
+
+namespace {
+constexpr std::string_view kPlaceholders[] = {"revision", "app", "env", "namespace"};
+}  // namespace
+
+std::string ExpandQuery(std::string_view query, const QueryVars& vars) {
+  const std::string_view values[] = {vars.revision, vars.app, vars.env, vars.namespace_name};
+  std::string out;
+  for (size_t i = 0; i < query.size();) {
+    bool replaced = false;
+    for (size_t p = 0; p < std::size(kPlaceholders); ++p) {
+      const std::string token = "{{" + std::string(kPlaceholders[p]) + "}}";
+      if (query.substr(i, token.size()) == token) {
+        out += values[p];
+        i += token.size();
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) out += query[i++];
+  }
+  return out;
+}
+
+Status CheckQuery(std::string_view query) {
+  for (size_t at = query.find("{{"); at != std::string_view::npos; at = query.find("{{", at + 2)) {
+    const size_t end = query.find("}}", at);
+    const std::string_view name =
+        end == std::string_view::npos ? query.substr(at + 2) : query.substr(at + 2, end - at - 2);
+    if (end == std::string_view::npos ||
+        std::find(std::begin(kPlaceholders), std::end(kPlaceholders), name) ==
+            std::end(kPlaceholders)) {
+      return Status::InvalidArgument("{{" + std::string(name) +
+                                     (end == std::string_view::npos ? "" : "}}") +
+                                     " is not one of {{revision}}, {{app}}, {{env}}, "
+                                     "{{namespace}}");
+    }
+  }
+  return Status::Ok();
 }
 
 GateVerdict Judge(const Gate& gate, const GateTally& tally) {

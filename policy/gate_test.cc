@@ -73,11 +73,26 @@ TEST(Gate, AGatePassesAfterCountChecksAndFailsPastItsLimit) {
   Gate gate;
   gate.count = 3;
   gate.failure_limit = 1;
-  EXPECT_EQ(Judge(gate, {2, 1, ""}), GateVerdict::kPending);
-  EXPECT_EQ(Judge(gate, {3, 1, ""}), GateVerdict::kPassed);
-  EXPECT_EQ(Judge(gate, {2, 2, ""}), GateVerdict::kFailed);
+  EXPECT_EQ(Judge(gate, {2, 1, 0, {}}), GateVerdict::kPending);
+  EXPECT_EQ(Judge(gate, {3, 1, 0, {}}), GateVerdict::kPassed);
+  EXPECT_EQ(Judge(gate, {2, 2, 0, {}}), GateVerdict::kFailed);
   gate.failure_limit = 0;
-  EXPECT_EQ(Judge(gate, {5, 1, ""}), GateVerdict::kFailed) << "a failure past the limit wins";
+  EXPECT_EQ(Judge(gate, {5, 1, 0, {}}), GateVerdict::kFailed) << "a failure past the limit wins";
+  EXPECT_EQ(Judge(gate, {2, 0, 40, {}}), GateVerdict::kPending) << "no data counts neither way";
+}
+
+TEST(Gate, AConditionMayNameTheResultAndAQueryTheRelease) {
+  EXPECT_EQ(ParseCondition("result[0] >= 0.99")->ToString(), ">= 0.99");
+  EXPECT_EQ(ParseCondition("result < 5")->ToString(), "< 5");
+  EXPECT_FALSE(ParseCondition("result[1] < 5").ok());
+  EXPECT_EQ(
+      ExpandQuery("up{namespace=\"{{namespace}}\",revision=\"{{revision}}\"} {{env}}/{{app}} {{x}}",
+                  {"7d9f8c2b1a", "shop", "prod", "shop"}),
+      "up{namespace=\"shop\",revision=\"7d9f8c2b1a\"} prod/shop {{x}}");
+  EXPECT_TRUE(CheckQuery("sum(up{namespace=\"{{namespace}}\"}) {{revision}}").ok());
+  EXPECT_EQ(CheckQuery("up{pod=\"{{pod}}\"}").message(),
+            "{{pod}} is not one of {{revision}}, {{app}}, {{env}}, {{namespace}}");
+  EXPECT_FALSE(CheckQuery("up{{namespace").ok());
 }
 
 }  // namespace

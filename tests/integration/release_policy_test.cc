@@ -220,7 +220,9 @@ class GatesTest : public testing::DaemonFixture {
                "    batchTimeout: 5m\n"
                "    gates:\n"
                "      - name: success-rate\n"
-               "        prometheus: {query: 'shop_success_ratio', condition: '>= 0.99'}\n"
+               "        prometheus:\n"
+               "          query: 'shop_success_ratio{job=\"shop\",instance!=\"{{namespace}}\"}'\n"
+               "          successCondition: 'result[0] >= 0.99'\n"
                "        interval: 1s\n"
                "        count: 2\n"
                "      - {name: smoke, webhook: smoke, interval: 1s}");
@@ -239,9 +241,10 @@ TEST_F(GatesTest, ARealPrometheusAndAWebhookAreAskedBetweenBatchesAndAFailedGate
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->outcome, Outcome::kSucceeded);
   ASSERT_EQ(first->batches.size(), 2u);
-  EXPECT_EQ(first->batches[0].gates,
-            (std::vector<std::string>{"success-rate passed: 2 checks, the last 0.995 >= 0.99",
-                                      "smoke passed: 1 checks, the last webhook smoke: HTTP 204"}));
+  EXPECT_EQ(
+      first->batches[0].gates,
+      (std::vector<std::string>{"success-rate passed after 2 checks: 0.995 >= 0.99; 0.995 >= 0.99",
+                                "smoke passed after 1 check: webhook smoke: HTTP 204"}));
   EXPECT_GE(first->batches[1].start, first->batches[0].end + 1000) << "two checks, 1s apart";
   const std::vector<std::string> hooks = endpoints_.Hooks();
   ASSERT_EQ(hooks.size(), 1u);
@@ -265,7 +268,7 @@ TEST_F(GatesTest, ARealPrometheusAndAWebhookAreAskedBetweenBatchesAndAFailedGate
   EXPECT_EQ(failed->outcome, Outcome::kRolledBack);
   ASSERT_FALSE(failed->errors.empty());
   EXPECT_EQ(failed->errors.back(),
-            "batch 1: gate success-rate failed: 1 of 1 checks, the last 0.5 is not >= 0.99");
+            "batch 1: gate success-rate failed: 1 of 1 check failed: 0.5 is not >= 0.99");
   EXPECT_EQ(RunningRevision("shop-web", "prod"), good);
 }
 
