@@ -39,7 +39,7 @@ class Endpoint {
         std::lock_guard lock(mu_);
         query_ = req.get_param_value("query");
       }
-      res.set_content(answer, "application/json");
+      res.set_content(Answer(), "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -59,17 +59,24 @@ class Endpoint {
     std::lock_guard lock(mu_);
     return query_;
   }
+  void SetAnswer(const std::string& a) {
+    std::lock_guard lock(mu_);
+    answer_ = a;
+  }
+  std::string Answer() {
+    std::lock_guard lock(mu_);
+    return answer_;
+  }
 
   std::atomic<int> status{204}, calls{0}, delay_ms{0};
   std::atomic<bool> require_signature{false};
-  std::string answer;  // set before asking
 
  private:
   httplib::Server server_;
   int port_ = 0;
   std::thread thread_;
   std::mutex mu_;
-  std::string body_, signature_, query_;
+  std::string body_, signature_, query_, answer_;
 };
 
 class GatesTest : public ::testing::Test {
@@ -94,7 +101,7 @@ class GatesTest : public ::testing::Test {
     return c;
   }
   GateCheck Query(const std::string& answer) {
-    endpoint_.answer = answer;
+    endpoint_.SetAnswer(answer);
     GateCheck c = Webhook();
     c.spec.kind = policy::GateKind::kPrometheus;
     c.spec.query = "sum(rate(http_requests_total{code!~\"5..\"}[1m]))";
