@@ -79,7 +79,7 @@ class Endpoint {
   std::string body_, signature_, query_, answer_;
 };
 
-class GatesTest : public ::testing::Test {
+class GateAskerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto transport = kube::NewCurlTransport({});
@@ -113,7 +113,7 @@ class GatesTest : public ::testing::Test {
   std::unique_ptr<GateAsker> asker_;
 };
 
-TEST_F(GatesTest, AWebhookPassesOn2xxWithTheBatchDescribed) {
+TEST_F(GateAskerTest, AWebhookPassesOn2xxWithTheBatchDescribed) {
   GateAnswer a = asker_->Ask(Webhook());
   EXPECT_EQ(a.result, CheckResult::kPassed);
   EXPECT_EQ(a.said, "webhook smoke: HTTP 204");
@@ -121,7 +121,7 @@ TEST_F(GatesTest, AWebhookPassesOn2xxWithTheBatchDescribed) {
                               R"("revision":"7d9f8c2b1a","gate":"smoke"})");
 }
 
-TEST_F(GatesTest, AWebhookFailsOn500AfterItsRetriesAndOn4xxAtOnce) {
+TEST_F(GateAskerTest, AWebhookFailsOn500AfterItsRetriesAndOn4xxAtOnce) {
   endpoint_.status = 500;
   GateCheck check = Webhook();
   check.retries = 2;
@@ -135,7 +135,7 @@ TEST_F(GatesTest, AWebhookFailsOn500AfterItsRetriesAndOn4xxAtOnce) {
   EXPECT_EQ(endpoint_.calls, 1) << "a refusal is not asked again";
 }
 
-TEST_F(GatesTest, AWebhookThatDoesNotAnswerInTimeFails) {
+TEST_F(GateAskerTest, AWebhookThatDoesNotAnswerInTimeFails) {
   endpoint_.delay_ms = 3000;
   GateCheck check = Webhook();
   check.timeout_ms = 1000;
@@ -146,7 +146,7 @@ TEST_F(GatesTest, AWebhookThatDoesNotAnswerInTimeFails) {
   EXPECT_EQ(a.said.find(endpoint_.url()), std::string::npos) << "the URL is never said";
 }
 
-TEST_F(GatesTest, TheBodyIsSignedAndAWrongSecretIsRefused) {
+TEST_F(GateAskerTest, TheBodyIsSignedAndAWrongSecretIsRefused) {
   endpoint_.require_signature = true;
   GateCheck check = Webhook();
   EXPECT_EQ(asker_->Ask(check).said, "webhook smoke: HTTP 401") << "unsigned";
@@ -156,7 +156,7 @@ TEST_F(GatesTest, TheBodyIsSignedAndAWrongSecretIsRefused) {
   EXPECT_EQ(asker_->Ask(check).result, CheckResult::kPassed);
 }
 
-TEST_F(GatesTest, APrometheusValueIsJudgedAndNoDataIsInconclusive) {
+TEST_F(GateAskerTest, APrometheusValueIsJudgedAndNoDataIsInconclusive) {
   GateAnswer good = asker_->Ask(Query(
       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"0.995"]}]}})"));
   EXPECT_EQ(good.result, CheckResult::kPassed);

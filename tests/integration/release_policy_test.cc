@@ -107,6 +107,11 @@ TEST_F(PolicyTest, PromoteSkipsTheSoakOnPurposeAndItsRecordSaysWhoAndWhy) {
   const Wait wait = WaitsFor("soaking");
   EXPECT_EQ(wait.after, "test");
   EXPECT_EQ(wait.soak_seconds, 3600);
+  EXPECT_NE(RunningRevision("shop-web", "test"), "");
+  EXPECT_EQ(testing::Kubectl({"get", "pods", "-n", repo_.App("shop-web"), "-l",
+                              "app.kubernetes.io/instance=prod", "-o", "name"}),
+            "")
+      << "prod has no instance while test soaks";
   std::string table;
   ASSERT_EQ(Cli({"status"}, &table), 0);
   EXPECT_NE(table.find("waiting for test: soaked "), std::string::npos) << table;
