@@ -86,6 +86,23 @@ TEST_F(GatesLoopTest, AGatePassesAfterItsCountOfChecksAndTheReleaseGoesOn) {
   EXPECT_GE(r.batches[1].start, r.batches[0].end + 10'000) << "batch 2 waited for the gate";
 }
 
+TEST_F(GatesLoopTest, AHoldAfterAPassedGateIsJournalledWithIt) {
+  auto files = [](const std::string& image) {
+    auto f = Gated(image, "      - {name: smoke, webhook: smoke}\n");
+    f["apps/shop/envs/prod.yaml"] += "    pause: first\n";
+    return f;
+  };
+  git_.Push(files("example.com/web:1"), "first");
+  ASSERT_TRUE(StepUntil([&] { return Shop() != nullptr && Phase() == "held"; }));
+  ReleaseRecord r = Releases().front();
+  EXPECT_EQ(r.hold, journal::Hold::kPolicy) << "a crash now must not lose the hold";
+  ASSERT_EQ(r.batches.size(), 1u);
+  EXPECT_EQ(r.batches[0].gates.size(), 1u);
+  ASSERT_TRUE(reconciler_->Resume(r.id).ok());
+  ASSERT_TRUE(StepUntil([&] { return Ended(1); }));
+  EXPECT_EQ(Releases().front().outcome, Outcome::kSucceeded);
+}
+
 TEST_F(GatesLoopTest, AFailedGateFailsTheBatchAndRollsItBack) {
   gates_.result = policy::CheckResult::kFailed;
   ASSERT_TRUE(ReleaseTwo(kSmoke, [&] { return Ended(2); }));

@@ -247,6 +247,12 @@ void Reconciler::StepOrder(ActiveOrder& a) {
                  a.record.id, a.record.app, a.record.env, a.order->target(),
                  a.record.to.id.substr(0, 12), b.index, b.rollback ? " (back)" : "", b.instances);
   }
+  // The gates' verdict first, so that a hold or a failure it leads to is
+  // journalled with it.
+  if (a.order->AtGate() && !a.record.batches.empty()) {
+    changed |= StepGates(a);
+    if (a.next <= clock_.Now()) a.next = a.order->Step();  // passed: on at once
+  }
   const auto phase = a.order->phase();
   if (phase == rollout::OrderPhase::kHeld && a.record.hold == journal::Hold::kNone) {
     a.record.hold = a.record.pause_requested ? journal::Hold::kOperator : journal::Hold::kPolicy;
@@ -263,10 +269,6 @@ void Reconciler::StepOrder(ActiveOrder& a) {
     e.status.error = "held after a failed batch: " + a.order->error();
     spdlog::warn("release={} app={} env={} held: {}", a.record.id, a.record.app, a.record.env,
                  a.order->error());
-  }
-  if (a.order->AtGate() && !a.record.batches.empty()) {
-    changed |= StepGates(a);
-    if (a.next <= clock_.Now()) a.next = a.order->Step();  // passed: on at once
   }
   if (changed) a.unsaved = !Record(&a.record).ok();
 }
