@@ -6,6 +6,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <tuple>
 
 #include "base/file.h"
@@ -29,6 +30,19 @@ void StrOrNull(Writer& w, std::string_view key, std::string_view value) {
   } else {
     json::String(w, key, value);
   }
+}
+
+// `key`: the object `write` fills in from `value`, or null without one.
+template <typename T, typename Fill>
+void Optional(Writer& w, std::string_view key, const std::optional<T>& value, Fill write) {
+  Key(w, key);
+  if (!value.has_value()) {
+    w.Null();
+    return;
+  }
+  w.StartObject();
+  write(*value);
+  w.EndObject();
 }
 
 Status ReadPin(const json::Fields& f, StatusDocument::Pin* pin) {
@@ -174,37 +188,22 @@ std::string StatusDocument::ToJson() const {
       Key(w, "heldSeconds");
       w.Int(e->held_seconds);
     }
-    Key(w, "pinned");
-    if (e->pinned.has_value()) {
-      w.StartObject();
-      json::String(w, "commit", e->pinned->commit);
-      if (e->pinned->since != 0) json::String(w, "since", FormatTime(e->pinned->since));
-      w.EndObject();
-    } else {
-      w.Null();
-    }
-    Key(w, "frozen");
-    if (e->frozen.has_value()) {
-      w.StartObject();
-      json::String(w, "window", e->frozen->window);
-      if (e->frozen->until != 0) json::String(w, "until", FormatTime(e->frozen->until));
-      w.EndObject();
-    } else {
-      w.Null();
-    }
-    Key(w, "waiting");
-    if (e->waiting.has_value()) {
-      w.StartObject();
-      json::String(w, "for", e->waiting->after);
-      json::String(w, "reason", e->waiting->reason);
+    Optional(w, "pinned", e->pinned, [&](const StatusDocument::Pin& pin) {
+      json::String(w, "commit", pin.commit);
+      if (pin.since != 0) json::String(w, "since", FormatTime(pin.since));
+    });
+    Optional(w, "frozen", e->frozen, [&](const StatusDocument::Freeze& freeze) {
+      json::String(w, "window", freeze.window);
+      if (freeze.until != 0) json::String(w, "until", FormatTime(freeze.until));
+    });
+    Optional(w, "waiting", e->waiting, [&](const StatusDocument::Wait& wait) {
+      json::String(w, "for", wait.after);
+      json::String(w, "reason", wait.reason);
       Key(w, "soakedSeconds");
-      w.Int(e->waiting->soaked_seconds);
+      w.Int(wait.soaked_seconds);
       Key(w, "soakSeconds");
-      w.Int(e->waiting->soak_seconds);
-      w.EndObject();
-    } else {
-      w.Null();
-    }
+      w.Int(wait.soak_seconds);
+    });
     StrOrNull(w, "error", e->error);
     w.EndObject();
   }
