@@ -43,7 +43,8 @@ dpkg-deb -f "$deb" Depends | grep -q 'libgit2-1.5 (>=' || fail "Depends is not c
 # lintian refuses nothing, and says so as its exit code.
 lintian --fail-on error "$deb" 2>&1 | grep -v 'running with root privileges' || true
 lintian --fail-on error "$deb" >/dev/null 2>&1 || fail "lintian reports errors"
-dpkg-deb -c "$deb" | grep -q ' ./usr/share/man/man1/pagoda.1.gz$' || fail "no pagoda(1) in the package"
+contents=$(dpkg-deb -c "$deb")  # whole: grep -q on a pipe would SIGPIPE it under pipefail
+grep -q ' ./usr/share/man/man1/pagoda.1.gz$' <<<"$contents" || fail "no pagoda(1) in the package"
 files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {sub(/^\./, "", $6); print $6}')
 
 installed=1

@@ -139,8 +139,10 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [[ $ready == 200 ]] || fail "/readyz answered $ready"
-kubectl get deployments \
-  -n "shop-web-$suffix" -o name | grep -q '^deployment.apps/prod-' || fail "no prod Deployment of shop-web"
+# Read whole before it is searched: grep -q would leave at the first match
+# and, under pipefail, kubectl's SIGPIPE would fail the line.
+deployments=$(kubectl get deployments -n "shop-web-$suffix" -o name)
+grep -q '^deployment.apps/prod-' <<<"$deployments" || fail "no prod Deployment of shop-web"
 [[ $(stat -c %u "$root/state/journal") == 65532 ]] || fail "the journal is not the user's"
 
 # SIGTERM, as the kubelet sends it: a clean stop, well within its grace.
