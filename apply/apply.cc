@@ -14,11 +14,17 @@ namespace {
 // new that turns out to exist is never forced: someone made it since it was
 // looked up. An adoption is forced from the start, and says from whom.
 Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change,
-                const std::string& apply, ChangeSetEntry* entry) {
+                const std::string& apply, const std::string& commit, ChangeSetEntry* entry) {
   entry->key = change.key.ToString();
   const bool adopt = change.action == diff::Action::kAdopt;
+  Result<std::string> stamped = std::string();
+  if (!commit.empty()) {
+    stamped = diff::WithCommit(change.desired_json, commit);
+    if (!stamped.ok()) return stamped.status();
+  }
+  const std::string& body = commit.empty() ? change.desired_json : *stamped;
   auto applied = client.Patch(apply + (adopt ? "&force=true" : ""), "application/apply-patch+yaml",
-                              change.desired_json, &entry->warnings);
+                              body, &entry->warnings);
   if (!applied.ok() && applied.status().code() == Status::Code::kConflict) {
     if (change.action == diff::Action::kCreate) {
       return Status::Conflict(
@@ -28,8 +34,8 @@ Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change,
     }
     spdlog::warn("{}: taking fields back from another manager: {}", entry->key,
                  applied.status().message());
-    applied = client.Patch(apply + "&force=true", "application/apply-patch+yaml",
-                           change.desired_json, &entry->warnings);
+    applied =
+        client.Patch(apply + "&force=true", "application/apply-patch+yaml", body, &entry->warnings);
   }
   if (!applied.ok()) return applied.status();
   for (const std::string& w : entry->warnings) {
@@ -201,7 +207,8 @@ ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
     if (change.action == diff::Action::kCreate || change.action == diff::Action::kUpdate ||
         change.action == diff::Action::kAdopt) {
       ChangeSetEntry entry;
-      Status st = ApplyOne(client, change, path + "?fieldManager=pagoda" + dry, &entry);
+      Status st =
+          ApplyOne(client, change, path + "?fieldManager=pagoda" + dry, options.commit, &entry);
       if (!st.ok()) return fail(change, st);
       if (change.key.kind == "Namespace" && change.action == diff::Action::kCreate) {
         new_namespaces.insert(change.key.name);

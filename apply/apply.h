@@ -39,6 +39,9 @@ struct ChangeSet {
 
 struct ExecuteOptions {
   bool dry_run = false;  // the API server checks every write, and keeps none
+  // Set as the annotation pagoda.dev/commit on every object written; "":
+  // the objects are written as the plan has them.
+  std::string commit;
 };
 
 struct ExecuteResult {

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
                    app.diagnostics.empty() ? "?" : app.diagnostics[0].ToString().c_str());
       return 1;
     }
-    auto rendered = pagoda::manifest::RenderApp(app.model, {"0123456789abcdef"});
+    auto rendered = pagoda::manifest::RenderApp(app.model(), {"0123456789abcdef"});
     if (!rendered.ok()) return 1;
     for (const auto& o : rendered->AllObjects()) {
       ++objects;

@@ -168,7 +168,7 @@ Result<std::string> RenderYaml(const manifest::MemorySource& source, size_t* cou
   std::set<std::string> seen;
   for (const auto& app : repo.apps) {
     if (!app.valid) return Status::InvalidArgument("generated app " + app.name + " is invalid");
-    auto rendered = manifest::RenderApp(app.model, {});
+    auto rendered = manifest::RenderApp(app.model(), {});
     if (!rendered.ok()) return rendered.status();
     for (auto& object : rendered->AllObjects()) {
       if (seen.insert(object.Key()).second) objects.push_back(std::move(object));

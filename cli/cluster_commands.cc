@@ -59,7 +59,7 @@ int Prepare(const ClusterFlags& flags, std::ostream& err, Session* s) {
   std::map<std::string, std::string> server_of;
   for (const auto& app : s->repo.apps) {
     if (!s->selection.HasApp(app.name) || !app.valid) continue;
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       const std::string& cluster = env.cluster.value;
       if (!s->selection.HasEnv(app.name, env.name.value) || server_of.contains(cluster)) continue;
       auto creds = mapping.Resolve(cluster);

@@ -67,10 +67,10 @@ std::vector<Diagnostic> Selected(const Repository& repo, const Selection& select
   for (const AppResult& app : repo.apps) {
     if (!selection.HasApp(app.name)) continue;
     std::set<std::string> other_env_files;
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       if (!selection.HasEnv(app.name, env.name.value)) other_env_files.insert(env.file);
     }
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       if (selection.HasEnv(app.name, env.name.value)) other_env_files.erase(env.file);
     }
     for (const Diagnostic& d : app.diagnostics) {
@@ -147,7 +147,7 @@ int RunValidate(const ManifestFlags& flags, std::ostream& out, std::ostream& err
       w.Bool(app.valid);
       w.Key("environments");
       w.StartArray();
-      for (const auto& env : app.model.environments) {
+      for (const auto& env : app.model().environments) {
         if (selection.HasEnv(app.name, env.name.value)) w.String(env.name.value);
       }
       w.EndArray();
@@ -175,7 +175,7 @@ int RunRender(const ManifestFlags& flags, std::ostream& out, std::ostream& err) 
   bool failed = manifest::HasErrors(diagnostics);
   for (const AppResult& app : repo.apps) {
     if (!selection.HasApp(app.name) || !app.valid) continue;
-    Result<manifest::RenderedApp> rendered = manifest::RenderApp(app.model, options);
+    Result<manifest::RenderedApp> rendered = manifest::RenderApp(app.model(), options);
     if (!rendered.ok()) {
       err << "pagoda: app " << app.name << ": " << rendered.status().message() << "\n";
       failed = true;

@@ -29,10 +29,11 @@ class RealClusterAccess final : public ClusterAccess {
     if (it == clients_.end()) return Status::Internal("no client for " + desired.server);
     return PlanServer(*it->second.live, desired, &it->second.memo);
   }
-  apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) override {
+  apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
+                               const std::string& commit) override {
     auto it = clients_.find(server);
     if (it == clients_.end()) return {{}, Status::Internal("no client for " + server)};
-    return apply::Execute(*it->second.client, plan, {});
+    return apply::Execute(*it->second.client, plan, {.commit = commit});
   }
   std::map<std::string, kube::RequestStats> RequestStatsByServer() const override {
     std::map<std::string, kube::RequestStats> out;

@@ -191,7 +191,9 @@ Result<std::shared_ptr<const Reconciler::Loaded>> Reconciler::Load(const std::st
   if (!files.ok()) return files.status();
   auto loaded = std::make_shared<Loaded>();
   loaded->commit = commit;
-  loaded->repo = manifest::LoadRepository(**files, options_.load);
+  loaded->repo = manifest::LoadRepository(**files, options_.load, &load_cache_);
+  spdlog::debug("commit={} loaded: {} apps read, {} unchanged", commit.substr(0, 12),
+                load_cache_.read, load_cache_.reused);
   return std::shared_ptr<const Loaded>(std::move(loaded));
 }
 
@@ -214,7 +216,7 @@ std::map<std::string, std::string> Reconciler::ServersFor(const manifest::Reposi
   std::set<std::string> failed;
   for (const auto& app : repo.apps) {
     if (!app.valid || !selection.HasApp(app.name)) continue;
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       const std::string& cluster = env.cluster.value;
       if (!selection.HasEnv(app.name, env.name.value) || server_of.count(cluster)) continue;
       if (failed.count(cluster)) {
@@ -282,6 +284,10 @@ LoopStatus Reconciler::Snapshot() const {
   status.unreachable_clusters.assign(unreachable_.begin(), unreachable_.end());
   status.journal_error = journal_error_;
   status.fetching = fetch_in_flight_;
+  status.apps_read = load_cache_.read;
+  status.apps_unchanged = load_cache_.reused;
+  status.apps_rendered = render_cache_.rendered;
+  status.apps_render_reused = render_cache_.reused;
   if (!tip_.empty()) {
     if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
   }

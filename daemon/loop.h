@@ -72,7 +72,9 @@ class ClusterAccess {
   // A server identity for a cluster name (equal for names that lead to one server).
   virtual Result<std::string> ServerOf(const std::string& cluster) = 0;
   virtual Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) = 0;
-  virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan) = 0;
+  // Carries `plan` out, `commit` recorded on every object written (apply::ExecuteOptions).
+  virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
+                                       const std::string& commit) = 0;
   // API requests made so far, by server, for metrics. Called between steps.
   virtual std::map<std::string, kube::RequestStats> RequestStatsByServer() const { return {}; }
   // What batched release orders read and scale on `server` (after ServerOf).
@@ -176,6 +178,10 @@ struct LoopStatus {
   // that need them wait. "" when they can.
   std::string journal_error;
   bool fetching = false;  // a fetch is in hand
+  // Of the last commit loaded and the last desired state rendered: apps read
+  // (or rendered) anew, and apps whose folder did not change, taken as they were.
+  size_t apps_read = 0, apps_unchanged = 0;
+  size_t apps_rendered = 0, apps_render_reused = 0;
   std::vector<EnvironmentStatus> environments;
 };
 
@@ -413,6 +419,9 @@ class Reconciler {
   std::vector<policy::OpenWindow> open_windows_;  // of its freeze policy, at this pass
   int64_t first_gate_ms_ = 0;  // when the first gate holding a release back opens; 0: none
   std::map<std::string, std::shared_ptr<const Loaded>> pinned_loads_;  // by commit
+  // The apps of the last load, by tree id: a commit reads only the apps it changed.
+  manifest::LoadCache load_cache_;
+  engine::RenderCache render_cache_;  // the apps of the last desired state, rendered
   // Environments a promotion waits for: a change of theirs reconciles again.
   std::set<std::pair<std::string, std::string>> awaited_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;

@@ -204,6 +204,55 @@ TEST_F(LoopTest, DriftIsHealedOnlyWithSelfHealAndRecordedAsSuch) {
   EXPECT_EQ(log->back().drift, std::vector<std::string>{"shop/prod"});
 }
 
+// The pagoda.dev/commit annotation of a Deployment in the cluster, and the
+// Deployment of `ns` that has instances.
+std::string CommitOf(const MemoryCluster& cluster, const std::string& ns) {
+  for (const auto& [key, json] : cluster.objects) {
+    if (key.kind != "Deployment" || key.namespace_name != ns) continue;
+    rapidjson::Document d;
+    d.Parse(json.c_str());
+    if (d["spec"]["replicas"].GetInt() == 0) continue;
+    return d["metadata"]["annotations"]["pagoda.dev/commit"].GetString();
+  }
+  return "";
+}
+
+// A commit reads and renders only the apps it changes; whatever pagoda
+// writes carries the commit it writes at, rendering reused or not.
+TEST_F(LoopTest, ACommitReadsOnlyTheAppsItChangesAndWritesCarryTheirCommit) {
+  git_.Push(Repo("example.com/web:1", /*self_heal=*/true, "cart"), "first");
+  Step();
+  const std::string first = git_.Last();
+  LoopStatus status = reconciler_->Snapshot();
+  EXPECT_EQ(status.apps_read, 2u);
+  EXPECT_EQ(status.apps_unchanged, 0u);
+  EXPECT_EQ(status.apps_rendered, 2u);
+  EXPECT_EQ(CommitOf(cluster_, "cart"), first);
+  EXPECT_EQ(CommitOf(cluster_, "shop"), first);
+
+  auto files = Repo("example.com/web:1", /*self_heal=*/true, "cart");
+  std::string& api = files["apps/cart/deploy/api.yaml"];
+  api.replace(api.find("api:1"), 5, "api:2");
+  git_.Push(files, "api 2");
+  clock_.Advance(34s);
+  Step();
+  const std::string second = git_.Last();
+  status = reconciler_->Snapshot();
+  EXPECT_EQ(status.apps_read, 1u);
+  EXPECT_EQ(status.apps_unchanged, 1u);
+  EXPECT_EQ(status.apps_rendered, 1u);
+  EXPECT_EQ(status.apps_render_reused, 1u);
+  EXPECT_EQ(CommitOf(cluster_, "cart"), second);
+  EXPECT_EQ(CommitOf(cluster_, "shop"), first);  // not written again
+
+  // shop's rendering is the first commit's; healed now, it is written at the second.
+  cluster_.Scale("shop", "prod-", 7);
+  clock_.Advance(301s);
+  Step();
+  EXPECT_EQ(cluster_.Replicas("shop", DeploymentName()), 3);
+  EXPECT_EQ(CommitOf(cluster_, "shop"), second);
+}
+
 TEST_F(LoopTest, WithoutSelfHealDriftIsOnlyReported) {
   git_.Push(Repo("example.com/web:1", /*self_heal=*/false));
   Step();

@@ -201,7 +201,8 @@ class MemoryCluster final : public ClusterAccess {
     diff::HoldConflicts(&plan->plan);
     return plan;
   }
-  apply::ExecuteResult Execute(const std::string&, const diff::Plan& plan) override {
+  apply::ExecuteResult Execute(const std::string&, const diff::Plan& plan,
+                               const std::string& commit) override {
     ++executes;
     apply::ExecuteResult result;
     if (fail_execute) {
@@ -213,7 +214,8 @@ class MemoryCluster final : public ClusterAccess {
         case diff::Action::kCreate:
         case diff::Action::kUpdate:
         case diff::Action::kAdopt: {
-          objects[c.key] = c.desired_json;
+          objects[c.key] =
+              commit.empty() ? c.desired_json : *diff::WithCommit(c.desired_json, commit);
           created.emplace(c.key, static_cast<int>(created.size()) + 1);
           foreign.erase(c.key);
           apply::ChangeSetEntry entry{

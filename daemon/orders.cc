@@ -83,7 +83,7 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
   e.in_progress = record.id;
   // Config first, at once: Services, files, Ingress, plain manifests, and the
   // new revision's Deployment at the replicas it has now.
-  apply::ExecuteResult result = clusters_.Execute(req.server, now_plan);
+  apply::ExecuteResult result = clusters_.Execute(req.server, now_plan, req.commit);
   RecordChanges(result.changes, &record);
   if (!result.status.ok()) {
     record.outcome = Outcome::kFailed;
@@ -281,7 +281,7 @@ void Reconciler::FinishOrder(const std::pair<std::string, std::string>& key, Act
   a.record.outcome = OutcomeOf(phase);
   a.record.hold = journal::Hold::kNone;
   if (phase == rollout::OrderPhase::kSucceeded) {
-    apply::ExecuteResult done = clusters_.Execute(a.server, a.finish);
+    apply::ExecuteResult done = clusters_.Execute(a.server, a.finish, a.record.to.id);
     for (const auto& entry : done.changes.entries) {
       if (entry.action == apply::ChangeAction::kDeleted)
         a.record.changes.push_back({ChangeAction::kDeleted, entry.key});

@@ -58,7 +58,7 @@ std::map<std::string, std::vector<const manifest::Environment*>> EnvironmentsOn(
   std::map<std::string, std::vector<const manifest::Environment*>> out;
   for (const auto& app : repo.apps) {
     if (!app.valid || !selection.HasApp(app.name)) continue;
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       auto it = server_of.find(env.cluster.value);
       if (it == server_of.end() || it->second != server) continue;
       if (selection.HasEnv(app.name, env.name.value)) out[app.name].push_back(&env);
@@ -129,7 +129,7 @@ void Reconciler::ReportInvalidApps(const manifest::Repository& repo,
     }
     const std::string error =
         "the app's files have errors; the cluster keeps the last good state: " + first;
-    for (const auto& env : app.model.environments)
+    for (const auto& env : app.model().environments)
       EnvFor(app.name, env.name.value).status.error = error;
     for (auto& [key, e] : envs_) {
       if (key.first == app.name) e->status.error = error;
@@ -172,9 +172,9 @@ void Reconciler::RefreshDesired(const manifest::Repository& repo, const Selectio
   for (const auto& [cluster, server] : server_of) key += "|" + cluster + "=" + server;
   if (key != desired_key_) {
     desired_problems_.clear();
-    manifest::RenderOptions render;
-    render.commit = tip_;
-    desired_ = DesiredState(repo, selection, render, server_of, &desired_problems_);
+    // The commit is set on each object when it is written (ClusterAccess::Execute),
+    // so an app a commit leaves unchanged renders as before.
+    desired_ = DesiredState(repo, selection, {}, server_of, &desired_problems_, &render_cache_);
     desired_key_ = key;
   }
   for (const auto& p : desired_problems_) {

@@ -42,7 +42,7 @@ Result<std::string> Reconciler::EnvDigest(const manifest::Repository& repo, cons
   selection.apps[app] = {env};
   std::map<std::string, std::string> any_server;
   if (const auto* a = repo.FindApp(app)) {
-    for (const auto& e : a->model.environments) any_server[e.cluster.value] = "digest";
+    for (const auto& e : a->model().environments) any_server[e.cluster.value] = "digest";
   }
   std::vector<RenderProblem> problems;
   auto servers = DesiredState(repo, selection, {}, any_server, &problems);
@@ -149,7 +149,7 @@ std::string Reconciler::ReleaseAtOnce(const ReleaseRequest& req, ReleaseRecord r
                req.app, req.env, shape.to_revision, req.commit.substr(0, 12), Name(record.kind),
                shape.todo.changes.size());
 
-  apply::ExecuteResult result = clusters_.Execute(req.server, shape.todo);
+  apply::ExecuteResult result = clusters_.Execute(req.server, shape.todo, req.commit);
   record.changes.clear();
   RecordChanges(result.changes, &record);
   record.end = clock_.UnixMillis();
@@ -233,7 +233,7 @@ Result<std::string> Reconciler::ReleaseAt(const std::string& app, const std::str
                                    commit.substr(0, 12));
   }
   const manifest::Environment* model = nullptr;
-  for (const auto& e : a->model.environments) {
+  for (const auto& e : a->model().environments) {
     if (e.name.value == env) model = &e;
   }
   if (model == nullptr) {
@@ -247,7 +247,7 @@ Result<std::string> Reconciler::ReleaseAt(const std::string& app, const std::str
   auto server_of = ServersFor(repo, selection, &unreachable);
   if (!unreachable.empty()) return Status::Unavailable(unreachable.front());
   std::vector<RenderProblem> problems;
-  auto servers = DesiredState(repo, selection, {.commit = commit}, server_of, &problems);
+  auto servers = DesiredState(repo, selection, {}, server_of, &problems);
   if (!problems.empty()) return Status::InvalidArgument(problems.front().message);
   if (servers.size() != 1) return Status::Internal("expected one server for " + app + "/" + env);
   const auto& [server, desired] = *servers.begin();

@@ -56,7 +56,7 @@ engine::Selection SelectUnpinned(const manifest::Repository& repo,
   for (const auto& app : repo.apps) {
     std::set<std::string> envs;
     bool some_pinned = false;
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       if (pinned.count({app.name, env.name.value})) {
         some_pinned = true;
       } else {

@@ -191,15 +191,22 @@ manifest::Environment EnvNamed(const std::string& name) {
   return env;
 }
 
+std::shared_ptr<const manifest::AppModel> WithEnvironments(
+    std::vector<manifest::Environment> envs) {
+  auto model = std::make_shared<manifest::AppModel>();
+  model->environments = std::move(envs);
+  return model;
+}
+
 TEST(ReleaseShapeTest, APinnedEnvironmentIsLeftOutAndItsSiblingsStay) {
   manifest::Repository repo;
   repo.apps.resize(3);
   repo.apps[0].name = "cart";
-  repo.apps[0].model.environments = {EnvNamed("prod")};
+  repo.apps[0].shared_model = WithEnvironments({EnvNamed("prod")});
   repo.apps[1].name = "shop";
-  repo.apps[1].model.environments = {EnvNamed("prod"), EnvNamed("test")};
+  repo.apps[1].shared_model = WithEnvironments({EnvNamed("prod"), EnvNamed("test")});
   repo.apps[2].name = "tax";
-  repo.apps[2].model.environments = {EnvNamed("prod")};
+  repo.apps[2].shared_model = WithEnvironments({EnvNamed("prod")});
   EXPECT_TRUE(SelectUnpinned(repo, {}).everything);
 
   engine::Selection s = SelectUnpinned(repo, {{"shop", "prod"}, {"tax", "prod"}});

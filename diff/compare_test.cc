@@ -155,6 +155,26 @@ TEST(PrepareForApply, AddsPruneAndAHashThatIgnoresTheCommit) {
   EXPECT_FALSE(PrepareForApply("[1]", true).ok());
 }
 
+// What is written carries the commit it is written at, whatever the
+// rendering had; its applied hash is the one planned.
+TEST(WithCommit, SetsTheCommitAndNothingElse) {
+  const std::string plain =
+      R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"x":1}})";
+  auto prepared = PrepareForApply(plain, true);
+  ASSERT_TRUE(prepared.ok());
+  auto stamped = WithCommit(*prepared, "c3");
+  ASSERT_TRUE(stamped.ok());
+  auto doc = Parse(*stamped);
+  EXPECT_STREQ(doc["metadata"]["annotations"]["pagoda.dev/commit"].GetString(), "c3");
+  EXPECT_STREQ(doc["metadata"]["annotations"]["pagoda.dev/applied"].GetString(),
+               Parse(*prepared)["metadata"]["annotations"]["pagoda.dev/applied"].GetString());
+  EXPECT_TRUE(Compare(Parse(*prepared), doc).equal);
+  auto again = WithCommit(*stamped, "c4");
+  ASSERT_TRUE(again.ok());
+  EXPECT_STREQ(Parse(*again)["metadata"]["annotations"]["pagoda.dev/commit"].GetString(), "c4");
+  EXPECT_FALSE(WithCommit("[1]", "c").ok());
+}
+
 TEST(ForDisplay, DropsBookkeeping) {
   auto shown = Parse(ForDisplay(Parse(kLive)));
   EXPECT_FALSE(shown.HasMember("status"));

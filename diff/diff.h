@@ -106,6 +106,10 @@ bool QuantitiesEqual(std::string_view a, std::string_view b);
 // annotation excepted). Returns canonical JSON.
 Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune);
 
+// `json` (an object, as PrepareForApply made it) with the annotation
+// pagoda.dev/commit set to `commit`: what is written when an object is.
+Result<std::string> WithCommit(std::string_view json, std::string_view commit);
+
 // A live or dry-run object with bookkeeping removed (managedFields,
 // resourceVersion, uid, generation, creationTimestamp, status, pagoda's
 // applied hash), for showing people a difference. Canonical JSON.

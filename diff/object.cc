@@ -127,6 +127,21 @@ Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune) 
   return manifest::CanonicalJson(doc);
 }
 
+Result<std::string> WithCommit(std::string_view json, std::string_view commit) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    return Status::InvalidArgument("the object to write is not a JSON object");
+  }
+  auto& alloc = doc.GetAllocator();
+  Value& annotations = EnsureObject(EnsureObject(doc, "metadata", alloc), "annotations", alloc);
+  annotations.RemoveMember(kCommitAnnotation);
+  annotations.AddMember(
+      Value(kCommitAnnotation, alloc),
+      Value(commit.data(), static_cast<rapidjson::SizeType>(commit.size()), alloc), alloc);
+  return manifest::CanonicalJson(doc);
+}
+
 std::string ForDisplay(const Value& object) {
   rapidjson::Document doc;
   doc.CopyFrom(object, doc.GetAllocator());

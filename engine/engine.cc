@@ -40,7 +40,7 @@ Result<Selection> SelectTargets(const manifest::Repository& repo,
       whole_apps.insert(app_name);
       continue;
     }
-    bool found = std::any_of(app->model.environments.begin(), app->model.environments.end(),
+    bool found = std::any_of(app->model().environments.begin(), app->model().environments.end(),
                              [&](const auto& e) { return e.name.value == env; });
     if (!found && app->valid) {
       return Status::InvalidArgument("app " + app_name + " has no environment \"" + env + "\"");
@@ -51,31 +51,71 @@ Result<Selection> SelectTargets(const manifest::Repository& repo,
   return selection;
 }
 
+// What a RenderCache keeps of one app: its rendering and each object as
+// prepared for either prune policy, for as long as its model is the same.
+struct RenderCache::App {
+  std::shared_ptr<const manifest::AppModel> model;
+  std::string commit;  // RenderOptions::commit
+  Result<manifest::RenderedApp> rendered = Status::Internal("not rendered");
+  std::map<std::pair<const manifest::Object*, bool>, diff::Desired> prepared;
+};
+
 namespace {
 
 // The keys of each server's objects so far.
 using SeenKeys = std::unordered_set<diff::ObjectKey, diff::ObjectKeyHash>;
 
-void AddObject(ServerDesired& server, SeenKeys& seen, const manifest::Object& object, bool prune,
-               std::vector<RenderProblem>* problems, const std::string& app,
-               const std::string& env) {
+Result<diff::Desired> Prepare(const manifest::Object& object, bool prune) {
   auto prepared = diff::PrepareForApply(object.json, prune);
-  if (!prepared.ok()) {
-    problems->push_back({app, object.Key() + ": " + prepared.status().message()});
-    return;
-  }
+  if (!prepared.ok()) return prepared.status();
   diff::Desired d;
   d.key = {std::string(diff::GroupOf(object.api_version)), object.kind, object.namespace_name,
            object.name};
   d.api_version = object.api_version;
   d.json = std::move(*prepared);
   d.hash = diff::HashJson(d.json);
+  return d;
+}
+
+void AddObject(ServerDesired& server, SeenKeys& seen, const manifest::Object& object, bool prune,
+               std::vector<RenderProblem>* problems, const std::string& app, const std::string& env,
+               RenderCache::App& kept) {
+  auto it = kept.prepared.find({&object, prune});
+  if (it == kept.prepared.end()) {
+    auto prepared = Prepare(object, prune);
+    if (!prepared.ok()) {
+      problems->push_back({app, object.Key() + ": " + prepared.status().message()});
+      return;
+    }
+    it = kept.prepared.emplace(std::make_pair(&object, prune), std::move(*prepared)).first;
+  }
+  const diff::Desired& d = it->second;
   server.kinds.insert({d.key.group, d.key.kind});
   // One object may come from two clusters that lead to one server (the
   // app's Namespace): the first one stands.
   if (!seen.insert(d.key).second) return;
-  server.objects.push_back(std::move(d));
+  server.objects.push_back(d);
   server.origins.push_back({app, env, object.source});
+}
+
+// The app's rendering: the cache's while its model is the same, else new.
+std::shared_ptr<RenderCache::App> Rendered(const manifest::AppResult& app,
+                                           const manifest::RenderOptions& options,
+                                           RenderCache* cache, RenderCache* next) {
+  if (cache != nullptr) {
+    auto it = cache->apps.find(app.name);
+    if (it != cache->apps.end() && it->second->model == app.shared_model &&
+        it->second->commit == options.commit) {
+      ++next->reused;
+      return next->apps[app.name] = it->second;
+    }
+  }
+  ++next->rendered;
+  auto kept = std::make_shared<RenderCache::App>();
+  kept->model = app.shared_model;
+  kept->commit = options.commit;
+  kept->rendered = manifest::RenderApp(app.model(), options);
+  return next->apps[app.name] = kept;
 }
 
 }  // namespace
@@ -83,12 +123,14 @@ void AddObject(ServerDesired& server, SeenKeys& seen, const manifest::Object& ob
 std::map<std::string, ServerDesired> DesiredState(
     const manifest::Repository& repo, const Selection& selection,
     const manifest::RenderOptions& options, const std::map<std::string, std::string>& server_of,
-    std::vector<RenderProblem>* problems) {
+    std::vector<RenderProblem>* problems, RenderCache* cache) {
   std::map<std::string, ServerDesired> servers;
   std::map<std::string, SeenKeys> seen;
+  RenderCache next;
   for (const manifest::AppResult& app : repo.apps) {
     if (!selection.HasApp(app.name) || !app.valid) continue;
-    auto rendered = manifest::RenderApp(app.model, options);
+    std::shared_ptr<RenderCache::App> kept = Rendered(app, options, cache, &next);
+    const Result<manifest::RenderedApp>& rendered = kept->rendered;
     if (!rendered.ok()) {
       problems->push_back({app.name, rendered.status().message()});
       continue;
@@ -98,7 +140,7 @@ std::map<std::string, ServerDesired> DesiredState(
     std::map<std::string, bool> prune;
     std::map<std::string, int> keep;
     std::vector<std::string> all_envs;
-    for (const auto& env : app.model.environments) {
+    for (const auto& env : app.model().environments) {
       prune[env.name.value] = env.sync.prune;
       keep[env.name.value] = env.release.keep_revisions;
       all_envs.push_back(env.name.value);
@@ -148,12 +190,12 @@ std::map<std::string, ServerDesired> DesiredState(
       }
       for (const auto& object : cluster.objects) {
         AddObject(server, seen[server.server], object, scope.prune_app_objects, problems, app.name,
-                  "");
+                  "", *kept);
       }
       for (const auto* env : envs) {
         for (const auto& object : env->objects) {
           AddObject(server, seen[server.server], object, env->sync.prune, problems, app.name,
-                    env->env);
+                    env->env, *kept);
         }
       }
     }
@@ -165,6 +207,7 @@ std::map<std::string, ServerDesired> DesiredState(
       if (to != server_of.end() && to->second == name) server.claims.push_back(claim);
     }
   }
+  if (cache != nullptr) *cache = std::move(next);
   return servers;
 }
 

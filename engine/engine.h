@@ -65,6 +65,16 @@ struct RenderProblem {
   std::string message;
 };
 
+// What DesiredState may keep from one call to the next: each app's rendered
+// objects as prepared for planning, by the app's model (AppResult::shared_model,
+// the same object while the app's folder is unchanged: manifest::LoadCache).
+// It holds the apps of the last call alone.
+struct RenderCache {
+  struct App;                                                     // what is kept of one app
+  std::map<std::string, std::shared_ptr<App>, std::less<>> apps;  // by name
+  size_t reused = 0, rendered = 0;  // apps the last call took from here, and apps it rendered
+};
+
 // Renders every valid selected app and groups the objects by server.
 // `server_of` maps a cluster name of the repository to a server identity
 // (clusters that map to the same string are one server); environments of a
@@ -74,7 +84,7 @@ struct RenderProblem {
 std::map<std::string, ServerDesired> DesiredState(
     const manifest::Repository& repo, const Selection& selection,
     const manifest::RenderOptions& options, const std::map<std::string, std::string>& server_of,
-    std::vector<RenderProblem>* problems);
+    std::vector<RenderProblem>* problems, RenderCache* cache = nullptr);
 
 // A plan and the live objects it points into; they stay together.
 struct ServerPlan {

@@ -57,7 +57,7 @@ TEST(Budgets, AnAppOverItsBytesIsRefusedBeforeAnythingIsRead) {
   EXPECT_EQ(big->diagnostics[0].ToString(),
             "apps/big: its YAML files hold 1303 bytes, more than the 1 KiB pagoda reads of one "
             "app");
-  EXPECT_TRUE(big->model.environments.empty());  // nothing of it was read
+  EXPECT_TRUE(big->model().environments.empty());  // nothing of it was read
   EXPECT_TRUE(repo.FindApp("small")->valid);
 }
 

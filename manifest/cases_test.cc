@@ -58,7 +58,7 @@ TEST(Cases, OneBadAppDoesNotHideTheOther) {
   EXPECT_FALSE(repo.apps[0].valid);
   EXPECT_EQ(repo.apps[1].name, "store");
   EXPECT_TRUE(repo.apps[1].valid);
-  EXPECT_TRUE(RenderApp(repo.apps[1].model).ok());
+  EXPECT_TRUE(RenderApp(repo.apps[1].model()).ok());
 }
 
 TEST(DirectorySource, ListsRecursivelyAndRefusesPathsOutOfTheRoot) {

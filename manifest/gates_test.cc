@@ -47,7 +47,7 @@ constexpr char kTwoGates[] =
 TEST(Gates, AreReadWithTheirDefaults) {
   Repository repo = Load(Gated(kTwoGates));
   ASSERT_TRUE(repo.ok()) << Errors(Gated(kTwoGates));
-  const auto& gates = repo.apps.at(0).model.environments.at(0).release.gates;
+  const auto& gates = repo.apps.at(0).model().environments.at(0).release.gates;
   ASSERT_EQ(gates.size(), 2u);
   EXPECT_EQ(gates[0].name, "success-rate");
   EXPECT_EQ(gates[0].kind, policy::GateKind::kPrometheus);

@@ -97,12 +97,12 @@ void EnvironmentClaims(const AppResult& app, const Environment& env,
 // The claims of the app's plain manifests, in every cluster the app runs in.
 void ManifestClaims(const AppResult& app, std::vector<ListenerClaim>* out) {
   std::vector<std::string> clusters;
-  for (const Environment& e : app.model.environments) {
+  for (const Environment& e : app.model().environments) {
     if (std::find(clusters.begin(), clusters.end(), e.cluster.value) == clusters.end())
       clusters.push_back(e.cluster.value);
   }
   std::sort(clusters.begin(), clusters.end());
-  for (const PlainManifest& m : app.model.manifests) {
+  for (const PlainManifest& m : app.model().manifests) {
     for (const ObjectListener& l : ListenersOf(m.json)) {
       for (const std::string& cluster : clusters) {
         out->push_back({cluster, app.name, "", m.kind, m.name, l.key, m.file, m.pos, l.field});
@@ -239,7 +239,7 @@ void CheckPublicListeners(Repository* repo) {
   std::vector<ListenerClaim>& claims = repo->listener_claims;
   for (const AppResult& app : repo->apps) {
     if (HasErrors(app.diagnostics)) continue;
-    for (const Environment& env : app.model.environments) EnvironmentClaims(app, env, &claims);
+    for (const Environment& env : app.model().environments) EnvironmentClaims(app, env, &claims);
     ManifestClaims(app, &claims);
   }
   std::stable_sort(claims.begin(), claims.end(),

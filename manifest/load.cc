@@ -51,10 +51,33 @@ struct AppFolder {
   std::vector<Diagnostic> refusals;  // budgets it is past: nothing of it is read
 };
 
+}  // namespace
+
+// What a LoadCache keeps of one app.
+struct LoadCache::App {
+  std::string tree;
+  AppFolder listed;
+  AppResult result;
+  bool budget_refused = false;  // `result` is a refusal by the repository's budget
+};
+
+namespace {
+
+// An app's folder in one load, and what the cache had of it.
+struct Folder {
+  std::string tree;                              // FileSource::TreeId; "" when unknown
+  std::shared_ptr<const LoadCache::App> cached;  // of the same tree, when the cache had it
+  AppFolder own;                                 // as listed now, when not cached
+  std::vector<Diagnostic> budget;  // the repository's budget refuses it: nothing of it is read
+  bool reused = false;             // its result is the cache's
+
+  const AppFolder& listed() const { return cached ? cached->listed : own; }
+};
+
 class Loader {
  public:
-  Loader(const FileSource& source, const LoadOptions& options)
-      : source_(source), options_(options) {}
+  Loader(const FileSource& source, const LoadOptions& options, LoadCache* cache)
+      : source_(source), options_(options), cache_(cache) {}
 
   Repository Load() {
     Repository repo;
@@ -65,6 +88,7 @@ class Loader {
                                   "apps/<app>/app.yaml"
                                 : top.status().message();
       repo.diagnostics.push_back({Severity::kError, "apps", 0, 0, "", message});
+      if (cache_ != nullptr) *cache_ = {};
       return repo;
     }
     for (const FileInfo& f : top->files) {
@@ -72,10 +96,10 @@ class Loader {
           {Severity::kWarning, f.path, 0, 0, "", "ignored: apps/ holds one directory per app"});
     }
     std::sort(top->directories.begin(), top->directories.end());
-    std::vector<AppFolder> folders;
-    for (const std::string& dir : top->directories) folders.push_back(ListApp(dir));
+    std::vector<Folder> folders;
+    for (const std::string& dir : top->directories) folders.push_back(ListOrReuse(dir));
     RefuseLargestPastRepositoryBudget(&folders);
-    for (AppFolder& folder : folders) repo.apps.push_back(LoadApp(folder));
+    for (Folder& folder : folders) repo.apps.push_back(LoadOrReuse(folder));
     CheckPublicListeners(&repo);
     LoadFreeze(&repo);
     for (AppResult& app : repo.apps) {
@@ -83,6 +107,7 @@ class Loader {
       app.valid = !HasErrors(app.diagnostics);
     }
     std::sort(repo.diagnostics.begin(), repo.diagnostics.end());
+    Keep(folders, repo);
     return repo;
   }
 
@@ -169,43 +194,96 @@ class Loader {
   // Past the repository's budget, the largest apps are refused until the
   // rest fit; ties go to the later name, so the outcome never depends on
   // the order of a listing.
-  void RefuseLargestPastRepositoryBudget(std::vector<AppFolder>* folders) {
+  void RefuseLargestPastRepositoryBudget(std::vector<Folder>* folders) {
     uint64_t total = 0;
-    std::vector<AppFolder*> readable;
-    for (AppFolder& f : *folders) {
-      if (!f.refusals.empty()) continue;
-      total += f.yaml_bytes;
+    std::vector<Folder*> readable;
+    for (Folder& f : *folders) {
+      if (!f.listed().refusals.empty()) continue;
+      total += f.listed().yaml_bytes;
       readable.push_back(&f);
     }
     if (total <= options_.max_repo_bytes) return;
     const uint64_t all = total;
-    std::sort(readable.begin(), readable.end(), [](const AppFolder* a, const AppFolder* b) {
-      return std::tie(a->yaml_bytes, a->name) > std::tie(b->yaml_bytes, b->name);
+    std::sort(readable.begin(), readable.end(), [](const Folder* a, const Folder* b) {
+      return std::tie(a->listed().yaml_bytes, a->listed().name) >
+             std::tie(b->listed().yaml_bytes, b->listed().name);
     });
-    for (AppFolder* f : readable) {
+    for (Folder* f : readable) {
       if (total <= options_.max_repo_bytes) break;
-      total -= f->yaml_bytes;
-      f->refusals.push_back(
-          {Severity::kError, "apps/" + f->name, 0, 0, "",
+      const AppFolder& listed = f->listed();
+      total -= listed.yaml_bytes;
+      f->budget.push_back(
+          {Severity::kError, "apps/" + listed.name, 0, 0, "",
            "the apps' YAML files hold " + Bytes(all) + " in all, more than the " +
                Bytes(options_.max_repo_bytes) +
                " pagoda reads of a repository; the largest apps are refused until the rest "
                "fit, and this one holds " +
-               Bytes(f->yaml_bytes)});
+               Bytes(listed.yaml_bytes)});
     }
+  }
+
+  // The folder as the cache has it when its tree is unchanged, else as listed now.
+  Folder ListOrReuse(const std::string& dir) {
+    Folder folder;
+    folder.tree = source_.TreeId(dir);
+    if (cache_ != nullptr && !folder.tree.empty()) {
+      auto it = cache_->apps.find(std::string_view(dir).substr(5));
+      if (it != cache_->apps.end() && it->second->tree == folder.tree) folder.cached = it->second;
+    }
+    if (!folder.cached) folder.own = ListApp(dir);
+    return folder;
+  }
+
+  // The cache's result when the repository's budget judges the app as it did
+  // then (its result depends on the app's own files alone otherwise), else read now.
+  AppResult LoadOrReuse(Folder& folder) {
+    const bool budget_refused = !folder.budget.empty();
+    if (folder.cached && !budget_refused && !folder.cached->budget_refused) {
+      folder.reused = true;
+      return folder.cached->result;
+    }
+    if (!budget_refused) return LoadApp(folder.listed());
+    AppFolder refused = folder.listed();
+    refused.refusals.insert(refused.refusals.end(), folder.budget.begin(), folder.budget.end());
+    return LoadApp(refused);
+  }
+
+  // Leaves in the cache what this load has: reused entries as they were, the others anew.
+  void Keep(std::vector<Folder>& folders, const Repository& repo) {
+    if (cache_ == nullptr) return;
+    LoadCache next;
+    for (size_t i = 0; i < folders.size(); ++i) {
+      Folder& f = folders[i];
+      if (f.reused) {
+        ++next.reused;
+        next.apps.emplace(f.listed().name, f.cached);
+        continue;
+      }
+      ++next.read;
+      if (f.tree.empty()) continue;
+      auto app = std::make_shared<LoadCache::App>();
+      app->tree = f.tree;
+      app->budget_refused = !f.budget.empty();
+      app->listed = f.cached ? f.cached->listed : std::move(f.own);
+      app->result = repo.apps[i];
+      next.apps.emplace(app->listed.name, std::move(app));
+    }
+    *cache_ = std::move(next);
   }
 
   AppResult LoadApp(const AppFolder& folder) {
     const std::string& name = folder.name;
     AppResult result;
     result.name = name;
-    result.model.name = name;
-    result.model.pod_security = options_.pod_security.For(name);
+    AppModel model;
+    model.name = name;
+    model.pod_security = options_.pod_security.For(name);
     std::vector<Diagnostic>* out = &result.diagnostics;
     const std::string app_file = "apps/" + name + "/app.yaml";
     if (!folder.refusals.empty()) {
       out->insert(out->end(), folder.refusals.begin(), folder.refusals.end());
-      CheckReservedName(result);
+      CheckReservedName(model, result);
+      result.shared_model = std::make_shared<const AppModel>(std::move(model));
       return result;
     }
     app_bytes_left_ = options_.max_app_bytes;
@@ -237,32 +315,31 @@ class Loader {
                            " documents; app.yaml holds exactly one App");
             break;
           }
-          if (ParseApp(docs[0].root, sink, &result.model.app) &&
-              result.model.app.name.value != name) {
-            sink.Error(result.model.app.name.pos, "metadata.name",
-                       "\"" + result.model.app.name.value +
-                           "\" does not match its directory apps/" + name);
+          if (ParseApp(docs[0].root, sink, &model.app) && model.app.name.value != name) {
+            sink.Error(
+                model.app.name.pos, "metadata.name",
+                "\"" + model.app.name.value + "\" does not match its directory apps/" + name);
           }
           break;
         case Place::kDeploy:
           for (const YamlDocument& doc : docs) {
             DeployConfig config;
             ParseDeployConfig(doc.root, sink, &config);
-            result.model.deploy_configs.push_back(std::move(config));
+            model.deploy_configs.push_back(std::move(config));
           }
           break;
         case Place::kEnv:
           for (const YamlDocument& doc : docs) {
             Environment env;
             ParseEnvironment(doc.root, sink, &env);
-            result.model.environments.push_back(std::move(env));
+            model.environments.push_back(std::move(env));
           }
           break;
         case Place::kManifest:
           for (const YamlDocument& doc : docs) {
             PlainManifest manifest;
-            if (ParseManifest(doc.root, name, result.model.pod_security, sink, &manifest)) {
-              result.model.manifests.push_back(std::move(manifest));
+            if (ParseManifest(doc.root, name, model.pod_security, sink, &manifest)) {
+              model.manifests.push_back(std::move(manifest));
             }
           }
           break;
@@ -274,9 +351,9 @@ class Loader {
       out->push_back({Severity::kError, app_file, 0, 0, "",
                       "missing: every app directory needs an app.yaml of kind App"});
     }
-    CheckReservedName(result);
-    ValidateApp(options_, &result.model, out);
-    AppModel& m = result.model;
+    CheckReservedName(model, result);
+    ValidateApp(options_, &model, out);
+    AppModel& m = model;
     std::stable_sort(m.deploy_configs.begin(), m.deploy_configs.end(),
                      [](const auto& a, const auto& b) { return a.name.value < b.name.value; });
     std::stable_sort(m.environments.begin(), m.environments.end(),
@@ -285,14 +362,15 @@ class Loader {
       return std::tie(a.file, a.pos.line, a.pos.column) <
              std::tie(b.file, b.pos.line, b.pos.column);
     });
+    result.shared_model = std::make_shared<const AppModel>(std::move(model));
     return result;
   }
 
   // An app's name is its namespace: never one the platform keeps.
-  void CheckReservedName(AppResult& result) {
+  void CheckReservedName(const AppModel& model, AppResult& result) {
     std::string pattern = ReservedNamespacePattern(result.name, options_.reserved_namespaces);
     if (pattern.empty()) return;
-    const App& app = result.model.app;
+    const App& app = model.app;
     const bool located = !app.file.empty() && app.name.value == result.name;
     result.diagnostics.push_back(
         {Severity::kError, located ? app.file : "apps/" + result.name + "/app.yaml",
@@ -339,13 +417,23 @@ class Loader {
 
   const FileSource& source_;
   const LoadOptions& options_;
+  LoadCache* cache_;           // may be null
   size_t app_bytes_left_ = 0;  // of the app being read: what its files may still expand to
 };
 
 }  // namespace
 
 Repository LoadRepository(const FileSource& source, const LoadOptions& options) {
-  return Loader(source, options).Load();
+  return Loader(source, options, nullptr).Load();
+}
+
+Repository LoadRepository(const FileSource& source, const LoadOptions& options, LoadCache* cache) {
+  return Loader(source, options, cache).Load();
+}
+
+const AppModel& AppResult::model() const {
+  static const AppModel kNone;
+  return shared_model ? *shared_model : kNone;
 }
 
 // Control characters as \xNN: a file name or a value from the repository

@@ -12,64 +12,7 @@
 // diagnostics, whether it is valid); RenderApp() turns a valid app into
 // RenderedApp; ToYaml()/ToJsonList() print objects.
 //
-// ---------------------------------------------------------------------------
-// The repository layout and schema (apiVersion pagoda.dev/v1 everywhere)
-//
-//   apps/<app>/app.yaml            kind: App           (exactly one document)
-//   apps/<app>/deploy/*.yaml       kind: DeployConfig  (one or more documents per file)
-//   apps/<app>/envs/*.yaml         kind: Environment   (one or more documents per file)
-//   apps/<app>/manifests/*.yaml    plain Kubernetes objects (one or more documents per file)
-//
-// Files ending in .yaml or .yml are read; anything else in apps/ is reported
-// as a warning and ignored. Each app has budgets of its own (LoadOptions):
-// bytes, files and folder depth, and aliases count the bytes of every copy;
-// an app past one is invalid alone. An app is never named after a namespace
-// the platform keeps. Every pagoda document has exactly the fields
-// `apiVersion`, `kind`, `metadata` (only `name`) and `spec`; unknown fields
-// are errors. `metadata.name` of the App must equal its directory name.
-//
-// App spec (all optional):
-//   description: string
-//   owners: [string]
-//
-// DeployConfig spec:
-//   image: string                           required
-//   cpu: "0.5" | 500m | 2 | 0               required; 0 = no reservation
-//   memory: 512Mi | 1G | 0                  required; 0 = no reservation
-//   command: [string]    args: [string]
-//   env: {NAME: string | {secret: NAME, key: KEY}}
-//   files: [{path: /abs/path, content: string}]        rendered into a ConfigMap
-//   mounts: [{path: /abs, type: emptyDir, sizeLimit?: 1Gi, medium?: Memory}
-//          | {path: /abs, type: secret, secret: NAME}
-//          | {path: /abs, type: configMap, configMap: NAME}]
-//   ports: [{name: http, port: 8080, protocol?: tcp|udp}]
-//   health:                                 readiness and liveness probes
-//     http: {path: /healthz, port: 8080} | tcp: {port: 8080} | exec: {command: [..]}
-//     initialDelay: 0s  period: 10s  timeout: 1s  failureThreshold: 3   (defaults)
-//   shutdown: {preStopSleep: 0s, gracePeriod: 30s}     (defaults)
-//
-// Environment spec:
-//   cluster: NAME                            required
-//   deployConfig: NAME                       required
-//   replicas: N                              required, >= 0
-//   release:
-//     batches: 1                 1 <= batches <= replicas (when replicas > 0)
-//     pause: none                none | first | every
-//     batchInterval: 0s
-//     batchTimeout: (derived)    default initialDelay + period * failureThreshold + 2m,
-//                                or 5m without a health check
-//     onFailure: rollback        rollback | halt
-//     keepRevisions: 3           old revisions kept at 0 replicas for rollback
-//   sync: {auto: true, selfHeal: false, prune: false}   (defaults)
-//   adopt: false                 true: take over existing objects of the rendered
-//                                names that are not pagoda's (and record it)
-//   traffic: [{name, protocol: tcp|udp|http|https, port, targetPort?: port,
-//              exposure?: internal|public, sessionAffinity?: false,
-//              host?: NAME (public http/https), certificate?: SECRET (public https)}]
-//
-// Durations are Go-style: 500ms, 30s, 5m, 1h30m; probe and shutdown durations
-// must be whole seconds. Quantities follow Kubernetes.
-// ---------------------------------------------------------------------------
+// The repository layout and schema: docs/schema.md.
 #pragma once
 
 #include <compare>
@@ -154,6 +97,11 @@ class FileSource {
   // symlink that leads out of the repository).
   virtual Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const = 0;
 
+  // An id of everything under directory `dir` that changes whenever any of
+  // it does (Git's tree id); "" when the source cannot tell (the default),
+  // and then nothing read from `dir` is ever reused (LoadCache).
+  virtual std::string TreeId(std::string_view dir) const;
+
   // Every file under `dir`, as far as the default limits go: List() for
   // callers that want the paths only.
   Result<std::vector<std::string>> ListFiles(std::string_view dir) const;
@@ -165,6 +113,7 @@ class MemorySource : public FileSource {
   void Add(std::string path, std::string content) { files_[std::move(path)] = std::move(content); }
   Result<Listing> List(std::string_view dir, const ListLimits& limits) const override;
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override;
+  std::string TreeId(std::string_view dir) const override;  // SHA-256 of paths and contents
 
  private:
   std::map<std::string, std::string, std::less<>> files_;
@@ -447,10 +396,13 @@ std::vector<HeldBack> ResolveListenerClaims(const std::vector<ListenerClaim>& cl
                                             const std::vector<ListenerHolder>& holders);
 
 struct AppResult {
-  std::string name;                     // the directory name under apps/
-  bool valid = false;                   // no errors: it may be rendered and synced
-  AppModel model;                       // as far as it could be read; complete when valid
+  std::string name;    // the directory name under apps/
+  bool valid = false;  // no errors: it may be rendered and synced
+  // As far as it could be read; complete when valid. Shared, never changed.
+  std::shared_ptr<const AppModel> shared_model;
   std::vector<Diagnostic> diagnostics;  // sorted
+
+  const AppModel& model() const;  // *shared_model; an empty model when there is none
 };
 
 struct Repository {
@@ -523,6 +475,17 @@ struct LoadOptions {
 // a problem is a Diagnostic on the app (or the repository) it concerns, and
 // one broken app does not affect another's result.
 Repository LoadRepository(const FileSource& source, const LoadOptions& options = {});
+
+// What LoadRepository keeps between loads so as to read only the apps whose
+// folders changed (by FileSource::TreeId): the apps of the last load alone,
+// and good for one LoadOptions: whoever changes them drops it. The result
+// equals that of a load without a cache, whatever the cache holds.
+struct LoadCache {
+  struct App;                                                           // what is kept of one app
+  std::map<std::string, std::shared_ptr<const App>, std::less<>> apps;  // by name
+  size_t reused = 0, read = 0;  // apps the last load took from here, and apps it read
+};
+Repository LoadRepository(const FileSource& source, const LoadOptions& options, LoadCache* cache);
 
 // ---- Rendering -------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ TEST(Promotion, AfterAndSoakAreRead) {
   MemorySource source = testing::ToSource(Promoted("  promotion: {after: test, soak: 30m}\n"));
   Repository repo = LoadRepository(source, testing::TestOptions());
   ASSERT_TRUE(repo.ok()) << Errors(Promoted("  promotion: {after: test, soak: 30m}\n"));
-  const auto& envs = repo.apps.at(0).model.environments;
+  const auto& envs = repo.apps.at(0).model().environments;
   auto prod = std::find_if(envs.begin(), envs.end(),
                            [](const Environment& e) { return e.name.value == "prod"; });
   ASSERT_NE(prod, envs.end());
@@ -128,7 +128,7 @@ TEST(Promotion, TheArtifactIsWhatThePodsRunWhereverTheyRun) {
     MemorySource source = testing::ToSource(f);
     Repository repo = LoadRepository(source, testing::TestOptions());
     EXPECT_TRUE(repo.ok());
-    Result<RenderedApp> app = RenderApp(repo.apps.at(0).model, {});
+    Result<RenderedApp> app = RenderApp(repo.apps.at(0).model(), {});
     EXPECT_TRUE(app.ok());
     return app.ok() ? app->environments : std::vector<RenderedEnvironment>{};
   };

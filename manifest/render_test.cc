@@ -50,7 +50,7 @@ std::string RenderAll(const FileSource& source, const RenderOptions& options = {
   EXPECT_TRUE(repo.ok());
   std::vector<Object> objects;
   for (const AppResult& app : repo.apps) {
-    Result<RenderedApp> rendered = RenderApp(app.model, options);
+    Result<RenderedApp> rendered = RenderApp(app.model(), options);
     EXPECT_TRUE(rendered.ok()) << rendered.status().ToString();
     if (!rendered.ok()) continue;
     std::vector<Object> all = rendered->AllObjects();
@@ -64,7 +64,7 @@ RenderedApp RenderOne(const std::map<std::string, std::string>& files,
   MemorySource source = testing::ToSource(files);
   Repository repo = LoadRepository(source, testing::TestOptions());
   EXPECT_TRUE(repo.ok());
-  Result<RenderedApp> rendered = RenderApp(repo.apps.at(0).model, options);
+  Result<RenderedApp> rendered = RenderApp(repo.apps.at(0).model(), options);
   EXPECT_TRUE(rendered.ok());
   return rendered.ok() ? std::move(rendered.value()) : RenderedApp{};
 }
@@ -96,9 +96,9 @@ TEST(Render, ExamplesAreValidWithoutWarnings) {
   EXPECT_TRUE(repo.AllDiagnostics().empty());
   ASSERT_EQ(repo.apps.size(), 2u);
   for (const AppResult& app : repo.apps) {
-    ASSERT_EQ(app.model.environments.size(), 2u);
-    EXPECT_EQ(app.model.environments[0].name.value, "prod");
-    EXPECT_EQ(app.model.environments[1].name.value, "test");
+    ASSERT_EQ(app.model().environments.size(), 2u);
+    EXPECT_EQ(app.model().environments[0].name.value, "prod");
+    EXPECT_EQ(app.model().environments[1].name.value, "test");
   }
 }
 
@@ -115,7 +115,7 @@ TEST(Render, IdenticalBytesTwiceAndFromAnyListingOrder) {
 TEST(Render, ObjectsOfTheExample) {
   std::unique_ptr<FileSource> source = NewDirectorySource(kExamples);
   Repository repo = LoadRepository(*source, testing::TestOptions());
-  Result<RenderedApp> web = RenderApp(repo.FindApp("shop-web")->model);
+  Result<RenderedApp> web = RenderApp(repo.FindApp("shop-web")->model());
   ASSERT_TRUE(web.ok());
   ASSERT_EQ(web->clusters.size(), 2u);
   EXPECT_EQ(web->clusters[0].cluster, "prod");
@@ -139,7 +139,7 @@ TEST(Render, ObjectsOfTheExample) {
                       "Ingress/shop-web/prod",
                   }));
 
-  Result<RenderedApp> orders = RenderApp(repo.FindApp("orders")->model);
+  Result<RenderedApp> orders = RenderApp(repo.FindApp("orders")->model());
   ASSERT_TRUE(orders.ok());
   std::vector<std::string> shared;
   for (const Object& o : orders->clusters[0].objects) shared.push_back(o.Key());
@@ -303,7 +303,7 @@ TEST(Render, YamlOutputReadsBackAsTheSameObjects) {
   Repository repo = LoadRepository(*source, testing::TestOptions());
   std::vector<Object> objects;
   for (const AppResult& app : repo.apps) {
-    std::vector<Object> all = RenderApp(app.model, {"c0ffee"})->AllObjects();
+    std::vector<Object> all = RenderApp(app.model(), {"c0ffee"})->AllObjects();
     objects.insert(objects.end(), all.begin(), all.end());
   }
   // Tricky strings: YAML keywords, numbers, leading dashes, multi-line text.

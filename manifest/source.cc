@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "manifest/json.h"
 #include "manifest/manifest.h"
 
 namespace pagoda::manifest {
@@ -12,6 +13,19 @@ Result<std::vector<std::string>> FileSource::ListFiles(std::string_view dir) con
   paths.reserve(listing->files.size());
   for (FileInfo& f : listing->files) paths.push_back(std::move(f.path));
   return paths;
+}
+
+std::string FileSource::TreeId(std::string_view) const { return ""; }
+
+std::string MemorySource::TreeId(std::string_view dir) const {
+  const std::string prefix = dir.empty() ? "" : std::string(dir) + "/";
+  std::string all;
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix);
+       ++it) {
+    all += std::to_string(it->first.size()) + ":" + it->first + std::to_string(it->second.size()) +
+           ":" + it->second;
+  }
+  return all.empty() ? "" : Sha256Hex(all, 40);
 }
 
 Result<Listing> MemorySource::List(std::string_view dir, const ListLimits& limits) const {

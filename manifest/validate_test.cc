@@ -288,7 +288,8 @@ TEST(Validate, BatchTimeoutIsDerivedFromTheHealthCheck) {
   MemorySource source = testing::ToSource(files);
   Repository repo = LoadRepository(source, testing::TestOptions());
   ASSERT_TRUE(repo.ok()) << Dump(repo.AllDiagnostics());
-  EXPECT_EQ(repo.apps[0].model.environments[0].release.batch_timeout_ms, 10000 + 5000 * 4 + 120000);
+  EXPECT_EQ(repo.apps[0].model().environments[0].release.batch_timeout_ms,
+            10000 + 5000 * 4 + 120000);
 }
 
 }  // namespace

@@ -163,6 +163,29 @@ TEST_F(GitSourceTest, AnUnchangedAppKeepsItsTreeId) {
   EXPECT_EQ(source->TreeId("abc", "apps").status().code(), Status::Code::kInvalidArgument);
 }
 
+// The files of a commit tell each folder's tree id, and a repository read
+// through them with a LoadCache reads again only the app that changed.
+TEST_F(GitSourceTest, ACommitsFilesTellTreeIdsSoOnlyTheChangedAppIsRead) {
+  std::string first = Commit(kTwoApps, "first");
+  std::string second = Commit({{"apps/orders/app.yaml", "kind: App\n# changed\n"}}, "orders");
+  auto source = Open(Options());
+  ASSERT_TRUE(source->Fetch().ok());
+  auto files = source->Files(first);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ((*files)->TreeId("apps/shop"), Git("rev-parse " + first + ":apps/shop"));
+  EXPECT_EQ((*files)->TreeId(""), Git("rev-parse " + first + "^{tree}"));
+  EXPECT_EQ((*files)->TreeId("apps/none"), "");
+  EXPECT_EQ((*files)->TreeId("apps/shop/app.yaml"), "");
+  manifest::LoadCache cache;
+  (void)manifest::LoadRepository(**files, {}, &cache);
+  EXPECT_EQ(cache.read, 2u);
+  auto next = source->Files(second);
+  ASSERT_TRUE(next.ok());
+  (void)manifest::LoadRepository(**next, {}, &cache);
+  EXPECT_EQ(cache.read, 1u);
+  EXPECT_EQ(cache.reused, 1u);
+}
+
 TEST_F(GitSourceTest, GivesCommitMetadata) {
   std::string id = Commit(kTwoApps, "shop: raise replicas to 4\n\nfor the sale\nsecond line",
                           "2024-05-01T12:00:00+02:00");

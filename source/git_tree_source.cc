@@ -47,6 +47,21 @@ class TreeSource : public manifest::FileSource {
     return listing;
   }
 
+  // The tree's own id: Git changes it whenever anything below changes.
+  std::string TreeId(std::string_view dir) const override {
+    std::lock_guard lock(repo_->mu);
+    if (dir.empty()) return OidHex(root_);
+    Tree root;
+    if (git_tree_lookup(root.out(), repo_->repo, &root_) < 0) return "";
+    TreeEntry entry;
+    const std::string path(dir);
+    if (git_tree_entry_bypath(entry.out(), root.p, path.c_str()) < 0 ||
+        git_tree_entry_type(entry.p) != GIT_OBJECT_TREE) {
+      return "";
+    }
+    return OidHex(*git_tree_entry_id(entry.p));
+  }
+
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
     std::string segments = "/" + std::string(path) + "/";
     if (path.empty() || path.front() == '/' || segments.find("/../") != std::string::npos ||

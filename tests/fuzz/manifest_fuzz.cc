@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   pagoda::manifest::Repository repo = pagoda::manifest::LoadRepository(source);
   for (const auto& app : repo.apps) {
-    if (app.valid) (void)pagoda::manifest::RenderApp(app.model);
+    if (app.valid) (void)pagoda::manifest::RenderApp(app.model());
   }
   return 0;
 }

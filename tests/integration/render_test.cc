@@ -45,7 +45,7 @@ TEST(RenderedObjects, EveryExampleObjectIsAcceptedByTheApiServer) {
   int checked = 0;
   std::set<std::string> kinds;
   for (const auto& app : loaded.apps) {
-    auto rendered = manifest::RenderApp(app.model, {.commit = "0123456789abcdef"});
+    auto rendered = manifest::RenderApp(app.model(), {.commit = "0123456789abcdef"});
     ASSERT_TRUE(rendered.ok()) << rendered.status().ToString();
     std::set<std::string> seen;
     for (const auto& object : rendered->AllObjects()) {
