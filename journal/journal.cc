@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "base/json.h"
 #include "journal/record_json.h"
 
 namespace pagoda::journal {
@@ -305,6 +306,22 @@ Result<std::string_view> UnframeLine(std::string_view line) {
 JournalReader::JournalReader(std::shared_ptr<JournalFs> fs, std::string path)
     : fs_(std::move(fs)), path_(std::move(path)) {}
 
+namespace {
+
+// `"key":"value"` as a record's line spells it: a line without it is not
+// that app's (or environment's), and is passed over unparsed.
+std::string FieldText(std::string_view key, std::string_view value) {
+  rapidjson::StringBuffer buffer;
+  json::Writer w(buffer);
+  w.StartObject();
+  json::String(w, key, value);
+  w.EndObject();
+  std::string text = buffer.GetString();
+  return text.substr(1, text.size() - 2);
+}
+
+}  // namespace
+
 Result<std::vector<ReleaseRecord>> JournalReader::Releases(const ReleaseFilter& filter) const {
   std::vector<ReleaseRecord> out;
   Result<std::unique_ptr<JournalFile>> file = fs_->Open(path_, /*writable=*/false);
@@ -316,11 +333,17 @@ Result<std::vector<ReleaseRecord>> JournalReader::Releases(const ReleaseFilter& 
   BackwardLines lines(file->get());
   std::unordered_set<std::string> seen;
   std::map<int64_t, ReleaseRecord> found;  // matching the filter, by id number
+  const std::string app = filter.app.empty() ? "" : FieldText("app", filter.app);
+  const std::string env = filter.env.empty() ? "" : FieldText("env", filter.env);
   for (;;) {
     Result<std::optional<std::string>> json = lines.PrevRelease();
     if (!json.ok()) return json.status().WithContext(path_);
     if (!json->has_value()) break;
     const std::string& text = **json;
+    if ((!app.empty() && text.find(app) == std::string::npos) ||
+        (!env.empty() && text.find(env) == std::string::npos)) {
+      continue;  // another environment's: found stays as it is
+    }
     Result<Line> line = ParseLine(text);
     if (!line.ok()) {
       return line.status().WithContext(path_ + ": byte " + std::to_string(lines.offset()));

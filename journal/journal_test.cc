@@ -71,6 +71,28 @@ class JournalTest : public ::testing::Test {
   std::string path_;
 };
 
+// A filter by app and environment matches names exactly, however much of
+// them another name shares, and wherever else in a record they appear.
+TEST_F(JournalTest, FiltersMatchWholeNamesOnly) {
+  auto journal = Open();
+  int64_t t = 1000;
+  for (const char* app : {"shop", "shop-web", "myshop"}) {
+    for (const char* env : {"prod", "prod-eu", "test"}) {
+      ReleaseRecord r = Started(app, env, t += 10);
+      r.errors = {R"("app":"shop","env":"prod")"};
+      ASSERT_TRUE(journal->Append(&r).ok());
+    }
+  }
+  auto found = journal->reader().Releases({.app = "shop", .env = "prod", .limit = 100});
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front().app, "shop");
+  EXPECT_EQ(found->front().env, "prod");
+  EXPECT_EQ(journal->reader().Releases({.app = "shop-web", .limit = 100})->size(), 3u);
+  EXPECT_EQ(journal->reader().Releases({.env = "prod-eu", .limit = 100})->size(), 3u);
+  EXPECT_TRUE(journal->reader().Releases({.app = "shop-", .limit = 100})->empty());
+}
+
 TEST_F(JournalTest, AppendsFoldsAndQueries) {
   auto journal = Open();
   EXPECT_EQ(journal->recovery().lines, 0u);

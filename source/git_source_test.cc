@@ -176,6 +176,8 @@ TEST_F(GitSourceTest, ACommitsFilesTellTreeIdsSoOnlyTheChangedAppIsRead) {
   EXPECT_EQ((*files)->TreeId(""), Git("rev-parse " + first + "^{tree}"));
   EXPECT_EQ((*files)->TreeId("apps/none"), "");
   EXPECT_EQ((*files)->TreeId("apps/shop/app.yaml"), "");
+  EXPECT_EQ((*files)->TreeId("apps"), Git("rev-parse " + first + ":apps"));
+  EXPECT_EQ((*files)->TreeId("apps/orders"), Git("rev-parse " + first + ":apps/orders"));
   manifest::LoadCache cache;
   (void)manifest::LoadRepository(**files, {}, &cache);
   EXPECT_EQ(cache.read, 2u);

@@ -47,19 +47,34 @@ class TreeSource : public manifest::FileSource {
     return listing;
   }
 
-  // The tree's own id: Git changes it whenever anything below changes.
+  // The tree's own id: Git changes it whenever anything below changes. The
+  // parent tree is kept from one call to the next: a load asks for every
+  // folder under apps/ in turn.
   std::string TreeId(std::string_view dir) const override {
     std::lock_guard lock(repo_->mu);
     if (dir.empty()) return OidHex(root_);
-    Tree root;
-    if (git_tree_lookup(root.out(), repo_->repo, &root_) < 0) return "";
-    TreeEntry entry;
-    const std::string path(dir);
-    if (git_tree_entry_bypath(entry.out(), root.p, path.c_str()) < 0 ||
-        git_tree_entry_type(entry.p) != GIT_OBJECT_TREE) {
-      return "";
+    const size_t slash = dir.rfind('/');
+    const std::string parent(slash == std::string_view::npos ? "" : dir.substr(0, slash));
+    const std::string name(slash == std::string_view::npos ? dir : dir.substr(slash + 1));
+    if (!parent_ || parent != parent_path_) {
+      parent_.reset();
+      parent_path_ = parent;
+      Tree root;
+      if (git_tree_lookup(root.out(), repo_->repo, &root_) < 0) return "";
+      git_tree* found = nullptr;
+      TreeEntry entry;
+      if (parent.empty()) {
+        std::swap(found, root.p);
+      } else if (git_tree_entry_bypath(entry.out(), root.p, parent.c_str()) < 0 ||
+                 git_tree_entry_type(entry.p) != GIT_OBJECT_TREE ||
+                 git_tree_lookup(&found, repo_->repo, git_tree_entry_id(entry.p)) < 0) {
+        return "";
+      }
+      parent_.reset(found);
     }
-    return OidHex(*git_tree_entry_id(entry.p));
+    const git_tree_entry* entry = git_tree_entry_byname(parent_.get(), name.c_str());
+    if (entry == nullptr || git_tree_entry_type(entry) != GIT_OBJECT_TREE) return "";
+    return OidHex(*git_tree_entry_id(entry));
   }
 
   Result<std::string> ReadFile(std::string_view path, size_t max_bytes) const override {
@@ -153,6 +168,8 @@ class TreeSource : public manifest::FileSource {
   }
 
   std::shared_ptr<Repo> repo_;
+  mutable std::unique_ptr<git_tree, decltype(&git_tree_free)> parent_{nullptr, git_tree_free};
+  mutable std::string parent_path_;  // parent_'s, of the last TreeId(); under repo_->mu
   git_oid root_;
 };
 
