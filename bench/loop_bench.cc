@@ -50,11 +50,7 @@
 
 #include "base/memory.h"
 #include "bench/bench_args.h"
-#include "bench/generated_repo.h"
-#include "daemon/loop.h"
-#include "engine/clusters.h"
-#include "journal/journal.h"
-#include "source/source.h"
+#include "bench/loop_harness.h"
 
 // ---- Counting allocations -------------------------------------------------------
 
@@ -171,128 +167,10 @@ std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   return std::nullopt;
 }
 
-// Runs a program to its end; its output goes to ours (stderr).
-int RunProgram(const std::vector<std::string>& argv, const std::string& dir) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  std::fflush(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (::chdir(dir.c_str()) != 0) _exit(127);
-    dup2(STDERR_FILENO, STDOUT_FILENO);
-    execvp(cargv[0], cargv.data());
-    _exit(127);
-  }
-  int status = 0;
-  if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-// The generated repository as one commit of a Git repository at `dir`.
-Status MakeRepository(const Args& args, const std::string& dir) {
-  {
-    manifest::MemorySource source;
-    manifest::AddGeneratedApps(source, {.apps = args.environments / 2,
-                                        .prefix = "app-",
-                                        .test_replicas = args.test_replicas,
-                                        .prod_replicas = 0});
-    auto files = source.ListFiles("");
-    if (!files.ok()) return files.status();
-    for (const auto& path : *files) {
-      auto content = source.ReadFile(path, 1 << 20);
-      if (!content.ok()) return content.status();
-      std::filesystem::path file = std::filesystem::path(dir) / path;
-      std::filesystem::create_directories(file.parent_path());
-      std::ofstream(file) << *content;
-    }
-  }
-  const std::vector<std::vector<std::string>> commands = {
-      {"git", "init", "-q", "-b", "main"},
-      {"git", "add", "apps"},
-      {"git", "-c", "user.name=Bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m",
-       "generated apps"},
-  };
-  for (const auto& command : commands) {
-    if (int rc = RunProgram(command, dir); rc != 0) {
-      return Status::Internal(command[0] + " " + command[1] + " exited with " + std::to_string(rc));
-    }
-  }
-  return Status::Ok();
-}
-
-// The Git source, with the CPU time its fetches take on this thread.
-class TimedGitSource final : public daemon::GitSource {
- public:
-  explicit TimedGitSource(std::unique_ptr<daemon::GitSource> inner) : inner_(std::move(inner)) {}
-  Result<daemon::FetchResult> Fetch() override {
-    const double before = ThreadCpuMs();
-    auto out = inner_->Fetch();
-    fetch_cpu_ms_ += ThreadCpuMs() - before;
-    return out;
-  }
-  Result<std::string> Tip() const override { return inner_->Tip(); }
-  Result<std::string> ResolveCommit(std::string_view c) const override {
-    return inner_->ResolveCommit(c);
-  }
-  Result<daemon::CommitInfo> Commit(std::string_view id) const override {
-    return inner_->Commit(id);
-  }
-  Result<bool> IsAncestor(std::string_view a, std::string_view d) const override {
-    return inner_->IsAncestor(a, d);
-  }
-  Result<std::unique_ptr<manifest::FileSource>> Files(std::string_view id) const override {
-    return inner_->Files(id);
-  }
-  Result<std::string> TreeId(std::string_view id, std::string_view path) const override {
-    return inner_->TreeId(id, path);
-  }
-  double fetch_cpu_ms() const { return fetch_cpu_ms_; }
-
- private:
-  static double ThreadCpuMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-  }
-  std::unique_ptr<daemon::GitSource> inner_;
-  double fetch_cpu_ms_ = 0;
-};
-
-// The last sync-log entry the loop wrote.
-class LastEntry final : public daemon::LoopObserver {
- public:
-  void Fetched(bool) override {}
-  void Reconciled(const journal::SyncEntry& entry) override { entry_ = entry; }
-  void ReleaseEnded(const journal::ReleaseRecord&) override { ++releases_ended_; }
-  const journal::SyncEntry& entry() const { return entry_; }
-  int releases_ended() const { return releases_ended_; }
-
- private:
-  journal::SyncEntry entry_;
-  int releases_ended_ = 0;
-};
-
-double CpuMs() {
-  rusage r{};
-  getrusage(RUSAGE_SELF, &r);
-  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
-  return ms(r.ru_utime) + ms(r.ru_stime);
-}
-
 // Bytes malloc has handed out and not had back, over all arenas.
 long HeapInUseKib() {
   struct mallinfo2 m = mallinfo2();
   return static_cast<long>((m.uordblks + m.hblkhd) / 1024);
-}
-
-kube::RequestStats Sum(const std::map<std::string, kube::RequestStats>& by_server) {
-  kube::RequestStats all;
-  for (const auto& [server, s] : by_server) {
-    for (const auto& [verb, n] : s.by_verb) all.by_verb[verb] += n;
-    all.throttled += s.throttled;
-  }
-  return all;
 }
 
 struct Cycle {
@@ -332,84 +210,50 @@ std::string Summary(const std::vector<Cycle>& cycles, F value, const char* forma
 }
 
 int Run(const Args& args) {
-  const std::string repo_dir = args.scratch + "/repo";
-  const std::string state_dir = args.scratch + "/state";
-  std::filesystem::create_directories(repo_dir);
-  std::filesystem::create_directories(state_dir);
-  if (Status st = MakeRepository(args, repo_dir); !st.ok()) {
-    std::fprintf(stderr, "pagoda_loop_bench: the repository: %s\n", st.ToString().c_str());
+  bench::LoopSetup setup;
+  setup.repo_dir = args.scratch + "/repo";
+  setup.state_dir = args.scratch + "/state";
+  setup.kubeconfig = args.kubeconfig;
+  setup.context = args.context;
+  setup.client.qps = args.qps;
+  setup.client.burst = args.burst;
+  std::filesystem::create_directories(setup.repo_dir);
+  std::filesystem::create_directories(setup.state_dir);
+  const manifest::GeneratedRepoOptions generated{.apps = args.environments / 2,
+                                                 .prefix = "app-",
+                                                 .test_replicas = args.test_replicas,
+                                                 .prod_replicas = 0};
+  Status made = Status::Ok();
+  for (int i = 0; i < generated.apps && made.ok(); ++i) {
+    made = bench::WriteGeneratedApp(setup.repo_dir, generated, i);
+  }
+  if (made.ok()) made = bench::CommitAll(setup.repo_dir, "generated apps");
+  if (!made.ok()) {
+    std::fprintf(stderr, "pagoda_loop_bench: the repository: %s\n", made.ToString().c_str());
     return 1;
   }
-
-  source::GitSourceOptions git_options;
-  git_options.url = repo_dir;
-  git_options.clone_dir = state_dir + "/repo.git";
-  auto opened = source::OpenGitSource(git_options);
+  auto opened = bench::OpenLoop(setup);
   if (!opened.ok()) {
     std::fprintf(stderr, "pagoda_loop_bench: %s\n", opened.status().ToString().c_str());
     return 1;
   }
-  TimedGitSource git(std::move(*opened));
-  auto journal = journal::Journal::Open(state_dir + "/journal");
-  if (!journal.ok()) {
-    std::fprintf(stderr, "pagoda_loop_bench: %s\n", journal.status().ToString().c_str());
-    return 1;
-  }
-  engine::ClusterMapping mapping;
-  mapping.kubeconfigs = {args.kubeconfig};
-  // --all-clusters-to CONTEXT; without a context, the kubeconfig's current one.
-  mapping.all_clusters_to = args.context;
-  if (args.context.empty()) {
-    for (const char* name : {"test", "prod"}) mapping.explicit_targets[name] = args.kubeconfig;
-  }
-  kube::ClientOptions client_options;
-  client_options.qps = args.qps;
-  client_options.burst = args.burst;
-  auto clusters = daemon::NewClusterAccess(mapping, client_options);
-  LastEntry observer;
-  daemon::LoopOptions loop_options;
-  loop_options.load.known_clusters = {"test", "prod"};
-  loop_options.repo_url = repo_dir;
-  loop_options.observer = &observer;
-  daemon::Reconciler reconciler(loop_options, git, **journal, *clusters, RealClock(),
-                                state_dir + "/pins.json");
+  bench::Loop& loop = **opened;
+  daemon::Reconciler& reconciler = *loop.reconciler;
+  bench::TimedGitSource& git = *loop.git;
+  daemon::ClusterAccess* clusters = loop.clusters.get();
+  const bench::LastEntry& observer = loop.observer;
 
   // The first commit, released everywhere.
   const auto start = Steady::now();
-  const auto limit = start + std::chrono::minutes(20);
-  bool released = false;
-  int steps = 0;
-  while (Steady::now() < limit) {
-    auto next = reconciler.Step();
-    ++steps;
-    daemon::LoopStatus status = reconciler.Snapshot();
-    int ready = 0, in_flight = 0, failing = 0;
-    for (const auto& e : status.environments) {
-      in_flight += !e.release.empty();
-      failing += !e.error.empty();
-      ready += e.release.empty() && e.error.empty() && !e.commit.empty();
-    }
-    if (status.last_reconcile_ms > 0 && in_flight == 0 && ready == args.environments) {
-      released = true;
-      break;
-    }
-    if (steps % 20 == 0) {
-      std::fprintf(stderr,
-                   "first release: %d of %d environments released, %d in flight, %d failing\n",
-                   ready, args.environments, in_flight, failing);
-    }
-    auto wait = next - RealClock().Now();
-    if (wait > std::chrono::nanoseconds(0)) {
-      std::this_thread::sleep_for(
-          std::min<std::chrono::nanoseconds>(wait, std::chrono::seconds(1)));
-    }
-  }
-  if (!released) {
-    std::fprintf(stderr, "pagoda_loop_bench: the first commit was not released within 20 min\n");
+  auto released = bench::StepUntilReleased(loop, args.environments, 0, std::chrono::minutes(20),
+                                           "first release");
+  if (!released.ok()) {
+    std::fprintf(stderr, "pagoda_loop_bench: %s\n", released.status().ToString().c_str());
     return 1;
   }
+  const int steps = *released;
   const double first_s = Ms(Steady::now() - start) / 1000;
-  const kube::RequestStats first_stats = Sum(clusters->RequestStatsByServer());
+  const kube::RequestStats first_stats = bench::Sum(clusters->RequestStatsByServer());
   const long rss_after_first = static_cast<long>(Resident().now_kib);
   const long maxrss_after_first = static_cast<long>(Resident().peak_kib);
 
@@ -420,7 +264,7 @@ int Run(const Args& args) {
   reconciler.Step();
 
   std::vector<Cycle> cycles;
-  const double measured_cpu0 = CpuMs();
+  const double measured_cpu0 = bench::CpuMs();
   const auto measured_wall0 = Steady::now();
   for (int i = 0; i < args.cycles; ++i) {
     Cycle c;
@@ -429,21 +273,21 @@ int Run(const Args& args) {
     const double gap = args.gap_s >= 0 ? args.gap_s : (args.qps > 0 ? args.burst / args.qps : 0);
     std::this_thread::sleep_for(std::chrono::duration<double>(gap));
     reconciler.RequestSync();
-    const auto stats0 = Sum(clusters->RequestStatsByServer());
+    const auto stats0 = bench::Sum(clusters->RequestStatsByServer());
     const double fetch0 = git.fetch_cpu_ms();
     const uint64_t news0 = g_news, new_bytes0 = g_new_bytes, mallocs0 = g_mallocs,
                    malloc_bytes0 = g_malloc_bytes;
-    const double cpu0 = CpuMs();
+    const double cpu0 = bench::CpuMs();
     const auto wall0 = Steady::now();
     reconciler.Step();
     c.wall_ms = Ms(Steady::now() - wall0);
-    c.cpu_ms = CpuMs() - cpu0;
+    c.cpu_ms = bench::CpuMs() - cpu0;
     c.news = g_news - news0;
     c.new_bytes = g_new_bytes - new_bytes0;
     c.mallocs = g_mallocs - mallocs0;
     c.malloc_bytes = g_malloc_bytes - malloc_bytes0;
     c.fetch_cpu_ms = git.fetch_cpu_ms() - fetch0;
-    const auto stats1 = Sum(clusters->RequestStatsByServer());
+    const auto stats1 = bench::Sum(clusters->RequestStatsByServer());
     for (const auto& [verb, n] : stats1.by_verb) {
       auto before = stats0.by_verb.find(verb);
       c.by_verb[verb] = n - (before == stats0.by_verb.end() ? 0 : before->second);
@@ -469,7 +313,7 @@ int Run(const Args& args) {
   // all CPU time of the measured period but the cycles'.
   double cycles_cpu = 0;
   for (const Cycle& c : cycles) cycles_cpu += c.cpu_ms;
-  const double idle_cpu_ms = CpuMs() - measured_cpu0 - cycles_cpu;
+  const double idle_cpu_ms = bench::CpuMs() - measured_cpu0 - cycles_cpu;
   const double idle_s = Ms(Steady::now() - measured_wall0) / 1000;
 
   std::printf(
