@@ -31,6 +31,18 @@ inline void AddClusterOptions(CLI::App& app, ClusterArgs* args, bool repository 
   app.add_option("--environments", args->environments, "even")->check(CLI::Range(2, 1 << 20));
 }
 
+// Parses the command line into `app`'s options; a usage error, or an odd
+// --environments, is an exit code (CLI11's).
+inline std::optional<int> Parse(CLI::App& app, int argc, char** argv, const ClusterArgs& args) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (args.environments % 2 != 0) return app.exit(CLI::ValidationError("--environments", "even"));
+  return std::nullopt;
+}
+
 // main() of a benchmark: its arguments parsed (a usage error is an exit
 // code, CLI11's), then the run.
 template <typename Args, typename Parse, typename Run>

@@ -44,13 +44,7 @@ std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   app.add_option("--touch", args->touch, "apps each commit touches: N or N% (a list)");
   app.add_option("--rounds", args->rounds, "commits per entry of --touch")
       ->check(CLI::PositiveNumber);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  if (args->environments % 2 != 0) return app.exit(CLI::ValidationError("--environments", "even"));
-  return std::nullopt;
+  return bench::Parse(app, argc, argv, *args);
 }
 
 // The cluster access, noting when the loop first writes after Reset().
@@ -159,8 +153,6 @@ Result<Round> Commit(bench::Loop& loop, FirstWrite& watch, const std::string& re
 
 int Run(const Args& args) {
   bench::LoopSetup setup;
-  setup.repo_dir = args.scratch + "/repo";
-  setup.state_dir = args.scratch + "/state";
   setup.kubeconfig = args.kubeconfig;
   setup.context = args.context;
   FirstWrite* watch = nullptr;
@@ -169,16 +161,9 @@ int Run(const Args& args) {
     watch = wrapped.get();
     return std::unique_ptr<daemon::ClusterAccess>(std::move(wrapped));
   };
-  std::filesystem::create_directories(setup.repo_dir);
-  std::filesystem::create_directories(setup.state_dir);
   const manifest::GeneratedRepoOptions generated{
       .apps = args.environments / 2, .prefix = "app-", .test_replicas = 0, .prod_replicas = 0};
-  Status made = Status::Ok();
-  for (int i = 0; i < generated.apps && made.ok(); ++i) {
-    made = bench::WriteGeneratedApp(setup.repo_dir, generated, i);
-  }
-  if (made.ok()) made = bench::CommitAll(setup.repo_dir, "generated apps");
-  auto opened = made.ok() ? bench::OpenLoop(setup) : Result<std::unique_ptr<bench::Loop>>(made);
+  auto opened = bench::OpenGeneratedLoop(args.scratch, generated, setup);
   if (!opened.ok()) {
     std::fprintf(stderr, "pagoda_commit_bench: %s\n", opened.status().ToString().c_str());
     return 1;
@@ -207,7 +192,8 @@ int Run(const Args& args) {
     std::vector<Round> rounds;
     for (int round = 0; round < args.rounds; ++round) {
       const std::string tag = "2." + std::to_string(offset) + "." + std::to_string(round);
-      auto r = Commit(loop, *watch, setup.repo_dir, generated, offset, n, tag, args.environments);
+      auto r = Commit(loop, *watch, args.scratch + "/repo", generated, offset, n, tag,
+                      args.environments);
       if (!r.ok()) {
         std::fprintf(stderr, "pagoda_commit_bench: %s\n", r.status().ToString().c_str());
         return 1;

@@ -158,13 +158,7 @@ std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   app.add_option("--qps", args->qps);
   app.add_option("--burst", args->burst);
   app.add_option("--gap", args->gap_s, "seconds between cycles (default: burst/qps)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  if (args->environments % 2 != 0) return app.exit(CLI::ValidationError("--environments", "even"));
-  return std::nullopt;
+  return bench::Parse(app, argc, argv, *args);
 }
 
 // Bytes malloc has handed out and not had back, over all arenas.
@@ -211,28 +205,15 @@ std::string Summary(const std::vector<Cycle>& cycles, F value, const char* forma
 
 int Run(const Args& args) {
   bench::LoopSetup setup;
-  setup.repo_dir = args.scratch + "/repo";
-  setup.state_dir = args.scratch + "/state";
   setup.kubeconfig = args.kubeconfig;
   setup.context = args.context;
   setup.client.qps = args.qps;
   setup.client.burst = args.burst;
-  std::filesystem::create_directories(setup.repo_dir);
-  std::filesystem::create_directories(setup.state_dir);
   const manifest::GeneratedRepoOptions generated{.apps = args.environments / 2,
                                                  .prefix = "app-",
                                                  .test_replicas = args.test_replicas,
                                                  .prod_replicas = 0};
-  Status made = Status::Ok();
-  for (int i = 0; i < generated.apps && made.ok(); ++i) {
-    made = bench::WriteGeneratedApp(setup.repo_dir, generated, i);
-  }
-  if (made.ok()) made = bench::CommitAll(setup.repo_dir, "generated apps");
-  if (!made.ok()) {
-    std::fprintf(stderr, "pagoda_loop_bench: the repository: %s\n", made.ToString().c_str());
-    return 1;
-  }
-  auto opened = bench::OpenLoop(setup);
+  auto opened = bench::OpenGeneratedLoop(args.scratch, generated, setup);
   if (!opened.ok()) {
     std::fprintf(stderr, "pagoda_loop_bench: %s\n", opened.status().ToString().c_str());
     return 1;

@@ -218,6 +218,21 @@ inline Result<std::unique_ptr<Loop>> OpenLoop(const LoopSetup& setup) {
   return loop;
 }
 
+// The generated repository committed to a Git repository in scratch/repo,
+// and the loop over it with its state in scratch/state (setup's directories
+// are set here).
+inline Result<std::unique_ptr<Loop>> OpenGeneratedLoop(const std::string& scratch,
+                                                       const manifest::GeneratedRepoOptions& g,
+                                                       LoopSetup setup) {
+  setup.repo_dir = scratch + "/repo";
+  setup.state_dir = scratch + "/state";
+  std::filesystem::create_directories(setup.repo_dir);
+  std::filesystem::create_directories(setup.state_dir);
+  for (int i = 0; i < g.apps; ++i) PAGODA_RETURN_IF_ERROR(WriteGeneratedApp(setup.repo_dir, g, i));
+  PAGODA_RETURN_IF_ERROR(CommitAll(setup.repo_dir, "generated apps"));
+  return OpenLoop(setup);
+}
+
 // Steps the loop until all `environments` stand released, with nothing in
 // flight, and at least `releases` releases have ended since the loop began;
 // returns the steps taken, or DeadlineExceeded after `limit`.
