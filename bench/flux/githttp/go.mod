@@ -1,0 +1,3 @@
+module pagoda.dev/bench/flux/githttp
+
+go 1.25.0
