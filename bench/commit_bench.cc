@@ -169,14 +169,9 @@ int Run(const Args& args) {
     return 1;
   }
   bench::Loop& loop = **opened;
-  const auto start = Steady::now();
-  auto first = bench::StepUntilReleased(loop, args.environments, 0, std::chrono::minutes(30),
-                                        "first release");
-  if (!first.ok()) {
-    std::fprintf(stderr, "pagoda_commit_bench: %s\n", first.status().ToString().c_str());
-    return 1;
-  }
-  const double first_s = Ms(Steady::now() - start) / 1000;
+  const double first_s = bench::ReleaseFirstCommit(loop, args.environments,
+                                                   std::chrono::minutes(30), "pagoda_commit_bench");
+  if (first_s < 0) return 1;
   std::printf("%d environments (%d apps x test, prod; replicas 0): first release %.1f s\n",
               args.environments, generated.apps, first_s);
   std::printf("%7s %5s %12s %12s %12s %10s %10s %8s %6s %6s %6s\n", "touched", "round",

@@ -225,15 +225,10 @@ int Run(const Args& args) {
   const bench::LastEntry& observer = loop.observer;
 
   // The first commit, released everywhere.
-  const auto start = Steady::now();
-  auto released = bench::StepUntilReleased(loop, args.environments, 0, std::chrono::minutes(20),
-                                           "first release");
-  if (!released.ok()) {
-    std::fprintf(stderr, "pagoda_loop_bench: %s\n", released.status().ToString().c_str());
-    return 1;
-  }
-  const int steps = *released;
-  const double first_s = Ms(Steady::now() - start) / 1000;
+  int steps = 0;
+  const double first_s = bench::ReleaseFirstCommit(
+      loop, args.environments, std::chrono::minutes(20), "pagoda_loop_bench", &steps);
+  if (first_s < 0) return 1;
   const kube::RequestStats first_stats = bench::Sum(clusters->RequestStatsByServer());
   const long rss_after_first = static_cast<long>(Resident().now_kib);
   const long maxrss_after_first = static_cast<long>(Resident().peak_kib);

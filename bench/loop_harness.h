@@ -267,4 +267,18 @@ inline Result<int> StepUntilReleased(Loop& loop, int environments, int releases,
                                   std::to_string(limit.count()) + " s");
 }
 
+// Steps until the repository's first commit is released everywhere; how
+// long it took, or -1 after saying on stderr, as `program`, why not.
+inline double ReleaseFirstCommit(Loop& loop, int environments, std::chrono::minutes limit,
+                                 const char* program, int* steps = nullptr) {
+  const auto start = std::chrono::steady_clock::now();
+  auto released = StepUntilReleased(loop, environments, 0, limit, "first release");
+  if (!released.ok()) {
+    std::fprintf(stderr, "%s: %s\n", program, released.status().ToString().c_str());
+    return -1;
+  }
+  if (steps != nullptr) *steps = *released;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace pagoda::bench

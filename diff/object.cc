@@ -103,43 +103,51 @@ Result<Live> LiveFromDocument(rapidjson::Document object) {
   return live;
 }
 
-Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune) {
-  rapidjson::Document doc;
-  doc.Parse(rendered_json.data(), rendered_json.size());
-  if (doc.HasParseError() || !doc.IsObject()) {
-    return Status::InvalidArgument("rendered object is not a JSON object");
-  }
-  auto& alloc = doc.GetAllocator();
-  Value& annotations = EnsureObject(EnsureObject(doc, "metadata", alloc), "annotations", alloc);
-  SetString(annotations, kPruneAnnotation, prune ? "true" : "false", alloc);
-  annotations.RemoveMember(kAppliedAnnotation);
+namespace {
 
-  // The hash covers what pagoda sets, except the commit (which changes
-  // without anything else changing) and the hash itself.
-  Value commit;
-  if (auto it = annotations.FindMember(kCommitAnnotation); it != annotations.MemberEnd()) {
-    commit = Value(it->value, alloc);
-    annotations.RemoveMember(it);
-  }
-  std::string hash = manifest::Sha256Hex(manifest::CanonicalJson(doc), 16);
-  SetString(annotations, kAppliedAnnotation, hash, alloc);
-  if (!commit.IsNull()) annotations.AddMember(Value(kCommitAnnotation, alloc), commit, alloc);
-  return manifest::CanonicalJson(doc);
-}
-
-Result<std::string> WithCommit(std::string_view json, std::string_view commit) {
+// `json` (an object) as canonical JSON, its metadata.annotations changed by
+// `edit(doc, annotations, allocator)`; InvalidArgument naming `what` when it
+// is not an object.
+template <typename Edit>
+Result<std::string> EditAnnotations(std::string_view json, const char* what, Edit edit) {
   rapidjson::Document doc;
   doc.Parse(json.data(), json.size());
   if (doc.HasParseError() || !doc.IsObject()) {
-    return Status::InvalidArgument("the object to write is not a JSON object");
+    return Status::InvalidArgument(std::string(what) + " is not a JSON object");
   }
   auto& alloc = doc.GetAllocator();
   Value& annotations = EnsureObject(EnsureObject(doc, "metadata", alloc), "annotations", alloc);
-  annotations.RemoveMember(kCommitAnnotation);
-  annotations.AddMember(
-      Value(kCommitAnnotation, alloc),
-      Value(commit.data(), static_cast<rapidjson::SizeType>(commit.size()), alloc), alloc);
+  edit(doc, annotations, alloc);
   return manifest::CanonicalJson(doc);
+}
+
+}  // namespace
+
+Result<std::string> PrepareForApply(std::string_view rendered_json, bool prune) {
+  return EditAnnotations(
+      rendered_json, "rendered object", [&](auto& doc, Value& annotations, auto& alloc) {
+        SetString(annotations, kPruneAnnotation, prune ? "true" : "false", alloc);
+        annotations.RemoveMember(kAppliedAnnotation);
+        // The hash covers what pagoda sets, except the commit (which changes
+        // without anything else changing) and the hash itself.
+        Value commit;
+        if (auto it = annotations.FindMember(kCommitAnnotation); it != annotations.MemberEnd()) {
+          commit = Value(it->value, alloc);
+          annotations.RemoveMember(it);
+        }
+        std::string hash = manifest::Sha256Hex(manifest::CanonicalJson(doc), 16);
+        SetString(annotations, kAppliedAnnotation, hash, alloc);
+        if (!commit.IsNull()) annotations.AddMember(Value(kCommitAnnotation, alloc), commit, alloc);
+      });
+}
+
+Result<std::string> WithCommit(std::string_view json, std::string_view commit) {
+  return EditAnnotations(json, "the object to write", [&](auto&, Value& annotations, auto& alloc) {
+    annotations.RemoveMember(kCommitAnnotation);
+    annotations.AddMember(
+        Value(kCommitAnnotation, alloc),
+        Value(commit.data(), static_cast<rapidjson::SizeType>(commit.size()), alloc), alloc);
+  });
 }
 
 std::string ForDisplay(const Value& object) {

@@ -67,7 +67,7 @@ TEST(LoadCacheTest, AnUnchangedRepositoryIsReadOnce) {
 TEST(LoadCacheTest, OnlyTheChangedAppIsReadAgain) {
   Files files = ThreeApps();
   LoadCache cache;
-  (void)LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  ASSERT_TRUE(LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache).ok());
   files["apps/shop/deploy/web.yaml"] =
       Replace(files["apps/shop/deploy/web.yaml"], "1.4.2", "1.5.0");
   Repository next = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
@@ -82,7 +82,7 @@ TEST(LoadCacheTest, OnlyTheChangedAppIsReadAgain) {
 TEST(LoadCacheTest, RemovedAppsLeaveTheCacheAndNewOnesAreRead) {
   Files files = ThreeApps();
   LoadCache cache;
-  (void)LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  ASSERT_TRUE(LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache).ok());
   std::erase_if(files, [](const auto& f) { return f.first.starts_with("apps/tax/"); });
   AddApp(files, "orders");
   Repository next = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
@@ -171,8 +171,9 @@ TEST(LoadCacheTest, WithoutTreeIdsEveryAppIsRead) {
   MemorySource source = testing::ToSource(ThreeApps());
   NoTreeIds blind(source);
   LoadCache cache;
-  (void)LoadRepository(blind, testing::TestOptions(), &cache);
+  Repository first = LoadRepository(blind, testing::TestOptions(), &cache);
   Repository second = LoadRepository(blind, testing::TestOptions(), &cache);
+  EXPECT_EQ(Describe(second), Describe(first));
   EXPECT_EQ(cache.read, 3u);
   EXPECT_EQ(cache.reused, 0u);
   EXPECT_TRUE(cache.apps.empty());

@@ -179,11 +179,15 @@ TEST_F(GitSourceTest, ACommitsFilesTellTreeIdsSoOnlyTheChangedAppIsRead) {
   EXPECT_EQ((*files)->TreeId("apps"), Git("rev-parse " + first + ":apps"));
   EXPECT_EQ((*files)->TreeId("apps/orders"), Git("rev-parse " + first + ":apps/orders"));
   manifest::LoadCache cache;
-  (void)manifest::LoadRepository(**files, {}, &cache);
+  manifest::Repository before = manifest::LoadRepository(**files, {}, &cache);
+  EXPECT_EQ(before.apps.size(), 2u);
   EXPECT_EQ(cache.read, 2u);
   auto next = source->Files(second);
   ASSERT_TRUE(next.ok());
-  (void)manifest::LoadRepository(**next, {}, &cache);
+  manifest::Repository after = manifest::LoadRepository(**next, {}, &cache);
+  EXPECT_EQ(after.apps.size(), 2u);
+  // The unchanged app is the model read before, not a copy.
+  EXPECT_EQ(after.FindApp("shop")->shared_model, before.FindApp("shop")->shared_model);
   EXPECT_EQ(cache.read, 1u);
   EXPECT_EQ(cache.reused, 1u);
 }
