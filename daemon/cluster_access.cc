@@ -29,6 +29,11 @@ class RealClusterAccess final : public ClusterAccess {
     if (it == clients_.end()) return Status::Internal("no client for " + desired.server);
     return PlanServer(*it->second.live, desired, &it->second.memo);
   }
+  std::optional<uint64_t> LiveVersion(const std::string& server, const std::string& app) override {
+    auto it = clients_.find(server);
+    if (it == clients_.end()) return std::nullopt;
+    return it->second.live->Version(app);
+  }
   apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
                                const std::string& commit) override {
     auto it = clients_.find(server);

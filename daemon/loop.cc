@@ -288,6 +288,7 @@ LoopStatus Reconciler::Snapshot() const {
   status.apps_unchanged = load_cache_.reused;
   status.apps_rendered = render_cache_.rendered;
   status.apps_render_reused = render_cache_.reused;
+  status.apps_quiet = quiet_apps_;
   if (!tip_.empty()) {
     if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
   }

@@ -75,6 +75,13 @@ class ClusterAccess {
   // Carries `plan` out, `commit` recorded on every object written (apply::ExecuteOptions).
   virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
                                        const std::string& commit) = 0;
+  // A number that stays the same while what Plan() would read of `app`'s
+  // namespace on `server` stays the same (kube::LiveCache::Version); nullopt
+  // when it cannot tell, and the app is then planned on every pass.
+  virtual std::optional<uint64_t> LiveVersion(const std::string& /*server*/,
+                                              const std::string& /*app*/) {
+    return std::nullopt;
+  }
   // API requests made so far, by server, for metrics. Called between steps.
   virtual std::map<std::string, kube::RequestStats> RequestStatsByServer() const { return {}; }
   // What batched release orders read and scale on `server` (after ServerOf).
@@ -182,6 +189,9 @@ struct LoopStatus {
   // (or rendered) anew, and apps whose folder did not change, taken as they were.
   size_t apps_read = 0, apps_unchanged = 0;
   size_t apps_rendered = 0, apps_render_reused = 0;
+  // Apps the last pass did not plan: in sync at the pass before, and
+  // neither their files nor what pagoda owns of them changed since.
+  size_t apps_quiet = 0;
   std::vector<EnvironmentStatus> environments;
 };
 
@@ -322,6 +332,35 @@ class Reconciler {
   void Backoff(Env& e);
   Status CheckCapacity(const std::string& server, const diff::PlannedChange& deployment);
   ActiveOrder* FindOrder(const std::string& id);
+  // What let an app be left out of planning: the model it was planned
+  // from, the environments selected, and on each of its servers the
+  // version of what pagoda owns in its namespace (ClusterAccess::LiveVersion)
+  // and a digest of the listener claims there (ClaimDigests).
+  struct QuietMark {
+    std::shared_ptr<const manifest::AppModel> model;  // held: its address is its identity
+    bool all_envs = true;
+    std::set<std::string> envs;                    // when not all_envs
+    std::map<std::string, uint64_t> live, claims;  // by server
+  };
+  // Whether the environment needs nothing: in sync, settled, no release in
+  // flight or refused, nothing it waits for, no error.
+  bool Quiet(const Env& e) const;
+  // Whether `mark` holds for `app` now, and its environments are all quiet.
+  bool StillQuiet(const manifest::AppResult& app, const Selection& selection,
+                  const std::map<std::string, std::string>& server_of,
+                  const std::map<std::string, uint64_t>& claims, const QuietMark& mark);
+  // `selection` without the apps that were quiet at the last pass, all of
+  // whose environments still are, and whose mark is the same now: neither
+  // their files nor what pagoda owns of them changed. `planned` gets the
+  // marks, taken before planning, of the others. The environments left out
+  // count as checked in `entry`.
+  Selection LeaveOutQuiet(const manifest::Repository& repo, const Selection& selection,
+                          const std::map<std::string, std::string>& server_of,
+                          const std::map<std::string, uint64_t>& claims,
+                          std::map<std::string, QuietMark>* planned, SyncEntry* entry);
+  // After a pass: the planned apps all of whose environments ended quiet,
+  // and that rendered without problems, keep their marks for the next.
+  void MarkQuiet(const manifest::Repository& repo, std::map<std::string, QuietMark> planned);
   void ReportInvalidApps(const manifest::Repository& repo, std::vector<std::string>* errors);
   void DropStalePins(const manifest::Repository& repo, std::vector<std::string>* errors);
   void RefreshDesired(const manifest::Repository& repo, const Selection& selection,
@@ -422,6 +461,9 @@ class Reconciler {
   // The apps of the last load, by tree id: a commit reads only the apps it changed.
   manifest::LoadCache load_cache_;
   engine::RenderCache render_cache_;  // the apps of the last desired state, rendered
+  // Apps left out of planning while their marks hold, and how many the last pass left out.
+  std::map<std::string, QuietMark> quiet_;
+  size_t quiet_apps_ = 0;
   // Environments a promotion waits for: a change of theirs reconciles again.
   std::set<std::pair<std::string, std::string>> awaited_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;

@@ -15,6 +15,11 @@ namespace pagoda::daemon {
 ChangeAction RecordAction(apply::ChangeAction a);
 void RecordChanges(const apply::ChangeSet& changes, ReleaseRecord* record);
 
+// A digest of the listener claims the repository makes on each server:
+// when it changes, who keeps a listener may too.
+std::map<std::string, uint64_t> ClaimDigests(const manifest::Repository& repo,
+                                             const std::map<std::string, std::string>& server_of);
+
 struct Reconciler::Loaded {
   std::string commit;
   manifest::Repository repo;

@@ -3,6 +3,8 @@
 // that stores what is applied. What the loop does to a real cluster is
 // proven by the integration tests; these prove when and why it acts, and
 // what it records.
+#include <algorithm>
+
 #include "daemon/loop_test_fixture.h"
 
 namespace pagoda::daemon::test {
@@ -251,6 +253,69 @@ TEST_F(LoopTest, ACommitReadsOnlyTheAppsItChangesAndWritesCarryTheirCommit) {
   Step();
   EXPECT_EQ(cluster_.Replicas("shop", DeploymentName()), 3);
   EXPECT_EQ(CommitOf(cluster_, "shop"), second);
+}
+
+TEST_F(LoopTest, AnAppInSyncIsPlannedAgainOnlyWhenItsFilesOrItsObjectsChange) {
+  git_.Push(Repo("example.com/web:1", /*self_heal=*/true, "cart"), "first");
+  Step();  // releases both
+  reconciler_->RequestSync();
+  Step();  // finds both in sync
+  ASSERT_EQ(cluster_.planned.size(), 2u);
+  EXPECT_EQ(reconciler_->Snapshot().apps_quiet, 0u);
+
+  reconciler_->RequestSync();
+  Step();  // nothing changed: nothing is planned
+  EXPECT_EQ(cluster_.planned.size(), 2u);
+  EXPECT_EQ(reconciler_->Snapshot().apps_quiet, 2u);
+  auto log = journal_->reader().SyncLog(0);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->back().environments_checked, 2);
+
+  // A commit that changes cart plans cart alone.
+  auto files = Repo("example.com/web:1", /*self_heal=*/true, "cart");
+  std::string& api = files["apps/cart/deploy/api.yaml"];
+  api.replace(api.find("api:1"), 5, "api:2");
+  git_.Push(files, "api 2");
+  clock_.Advance(34s);
+  Step();
+  ASSERT_EQ(cluster_.planned.size(), 3u);
+  EXPECT_EQ(cluster_.planned.back(), std::vector<std::string>{"cart"});
+  EXPECT_EQ(CommitOf(cluster_, "cart"), git_.Last());
+
+  // Someone scales shop by hand: the change to its objects plans it, and heals it.
+  reconciler_->RequestSync();
+  Step();  // cart, written at the last pass, is found in sync
+  cluster_.Scale("shop", "prod-", 7);
+  reconciler_->RequestSync();
+  Step();
+  EXPECT_EQ(cluster_.planned.back(), std::vector<std::string>{"shop"});
+  EXPECT_EQ(cluster_.Replicas("shop", DeploymentName()), 3);
+
+  // An object of shop deleted by hand is made again.
+  reconciler_->RequestSync();
+  Step();
+  auto service = std::find_if(cluster_.objects.begin(), cluster_.objects.end(), [](const auto& o) {
+    return o.first.kind == "Service" && o.first.namespace_name == "shop";
+  });
+  ASSERT_NE(service, cluster_.objects.end());
+  const diff::ObjectKey key = service->first;
+  cluster_.objects.erase(service);
+  reconciler_->RequestSync();
+  Step();
+  EXPECT_EQ(cluster_.planned.back(), std::vector<std::string>{"shop"});
+  EXPECT_EQ(cluster_.objects.count(key), 1u);
+}
+
+TEST_F(LoopTest, AnAppThatCannotTellWhatChangedIsPlannedOnEveryPass) {
+  cluster_.versions_known = false;
+  git_.Push(Repo("example.com/web:1", /*self_heal=*/true, "cart"), "first");
+  for (int i = 0; i < 3; ++i) {
+    reconciler_->RequestSync();
+    Step();
+  }
+  ASSERT_EQ(cluster_.planned.size(), 3u);
+  EXPECT_EQ(cluster_.planned.back(), (std::vector<std::string>{"cart", "shop"}));
+  EXPECT_EQ(reconciler_->Snapshot().apps_quiet, 0u);
 }
 
 TEST_F(LoopTest, WithoutSelfHealDriftIsOnlyReported) {

@@ -179,7 +179,24 @@ class MemoryCluster final : public ClusterAccess {
   }
 
   Result<std::string> ServerOf(const std::string&) override { return std::string("memory"); }
+  // A digest of what is stored of the app, made by pagoda or not: it
+  // changes with every change there, however made.
+  bool versions_known = true;  // false: LiveVersion() cannot tell
+  std::optional<uint64_t> LiveVersion(const std::string&, const std::string& app) override {
+    if (!versions_known) return std::nullopt;
+    std::string all;
+    for (const auto* store : {&objects, &foreign}) {
+      for (const auto& [key, json] : *store) {
+        if (key.namespace_name == app || (key.kind == "Namespace" && key.name == app)) {
+          all += key.ToString() + "\n" + json + "\n";
+        }
+      }
+    }
+    return diff::HashJson(all);
+  }
+  std::vector<std::vector<std::string>> planned;  // the apps of each Plan()
   Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {
+    planned.push_back(desired.apps);
     auto plan = std::make_unique<ServerPlan>();
     for (const auto& [key, json] : objects) {
       rapidjson::Document doc;

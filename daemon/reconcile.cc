@@ -80,8 +80,11 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
 
   std::set<EnvKey> pinned;
   for (const auto& [key, pin] : pins_) pinned.insert(key);
-  const Selection selection = SelectUnpinned(repo, pinned);
-  auto server_of = ServersFor(repo, selection, errors);
+  const Selection unpinned = SelectUnpinned(repo, pinned);
+  auto server_of = ServersFor(repo, unpinned, errors);
+  std::map<std::string, QuietMark> marks;
+  const Selection selection =
+      LeaveOutQuiet(repo, unpinned, server_of, ClaimDigests(repo, server_of), &marks, entry);
   RefreshDesired(repo, selection, server_of, errors);
   for (const auto& [server, desired] : desired_) {
     auto envs = EnvironmentsOn(repo, selection, server_of, server);
@@ -110,6 +113,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
       }
     }
   }
+  MarkQuiet(repo, std::move(marks));
 }
 
 // An app whose files do not load keeps what the cluster has; its

@@ -118,6 +118,23 @@ std::shared_ptr<RenderCache::App> Rendered(const manifest::AppResult& app,
   return next->apps[app.name] = kept;
 }
 
+// `cache` after a call that rendered or reused `next`'s apps: those, and of
+// the others the ones whose models stand (apps and the cache are both by name).
+void Keep(const manifest::Repository& repo, RenderCache next, RenderCache* cache) {
+  for (auto& [name, kept] : next.apps) cache->apps.insert_or_assign(name, std::move(kept));
+  auto it = cache->apps.begin();
+  for (const manifest::AppResult& app : repo.apps) {
+    while (it != cache->apps.end() && it->first < app.name) it = cache->apps.erase(it);
+    if (it == cache->apps.end()) break;
+    if (it->first == app.name) {
+      it = it->second->model == app.shared_model ? std::next(it) : cache->apps.erase(it);
+    }
+  }
+  cache->apps.erase(it, cache->apps.end());
+  cache->reused = next.reused;
+  cache->rendered = next.rendered;
+}
+
 }  // namespace
 
 std::map<std::string, ServerDesired> DesiredState(
@@ -207,7 +224,7 @@ std::map<std::string, ServerDesired> DesiredState(
       if (to != server_of.end() && to->second == name) server.claims.push_back(claim);
     }
   }
-  if (cache != nullptr) *cache = std::move(next);
+  if (cache != nullptr) Keep(repo, std::move(next), cache);
   return servers;
 }
 

@@ -68,7 +68,8 @@ struct RenderProblem {
 // What DesiredState may keep from one call to the next: each app's rendered
 // objects as prepared for planning, by the app's model (AppResult::shared_model,
 // the same object while the app's folder is unchanged: manifest::LoadCache).
-// It holds the apps of the last call alone.
+// It holds the apps of the last call's repository, selected or not, as they
+// were last rendered.
 struct RenderCache {
   struct App;                                                     // what is kept of one app
   std::map<std::string, std::shared_ptr<App>, std::less<>> apps;  // by name

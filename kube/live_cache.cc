@@ -121,6 +121,7 @@ LiveCache::Kind& LiveCache::KindFor(const ResourceInfo& resource) {
     // only then: a watch reads `resource` while it runs.)
     slot->stale = true;
     slot->resource = resource;
+    TouchedAll();
   }
   return *slot;
 }
@@ -147,6 +148,7 @@ void LiveCache::Written(std::string_view method, std::string_view path,
         k->resource.kind == kind->value.GetString()) {
       if (!Comparable(diff::MetadataString(answer, "resourceVersion"))) {
         k->stale = true;  // cannot tell it from an older event: list again
+        TouchedAll();
         return;
       }
       Store(*k, answer, /*written=*/true);
@@ -155,9 +157,11 @@ void LiveCache::Written(std::string_view method, std::string_view path,
   }
   if (written.name.empty()) {
     k->stale = true;
+    TouchedAll();
     return;
   }
   k->dirty.insert({written.ns, written.name});
+  Touched(*k, {written.ns, written.name});
 }
 
 bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
@@ -175,7 +179,7 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
     return true;  // the watch is past this version and has no such object: deleted since
   }
   if (!internal::Owned(object) || internal::ControlledByAnother(object)) {
-    k.objects.erase(slot);
+    if (k.objects.erase(slot) > 0) Touched(k, slot);
     return true;
   }
   auto owned = std::make_shared<OwnedObject>();
@@ -187,8 +191,19 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
   live.key = std::move(*key);
   live.api_version = k.resource.ApiVersion();
   live.object = std::shared_ptr<const rapidjson::Value>(owned, &owned->doc);
+  Touched(k, slot);
   k.objects.insert_or_assign(std::move(slot), std::move(live));
   return true;
+}
+
+void LiveCache::Touched(const Kind& k, const std::pair<std::string, std::string>& slot) {
+  touched_[k.resource.kind == "Namespace" ? slot.second : slot.first] = ++changes_;
+}
+
+uint64_t LiveCache::Version(const std::string& app) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = touched_.find(app);
+  return std::max(epoch_, it != touched_.end() ? it->second : 0);
 }
 
 LiveCache::Stats LiveCache::stats() const {
@@ -218,6 +233,7 @@ Result<std::vector<diff::Live>> LiveCache::Read(
       if (!k.cached || k.stale || k.dirty.empty()) continue;
       if (k.dirty.size() > options_.max_fetches) {
         k.stale = true;
+        TouchedAll();
       } else {
         for (const auto& slot : k.dirty) fetch.push_back({&k, slot});
       }
@@ -231,9 +247,10 @@ Result<std::vector<diff::Live>> LiveCache::Read(
     if (object.ok()) {
       Store(*k, *object, /*written=*/true);
     } else if (object.status().code() == Status::Code::kNotFound) {
-      k->objects.erase(slot);
+      if (k->objects.erase(slot) > 0) Touched(*k, slot);
     } else {
       k->stale = true;
+      TouchedAll();
     }
   }
 
@@ -274,6 +291,7 @@ Result<std::vector<diff::Live>> LiveCache::Read(
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.lists;
       ++k.generation;  // whatever an older watch still says is older than this
+      TouchedAll();
       if (shared->denied) {
         k.denied_at = now;  // asked again a while after this answer
         k.denied = true;
@@ -303,13 +321,32 @@ Result<std::vector<diff::Live>> LiveCache::Read(
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (Kind* k : reading) {
-      if (!k->cached) continue;
-      for (const auto& [slot, l] : k->objects) {
-        if (in_scope.count(internal::AppOf(l.key))) out.push_back(l);
-      }
+      if (k->cached) Collect(*k, in_scope, &out);
     }
   }
   return out;
+}
+
+void LiveCache::Collect(const Kind& k, const std::set<std::string>& in_scope,
+                        std::vector<diff::Live>* out) {
+  if (in_scope.size() * 8 >= k.objects.size()) {  // most of them: one pass over all
+    for (const auto& [slot, l] : k.objects) {
+      if (in_scope.count(internal::AppOf(l.key))) out->push_back(l);
+    }
+    return;
+  }
+  // A few apps: their namespaces' ranges (objects are by namespace, name).
+  const bool namespaces = k.resource.kind == "Namespace";
+  for (const std::string& app : in_scope) {
+    if (namespaces) {
+      if (auto it = k.objects.find({"", app}); it != k.objects.end()) out->push_back(it->second);
+      continue;
+    }
+    for (auto it = k.objects.lower_bound({app, ""});
+         it != k.objects.end() && it->first.first == app; ++it) {
+      out->push_back(it->second);
+    }
+  }
 }
 
 void LiveCache::WatchLoop(Kind* k) {
@@ -357,6 +394,7 @@ void LiveCache::WatchLoop(Kind* k) {
     }
     // Events may have been missed: the next Read lists the kind again.
     k->stale = true;
+    TouchedAll();
     ++stats_.watch_failures;
     if (expired) {
       spdlog::debug("watch of {}: resourceVersion {} expired; listing again", k->resource.kind,
@@ -417,6 +455,7 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
     auto existing = k->objects.find({key->namespace_name, key->name});
     if (existing != k->objects.end() &&
         !Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
+      Touched(*k, existing->first);
       k->objects.erase(existing);
     }
   } else if (!Store(*k, o, /*written=*/false)) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -73,6 +74,15 @@ class LiveCache {
       const std::vector<std::string>& apps,
       const std::set<std::pair<std::string, std::string>>& kinds_wanted);
 
+  // A number that stays the same while what Read() would return of `app`'s
+  // namespace (and its Namespace) stays the same: it moves on every change
+  // the cache takes there, and for every app when a kind is listed again or
+  // may have missed changes (a broken watch, a write whose result it must
+  // fetch). A kind read by listing on every Read() (denied cluster-wide)
+  // moves it on every Read(). Equal numbers, from one cache, mean nothing
+  // changed in between; safe to call from any thread.
+  uint64_t Version(const std::string& app) const;
+
   struct Stats {
     int kinds_cached = 0;  // listed and followed by a watch
     int64_t lists = 0;     // kinds listed by Read(), over the cache's life
@@ -102,6 +112,12 @@ class LiveCache {
   // the event could not be taken (both mean listing again).
   bool ApplyEvent(Kind* kind, uint64_t generation, std::string_view line, bool* expired,
                   bool* broken);
+  // Version(): `app` changed, or every app may have (with mu_ held).
+  void Touched(const Kind& kind, const std::pair<std::string, std::string>& slot);
+  void TouchedAll() { epoch_ = ++changes_; }
+  // Appends what `k` holds of `in_scope` to `out` (with mu_ held).
+  static void Collect(const Kind& k, const std::set<std::string>& in_scope,
+                      std::vector<diff::Live>* out);
 
   KubeClient& client_;
   LiveCacheOptions options_;
@@ -110,6 +126,8 @@ class LiveCache {
   bool stopping_ = false;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Kind>> kinds_;  // {group, kind}
   Stats stats_;
+  uint64_t changes_ = 0, epoch_ = 0;
+  std::unordered_map<std::string, uint64_t> touched_;  // by app: the change that last touched it
 };
 
 }  // namespace pagoda::kube

@@ -177,6 +177,51 @@ TEST_F(LiveCacheTest, OthersChangesArriveByTheWatch) {
   EXPECT_GE(cache.stats().events, 3);
 }
 
+// An app's version moves with changes to its namespace and not with
+// another's; a read of one app among many answers as ReadLive does.
+TEST_F(LiveCacheTest, AnAppsVersionMovesWithItsOwnObjectsAlone) {
+  testing::ScopedNamespace other{"live-other", testing::ScopedNamespace::Labels::kPagodas};
+  for (int i = 0; i < 9; ++i) {  // more of a kind than a read of one app walks through
+    auto cm = admin->Post("/api/v1/namespaces/" + other.name() + "/configmaps",
+                          Json(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c)" +
+                               std::to_string(i) + R"(",)" + Labels(other.name(), "prod") + "}}"));
+    ASSERT_TRUE(cm.ok()) << cm.status().ToString();
+  }
+  auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
+  ASSERT_TRUE(client.ok());
+  kube::LiveCache cache(**client);
+  ASSERT_TRUE(cache.Read({ns.name(), other.name()}, kKinds).ok());
+  auto one = cache.Read({ns.name()}, kKinds);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  auto listed = kube::ReadLive(**client, {ns.name()}, kKinds);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(Versions(*one), Versions(*listed));
+  auto both = cache.Read({ns.name(), other.name()}, kKinds);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(both->size(), one->size() + 10);  // other's nine ConfigMaps and its Namespace
+
+  // At rest, the numbers hold still.
+  const uint64_t mine = cache.Version(ns.name()), theirs = cache.Version(other.name());
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
+  EXPECT_EQ(cache.Version(ns.name()), mine);
+  EXPECT_EQ(cache.Version(other.name()), theirs);
+
+  // Someone else's change to this app moves its number alone.
+  auto scaled = admin->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
+                             "application/merge-patch+json", R"({"spec":{"replicas":2}})");
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  EXPECT_TRUE(testing::WaitUntil([&] { return cache.Version(ns.name()) != mine; }, 10s));
+  EXPECT_EQ(cache.Version(other.name()), theirs);
+
+  // So does pagoda's own write, and a deletion.
+  const uint64_t scaled_version = cache.Version(ns.name());
+  auto deleted = (*client)->Delete("/api/v1/namespaces/" + ns.name() + "/configmaps/files");
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_NE(cache.Version(ns.name()), scaled_version);
+  EXPECT_EQ(cache.Version(other.name()), theirs);
+}
+
 TEST_F(LiveCacheTest, PagodasOwnWritesAreReadBackAtOnce) {
   auto client = kube::KubeClient::Connect(TestCluster::Get().Pagoda());
   ASSERT_TRUE(client.ok());

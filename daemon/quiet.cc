@@ -1,0 +1,128 @@
+// Apps a pass leaves out of planning: in sync at the last pass, and with
+// nothing since that could change what a plan of them finds.
+#include <algorithm>
+
+#include "daemon/loop_internal.h"
+
+namespace pagoda::daemon {
+namespace {
+
+// The servers the app's selected environments are on; false when one of
+// them is on none (its cluster did not resolve).
+bool ServersOfApp(const manifest::AppResult& app, const Selection& selection,
+                  const std::map<std::string, std::string>& server_of,
+                  std::set<std::string>* servers) {
+  for (const auto& env : app.model().environments) {
+    if (!selection.HasEnv(app.name, env.name.value)) continue;
+    auto it = server_of.find(env.cluster.value);
+    if (it == server_of.end()) return false;
+    servers->insert(it->second);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::map<std::string, uint64_t> ClaimDigests(const manifest::Repository& repo,
+                                             const std::map<std::string, std::string>& server_of) {
+  std::map<std::string, std::string> text;
+  for (const manifest::ListenerClaim& claim : repo.listener_claims) {
+    auto to = server_of.find(claim.cluster);
+    if (to == server_of.end()) continue;
+    text[to->second] += claim.app + "\n" + claim.env + "\n" + claim.kind + "\n" + claim.name +
+                        "\n" + claim.listener.Identity() + "\n";
+  }
+  std::map<std::string, uint64_t> out;
+  for (const auto& [server, t] : text) out[server] = diff::HashJson(t);
+  return out;
+}
+
+bool Reconciler::Quiet(const Env& e) const {
+  return !orders_.count({e.app, e.env}) && e.in_progress.empty() && e.keys_known && e.settled &&
+         !e.status.drift && e.status.error.empty() && e.failures == 0 && e.blocked_commit.empty() &&
+         e.refused.empty() && e.status.frozen_by.empty() && e.status.waiting_for.empty();
+}
+
+bool Reconciler::StillQuiet(const manifest::AppResult& app, const Selection& selection,
+                            const std::map<std::string, std::string>& server_of,
+                            const std::map<std::string, uint64_t>& claims, const QuietMark& mark) {
+  if (mark.model != app.shared_model || mark.all_envs != selection.AllEnvironments(app.name) ||
+      (!mark.all_envs && mark.envs != selection.apps.at(app.name))) {
+    return false;
+  }
+  for (const auto& env : app.model().environments) {
+    if (!selection.HasEnv(app.name, env.name.value)) continue;
+    auto server = server_of.find(env.cluster.value);
+    if (server == server_of.end() || !mark.live.count(server->second)) return false;
+    auto e = envs_.find({app.name, env.name.value});
+    if (e == envs_.end() || !Quiet(*e->second)) return false;
+  }
+  for (const auto& [server, version] : mark.live) {
+    auto digest = claims.find(server);
+    if (clusters_.LiveVersion(server, app.name) != version ||
+        (digest != claims.end() ? digest->second : 0) != mark.claims.at(server)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Selection Reconciler::LeaveOutQuiet(const manifest::Repository& repo, const Selection& selection,
+                                    const std::map<std::string, std::string>& server_of,
+                                    const std::map<std::string, uint64_t>& claims,
+                                    std::map<std::string, QuietMark>* planned, SyncEntry* entry) {
+  Selection out;
+  out.everything = false;
+  quiet_apps_ = 0;
+  for (const manifest::AppResult& app : repo.apps) {
+    auto was = quiet_.find(app.name);
+    if (!selection.HasApp(app.name) || !app.valid) {  // an invalid app is reported, not planned
+      if (was != quiet_.end()) quiet_.erase(was);
+      continue;
+    }
+    if (was != quiet_.end() && StillQuiet(app, selection, server_of, claims, was->second)) {
+      ++quiet_apps_;
+      for (const auto& env : app.model().environments) {
+        entry->environments_checked += selection.HasEnv(app.name, env.name.value);
+      }
+      continue;
+    }
+    if (was != quiet_.end()) quiet_.erase(was);
+    QuietMark mark;
+    mark.model = app.shared_model;
+    mark.all_envs = selection.AllEnvironments(app.name);
+    if (!mark.all_envs) mark.envs = selection.apps.at(app.name);
+    out.apps[app.name] = mark.envs;
+    std::set<std::string> servers;
+    bool known = ServersOfApp(app, selection, server_of, &servers);
+    for (const auto& server : servers) {
+      auto version = clusters_.LiveVersion(server, app.name);
+      known = known && version.has_value();
+      mark.live[server] = version.value_or(0);
+      auto digest = claims.find(server);
+      mark.claims[server] = digest != claims.end() ? digest->second : 0;
+    }
+    if (known) planned->emplace(app.name, std::move(mark));
+  }
+  return out;
+}
+
+void Reconciler::MarkQuiet(const manifest::Repository& repo,
+                           std::map<std::string, QuietMark> planned) {
+  std::set<std::string> problems;
+  for (const auto& p : desired_problems_) problems.insert(p.app);
+  for (auto& [name, mark] : planned) {
+    const manifest::AppResult* app = repo.FindApp(name);
+    if (app == nullptr || problems.count(name)) continue;
+    const bool quiet = std::all_of(app->model().environments.begin(),
+                                   app->model().environments.end(), [&](const auto& env) {
+                                     if (!mark.all_envs && !mark.envs.count(env.name.value))
+                                       return true;
+                                     auto e = envs_.find({name, env.name.value});
+                                     return e != envs_.end() && Quiet(*e->second);
+                                   });
+    if (quiet) quiet_[name] = std::move(mark);
+  }
+}
+
+}  // namespace pagoda::daemon
