@@ -219,6 +219,14 @@ std::string CommitOf(const MemoryCluster& cluster, const std::string& ns) {
   return "";
 }
 
+// The repository of Repo(..., "cart") with cart's image at api:2.
+std::map<std::string, std::string> CartAtApi2() {
+  auto files = Repo("example.com/web:1", /*self_heal=*/true, "cart");
+  std::string& api = files["apps/cart/deploy/api.yaml"];
+  api.replace(api.find("api:1"), 5, "api:2");
+  return files;
+}
+
 // A commit reads and renders only the apps it changes; whatever pagoda
 // writes carries the commit it writes at, rendering reused or not.
 TEST_F(LoopTest, ACommitReadsOnlyTheAppsItChangesAndWritesCarryTheirCommit) {
@@ -232,10 +240,7 @@ TEST_F(LoopTest, ACommitReadsOnlyTheAppsItChangesAndWritesCarryTheirCommit) {
   EXPECT_EQ(CommitOf(cluster_, "cart"), first);
   EXPECT_EQ(CommitOf(cluster_, "shop"), first);
 
-  auto files = Repo("example.com/web:1", /*self_heal=*/true, "cart");
-  std::string& api = files["apps/cart/deploy/api.yaml"];
-  api.replace(api.find("api:1"), 5, "api:2");
-  git_.Push(files, "api 2");
+  git_.Push(CartAtApi2(), "api 2");
   clock_.Advance(34s);
   Step();
   const std::string second = git_.Last();
@@ -272,10 +277,7 @@ TEST_F(LoopTest, AnAppInSyncIsPlannedAgainOnlyWhenItsFilesOrItsObjectsChange) {
   EXPECT_EQ(log->back().environments_checked, 2);
 
   // A commit that changes cart plans cart alone.
-  auto files = Repo("example.com/web:1", /*self_heal=*/true, "cart");
-  std::string& api = files["apps/cart/deploy/api.yaml"];
-  api.replace(api.find("api:1"), 5, "api:2");
-  git_.Push(files, "api 2");
+  git_.Push(CartAtApi2(), "api 2");
   clock_.Advance(34s);
   Step();
   ASSERT_EQ(cluster_.planned.size(), 3u);
