@@ -14,10 +14,14 @@
 // each giving that many apps (a different set each round) a new image tag:
 // each such app's two environments release a new revision. The last line,
 // "RESULT key=value ...", is for scripts.
+#include <pthread.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -47,15 +51,33 @@ std::optional<int> ParseArgs(int argc, char** argv, Args* args) {
   return bench::Parse(app, argc, argv, *args);
 }
 
-// The cluster access, noting when the loop first writes after Reset().
+// The cluster access, noting when the loop first writes after Reset(),
+// and how much CPU time the loop's thread (the one that called Reset) had
+// used then. Writes may come from several threads at once (ExecuteAll).
 class FirstWrite final : public daemon::ClusterAccess {
  public:
   explicit FirstWrite(std::unique_ptr<daemon::ClusterAccess> inner) : inner_(std::move(inner)) {}
-  void Reset() { written_ = false; }
-  bool written() const { return written_; }
-  Steady::time_point started() const { return started_; }  // the first write's
-  Steady::time_point ended() const { return ended_; }
-  double started_cpu_ms() const { return started_cpu_ms_; }  // the loop thread's CPU time then
+  void Reset() {
+    std::lock_guard lock(mu_);
+    written_ = started_any_ = false;
+    pthread_getcpuclockid(pthread_self(), &loop_cpu_);
+  }
+  bool written() const {
+    std::lock_guard lock(mu_);
+    return written_;
+  }
+  Steady::time_point started() const {  // the first write's
+    std::lock_guard lock(mu_);
+    return started_;
+  }
+  Steady::time_point ended() const {
+    std::lock_guard lock(mu_);
+    return ended_;
+  }
+  double started_cpu_ms() const {  // the loop thread's CPU time then
+    std::lock_guard lock(mu_);
+    return started_cpu_ms_;
+  }
 
   Result<std::string> ServerOf(const std::string& cluster) override {
     return inner_->ServerOf(cluster);
@@ -66,15 +88,23 @@ class FirstWrite final : public daemon::ClusterAccess {
   std::optional<uint64_t> LiveVersion(const std::string& server, const std::string& app) override {
     return inner_->LiveVersion(server, app);
   }
+  int Concurrency() const override { return inner_->Concurrency(); }
   apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
                                const std::string& commit) override {
-    const bool first = !written_;
-    if (first) {
-      started_cpu_ms_ = bench::TimedGitSource::ThreadCpuMs();
-      started_ = Steady::now();
+    bool first = false;
+    {
+      std::lock_guard lock(mu_);
+      if (!started_any_) {
+        first = started_any_ = true;
+        timespec ts{};
+        clock_gettime(loop_cpu_, &ts);
+        started_cpu_ms_ = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+        started_ = Steady::now();
+      }
     }
     auto result = inner_->Execute(server, plan, commit);
     if (first) {
+      std::lock_guard lock(mu_);
       ended_ = Steady::now();
       written_ = true;
     }
@@ -92,7 +122,9 @@ class FirstWrite final : public daemon::ClusterAccess {
 
  private:
   std::unique_ptr<daemon::ClusterAccess> inner_;
-  bool written_ = false;
+  mutable std::mutex mu_;
+  clockid_t loop_cpu_ = CLOCK_THREAD_CPUTIME_ID;
+  bool started_any_ = false, written_ = false;
   Steady::time_point started_{}, ended_{};
   double started_cpu_ms_ = 0;
 };

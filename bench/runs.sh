@@ -7,17 +7,21 @@
 runs_main() {
   local name=$1 target=$2 runs=$3
   shift 4  # NAME TARGET RUNS --
-  local root build work results run scratch
+  local build work results run scratch
+  local root
   root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  runs_root=$root
   build=${PAGODA_BUILD_DIR:-$root/build}
   cmake -S "$root" -B "$build" -G Ninja >/dev/null
   ninja -C "$build" -j2 "$target" >/dev/null
   work=$(mktemp -d "${TMPDIR:-/tmp}/pagoda-$name-bench.XXXXXX")
+  # What the EXIT trap cleans up outlives this function: globals, not locals.
+  runs_work=$work
   runs_cluster=""
   runs_cleanup() {
-    if [[ -n $runs_cluster ]]; then "$root/tests/cluster/down" "$runs_cluster" >/dev/null 2>&1 || true; fi
-    if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP" && cp -r "$work"/. "$KEEP"/; fi
-    rm -rf "$work"
+    if [[ -n $runs_cluster ]]; then "$runs_root/tests/cluster/down" "$runs_cluster" >/dev/null 2>&1 || true; fi
+    if [[ -n ${KEEP:-} ]]; then mkdir -p "$KEEP" && cp -r "$runs_work"/. "$KEEP"/; fi
+    rm -rf "$runs_work"
   }
   trap runs_cleanup EXIT
   trap 'exit 130' INT TERM

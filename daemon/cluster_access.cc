@@ -2,6 +2,10 @@
 // workloads per API server, made on first use.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "daemon/loop_internal.h"
 
 namespace pagoda::daemon {
@@ -34,6 +38,9 @@ class RealClusterAccess final : public ClusterAccess {
     if (it == clients_.end()) return std::nullopt;
     return it->second.live->Version(app);
   }
+  // As many as one client carries at once. Execute() only reads clients_,
+  // which ServerOf() alone changes, on the loop thread, between passes.
+  int Concurrency() const override { return std::max(1, options_.max_connections); }
   apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
                                const std::string& commit) override {
     auto it = clients_.find(server);
@@ -89,6 +96,34 @@ class RealClusterAccess final : public ClusterAccess {
 };
 
 }  // namespace
+
+void ForEachAtOnce(size_t n, int concurrency, const std::function<void(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < n;) fn(i);
+  };
+  const size_t threads = std::min(n, static_cast<size_t>(std::max(1, concurrency)));
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();  // the calling thread is one of them
+  for (auto& h : helpers) h.join();
+}
+
+std::vector<apply::ExecuteResult> ClusterAccess::ExecuteAll(const std::vector<ExecuteJob>& jobs) {
+  std::vector<apply::ExecuteResult> results(jobs.size());
+  std::vector<std::vector<size_t>> lanes;
+  std::map<std::string, size_t> lane_of;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto [it, added] = lane_of.emplace(jobs[i].lane, lanes.size());
+    if (added) lanes.emplace_back();
+    lanes[it->second].push_back(i);
+  }
+  ForEachAtOnce(lanes.size(), Concurrency(), [&](size_t lane) {
+    for (size_t i : lanes[lane])
+      results[i] = Execute(jobs[i].server, *jobs[i].plan, jobs[i].commit);
+  });
+  return results;
+}
 
 std::unique_ptr<ClusterAccess> NewClusterAccess(ClusterMapping mapping,
                                                 kube::ClientOptions options) {

@@ -184,6 +184,32 @@ void Reconciler::FlushUnsaved() {
   journal_error_.clear();
 }
 
+void Reconciler::QueueWrite(PendingWrite write) {
+  writes_.push_back(std::move(write));
+  if (writes_.size() >= kWriteWave) FlushWrites();
+}
+
+void Reconciler::AfterWrites(std::function<void()> then) {
+  if (writes_.empty()) {
+    then();
+    return;
+  }
+  after_writes_.push_back(std::move(then));
+}
+
+void Reconciler::FlushWrites() {
+  while (!writes_.empty() || !after_writes_.empty()) {
+    std::vector<PendingWrite> writes = std::exchange(writes_, {});
+    std::vector<std::function<void()>> after = std::exchange(after_writes_, {});
+    std::vector<ExecuteJob> jobs;
+    jobs.reserve(writes.size());
+    for (const auto& w : writes) jobs.push_back({w.server, &w.plan, w.commit, w.app});
+    std::vector<apply::ExecuteResult> results = clusters_.ExecuteAll(jobs);
+    for (size_t i = 0; i < writes.size(); ++i) writes[i].done(std::move(results[i]));
+    for (auto& then : after) then();
+  }
+}
+
 Result<std::shared_ptr<const Reconciler::Loaded>> Reconciler::Load(const std::string& commit) {
   if (loaded_ && loaded_->commit == commit) return loaded_;
   if (auto it = pinned_loads_.find(commit); it != pinned_loads_.end()) return it->second;

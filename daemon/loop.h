@@ -66,6 +66,18 @@ using source::GitSource;
 
 // The loop's side of the clusters: where a cluster name leads, and planning
 // and applying there. The real one talks to API servers; a test may fake it.
+class PrefetchedWorkloads;
+
+// One plan for ClusterAccess::ExecuteAll, and the lane it goes in.
+struct ExecuteJob {
+  std::string server;
+  const diff::Plan* plan = nullptr;
+  std::string commit;  // as Execute() takes it
+  // Plans of one lane are carried out one after another, in their order
+  // (an app's environments: one of them carries the app's Namespace).
+  std::string lane;
+};
+
 class ClusterAccess {
  public:
   virtual ~ClusterAccess() = default;
@@ -75,6 +87,13 @@ class ClusterAccess {
   // Carries `plan` out, `commit` recorded on every object written (apply::ExecuteOptions).
   virtual apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
                                        const std::string& commit) = 0;
+  // How many Execute() calls may run at once, each on a thread of its own;
+  // 1: one at a time, on the calling thread.
+  virtual int Concurrency() const { return 1; }
+  // Carries out every job as Execute() would, on up to Concurrency()
+  // threads: the jobs of one lane one after another, in order, different
+  // lanes at once. The results are in the jobs' order. Returns when all are done.
+  std::vector<apply::ExecuteResult> ExecuteAll(const std::vector<ExecuteJob>& jobs);
   // A number that stays the same while what Plan() would read of `app`'s
   // namespace on `server` stays the same (kube::LiveCache::Version); nullopt
   // when it cannot tell, and the app is then planned on every pass.
@@ -293,6 +312,7 @@ class Reconciler {
   };
   // A batched release order in flight, and the record it keeps up to date.
   struct ActiveOrder {
+    std::shared_ptr<PrefetchedWorkloads> workloads;  // what `order` reads through
     std::unique_ptr<rollout::ReleaseOrder> order;
     ReleaseRecord record;
     std::string server;
@@ -312,12 +332,38 @@ class Reconciler {
     std::string revision;  // what it releases, for the webhooks
   };
   // Starts a batched order for `request` (a new or kept revision replacing
-  // the running one). Returns the release id, or "" with `errors` filled.
+  // the running one): recorded now, its first changes queued (QueueWrite).
+  // Returns the release id, or "" with `errors` filled.
   std::string StartOrder(const ReleaseRequest& request, ReleaseRecord record, diff::Plan now_plan,
                          diff::Plan finish, const std::string& target,
                          std::vector<std::string>* errors);
+  // The order of `request` once its first changes are carried out: in
+  // flight, or failed.
+  void OrderStarted(const ReleaseRequest& request, ReleaseRecord record, diff::Plan finish,
+                    const std::string& target, apply::ExecuteResult result,
+                    std::vector<std::string>* errors);
+  // A write a pass decided on: carried out with the others queued, then
+  // `done` gets its result, on the loop thread.
+  struct PendingWrite {
+    std::string server, app, commit;
+    diff::Plan plan;
+    std::function<void(apply::ExecuteResult)> done;
+  };
+  // Queues a write; the queue is carried out when it is full and by
+  // FlushWrites().
+  void QueueWrite(PendingWrite write);
+  // Runs `then` once the writes queued so far are done: now when none are.
+  void AfterWrites(std::function<void()> then);
+  // Carries out the queued writes (ClusterAccess::ExecuteAll: each app's in
+  // order, different apps' at once), then their `done`, then what waited
+  // for them. Every pass and every release outside one ends with it.
+  void FlushWrites();
   // Advances the orders whose time has come; returns when one is next due.
+  // What each order due would read first is read for all of them at once.
   Clock::TimePoint AdvanceOrders(Clock::TimePoint now);
+  // Reads at once (ClusterAccess::Concurrency) what each order due would
+  // read first when it steps.
+  void PrefetchDue();
   void StepOrder(ActiveOrder& a);
   // An order at its gate: asks what is due, and passes or fails the gate
   // once every check is in. Returns whether the record changed.
@@ -415,9 +461,12 @@ class Reconciler {
   // environment blocked at this commit.
   std::string RefuseRelease(const ReleaseRequest& request, ReleaseRecord record, const Status& why,
                             std::vector<std::string>* errors);
-  // The changes applied in one go, recorded before and after.
+  // The changes applied in one go, recorded before (now) and after (once
+  // the write queued is carried out: AtOnceDone).
   std::string ReleaseAtOnce(const ReleaseRequest& request, ReleaseRecord record,
                             const ReleaseShape& shape, std::vector<std::string>* errors);
+  void AtOnceDone(ReleaseRecord record, const std::string& revision, apply::ExecuteResult result,
+                  std::vector<std::string>* errors);
   // Records, once per commit and reasons, that nothing of `app`/`env` was
   // written, and why; the status says so every cycle.
   void RecordRefusal(const manifest::Environment& model, const std::string& app,
@@ -469,6 +518,10 @@ class Reconciler {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;
   std::map<std::pair<std::string, std::string>, ActiveOrder> orders_;
+  // Writes queued and not carried out yet, and what waits for them.
+  static constexpr size_t kWriteWave = 32;
+  std::vector<PendingWrite> writes_;
+  std::vector<std::function<void()>> after_writes_;
   // The rendered desired state of the last cycle, and what it was rendered for.
   std::string desired_key_;
   std::map<std::string, ServerDesired> desired_;

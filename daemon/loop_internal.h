@@ -3,6 +3,8 @@
 
 #include <rapidjson/document.h>
 
+#include <functional>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -19,6 +21,43 @@ void RecordChanges(const apply::ChangeSet& changes, ReleaseRecord* record);
 // when it changes, who keeps a listener may too.
 std::map<std::string, uint64_t> ClaimDigests(const manifest::Repository& repo,
                                              const std::map<std::string, std::string>& server_of);
+
+// Calls fn(0) ... fn(n - 1), on up to `concurrency` threads (the calling
+// one among them); returns when all have returned.
+void ForEachAtOnce(size_t n, int concurrency, const std::function<void(size_t)>& fn);
+
+// What an order's release reads and scales: its workloads on its server,
+// with a read made for it just before it steps (Reconciler::AdvanceOrders
+// reads for every order due at once) answered once in place of its next Read.
+class PrefetchedWorkloads final : public rollout::Workloads {
+ public:
+  explicit PrefetchedWorkloads(rollout::Workloads& inner) : inner_(inner) {}
+  // Reads now what the next Read of `ns`/`env` would; safe to call from any
+  // thread when the inner workloads are.
+  void Prefetch(const std::string& ns, const std::string& env) {
+    prefetched_.emplace(inner_.Read(ns, env));
+  }
+  void Forget() { prefetched_.reset(); }
+  Result<std::map<std::string, rollout::RevisionState>> Read(const std::string& ns,
+                                                             const std::string& env) override {
+    if (prefetched_) {
+      auto out = std::move(*prefetched_);
+      prefetched_.reset();
+      return out;
+    }
+    return inner_.Read(ns, env);
+  }
+  Status Scale(const std::string& ns, const std::string& deployment, int64_t replicas) override {
+    return inner_.Scale(ns, deployment, replicas);
+  }
+  std::string LastEvent(const std::string& ns, const std::vector<std::string>& pods) override {
+    return inner_.LastEvent(ns, pods);
+  }
+
+ private:
+  rollout::Workloads& inner_;
+  std::optional<Result<std::map<std::string, rollout::RevisionState>>> prefetched_;
+};
 
 struct Reconciler::Loaded {
   std::string commit;

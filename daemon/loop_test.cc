@@ -419,5 +419,74 @@ TEST_F(LoopTest, AReleaseLeftInProgressIsFinishedUnderItsIdAfterARestart) {
   EXPECT_FALSE(DeploymentName().empty());
 }
 
+// `apps` apps app-0, app-1, ..., each with a test and a prod environment on one cluster.
+std::map<std::string, std::string> ManyApps(int apps) {
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < apps; ++i) {
+    const std::string app = "app-" + std::to_string(i), dir = "apps/" + app;
+    files[dir + "/app.yaml"] =
+        "apiVersion: pagoda.dev/v1\nkind: App\nmetadata: {name: " + app + "}\nspec: {}\n";
+    files[dir + "/deploy/web.yaml"] =
+        "apiVersion: pagoda.dev/v1\nkind: DeployConfig\nmetadata: {name: web}\nspec:\n  image: "
+        "example.com/web:1\n  cpu: 100m\n  memory: 64Mi\n  ports: [{name: http, port: 8080}]\n";
+    for (const char* env : {"test", "prod"}) {
+      files[dir + "/envs/" + env + ".yaml"] =
+          "apiVersion: pagoda.dev/v1\nkind: Environment\nmetadata: {name: " + std::string(env) +
+          "}\nspec:\n  cluster: prod\n  deployConfig: web\n  replicas: 1\n"
+          "  traffic: [{name: http, protocol: http, port: 80, targetPort: 8080}]\n";
+    }
+  }
+  return files;
+}
+
+TEST_F(LoopTest, EnvironmentsOfDifferentAppsAreWrittenAtOnceEachAppsInOrder) {
+  cluster_.concurrency = 4;
+  cluster_.fail_in = {"app-7"};            // one app the cluster refuses
+  git_.Push(ManyApps(30), "thirty apps");  // 60 environments: more than one wave of writes
+  Step();
+  auto log = journal_->reader().SyncLog(0);
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].environments_checked, 60);
+  EXPECT_EQ((*log)[0].releases.size(), 60u);  // each started release, the failed ones too
+  int succeeded = 0;
+  for (const auto& r : Releases()) {
+    if (r.app == "app-7") {
+      EXPECT_EQ(r.outcome, Outcome::kFailed) << r.env;
+      ASSERT_FALSE(r.errors.empty());
+      EXPECT_NE(r.errors.back().find("namespace app-7 refuses writes"), std::string::npos);
+    } else {
+      EXPECT_EQ(r.outcome, Outcome::kSucceeded) << r.app << "/" << r.env;
+      ++succeeded;
+    }
+  }
+  EXPECT_EQ(succeeded, 58);
+  // Each app's Namespace went first: its environments are one lane.
+  for (int i = 0; i < 30; ++i) {
+    const std::string app = "app-" + std::to_string(i);
+    if (app == "app-7") continue;
+    const int ns = cluster_.created.at({"", "Namespace", "", app});
+    for (const auto& [key, order] : cluster_.created) {
+      if (key.namespace_name == app) {
+        EXPECT_LT(ns, order) << key.ToString();
+      }
+    }
+  }
+  for (const auto& e : reconciler_->Snapshot().environments) {
+    EXPECT_EQ(e.error.empty(), e.app != "app-7") << e.app << "/" << e.env << ": " << e.error;
+  }
+  // The others are in sync: the next pass writes only the refused app again, once it is due.
+  cluster_.fail_in.clear();
+  const int executes = cluster_.executes;
+  clock_.Advance(std::chrono::minutes(10));
+  reconciler_->RequestSync();
+  Step();
+  EXPECT_EQ(cluster_.executes - executes,
+            2 + 2);  // its two environments: config, then the order's end
+  for (const auto& e : reconciler_->Snapshot().environments) {
+    EXPECT_TRUE(e.error.empty()) << e.app << "/" << e.env << ": " << e.error;
+  }
+}
+
 }  // namespace
 }  // namespace pagoda::daemon::test

@@ -129,6 +129,8 @@ class MemoryCluster final : public ClusterAccess {
   // The order objects were created in, as creationTimestamp orders them.
   std::map<diff::ObjectKey, int> created;
   bool fail_execute = false;
+  std::mutex execute_mu;          // Execute() and the pods' Read() and Scale() take turns
+  std::set<std::string> fail_in;  // namespaces whose plans fail before any write
   std::vector<manifest::NodeAllocatable> nodes = {{7500, 15LL << 30}};
 
   class Pods final : public rollout::Workloads {
@@ -136,6 +138,7 @@ class MemoryCluster final : public ClusterAccess {
     explicit Pods(MemoryCluster& c) : c_(c) {}
     Result<std::map<std::string, rollout::RevisionState>> Read(const std::string& ns,
                                                                const std::string& env) override {
+      std::lock_guard lock(c_.execute_mu);
       std::map<std::string, rollout::RevisionState> out;
       for (const auto& [key, json] : c_.objects) {
         if (key.kind != "Deployment" || key.namespace_name != ns) continue;
@@ -157,6 +160,7 @@ class MemoryCluster final : public ClusterAccess {
       return out;
     }
     Status Scale(const std::string& ns, const std::string& deployment, int64_t replicas) override {
+      std::lock_guard lock(c_.execute_mu);
       ++c_.scales;
       auto& json = c_.objects.at({"apps", "Deployment", ns, deployment});
       rapidjson::Document d;
@@ -218,13 +222,25 @@ class MemoryCluster final : public ClusterAccess {
     diff::HoldConflicts(&plan->plan);
     return plan;
   }
+  // How many Execute() calls ExecuteAll() may make at once, from threads
+  // of its own; they take turns at the store.
+  int concurrency = 1;
+  int Concurrency() const override { return concurrency; }
   apply::ExecuteResult Execute(const std::string&, const diff::Plan& plan,
                                const std::string& commit) override {
+    std::lock_guard lock(execute_mu);
     ++executes;
     apply::ExecuteResult result;
     if (fail_execute) {
       result.status = Status::Unavailable("the API server is down");
       return result;
+    }
+    for (const auto& c : plan.changes) {
+      if (fail_in.count(c.key.namespace_name)) {
+        result.status =
+            Status::Unavailable("namespace " + c.key.namespace_name + " refuses writes");
+        return result;
+      }
     }
     for (const auto& c : plan.changes) {
       switch (c.action) {

@@ -83,7 +83,22 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
   e.in_progress = record.id;
   // Config first, at once: Services, files, Ingress, plain manifests, and the
   // new revision's Deployment at the replicas it has now.
-  apply::ExecuteResult result = clusters_.Execute(req.server, now_plan, req.commit);
+  const std::string id = record.id;
+  ReleaseRequest later = req;
+  later.group.clear();  // gone by the time the write is done
+  QueueWrite({req.server, req.app, req.commit, std::move(now_plan),
+              [this, later = std::move(later), record = std::move(record),
+               finish = std::move(finish), target, errors](apply::ExecuteResult result) mutable {
+                OrderStarted(later, std::move(record), std::move(finish), target, std::move(result),
+                             errors);
+              }});
+  return id;
+}
+
+void Reconciler::OrderStarted(const ReleaseRequest& req, ReleaseRecord record, diff::Plan finish,
+                              const std::string& target, apply::ExecuteResult result,
+                              std::vector<std::string>* errors) {
+  Env& e = EnvFor(req.app, req.env);
   RecordChanges(result.changes, &record);
   if (!result.status.ok()) {
     record.outcome = Outcome::kFailed;
@@ -93,11 +108,12 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
     e.status.error = result.status.ToString();
     errors->push_back(req.app + "/" + req.env + ": " + result.status.ToString());
     Backoff(e);
-    return e.in_progress.empty() ? "" : e.in_progress;
+    return;
   }
   ActiveOrder& a = orders_[{req.app, req.env}];
-  a.order = std::make_unique<rollout::ReleaseOrder>(
-      clusters_.Workloads(req.server), clock_, req.app, req.env, target, PolicyFor(req, record));
+  a.workloads = std::make_shared<PrefetchedWorkloads>(clusters_.Workloads(req.server));
+  a.order = std::make_unique<rollout::ReleaseOrder>(*a.workloads, clock_, req.app, req.env, target,
+                                                    PolicyFor(req, record));
   a.order->SetRecordedBatches(static_cast<int>(record.batches.size()));
   TakeDecisionsAgain(record, *a.order);
   a.revision = target;
@@ -119,7 +135,6 @@ std::string Reconciler::StartOrder(const ReleaseRequest& req, ReleaseRecord reco
                a.record.hold == journal::Hold::kNone
                    ? ""
                    : std::string(", held (") + std::string(Name(a.record.hold)) + ")");
-  return a.record.id;
 }
 
 rollout::OrderPolicy Reconciler::PolicyFor(const ReleaseRequest& req,
@@ -193,6 +208,7 @@ void Reconciler::EndRecord(ReleaseRecord record) {
 
 Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
   Clock::TimePoint next = now + std::chrono::hours(1);
+  PrefetchDue();
   for (auto it = orders_.begin(); it != orders_.end();) {
     if (options_.hooks != nullptr) {
       if (options_.hooks->Stopping()) break;
@@ -224,7 +240,23 @@ Clock::TimePoint Reconciler::AdvanceOrders(Clock::TimePoint now) {
     }
     it = orders_.erase(it);
   }
+  for (auto& [key, a] : orders_) a.workloads->Forget();  // those not stepped: read again
   return next;
+}
+
+void Reconciler::PrefetchDue() {
+  std::vector<ActiveOrder*> due;
+  for (auto& [key, a] : orders_) {
+    const auto phase = a.order->phase();
+    if (a.next <= clock_.Now() && !a.unsaved && !rollout::Finished(phase) &&
+        phase != rollout::OrderPhase::kHeld && phase != rollout::OrderPhase::kFailed) {
+      due.push_back(&a);
+    }
+  }
+  if (due.size() < 2) return;  // nothing to gain
+  ForEachAtOnce(due.size(), clusters_.Concurrency(), [&](size_t i) {
+    due[i]->workloads->Prefetch(due[i]->record.app, due[i]->record.env);
+  });
 }
 
 // Steps one order while it has something to do now, and journals what
@@ -238,6 +270,7 @@ void Reconciler::StepOrder(ActiveOrder& a) {
       break;
     }
   }
+  a.workloads->Forget();  // a read it did not take is not kept for later
   bool changed = false;
   for (const auto& b : a.order->TakeBatches()) {
     a.record.batches.push_back(

@@ -106,12 +106,16 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
         // Between environments: a SIGTERM ends the pass here, and quick
         // requests (a pause, an abort) are answered without waiting for it.
         if (options_.hooks != nullptr) {
-          if (options_.hooks->Stopping()) return;
+          if (options_.hooks->Stopping()) {
+            FlushWrites();  // what was recorded as started goes out
+            return;
+          }
           options_.hooks->Between();
         }
         ReconcileEnvironment(now, server, **planned, grouped, app, *model, entry, errors);
       }
     }
+    FlushWrites();  // before `planned`, which the writes point into, goes
   }
   MarkQuiet(repo, std::move(marks));
 }
@@ -282,10 +286,12 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
                         st.ToString());
     }
   }
-  if (e.failures == 0) {
-    e.applied_keys = changes.desired_keys;
-    e.keys_known = true;
-  }
+  AfterWrites([&e, keys = changes.desired_keys] {
+    if (e.failures == 0) {
+      e.applied_keys = keys;
+      e.keys_known = true;
+    }
+  });
 }
 
 // One release order per environment: a newer commit waits behind the one in

@@ -149,32 +149,41 @@ std::string Reconciler::ReleaseAtOnce(const ReleaseRequest& req, ReleaseRecord r
                req.app, req.env, shape.to_revision, req.commit.substr(0, 12), Name(record.kind),
                shape.todo.changes.size());
 
-  apply::ExecuteResult result = clusters_.Execute(req.server, shape.todo, req.commit);
+  const std::string id = record.id;
+  QueueWrite({req.server, req.app, req.commit, shape.todo,
+              [this, record = std::move(record), revision = shape.to_revision,
+               errors](apply::ExecuteResult result) mutable {
+                AtOnceDone(std::move(record), revision, std::move(result), errors);
+              }});
+  return id;
+}
+
+void Reconciler::AtOnceDone(ReleaseRecord record, const std::string& revision,
+                            apply::ExecuteResult result, std::vector<std::string>* errors) {
+  Env& e = EnvFor(record.app, record.env);
   record.changes.clear();
   RecordChanges(result.changes, &record);
   record.end = clock_.UnixMillis();
   if (result.status.ok()) {
     record.outcome = Outcome::kSucceeded;
     e.failures = 0;
-    e.status.commit = req.commit;
-    e.status.revision = shape.to_revision;
+    e.status.commit = record.to.id;
+    e.status.revision = revision;
     e.status.drift = false;
   } else {
     record.outcome = Outcome::kFailed;
     record.errors.push_back(result.status.ToString());
-    errors->push_back(req.app + "/" + req.env + ": " + result.status.ToString());
+    errors->push_back(record.app + "/" + record.env + ": " + result.status.ToString());
     e.status.error = result.status.ToString();
     Backoff(e);
   }
-  const std::string id = record.id;
   auto log = result.status.ok() ? spdlog::level::info : spdlog::level::warn;
-  spdlog::log(log, "release={} app={} env={} revision={} commit={} {}: {}", record.id, req.app,
-              req.env, shape.to_revision, req.commit.substr(0, 12), Name(record.outcome),
+  spdlog::log(log, "release={} app={} env={} revision={} commit={} {}: {}", record.id, record.app,
+              record.env, revision, record.to.id.substr(0, 12), Name(record.outcome),
               result.status.ok() ? result.changes.Summary() : result.status.ToString());
   // Still in progress in the journal until this is written: a later step
   // writes it, or the next process finishes it.
   EndRecord(std::move(record));
-  return id;
 }
 
 Result<std::string> Reconciler::Rollback(const std::string& app, const std::string& env,
@@ -261,6 +270,7 @@ Result<std::string> Reconciler::ReleaseAt(const std::string& app, const std::str
       server, app,  env,  model->cluster.value, group, true, Trigger::kManualRollback,
       commit, true, model};
   std::string id = Release(request, errors);
+  FlushWrites();  // before `planned`, which the writes point into, goes
   if (id.empty())
     return Status::IOError(errors->empty() ? "the release was not recorded" : errors->front());
   return id;
