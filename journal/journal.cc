@@ -70,11 +70,13 @@ struct LineHead {
   std::string type;  // "release", "sync", or a newer kind to skip
   int64_t update = 0;
   std::string id;
+  std::string app, env;  // of a release: "" when the line does not put them right after its id
 };
 
-// Reads only the envelope's head ("type", "update", "record.id"), which the
-// writer puts first, and stops there: verifying a large journal at open
-// costs a checksum and a few dozen bytes of parsing per line.
+// Reads only the envelope's head ("type", "update", "record.id", then the
+// record's "app" and "env"), which the writer puts first, and stops there:
+// verifying a large journal at open costs a checksum and a few dozen bytes
+// of parsing per line.
 class HeadHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, HeadHandler> {
  public:
   explicit HeadHandler(LineHead* head) : head_(head) {}
@@ -92,8 +94,16 @@ class HeadHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, HeadH
       head_->type.assign(s, n);
       return head_->type == "release";  // nothing more to learn from other kinds
     }
-    if (depth_ == 2 && key_ == "id") {
+    if (depth_ == 2 && key_ == "id" && head_->id.empty()) {
       head_->id.assign(s, n);
+      return true;
+    }
+    if (depth_ == 2 && key_ == "app" && !head_->id.empty() && head_->app.empty()) {
+      head_->app.assign(s, n);
+      return true;
+    }
+    if (depth_ == 2 && key_ == "env" && !head_->app.empty()) {
+      head_->env.assign(s, n);
       return false;  // done
     }
     return Stop();
@@ -303,8 +313,34 @@ Result<std::string_view> UnframeLine(std::string_view line) {
 
 // ---- JournalReader ----
 
-JournalReader::JournalReader(std::shared_ptr<JournalFs> fs, std::string path)
-    : fs_(std::move(fs)), path_(std::move(path)) {}
+void ReleaseIndex::Note(const std::string& app, const std::string& env, int64_t number, Spot spot) {
+  std::lock_guard lock(mu_);
+  by_env_[{app, env}][number] = spot;
+}
+
+void ReleaseIndex::GiveUp() {
+  std::lock_guard lock(mu_);
+  complete_ = false;
+  by_env_.clear();
+}
+
+std::optional<std::vector<ReleaseIndex::Spot>> ReleaseIndex::Newest(const std::string& app,
+                                                                    const std::string& env,
+                                                                    size_t limit) const {
+  std::lock_guard lock(mu_);
+  if (!complete_) return std::nullopt;
+  std::vector<Spot> out;
+  auto it = by_env_.find({app, env});
+  if (it == by_env_.end()) return out;
+  for (auto r = it->second.rbegin(); r != it->second.rend() && out.size() < limit; ++r) {
+    out.push_back(r->second);
+  }
+  return out;
+}
+
+JournalReader::JournalReader(std::shared_ptr<JournalFs> fs, std::string path,
+                             std::shared_ptr<const ReleaseIndex> index)
+    : fs_(std::move(fs)), path_(std::move(path)), index_(std::move(index)) {}
 
 namespace {
 
@@ -322,7 +358,38 @@ std::string FieldText(std::string_view key, std::string_view value) {
 
 }  // namespace
 
+std::optional<Result<std::vector<ReleaseRecord>>> JournalReader::IndexedReleases(
+    const ReleaseFilter& filter) const {
+  if (index_ == nullptr || filter.app.empty() || filter.env.empty()) return std::nullopt;
+  std::optional<std::vector<ReleaseIndex::Spot>> spots =
+      index_->Newest(filter.app, filter.env, filter.limit);
+  if (!spots) return std::nullopt;
+  std::vector<ReleaseRecord> out;
+  if (spots->empty()) return out;
+  Result<std::unique_ptr<JournalFile>> file = fs_->Open(path_, /*writable=*/false);
+  if (!file.ok()) return file.status();
+  std::string raw;
+  for (const ReleaseIndex::Spot& spot : *spots) {
+    if (Status st = (*file)->ReadAt(spot.offset, spot.length, &raw); !st.ok()) {
+      return st.WithContext(path_);
+    }
+    if (!raw.empty() && raw.back() == '\n') raw.pop_back();
+    Result<std::string_view> json = UnframeLine(raw);
+    if (!json.ok()) {
+      return json.status().WithContext(path_ + ": byte " + std::to_string(spot.offset));
+    }
+    Result<Line> line = ParseLine(*json);
+    if (!line.ok() || !line->release) {
+      return Status::Corruption(path_ + ": byte " + std::to_string(spot.offset) +
+                                ": not the release line the index names");
+    }
+    out.push_back(std::move(*line->release));
+  }
+  return out;
+}
+
 Result<std::vector<ReleaseRecord>> JournalReader::Releases(const ReleaseFilter& filter) const {
+  if (auto indexed = IndexedReleases(filter)) return std::move(*indexed);
   std::vector<ReleaseRecord> out;
   Result<std::unique_ptr<JournalFile>> file = fs_->Open(path_, /*writable=*/false);
   if (!file.ok()) {
@@ -423,7 +490,7 @@ Result<std::vector<SyncEntry>> JournalReader::SyncLog(TimeMs since) const {
 // ---- Journal ----
 
 Journal::Journal(std::string path, std::shared_ptr<JournalFs> fs, std::unique_ptr<JournalFile> file)
-    : path_(path), file_(std::move(file)), reader_(std::move(fs), std::move(path)) {}
+    : path_(path), file_(std::move(file)), reader_(std::move(fs), std::move(path), index_) {}
 
 Result<std::unique_ptr<Journal>> Journal::Open(std::string path, std::shared_ptr<JournalFs> fs) {
   Result<std::unique_ptr<JournalFile>> file = fs->Open(path, /*writable=*/true);
@@ -471,6 +538,11 @@ Status Journal::Verify() {
         int64_t& updates = updates_[head->id];
         updates = std::max(updates, head->update);
         last_id_ = std::max(last_id_, ReleaseIdNumber(head->id));
+        if (head->env.empty()) {
+          index_->GiveUp();  // queries scan the file, as other processes' do
+        } else {
+          index_->Note(head->app, head->env, ReleaseIdNumber(head->id), {line_at, raw.size() + 1});
+        }
       }
       ++recovery_.lines;
       size_ = line_at + raw.size() + 1;
@@ -538,8 +610,10 @@ Status Journal::Append(ReleaseRecord* record) {
   int64_t update = fresh ? 1 : updates_[id] + 1;
   ReleaseRecord copy = *record;
   copy.id = id;
+  const uint64_t at = size_;
   PAGODA_RETURN_IF_ERROR(AppendLine("{\"type\":\"release\",\"update\":" + std::to_string(update) +
                                     ",\"record\":" + ToJson(copy) + "}"));
+  index_->Note(copy.app, copy.env, ReleaseIdNumber(id), {at, size_ - at});
   updates_[id] = update;
   if (fresh) {
     last_id_ += 1;

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -72,9 +73,35 @@ struct ReleaseFilter {
 
 // Queries over a journal file, for any process. Lines being written are
 // invisible until complete; a bad line other than the last is Corruption.
+// Where each release's latest line is, by environment, for one process's
+// journal: the writer (Journal) keeps it, so that one environment's history
+// is read without reading the others'. Thread-safe.
+class ReleaseIndex {
+ public:
+  struct Spot {
+    uint64_t offset = 0;
+    uint64_t length = 0;  // the framed line, its newline included
+  };
+  // The release `number` of `app`/`env` has its latest line at `spot`.
+  void Note(const std::string& app, const std::string& env, int64_t number, Spot spot);
+  // A line the index cannot place: it answers nothing from then on.
+  void GiveUp();
+  // The environment's releases, newest first, at most `limit`; nullopt when
+  // the index cannot answer.
+  std::optional<std::vector<Spot>> Newest(const std::string& app, const std::string& env,
+                                          size_t limit) const;
+
+ private:
+  mutable std::mutex mu_;
+  bool complete_ = true;
+  std::map<std::pair<std::string, std::string>, std::map<int64_t, Spot>> by_env_;
+};
+
 class JournalReader {
  public:
-  JournalReader(std::shared_ptr<JournalFs> fs, std::string path);
+  // With `index`, a query for one environment reads only its releases' lines.
+  JournalReader(std::shared_ptr<JournalFs> fs, std::string path,
+                std::shared_ptr<const ReleaseIndex> index = nullptr);
 
   // The releases (each in its latest state), newest (highest id) first.
   // A missing journal is empty.
@@ -86,8 +113,13 @@ class JournalReader {
   Result<std::vector<SyncEntry>> SyncLog(TimeMs since) const;
 
  private:
+  // Releases() of one environment, from the index; nullopt when it cannot answer.
+  std::optional<Result<std::vector<ReleaseRecord>>> IndexedReleases(
+      const ReleaseFilter& filter) const;
+
   std::shared_ptr<JournalFs> fs_;
   std::string path_;
+  std::shared_ptr<const ReleaseIndex> index_;
 };
 
 // ---- Writing ---------------------------------------------------------------------
@@ -134,6 +166,7 @@ class Journal {
   std::mutex mu_;
   std::string path_;
   std::unique_ptr<JournalFile> file_;
+  std::shared_ptr<ReleaseIndex> index_ = std::make_shared<ReleaseIndex>();
   JournalReader reader_;
   JournalRecovery recovery_;
   uint64_t size_ = 0;  // the verified length: every byte below is complete lines

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "base/file.h"
@@ -91,6 +92,97 @@ TEST_F(JournalTest, FiltersMatchWholeNamesOnly) {
   EXPECT_EQ(journal->reader().Releases({.app = "shop-web", .limit = 100})->size(), 3u);
   EXPECT_EQ(journal->reader().Releases({.env = "prod-eu", .limit = 100})->size(), 3u);
   EXPECT_TRUE(journal->reader().Releases({.app = "shop-", .limit = 100})->empty());
+}
+
+// Counts the bytes read through it.
+class CountingFs final : public JournalFs {
+ public:
+  std::shared_ptr<std::atomic<uint64_t>> read = std::make_shared<std::atomic<uint64_t>>(0);
+  Result<std::unique_ptr<JournalFile>> Open(const std::string& path, bool writable) override {
+    auto file = inner_->Open(path, writable);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<JournalFile>(std::make_unique<File>(std::move(*file), read));
+  }
+
+ private:
+  class File final : public JournalFile {
+   public:
+    File(std::unique_ptr<JournalFile> inner, std::shared_ptr<std::atomic<uint64_t>> read)
+        : inner_(std::move(inner)), read_(std::move(read)) {}
+    Result<uint64_t> Size() override { return inner_->Size(); }
+    Status ReadAt(uint64_t offset, size_t n, std::string* out) override {
+      Status st = inner_->ReadAt(offset, n, out);
+      *read_ += out->size();
+      return st;
+    }
+    Status Append(std::string_view data) override { return inner_->Append(data); }
+    Status Sync() override { return inner_->Sync(); }
+    Status Truncate(uint64_t size) override { return inner_->Truncate(size); }
+
+   private:
+    std::unique_ptr<JournalFile> inner_;
+    std::shared_ptr<std::atomic<uint64_t>> read_;
+  };
+  std::shared_ptr<JournalFs> inner_ = PosixJournalFs();
+};
+
+// The writer's reader answers one environment's history from its index,
+// reading that environment's lines alone, and answers what a scan of the
+// file answers: after appends, updates in any order, and a reopen.
+TEST_F(JournalTest, OneEnvironmentsHistoryIsReadFromItsOwnLinesAndMatchesAScan) {
+  auto counting = std::make_shared<CountingFs>();
+  auto opened = Journal::Open(path_, counting);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Journal> journal = std::move(*opened);
+  std::mt19937 rng(7);
+  std::vector<ReleaseRecord> open;
+  int64_t t = 1000;
+  for (int i = 0; i < 400; ++i) {
+    const std::string app = "app-" + std::to_string(rng() % 4);
+    const std::string env = rng() % 2 ? "prod" : "test";
+    if (open.empty() || rng() % 3 == 0) {
+      ReleaseRecord r = Started(app, env, t += 10);
+      ASSERT_TRUE(journal->Append(&r).ok());
+      open.push_back(r);
+    } else {
+      ReleaseRecord& r = open[rng() % open.size()];
+      r.batches.push_back({static_cast<int>(r.batches.size()) + 1, 1, t += 10, {}, t, t, {}});
+      r.outcome = rng() % 2 ? Outcome::kSucceeded : Outcome::kInProgress;
+      ASSERT_TRUE(journal->Append(&r).ok());
+    }
+  }
+  auto same_as_a_scan = [&](const Journal& j) {
+    JournalReader scan(PosixJournalFs(), path_);
+    for (int a = 0; a < 4; ++a) {
+      for (const char* env : {"prod", "test"}) {
+        for (size_t limit : {1, 5, 1000}) {
+          const ReleaseFilter f{.app = "app-" + std::to_string(a), .env = env, .limit = limit};
+          auto indexed = j.reader().Releases(f);
+          auto scanned = scan.Releases(f);
+          ASSERT_TRUE(indexed.ok() && scanned.ok());
+          ASSERT_EQ(indexed->size(), scanned->size()) << f.app << "/" << f.env << " " << limit;
+          for (size_t i = 0; i < indexed->size(); ++i) {
+            EXPECT_EQ(ToJson((*indexed)[i]), ToJson((*scanned)[i]));
+          }
+        }
+      }
+    }
+  };
+  same_as_a_scan(*journal);
+  const uint64_t file_size = std::filesystem::file_size(path_);
+  const uint64_t before = *counting->read;
+  auto one = journal->reader().Releases({.app = "app-1", .env = "prod", .limit = 2});
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 2u);
+  EXPECT_LT(*counting->read - before, file_size / 10);  // two lines of 400
+  journal.reset();
+  opened = Journal::Open(path_, counting);  // the index, from the file
+  ASSERT_TRUE(opened.ok());
+  journal = std::move(*opened);
+  same_as_a_scan(*journal);
+  const uint64_t again = *counting->read;
+  ASSERT_TRUE(journal->reader().Releases({.app = "app-1", .env = "prod", .limit = 2}).ok());
+  EXPECT_LT(*counting->read - again, file_size / 10);
 }
 
 TEST_F(JournalTest, AppendsFoldsAndQueries) {
