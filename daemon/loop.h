@@ -518,6 +518,9 @@ class Reconciler {
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
   std::map<std::pair<std::string, std::string>, Pin> pins_;
   std::map<std::pair<std::string, std::string>, ActiveOrder> orders_;
+  // What the nodes of each server can allocate, read once per pass (and
+  // per release outside one) by the capacity check.
+  std::map<std::string, std::vector<manifest::NodeAllocatable>> nodes_;
   // Writes queued and not carried out yet, and what waits for them.
   static constexpr size_t kWriteWave = 32;
   std::vector<PendingWrite> writes_;

@@ -461,6 +461,7 @@ TEST_F(LoopTest, EnvironmentsOfDifferentAppsAreWrittenAtOnceEachAppsInOrder) {
     }
   }
   EXPECT_EQ(succeeded, 58);
+  EXPECT_EQ(cluster_.node_reads, 1);  // the capacity of the nodes, once for the pass
   // Each app's Namespace went first: its environments are one lane.
   for (int i = 0; i < 30; ++i) {
     const std::string app = "app-" + std::to_string(i);

@@ -178,7 +178,9 @@ class MemoryCluster final : public ClusterAccess {
   } pods{*this};
 
   rollout::Workloads& Workloads(const std::string&) override { return pods; }
+  int node_reads = 0;
   Result<std::vector<manifest::NodeAllocatable>> Nodes(const std::string&) override {
+    ++node_reads;
     return nodes;
   }
 

@@ -54,10 +54,15 @@ Outcome OutcomeOf(rollout::OrderPhase phase) {
 Status Reconciler::CheckCapacity(const std::string& server, const diff::PlannedChange& deployment) {
   manifest::NodeAllocatable want = Requests(deployment.desired_json);
   if (want.millicpu == 0 && want.memory_bytes == 0) return Status::Ok();
-  auto nodes = clusters_.Nodes(server);
-  if (!nodes.ok()) return nodes.status().WithContext("reading the nodes' allocatable capacity");
+  auto read = nodes_.find(server);
+  if (read == nodes_.end()) {
+    auto listed = clusters_.Nodes(server);
+    if (!listed.ok()) return listed.status().WithContext("reading the nodes' allocatable capacity");
+    read = nodes_.emplace(server, std::move(*listed)).first;  // a failure is not kept
+  }
+  const std::vector<manifest::NodeAllocatable>& nodes = read->second;
   manifest::NodeAllocatable largest;
-  for (const auto& n : *nodes) {
+  for (const auto& n : nodes) {
     if (n.millicpu >= want.millicpu && n.memory_bytes >= want.memory_bytes) return Status::Ok();
     largest.millicpu = std::max(largest.millicpu, n.millicpu);
     largest.memory_bytes = std::max(largest.memory_bytes, n.memory_bytes);

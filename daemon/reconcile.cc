@@ -73,6 +73,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
                                  std::vector<std::string>* errors) {
   const manifest::Repository& repo = loaded_->repo;
   open_windows_ = policy::OpenAt(repo.freeze, clock_.UnixMillis());
+  nodes_.clear();  // read again, once, by this pass's first capacity check
   first_gate_ms_ = 0;
   ReportInvalidApps(repo, errors);
   DropStalePins(repo, errors);

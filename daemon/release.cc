@@ -266,6 +266,7 @@ Result<std::string> Reconciler::ReleaseAt(const std::string& app, const std::str
   for (const auto& c : (*planned)->plan.changes) group.push_back(&c);
 
   EnvFor(app, env).status.cluster = model->cluster.value;
+  nodes_.clear();
   ReleaseRequest request{
       server, app,  env,  model->cluster.value, group, true, Trigger::kManualRollback,
       commit, true, model};
