@@ -3,10 +3,37 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
+
+#include "base/backoff.h"
 
 namespace pagoda::apply {
 namespace {
+
+using namespace std::chrono_literals;
+
+// The refusal of rule pagoda-namespace of deploy/admission.yaml.
+bool RefusedForNamespaceLabels(const Status& status) {
+  return status.code() == Status::Code::kPermissionDenied &&
+         status.message().find("rule pagoda-namespace:") != std::string::npos;
+}
+
+// Runs `write` again while admission refuses it for labels of its namespace
+// that this run wrote (`labelled`) and admission has not seen yet; for up to
+// kLabelsSettle. Any other answer is returned at once.
+Status WhileLabelsSettle(Clock& clock, bool labelled, const std::string& key,
+                         const std::function<Status()>& write) {
+  const Clock::TimePoint deadline = clock.Now() + kLabelsSettle;
+  for (int failures = 1;; ++failures) {
+    Status status = write();
+    if (status.ok() || !labelled || !RefusedForNamespaceLabels(status) || clock.Now() >= deadline) {
+      return status;
+    }
+    spdlog::info("{}: admission has not seen its namespace's new labels yet; retrying", key);
+    clock.SleepFor(Backoff(50ms, failures, 1s));
+  }
+}
 
 // Server-side apply of one create, update or adoption. Fields another
 // manager took from an object pagoda owns (kubectl scale, kubectl edit) are
@@ -178,8 +205,10 @@ ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
     result.status = status.WithContext(change.key.ToString());
     return result;
   };
+  Clock& clock = options.clock != nullptr ? *options.clock : RealClock();
   // A dry run cannot check objects inside a namespace it only pretended to create.
   std::set<std::string> new_namespaces;
+  std::set<std::string> labelled;  // Namespaces this run wrote
   for (const auto& change : plan.changes) {
     const std::string key = change.key.ToString();
     if (options.dry_run && change.action == diff::Action::kCreate &&
@@ -203,23 +232,35 @@ ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
     auto resource = client.Resource(change.api_version, change.key.kind);
     if (!resource.ok()) return fail(change, resource.status());
     const std::string path = resource->ObjectPath(change.key.namespace_name, change.key.name);
+    const bool is_namespace = change.key.kind == "Namespace";
+    auto settled = [&](const std::function<Status()>& write) {
+      return WhileLabelsSettle(clock, !is_namespace && labelled.count(change.key.namespace_name),
+                               key, write);
+    };
 
     if (change.action == diff::Action::kCreate || change.action == diff::Action::kUpdate ||
         change.action == diff::Action::kAdopt) {
       ChangeSetEntry entry;
-      Status st =
-          ApplyOne(client, change, path + "?fieldManager=pagoda" + dry, options.commit, &entry);
+      Status st = settled([&] {
+        return ApplyOne(client, change, path + "?fieldManager=pagoda" + dry, options.commit,
+                        &entry);
+      });
       if (!st.ok()) return fail(change, st);
-      if (change.key.kind == "Namespace" && change.action == diff::Action::kCreate) {
+      if (is_namespace) labelled.insert(change.key.name);
+      if (is_namespace && change.action == diff::Action::kCreate) {
         new_namespaces.insert(change.key.name);
       }
       result.changes.entries.push_back(std::move(entry));
       continue;
     }
     if (change.action == diff::Action::kRetire) {
-      auto scaled = client.Patch(path + "/scale?fieldManager=pagoda" + dry,
-                                 "application/merge-patch+json", R"({"spec":{"replicas":0}})");
-      if (!scaled.ok()) return fail(change, scaled.status());
+      Status st = settled([&] {
+        return client
+            .Patch(path + "/scale?fieldManager=pagoda" + dry, "application/merge-patch+json",
+                   R"({"spec":{"replicas":0}})")
+            .status();
+      });
+      if (!st.ok()) return fail(change, st);
       result.changes.entries.push_back({ChangeAction::kConfigured, key, change.reason});
       continue;
     }
@@ -230,10 +271,10 @@ ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
         change.live != nullptr ? diff::MetadataString(*change.live, "uid") : "";
     if (!uid.empty()) body += R"(,"preconditions":{"uid":")" + std::string(uid) + R"("})";
     body += "}";
-    auto deleted = client.Delete(path + (options.dry_run ? "?dryRun=All" : ""), body);
-    if (!deleted.ok() && deleted.status().code() != Status::Code::kNotFound) {
-      return fail(change, deleted.status());
-    }
+    Status deleted = settled([&] {
+      return client.Delete(path + (options.dry_run ? "?dryRun=All" : ""), body).status();
+    });
+    if (!deleted.ok() && deleted.code() != Status::Code::kNotFound) return fail(change, deleted);
     result.changes.entries.push_back({ChangeAction::kDeleted, key, change.reason});
   }
   return result;

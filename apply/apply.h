@@ -6,11 +6,13 @@
 // yields a ChangeSet naming each object as Kind/namespace/name.
 #pragma once
 
+#include <chrono>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "diff/diff.h"
 #include "kube/kube.h"
 #include "kube/live_cache.h"
@@ -42,6 +44,9 @@ struct ExecuteOptions {
   // Set as the annotation pagoda.dev/commit on every object written; "":
   // the objects are written as the plan has them.
   std::string commit;
+  // Waits between the retries of a write the API server's admission refused
+  // only because it has not yet seen a namespace's new labels (Execute).
+  Clock* clock = nullptr;  // nullptr: RealClock()
 };
 
 struct ExecuteResult {
@@ -55,6 +60,12 @@ struct ExecuteResult {
 // Fields another manager took from an object pagoda owns are taken back
 // (the log names the manager); an object pagoda did not own is never forced,
 // except a kAdopt. Conflicts and blocked changes are skipped, with their reason.
+// Admission reads namespaces from a cache that can lag pagoda's own write of
+// a Namespace's labels: a write in a namespace this run created, adopted or
+// updated that is refused by rule pagoda-namespace (deploy/admission.yaml)
+// is retried, with backoff, for up to kLabelsSettle. Any other refusal, and
+// that one in a namespace this run did not write, fails at once.
+inline constexpr std::chrono::seconds kLabelsSettle{10};
 ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
                       const ExecuteOptions& options);
 
