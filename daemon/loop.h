@@ -388,6 +388,17 @@ class Reconciler {
     std::set<std::string> envs;                    // when not all_envs
     std::map<std::string, uint64_t> live, claims;  // by server
   };
+  // ClaimDigests of the last pass, good while the repository's claims are
+  // the same shared ones (a load keeps them while no app claims otherwise)
+  // and the clusters lead where they did.
+  struct ClaimDigestMemo {
+    std::shared_ptr<const std::vector<manifest::ListenerClaim>> claims;  // held: its identity
+    std::map<std::string, std::string> server_of;
+    std::map<std::string, uint64_t> digests;
+    bool valid = false;
+  };
+  const std::map<std::string, uint64_t>& ClaimDigestsOf(
+      const manifest::Repository& repo, const std::map<std::string, std::string>& server_of);
   // Whether the environment needs nothing: in sync, settled, no release in
   // flight or refused, nothing it waits for, no error.
   bool Quiet(const Env& e) const;
@@ -513,6 +524,7 @@ class Reconciler {
   // Apps left out of planning while their marks hold, and how many the last pass left out.
   std::map<std::string, QuietMark> quiet_;
   size_t quiet_apps_ = 0;
+  ClaimDigestMemo claim_digests_;
   // Environments a promotion waits for: a change of theirs reconciles again.
   std::set<std::pair<std::string, std::string>> awaited_;
   std::map<std::pair<std::string, std::string>, std::unique_ptr<Env>> envs_;
@@ -526,7 +538,13 @@ class Reconciler {
   std::vector<PendingWrite> writes_;
   std::vector<std::function<void()>> after_writes_;
   // The rendered desired state of the last cycle, and what it was rendered for.
-  std::string desired_key_;
+  struct DesiredFor {
+    std::string tip;
+    std::map<std::string, std::set<std::string>> apps;  // Selection::apps
+    std::map<std::string, std::string> server_of;
+    friend bool operator==(const DesiredFor&, const DesiredFor&) = default;
+  };
+  std::optional<DesiredFor> desired_for_;
   std::map<std::string, ServerDesired> desired_;
   std::vector<RenderProblem> desired_problems_;
 };

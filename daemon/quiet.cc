@@ -26,7 +26,7 @@ bool ServersOfApp(const manifest::AppResult& app, const Selection& selection,
 std::map<std::string, uint64_t> ClaimDigests(const manifest::Repository& repo,
                                              const std::map<std::string, std::string>& server_of) {
   std::map<std::string, std::string> text;
-  for (const manifest::ListenerClaim& claim : repo.listener_claims) {
+  for (const manifest::ListenerClaim& claim : repo.ListenerClaims()) {
     auto to = server_of.find(claim.cluster);
     if (to == server_of.end()) continue;
     text[to->second] += claim.app + "\n" + claim.env + "\n" + claim.kind + "\n" + claim.name +
@@ -35,6 +35,15 @@ std::map<std::string, uint64_t> ClaimDigests(const manifest::Repository& repo,
   std::map<std::string, uint64_t> out;
   for (const auto& [server, t] : text) out[server] = diff::HashJson(t);
   return out;
+}
+
+const std::map<std::string, uint64_t>& Reconciler::ClaimDigestsOf(
+    const manifest::Repository& repo, const std::map<std::string, std::string>& server_of) {
+  ClaimDigestMemo& memo = claim_digests_;
+  if (!memo.valid || memo.claims != repo.listener_claims || memo.server_of != server_of) {
+    memo = {repo.listener_claims, server_of, ClaimDigests(repo, server_of), true};
+  }
+  return memo.digests;
 }
 
 bool Reconciler::Quiet(const Env& e) const {

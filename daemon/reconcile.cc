@@ -85,7 +85,7 @@ void Reconciler::ReconcileLoaded(Clock::TimePoint now, SyncEntry* entry,
   auto server_of = ServersFor(repo, unpinned, errors);
   std::map<std::string, QuietMark> marks;
   const Selection selection =
-      LeaveOutQuiet(repo, unpinned, server_of, ClaimDigests(repo, server_of), &marks, entry);
+      LeaveOutQuiet(repo, unpinned, server_of, ClaimDigestsOf(repo, server_of), &marks, entry);
   RefreshDesired(repo, selection, server_of, errors);
   for (const auto& [server, desired] : desired_) {
     auto envs = EnvironmentsOn(repo, selection, server_of, server);
@@ -173,18 +173,13 @@ void Reconciler::DropStalePins(const manifest::Repository& repo, std::vector<std
 void Reconciler::RefreshDesired(const manifest::Repository& repo, const Selection& selection,
                                 const std::map<std::string, std::string>& server_of,
                                 std::vector<std::string>* errors) {
-  std::string key = tip_;
-  for (const auto& [app, envs] : selection.apps) {
-    key += "|" + app;
-    for (const auto& env : envs) key += "," + env;
-  }
-  for (const auto& [cluster, server] : server_of) key += "|" + cluster + "=" + server;
-  if (key != desired_key_) {
+  DesiredFor wanted{tip_, selection.apps, server_of};
+  if (!desired_for_ || *desired_for_ != wanted) {
     desired_problems_.clear();
     // The commit is set on each object when it is written (ClusterAccess::Execute),
     // so an app a commit leaves unchanged renders as before.
     desired_ = DesiredState(repo, selection, {}, server_of, &desired_problems_, &render_cache_);
-    desired_key_ = key;
+    desired_for_ = std::move(wanted);
   }
   for (const auto& p : desired_problems_) {
     errors->push_back("app " + p.app + ": " + p.message);

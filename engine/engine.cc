@@ -135,7 +135,49 @@ void Keep(const manifest::Repository& repo, RenderCache next, RenderCache* cache
   cache->rendered = next.rendered;
 }
 
+// The repository's claims on public listeners of clusters that lead to `server`.
+std::vector<manifest::ListenerClaim> ClaimsOn(const manifest::Repository& repo,
+                                              const std::map<std::string, std::string>& server_of,
+                                              const std::string& server) {
+  std::vector<manifest::ListenerClaim> out;
+  for (const manifest::ListenerClaim& claim : repo.ListenerClaims()) {
+    auto to = server_of.find(claim.cluster);
+    if (to != server_of.end() && to->second == server) out.push_back(claim);
+  }
+  return out;
+}
+
+// Each server's claims: the cache's while the repository's claims and the
+// clusters are as they were.
+void AddClaims(const manifest::Repository& repo,
+               const std::map<std::string, std::string>& server_of,
+               std::map<std::string, ServerDesired>* servers, RenderCache* cache) {
+  RenderCache::Claims fresh{repo.listener_claims, server_of, {}};
+  RenderCache::Claims& kept = cache != nullptr ? cache->claims : fresh;
+  if (kept.from != repo.listener_claims || kept.server_of != server_of) kept = std::move(fresh);
+  for (auto& [name, server] : *servers) {
+    auto& claims = kept.by_server[name];
+    if (claims == nullptr) {
+      claims =
+          std::make_shared<const ServerClaims>(ClaimsOnServer(ClaimsOn(repo, server_of, name)));
+    }
+    server.claims = claims;
+  }
+}
+
 }  // namespace
+
+ServerClaims ClaimsOnServer(std::vector<manifest::ListenerClaim> claims) {
+  ServerClaims out;
+  out.all = std::move(claims);
+  std::map<std::string, const manifest::ListenerClaim*> first;
+  for (const auto& claim : out.all) {
+    auto [it, fresh] = first.try_emplace(claim.listener.Identity(), &claim);
+    if (!fresh && !it->second->SameClaimant(claim)) out.contested = true;
+    out.objects.insert(claim.kind + "/" + claim.app + "/" + claim.name);
+  }
+  return out;
+}
 
 std::map<std::string, ServerDesired> DesiredState(
     const manifest::Repository& repo, const Selection& selection,
@@ -219,11 +261,8 @@ std::map<std::string, ServerDesired> DesiredState(
   }
   for (auto& [name, server] : servers) {
     std::sort(server.apps.begin(), server.apps.end());
-    for (const manifest::ListenerClaim& claim : repo.listener_claims) {
-      auto to = server_of.find(claim.cluster);
-      if (to != server_of.end() && to->second == name) server.claims.push_back(claim);
-    }
   }
+  AddClaims(repo, server_of, &servers, cache);
   if (cache != nullptr) Keep(repo, std::move(next), cache);
   return servers;
 }
@@ -258,18 +297,13 @@ void HoldKindsOutOfPlace(kube::KubeClient& client, const ServerDesired& desired,
 // Whether who keeps a public listener needs asking the cluster: two
 // claimants of one, or a claim whose object is about to be written.
 bool ListenersNeedChecking(const ServerDesired& desired, const diff::Plan& plan) {
-  std::map<std::string, const manifest::ListenerClaim*> first;
-  std::set<std::string> written;
+  if (desired.claims->contested) return true;
   for (const auto& c : plan.changes) {
-    if (c.action == diff::Action::kCreate || c.action == diff::Action::kUpdate ||
-        c.action == diff::Action::kAdopt) {
-      written.insert(c.key.ToString());
+    if ((c.action == diff::Action::kCreate || c.action == diff::Action::kUpdate ||
+         c.action == diff::Action::kAdopt) &&
+        desired.claims->objects.count(c.key.ToString())) {
+      return true;
     }
-  }
-  for (const auto& claim : desired.claims) {
-    auto [it, fresh] = first.try_emplace(claim.listener.Identity(), &claim);
-    if (!fresh && !it->second->SameClaimant(claim)) return true;
-    if (written.count(claim.kind + "/" + claim.app + "/" + claim.name)) return true;
   }
   return false;
 }
@@ -333,7 +367,7 @@ Result<std::unique_ptr<ServerPlan>> Plan(kube::KubeClient& client, const ReadLiv
   if (ListenersNeedChecking(desired, plan->plan)) {
     auto holders = ListenerHolders(client);
     if (!holders.ok()) return holders.status();
-    for (auto& h : manifest::ResolveListenerClaims(desired.claims, *holders)) {
+    for (auto& h : manifest::ResolveListenerClaims(desired.claims->all, *holders)) {
       if (std::find(desired.apps.begin(), desired.apps.end(), h.app) != desired.apps.end()) {
         plan->held.push_back(std::move(h));
       }

@@ -35,6 +35,15 @@ struct Selection {
 Result<Selection> SelectTargets(const manifest::Repository& repo,
                                 const std::vector<std::string>& targets);
 
+// The claims on public listeners that lead to one server, and what a plan
+// asks of them.
+struct ServerClaims {
+  std::vector<manifest::ListenerClaim> all;  // in file order
+  bool contested = false;         // two claimants of one listener (ListenerKey::Identity)
+  std::set<std::string> objects;  // each claim's object, "Kind/app/name"
+};
+ServerClaims ClaimsOnServer(std::vector<manifest::ListenerClaim> claims);
+
 // What one API server should hold for the selected apps. Several cluster
 // names of the repository may lead to one server (--all-clusters-to): their
 // objects are planned together, so that one's objects are never taken for
@@ -54,8 +63,10 @@ struct ServerDesired {
   std::vector<std::string> apps;                        // namespaces in scope
   std::set<std::pair<std::string, std::string>> kinds;  // {group, kind} of the objects
   // The public listeners the repository's valid apps claim on this server,
-  // selected or not: who keeps one is decided over all of them.
-  std::vector<manifest::ListenerClaim> claims;
+  // selected or not: who keeps one is decided over all of them. Shared and
+  // never changed: kept in the RenderCache while the repository's claims are
+  // the same. Never null.
+  std::shared_ptr<const ServerClaims> claims = std::make_shared<const ServerClaims>();
   // The artifact each selected environment here renders (RenderedEnvironment::artifact).
   std::map<std::pair<std::string, std::string>, std::string> artifacts;  // by app, env
 };
@@ -73,6 +84,13 @@ struct RenderProblem {
 struct RenderCache {
   struct App;                                                     // what is kept of one app
   std::map<std::string, std::shared_ptr<App>, std::less<>> apps;  // by name
+  // Each server's claims, for the repository's claims and clusters they were made of.
+  struct Claims {
+    std::shared_ptr<const std::vector<manifest::ListenerClaim>> from;  // held: its identity
+    std::map<std::string, std::string> server_of;
+    std::map<std::string, std::shared_ptr<const ServerClaims>> by_server;
+  };
+  Claims claims;
   size_t reused = 0, rendered = 0;  // apps the last call took from here, and apps it rendered
 };
 

@@ -235,22 +235,34 @@ std::vector<HeldBack> ResolveListenerClaims(const std::vector<ListenerClaim>& cl
   return unique;
 }
 
-void CheckPublicListeners(Repository* repo) {
-  std::vector<ListenerClaim>& claims = repo->listener_claims;
-  for (const AppResult& app : repo->apps) {
-    if (HasErrors(app.diagnostics)) continue;
-    for (const Environment& env : app.model().environments) EnvironmentClaims(app, env, &claims);
-    ManifestClaims(app, &claims);
+bool ListenerClaim::operator==(const ListenerClaim& o) const {
+  return std::tie(cluster, app, env, kind, name, listener, file, pos.line, pos.column, field) ==
+         std::tie(o.cluster, o.app, o.env, o.kind, o.name, o.listener, o.file, o.pos.line,
+                  o.pos.column, o.field);
+}
+
+std::vector<ListenerClaim> AppListenerClaims(const AppResult& app) {
+  std::vector<ListenerClaim> claims;
+  if (HasErrors(app.diagnostics)) return claims;
+  for (const Environment& env : app.model().environments) EnvironmentClaims(app, env, &claims);
+  ManifestClaims(app, &claims);
+  return claims;
+}
+
+ListenerCheck CheckPublicListeners(
+    const std::vector<std::shared_ptr<const std::vector<ListenerClaim>>>& by_app) {
+  auto claims = std::make_shared<std::vector<ListenerClaim>>();
+  for (const auto& app : by_app) {
+    if (app != nullptr) claims->insert(claims->end(), app->begin(), app->end());
   }
-  std::stable_sort(claims.begin(), claims.end(),
+  std::stable_sort(claims->begin(), claims->end(),
                    [](const ListenerClaim& a, const ListenerClaim& b) {
                      return std::tie(a.file, a.pos.line, a.pos.column) <
                             std::tie(b.file, b.pos.line, b.pos.column);
                    });
-  // Two claimants of one listener in one cluster: an error of the repository
-  // at each claim, naming the others. Which one gives way is the cluster's to say.
+  ListenerCheck out;
   std::map<std::pair<std::string, std::string>, std::vector<const ListenerClaim*>> groups;
-  for (const ListenerClaim& c : claims) groups[{c.cluster, c.listener.Identity()}].push_back(&c);
+  for (const ListenerClaim& c : *claims) groups[{c.cluster, c.listener.Identity()}].push_back(&c);
   for (const auto& [key, list] : groups) {
     for (const ListenerClaim* c : list) {
       std::string others;
@@ -259,7 +271,7 @@ void CheckPublicListeners(Repository* repo) {
         others += (others.empty() ? "" : ", ") + o->Claimant() + " (" + o->Where() + ")";
       }
       if (others.empty()) continue;
-      repo->diagnostics.push_back(
+      out.diagnostics.push_back(
           {Severity::kError, c->file, c->pos.line, c->pos.column, c->field,
            "the public listener " + c->listener.ToString() + " in cluster " + c->cluster +
                " is also claimed by " + others +
@@ -267,6 +279,8 @@ void CheckPublicListeners(Repository* repo) {
                "repository, and the others are not released"});
     }
   }
+  if (!claims->empty()) out.claims = std::move(claims);
+  return out;
 }
 
 }  // namespace pagoda::manifest

@@ -34,10 +34,10 @@ TEST(Listeners, TwoClaimsAreAnErrorOfTheRepositoryNotOfEitherApp) {
             "host shop.example.com in cluster prod is also claimed by shop/prod "
             "(apps/shop/envs/prod.yaml:12:7); the claimant holding it in the cluster keeps it, "
             "else the first in the repository, and the others are not released");
-  ASSERT_EQ(repo.listener_claims.size(), 2u);
-  EXPECT_EQ(repo.listener_claims[0].Claimant(), "shop/prod");
-  EXPECT_EQ(repo.listener_claims[0].kind, "Ingress");
-  EXPECT_EQ(repo.listener_claims[0].name, "prod");
+  ASSERT_EQ(repo.ListenerClaims().size(), 2u);
+  EXPECT_EQ(repo.ListenerClaims()[0].Claimant(), "shop/prod");
+  EXPECT_EQ(repo.ListenerClaims()[0].kind, "Ingress");
+  EXPECT_EQ(repo.ListenerClaims()[0].name, "prod");
 }
 
 TEST(Listeners, OneClaimInEachClusterIsNoConflict) {
@@ -51,7 +51,7 @@ TEST(Listeners, OneClaimInEachClusterIsNoConflict) {
 TEST(Listeners, WithoutAHolderTheFirstInTheRepositoryKeepsIt) {
   MemorySource source = testing::ToSource(TwoClaimants());
   Repository repo = LoadRepository(source, testing::TestOptions());
-  std::vector<HeldBack> held = ResolveListenerClaims(repo.listener_claims, {});
+  std::vector<HeldBack> held = ResolveListenerClaims(repo.ListenerClaims(), {});
   ASSERT_EQ(held.size(), 1u);
   EXPECT_EQ(held[0].app, "store");
   EXPECT_EQ(held[0].env, "prod");
@@ -73,11 +73,11 @@ TEST(Listeners, TheClaimantHoldingItInTheClusterKeepsIt) {
   app.replace(app.find("store"), 5, "a-shop");
   MemorySource source = testing::ToSource(files);
   Repository repo = LoadRepository(source, testing::TestOptions());
-  ASSERT_EQ(repo.listener_claims.size(), 2u);
-  EXPECT_EQ(repo.listener_claims[0].app, "a-shop");
+  ASSERT_EQ(repo.ListenerClaims().size(), 2u);
+  EXPECT_EQ(repo.ListenerClaims()[0].app, "a-shop");
 
   ListenerHolder live{"shop", "Ingress", "prod", {"http", 80, "shop.example.com"}};
-  std::vector<HeldBack> held = ResolveListenerClaims(repo.listener_claims, {live});
+  std::vector<HeldBack> held = ResolveListenerClaims(repo.ListenerClaims(), {live});
   ASSERT_EQ(held.size(), 1u);
   EXPECT_EQ(held[0].app, "a-shop");
   EXPECT_NE(held[0].message.find("shop/prod holds it in the cluster (Ingress shop/prod)"),
@@ -89,7 +89,7 @@ TEST(Listeners, AHolderOutsideTheRepositoryKeepsItFromEveryone) {
   MemorySource source = testing::ToSource(TwoClaimants());
   Repository repo = LoadRepository(source, testing::TestOptions());
   ListenerHolder platform{"monitoring", "Ingress", "grafana", {"https", 443, "shop.example.com"}};
-  std::vector<HeldBack> held = ResolveListenerClaims(repo.listener_claims, {platform});
+  std::vector<HeldBack> held = ResolveListenerClaims(repo.ListenerClaims(), {platform});
   ASSERT_EQ(held.size(), 2u);
   EXPECT_NE(held[0].message.find("is held by Ingress monitoring/grafana, which the repository "
                                  "does not render"),
@@ -119,7 +119,7 @@ TEST(Listeners, PlainIngressesAndLoadBalancersClaimToo) {
   Repository repo = LoadRepository(source, testing::TestOptions());
   ASSERT_TRUE(repo.ok());
   std::vector<std::string> claims;
-  for (const auto& c : repo.listener_claims) {
+  for (const auto& c : repo.ListenerClaims()) {
     claims.push_back(c.Claimant() + " " + c.listener.ToString() + " " + c.field);
   }
   EXPECT_EQ(claims,

@@ -15,6 +15,8 @@ namespace {
 
 enum class Place { kApp, kDeploy, kEnv, kManifest, kOther };
 
+using AppClaims = std::shared_ptr<const std::vector<ListenerClaim>>;  // null: none
+
 bool IsYamlFile(std::string_view name) { return name.ends_with(".yaml") || name.ends_with(".yml"); }
 
 // "app.yaml", "deploy/web.yaml" → where the file belongs in an app.
@@ -59,6 +61,12 @@ struct LoadCache::App {
   AppFolder listed;
   AppResult result;
   bool budget_refused = false;  // `result` is a refusal by the repository's budget
+  AppClaims claims;             // AppListenerClaims(result)
+};
+
+struct LoadCache::Listeners {
+  std::vector<AppClaims> by_app;  // in the order of the apps
+  ListenerCheck check;            // CheckPublicListeners(by_app)
 };
 
 namespace {
@@ -100,14 +108,17 @@ class Loader {
     for (const std::string& dir : top->directories) folders.push_back(ListOrReuse(dir));
     RefuseLargestPastRepositoryBudget(&folders);
     for (Folder& folder : folders) repo.apps.push_back(LoadOrReuse(folder));
-    CheckPublicListeners(&repo);
+    auto listeners = CheckOrReuseListeners(folders, repo);
+    repo.listener_claims = listeners->check.claims;
+    repo.diagnostics.insert(repo.diagnostics.end(), listeners->check.diagnostics.begin(),
+                            listeners->check.diagnostics.end());
     LoadFreeze(&repo);
     for (AppResult& app : repo.apps) {
       std::sort(app.diagnostics.begin(), app.diagnostics.end());
       app.valid = !HasErrors(app.diagnostics);
     }
     std::sort(repo.diagnostics.begin(), repo.diagnostics.end());
-    Keep(folders, repo);
+    Keep(folders, repo, std::move(listeners));
     return repo;
   }
 
@@ -248,10 +259,46 @@ class Loader {
     return LoadApp(refused);
   }
 
+  // Each app's claims on public listeners (a reused app's as they were),
+  // and what they come to: the last load's when every app claims what it
+  // did then, so that a commit that leaves them be costs no look across apps.
+  std::shared_ptr<const LoadCache::Listeners> CheckOrReuseListeners(
+      const std::vector<Folder>& folders, const Repository& repo) {
+    auto listeners = std::make_shared<LoadCache::Listeners>();
+    for (size_t i = 0; i < folders.size(); ++i) {
+      if (folders[i].reused) {
+        listeners->by_app.push_back(folders[i].cached->claims);
+        continue;
+      }
+      auto claims = AppListenerClaims(repo.apps[i]);
+      listeners->by_app.push_back(
+          claims.empty() ? nullptr
+                         : std::make_shared<const std::vector<ListenerClaim>>(std::move(claims)));
+    }
+    const LoadCache::Listeners* last = cache_ != nullptr ? cache_->listeners.get() : nullptr;
+    if (last != nullptr && SameClaims(last->by_app, listeners->by_app)) {
+      listeners->check = last->check;
+    } else {
+      listeners->check = CheckPublicListeners(listeners->by_app);
+    }
+    return listeners;
+  }
+
+  static bool SameClaims(const std::vector<AppClaims>& a, const std::vector<AppClaims>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] == b[i]) continue;
+      if (a[i] == nullptr || b[i] == nullptr || *a[i] != *b[i]) return false;
+    }
+    return true;
+  }
+
   // Leaves in the cache what this load has: reused entries as they were, the others anew.
-  void Keep(std::vector<Folder>& folders, const Repository& repo) {
+  void Keep(std::vector<Folder>& folders, const Repository& repo,
+            std::shared_ptr<const LoadCache::Listeners> listeners) {
     if (cache_ == nullptr) return;
     LoadCache next;
+    next.listeners = std::move(listeners);
     for (size_t i = 0; i < folders.size(); ++i) {
       Folder& f = folders[i];
       if (f.reused) {
@@ -266,6 +313,7 @@ class Loader {
       app->budget_refused = !f.budget.empty();
       app->listed = f.cached ? f.cached->listed : std::move(f.own);
       app->result = repo.apps[i];
+      app->claims = next.listeners->by_app[i];
       next.apps.emplace(app->listed.name, std::move(app));
     }
     *cache_ = std::move(next);
@@ -495,6 +543,11 @@ const DeployConfig* AppModel::FindDeployConfig(std::string_view config) const {
     if (c.name.value == config) return &c;
   }
   return nullptr;
+}
+
+const std::vector<ListenerClaim>& Repository::ListenerClaims() const {
+  static const std::vector<ListenerClaim> kNone;
+  return listener_claims != nullptr ? *listener_claims : kNone;
 }
 
 const AppResult* Repository::FindApp(std::string_view app) const {

@@ -45,7 +45,7 @@ std::string Describe(const Repository& repo) {
     out += rendered.ok() ? ToJsonList(rendered->AllObjects()) : rendered.status().ToString();
   }
   for (const Diagnostic& d : repo.diagnostics) out += "repo: " + d.ToString() + "\n";
-  for (const ListenerClaim& c : repo.listener_claims) out += c.Claimant() + " " + c.Where() + "\n";
+  for (const ListenerClaim& c : repo.ListenerClaims()) out += c.Claimant() + " " + c.Where() + "\n";
   return out;
 }
 
@@ -108,10 +108,8 @@ TEST(LoadCacheTest, AnInvalidAppKeepsItsDiagnosticsWhenReused) {
   EXPECT_EQ(Describe(second), Describe(first));
 }
 
-// Two apps claiming one public host are an error of the repository, found
-// anew each load even when neither app is read again; a change to one of
-// them that ends the clash ends the error.
-TEST(LoadCacheTest, ClashesBetweenAppsAreJudgedOnEveryLoad) {
+// ThreeApps(), cart's and shop's prod both claiming public host x.example.com.
+Files TwoAppsClaimingOneHost() {
   Files files = ThreeApps();
   const std::string public_web =
       "    - {name: web, protocol: http, port: 80, targetPort: 8080, exposure: public, host: "
@@ -121,6 +119,14 @@ TEST(LoadCacheTest, ClashesBetweenAppsAreJudgedOnEveryLoad) {
     env =
         Replace(env, "    - {name: web, protocol: http, port: 80, targetPort: 8080}\n", public_web);
   }
+  return files;
+}
+
+// Two apps claiming one public host are an error of the repository, found
+// anew each load even when neither app is read again; a change to one of
+// them that ends the clash ends the error.
+TEST(LoadCacheTest, ClashesBetweenAppsAreJudgedOnEveryLoad) {
+  Files files = TwoAppsClaimingOneHost();
   LoadCache cache;
   Repository first = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
   ASSERT_FALSE(first.diagnostics.empty());
@@ -131,6 +137,40 @@ TEST(LoadCacheTest, ClashesBetweenAppsAreJudgedOnEveryLoad) {
       Replace(files["apps/shop/envs/prod.yaml"], "x.example.com", "y.example.com");
   Repository apart = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
   EXPECT_TRUE(apart.diagnostics.empty()) << Describe(apart);
+}
+
+// The look across apps at their claims is made again only when an app
+// claims otherwise: a new image keeps the last load's claims, the very
+// same ones; a claim moved down a line, or to another host, is judged anew.
+TEST(LoadCacheTest, ClaimsAreJudgedAcrossAppsAgainOnlyWhenAnAppClaimsOtherwise) {
+  Files files = TwoAppsClaimingOneHost();
+  LoadCache cache;
+  Repository first = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  ASSERT_NE(first.listener_claims, nullptr);
+  ASSERT_EQ(first.diagnostics.size(), 2u);
+  auto expect_as_uncached = [&](const Repository& repo) {
+    EXPECT_EQ(Describe(repo),
+              Describe(LoadRepository(testing::ToSource(files), testing::TestOptions())));
+  };
+
+  files["apps/shop/deploy/web.yaml"] =
+      Replace(files["apps/shop/deploy/web.yaml"], "1.4.2", "1.5.0");
+  Repository image = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  EXPECT_EQ(cache.read, 1u);
+  EXPECT_EQ(image.listener_claims.get(), first.listener_claims.get());
+  expect_as_uncached(image);
+
+  std::string& shop_prod = files["apps/shop/envs/prod.yaml"];
+  shop_prod = "# moved down a line\n" + shop_prod;
+  Repository moved = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  EXPECT_NE(moved.listener_claims.get(), first.listener_claims.get());
+  expect_as_uncached(moved);
+
+  shop_prod = Replace(shop_prod, "x.example.com", "y.example.com");
+  Repository apart = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  EXPECT_TRUE(apart.diagnostics.empty()) << Describe(apart);
+  EXPECT_EQ(apart.ListenerClaims().size(), 2u);
+  expect_as_uncached(apart);
 }
 
 // An app the repository's budget turned away is read once the others shrink,

@@ -337,6 +337,7 @@ struct ListenerKey {
   std::string Identity() const;
   // "https port 443 host shop.example.com", "tcp port 5432", "http port 80 host (any)".
   std::string ToString() const;
+  friend bool operator==(const ListenerKey&, const ListenerKey&) = default;
 };
 
 // A public listener of a Kubernetes object, and the field that asks for it.
@@ -368,6 +369,7 @@ struct ListenerClaim {
   std::string Where() const;
   // Claims of one claimant stand or fall together: an environment, or one plain manifest.
   bool SameClaimant(const ListenerClaim& other) const;
+  bool operator==(const ListenerClaim& other) const;
 };
 
 // An object in a cluster that takes a public listener now.
@@ -411,8 +413,11 @@ struct Repository {
   // public listener are errors here, not of either app: which of them gives
   // way depends on the cluster (ResolveListenerClaims).
   std::vector<Diagnostic> diagnostics;
-  // The public listeners the valid apps claim, in file order.
-  std::vector<ListenerClaim> listener_claims;
+  // The public listeners the valid apps claim, in file order. Shared and
+  // never changed: a load that finds every app's claims as they were keeps
+  // the last load's (LoadCache). Null when there are none.
+  std::shared_ptr<const std::vector<ListenerClaim>> listener_claims;
+  const std::vector<ListenerClaim>& ListenerClaims() const;  // empty when null
   // Freeze windows (policy/freeze.yaml). When that file has errors,
   // freeze_error says so and every automatic release waits until it loads.
   policy::FreezePolicy freeze;
@@ -483,6 +488,8 @@ Repository LoadRepository(const FileSource& source, const LoadOptions& options =
 struct LoadCache {
   struct App;                                                           // what is kept of one app
   std::map<std::string, std::shared_ptr<const App>, std::less<>> apps;  // by name
+  struct Listeners;  // what the apps' claims on public listeners came to
+  std::shared_ptr<const Listeners> listeners;
   size_t reused = 0, read = 0;  // apps the last load took from here, and apps it read
 };
 Repository LoadRepository(const FileSource& source, const LoadOptions& options, LoadCache* cache);
