@@ -46,10 +46,10 @@ Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change,
   const bool adopt = change.action == diff::Action::kAdopt;
   Result<std::string> stamped = std::string();
   if (!commit.empty()) {
-    stamped = diff::WithCommit(change.desired_json, commit);
+    stamped = diff::WithCommit(change.desired_json(), commit);
     if (!stamped.ok()) return stamped.status();
   }
-  const std::string& body = commit.empty() ? change.desired_json : *stamped;
+  const std::string& body = commit.empty() ? change.desired_json() : *stamped;
   auto applied = client.Patch(apply + (adopt ? "&force=true" : ""), "application/apply-patch+yaml",
                               body, &entry->warnings);
   if (!applied.ok() && applied.status().code() == Status::Code::kConflict) {
@@ -88,7 +88,7 @@ void SettleOwner(diff::PlannedChange* change, std::shared_ptr<rapidjson::Documen
       change->key.kind == "Namespace" ? change->key.name : change->key.namespace_name;
   if (diff::OwnedFor(*live, app, change->instance) || diff::AppliedByPagoda(*live)) {
     rapidjson::Document desired;
-    desired.Parse(change->desired_json.c_str(), change->desired_json.size());
+    desired.Parse(change->desired_json().c_str(), change->desired_json().size());
     diff::Comparison comparison = diff::Compare(desired, *live);
     change->action = comparison.equal ? diff::Action::kUnchanged : diff::Action::kUpdate;
     change->changes = std::move(comparison.changes);

@@ -73,7 +73,8 @@ diff::PlannedChange Change(diff::Action action, std::string kind, std::string ns
   c.action = action;
   c.key = {"", kind, ns, name};
   c.api_version = "v1";
-  c.desired_json = R"({"apiVersion":"v1","kind":")" + kind + R"("})";
+  c.desired =
+      std::make_shared<const std::string>(R"({"apiVersion":"v1","kind":")" + kind + R"("})");
   return c;
 }
 

@@ -168,7 +168,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
         case diff::Action::kAdopt:
         case diff::Action::kCreate: {
           rapidjson::Document d;
-          d.Parse(change.desired_json.c_str());
+          d.Parse(change.desired_json().c_str());
           to = Yaml(diff::ForDisplay(d));
           header += " (not in the cluster)";
           break;
@@ -180,7 +180,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
                                                           : " (changed: " + paths + ")";
           from = Yaml(diff::ForDisplay(*change.live));
           auto predicted =
-              apply::PredictApply(*client, change.api_version, change.key, change.desired_json);
+              apply::PredictApply(*client, change.api_version, change.key, change.desired_json());
           if (!predicted.ok()) {
             err << "pagoda: " << predicted.status().message() << "\n";
             s.problems = true;

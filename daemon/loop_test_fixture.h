@@ -250,7 +250,7 @@ class MemoryCluster final : public ClusterAccess {
         case diff::Action::kUpdate:
         case diff::Action::kAdopt: {
           objects[c.key] =
-              commit.empty() ? c.desired_json : *diff::WithCommit(c.desired_json, commit);
+              commit.empty() ? c.desired_json() : *diff::WithCommit(c.desired_json(), commit);
           created.emplace(c.key, static_cast<int>(created.size()) + 1);
           foreign.erase(c.key);
           apply::ChangeSetEntry entry{

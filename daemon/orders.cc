@@ -52,7 +52,7 @@ Outcome OutcomeOf(rollout::OrderPhase phase) {
 }  // namespace
 
 Status Reconciler::CheckCapacity(const std::string& server, const diff::PlannedChange& deployment) {
-  manifest::NodeAllocatable want = Requests(deployment.desired_json);
+  manifest::NodeAllocatable want = Requests(deployment.desired_json());
   if (want.millicpu == 0 && want.memory_bytes == 0) return Status::Ok();
   auto read = nodes_.find(server);
   if (read == nodes_.end()) {

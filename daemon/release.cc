@@ -49,7 +49,7 @@ Result<std::string> Reconciler::EnvDigest(const manifest::Repository& repo, cons
   if (!problems.empty()) return Status::InvalidArgument(problems.front().message);
   std::string all;
   for (const auto& [server, desired] : servers) {
-    for (const auto& object : desired.objects) all += object.json + "\n";
+    for (const auto& object : desired.objects) all += *object.json + "\n";
   }
   if (all.empty()) return Status::NotFound(app + "/" + env + " renders nothing");
   return manifest::Sha256Hex(all, 16);

@@ -28,7 +28,7 @@ std::string DesiredRevision(const diff::PlannedChange& c) {
   if (c.action == diff::Action::kUnchanged && c.live != nullptr) {
     return diff::LabelOf(*c.live, diff::kRevisionLabel);
   }
-  return diff::LabelOf(ParseOrEmpty(c.desired_json), diff::kRevisionLabel);
+  return diff::LabelOf(ParseOrEmpty(c.desired_json()), diff::kRevisionLabel);
 }
 
 bool ToDo(const diff::PlannedChange& c) {
@@ -136,7 +136,7 @@ EnvironmentChanges ChangesOf(const std::vector<const diff::PlannedChange*>& grou
           c->key.kind == "Deployment" || !keys_known || !applied_keys.count(c->key.ToString());
     } else if (c->action == diff::Action::kUpdate) {
       out.repo_changed |=
-          diff::AnnotationOf(ParseOrEmpty(c->desired_json), diff::kAppliedAnnotation) !=
+          diff::AnnotationOf(ParseOrEmpty(c->desired_json()), diff::kAppliedAnnotation) !=
           diff::AnnotationOf(*c->live, diff::kAppliedAnnotation);
     } else {
       out.repo_changed = true;
@@ -166,7 +166,7 @@ ReleaseShape ShapeOf(const std::vector<const diff::PlannedChange*>& group,
   }
   for (size_t i = 0; i < shape.todo.changes.size(); ++i) {
     const auto& c = shape.todo.changes[i];
-    if (c.key.kind == "Deployment" && !c.desired_json.empty()) shape.target = static_cast<int>(i);
+    if (c.key.kind == "Deployment" && !c.desired_json().empty()) shape.target = static_cast<int>(i);
   }
   return shape;
 }
@@ -223,12 +223,12 @@ BatchedPlan SplitForBatches(const ReleaseShape& shape) {
       continue;
     }
     if (static_cast<int>(i) == shape.target) {
-      rapidjson::Document d = ParseOrEmpty(c.desired_json);
+      rapidjson::Document d = ParseOrEmpty(c.desired_json());
       int64_t now_replicas = c.live != nullptr ? IntField(*c.live, "spec", "replicas") : 0;
       if (d.HasMember("spec") && d["spec"].HasMember("replicas")) {
         d["spec"]["replicas"].SetInt64(now_replicas);
       }
-      c.desired_json = manifest::CanonicalJson(d);
+      c.desired = std::make_shared<const std::string>(manifest::CanonicalJson(d));
       c.action = c.live != nullptr ? diff::Action::kUpdate : diff::Action::kCreate;
     }
     plan.now.changes.push_back(std::move(c));

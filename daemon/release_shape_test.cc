@@ -41,7 +41,7 @@ struct NewRevision {
   diff::PlannedChange prune = Change(diff::Action::kDelete, "Service", "prod-old");
   NewRevision() {
     create.wanted = true;
-    create.desired_json = DeploymentJson("b", 4);
+    create.desired = std::make_shared<const std::string>(DeploymentJson("b", 4));
     retire.live = Live(DeploymentJson("a", 3));
     same.wanted = true;
     same.live = Live(R"({"metadata":{"name":"prod-files"}})");
@@ -81,7 +81,7 @@ TEST(ReleaseShapeTest, WithoutADeploymentTheRunningRevisionStands) {
 TEST(ReleaseShapeTest, TheKindFollowsWhatChanges) {
   diff::PlannedChange scale = Change(diff::Action::kUpdate, "Deployment", "prod-a");
   scale.wanted = true;
-  scale.desired_json = DeploymentJson("a", 5);
+  scale.desired = std::make_shared<const std::string>(DeploymentJson("a", 5));
   scale.live = Live(DeploymentJson("a", 3));
   scale.changes = {{"spec.replicas", "3", "5"}};
   ReleaseShape shape = ShapeOf({&scale}, "a");
@@ -169,7 +169,7 @@ TEST(ReleaseShapeTest, ABatchedPlanStartsTheTargetWhereItIsAndPrunesAtTheEnd) {
   ASSERT_EQ(split.now.changes.size(), 1u) << "the retirement is the order's";
   const diff::PlannedChange& target = split.now.changes[0];
   EXPECT_EQ(target.action, diff::Action::kCreate);
-  rapidjson::Document d = ParseOrEmpty(target.desired_json);
+  rapidjson::Document d = ParseOrEmpty(target.desired_json());
   EXPECT_EQ(IntField(d, "spec", "replicas"), 0) << "created empty: the order scales it up";
   ASSERT_EQ(split.finish.changes.size(), 1u);
   EXPECT_EQ(split.finish.changes[0].key.name, "prod-old");
@@ -177,12 +177,12 @@ TEST(ReleaseShapeTest, ABatchedPlanStartsTheTargetWhereItIsAndPrunesAtTheEnd) {
   // Taken up with 2 of 4 already out: updated at 2, not at 4.
   diff::PlannedChange update = Change(diff::Action::kUpdate, "Deployment", "prod-b");
   update.wanted = true;
-  update.desired_json = DeploymentJson("b", 4);
+  update.desired = std::make_shared<const std::string>(DeploymentJson("b", 4));
   update.live = Live(DeploymentJson("b", 2));
   BatchedPlan again = SplitForBatches(ShapeOf({&update, &plan.retire}, "a"));
   ASSERT_EQ(again.now.changes.size(), 1u);
   EXPECT_EQ(again.now.changes[0].action, diff::Action::kUpdate);
-  EXPECT_EQ(IntField(ParseOrEmpty(again.now.changes[0].desired_json), "spec", "replicas"), 2);
+  EXPECT_EQ(IntField(ParseOrEmpty(again.now.changes[0].desired_json()), "spec", "replicas"), 2);
 }
 
 manifest::Environment EnvNamed(const std::string& name) {
@@ -263,7 +263,7 @@ TEST(ReleaseShapeTest, WhatTheRepositoryChangedIsToldFromDrift) {
   // Someone scaled the running revision by hand: the applied hash is the same.
   diff::PlannedChange drift = Change(diff::Action::kUpdate, "Deployment", "prod-a");
   drift.wanted = true;
-  drift.desired_json = DeploymentJson("a", 3);
+  drift.desired = std::make_shared<const std::string>(DeploymentJson("a", 3));
   drift.live = Live(DeploymentJson("a", 5));
   EnvironmentChanges changes = ChangesOf({&drift}, {"Deployment/shop/prod-a"}, true, "");
   EXPECT_TRUE(changes.todo);
@@ -273,7 +273,8 @@ TEST(ReleaseShapeTest, WhatTheRepositoryChangedIsToldFromDrift) {
 
   // A changed applied hash is the repository's.
   diff::PlannedChange edited = drift;
-  edited.desired_json = R"({"metadata":{"annotations":{"pagoda.dev/applied":"new"}}})";
+  edited.desired = std::make_shared<const std::string>(
+      R"({"metadata":{"annotations":{"pagoda.dev/applied":"new"}}})");
   EXPECT_TRUE(ChangesOf({&edited}, {}, true, "").repo_changed);
 
   // An object the environment did not have is the repository's; one it had

@@ -134,8 +134,10 @@ std::string_view ActionName(Action action);
 struct Desired {
   ObjectKey key;
   std::string api_version;
-  std::string json;
-  uint64_t hash = 0;  // of `json` (HashJson); 0: not worked out yet
+  // Shared and never changed: the render cache and every desired state made
+  // from it hold one copy. Never null.
+  std::shared_ptr<const std::string> json = std::make_shared<const std::string>();
+  uint64_t hash = 0;  // of `*json` (HashJson); 0: not worked out yet
 };
 
 // The hash Desired::hash holds; never 0.
@@ -161,8 +163,11 @@ struct PlannedChange {
   // Its app.kubernetes.io/instance label (desired, else live): the
   // environment it belongs to; "" for app-level objects.
   std::string instance;
-  bool wanted = false;       // the repository renders it: kCreate, kUpdate, kUnchanged
-  std::string desired_json;  // kCreate, kUpdate: what to apply
+  bool wanted = false;  // the repository renders it: kCreate, kUpdate, kUnchanged
+  // kCreate, kUpdate: what to apply. Shared with the desired state it came
+  // from, never changed; null for the other actions.
+  std::shared_ptr<const std::string> desired;
+  const std::string& desired_json() const;  // *desired; "" when null
   // kUpdate, kUnchanged, kRetire, kDelete, kOrphan. Shared: a change may
   // outlive the read that found it (a release order's last steps).
   std::shared_ptr<const rapidjson::Value> live;

@@ -159,13 +159,13 @@ struct DesiredFacts {
 // otherwise. nullptr when the desired JSON does not parse.
 const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
                                 int64_t plan_number, PlanMemo::Entry* fresh) {
-  const uint64_t hash = d.hash != 0 ? d.hash : HashJson(d.json);
+  const uint64_t hash = d.hash != 0 ? d.hash : HashJson(*d.json);
   PlanMemo::Entry* entry = fresh;
   bool known = false;
   if (memo != nullptr && l != nullptr) {
     auto [m, added] = memo->entries.try_emplace(d.key);
     entry = &m->second;
-    if (!added && entry->desired_hash == hash && entry->desired_size == d.json.size()) {
+    if (!added && entry->desired_hash == hash && entry->desired_size == d.json->size()) {
       if (entry->live == l->object) {
         known = true;
       } else {
@@ -183,11 +183,11 @@ const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
     return entry;
   }
   rapidjson::Document doc;
-  doc.Parse(d.json.c_str(), d.json.size());
+  doc.Parse(d.json->c_str(), d.json->size());
   if (doc.HasParseError()) return nullptr;
   *entry = PlanMemo::Entry{};
   entry->desired_hash = hash;
-  entry->desired_size = d.json.size();
+  entry->desired_size = d.json->size();
   if (l != nullptr) {
     entry->live = l->object;
     entry->live_uid = MetadataString(*l->object, "uid");
@@ -238,7 +238,7 @@ std::vector<PlannedChange> PlanDesired(const std::vector<Desired>& desired, cons
       change.action = entry->comparison.equal ? Action::kUnchanged : Action::kUpdate;
       change.changes = entry->comparison.changes;
     }
-    if (change.action != Action::kUnchanged) change.desired_json = d.json;
+    if (change.action != Action::kUnchanged) change.desired = d.json;
     apply.push_back(std::move(change));
   }
   // Pairs not planned now are not kept: a memo holds one plan's worth.
@@ -396,6 +396,11 @@ Plan MakePlan(const std::vector<Desired>& desired, const std::vector<Live>& live
       plan.changes.push_back(std::move((*part)[i]));
   }
   return plan;
+}
+
+const std::string& PlannedChange::desired_json() const {
+  static const std::string kNone;
+  return desired != nullptr ? *desired : kNone;
 }
 
 }  // namespace pagoda::diff

@@ -36,7 +36,8 @@ std::string Simple(const std::string& kind, const std::string& name, const std::
 Desired D(const std::string& json) {
   rapidjson::Document doc;
   doc.Parse(json.c_str());
-  return Desired{*KeyOf(doc), doc["apiVersion"].GetString(), json};
+  return Desired{*KeyOf(doc), doc["apiVersion"].GetString(),
+                 std::make_shared<const std::string>(json)};
 }
 
 Live L(const std::string& json) {
@@ -199,7 +200,7 @@ TEST(MakePlan, AnObjectLabelledForAnotherAppOrEnvironmentIsAConflict) {
             "app.kubernetes.io/managed-by=pagoda, app.kubernetes.io/name=shop, "
             "app.kubernetes.io/instance=canary); left alone (adopt: true on the environment "
             "takes it over)");
-  EXPECT_FALSE(svc->desired_json.empty());  // should a lookup show it is pagoda's after all
+  EXPECT_FALSE(svc->desired_json().empty());  // should a lookup show it is pagoda's after all
   EXPECT_EQ(Find(plan, "ConfigMap/shop/prod-files-a")->action, Action::kConflict);
   EXPECT_EQ(Find(plan, "Service/shop/test")->action, Action::kCreate);
 
@@ -242,7 +243,7 @@ TEST(MakePlan, AdoptTakesOverWhatExistsWhereTheEnvironmentSaysSo) {
   const PlannedChange* svc = Find(plan, "Service/shop/prod");
   ASSERT_NE(svc, nullptr);
   EXPECT_EQ(svc->action, Action::kAdopt);
-  EXPECT_FALSE(svc->desired_json.empty());
+  EXPECT_FALSE(svc->desired_json().empty());
   EXPECT_FALSE(plan.InSync());
   EXPECT_EQ(HoldConflicts(&plan), 0);
 }

@@ -72,8 +72,8 @@ Result<diff::Desired> Prepare(const manifest::Object& object, bool prune) {
   d.key = {std::string(diff::GroupOf(object.api_version)), object.kind, object.namespace_name,
            object.name};
   d.api_version = object.api_version;
-  d.json = std::move(*prepared);
-  d.hash = diff::HashJson(d.json);
+  d.hash = diff::HashJson(*prepared);
+  d.json = std::make_shared<const std::string>(std::move(*prepared));
   return d;
 }
 

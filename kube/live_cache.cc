@@ -72,6 +72,30 @@ struct OwnedObject {
   rapidjson::Document doc;
 };
 
+// `object` into `doc`, without metadata.managedFields: pagoda never reads
+// them, and a pool never gives back what a removed member took.
+void CopyWithoutManagedFields(const rapidjson::Value& object, rapidjson::Document* doc,
+                              rapidjson::MemoryPoolAllocator<>& pool) {
+  if (!object.IsObject()) {
+    doc->CopyFrom(object, pool);
+    return;
+  }
+  doc->SetObject();
+  for (const auto& m : object.GetObject()) {
+    rapidjson::Value name(m.name, pool);
+    if (m.name != "metadata" || !m.value.IsObject()) {
+      doc->AddMember(name, rapidjson::Value(m.value, pool), pool);
+      continue;
+    }
+    rapidjson::Value meta(rapidjson::kObjectType);
+    for (const auto& f : m.value.GetObject()) {
+      if (f.name == "managedFields") continue;
+      meta.AddMember(rapidjson::Value(f.name, pool), rapidjson::Value(f.value, pool), pool);
+    }
+    doc->AddMember(name, meta, pool);
+  }
+}
+
 }  // namespace
 
 struct LiveCache::Kind {
@@ -170,9 +194,11 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
   auto slot = std::make_pair(key->namespace_name, key->name);
   const std::string_view version = diff::MetadataString(object, "resourceVersion");
   auto existing = k.objects.find(slot);
-  if (existing != k.objects.end() &&
-      Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
-    return true;  // the cache has a later one already (pagoda's own write)
+  if (existing != k.objects.end()) {
+    const std::string_view held = diff::MetadataString(*existing->second.object, "resourceVersion");
+    // A later one (pagoda's own write), or this very version: the event of
+    // a write whose answer the cache holds already.
+    if (Later(held, version) || (Comparable(version) && held == version)) return true;
   }
   if (written && existing == k.objects.end() && Comparable(version) &&
       !Later(version, k.resource_version)) {
@@ -183,10 +209,7 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
     return true;
   }
   auto owned = std::make_shared<OwnedObject>();
-  owned->doc.CopyFrom(object, owned->pool);
-  if (auto meta = owned->doc.FindMember("metadata"); meta != owned->doc.MemberEnd()) {
-    meta->value.RemoveMember("managedFields");
-  }
+  CopyWithoutManagedFields(object, &owned->doc, owned->pool);
   diff::Live live;
   live.key = std::move(*key);
   live.api_version = k.resource.ApiVersion();
