@@ -106,6 +106,20 @@ bool GetString(Sink& sink, const YamlNode& node, const std::string& path,
   return true;
 }
 
+bool GetJsonString(Sink& sink, const YamlNode& node, const std::string& path,
+                   Located<std::string>* out) {
+  bool b = false;
+  int64_t i = 0;
+  if (node.IsScalar() && node.plain &&
+      (IsYamlBool(node.scalar, &b) || IsYamlInt(node.scalar, &i) || IsYamlFloat(node.scalar))) {
+    sink.Error(node.pos, path,
+               "expected a string, found " + Found(node) + ", which YAML reads as " +
+                   (IsYamlBool(node.scalar, &b) ? "a bool" : "a number") + "; quote it");
+    return false;
+  }
+  return GetString(sink, node, path, out);
+}
+
 bool GetInt(Sink& sink, const YamlNode& node, const std::string& path, int64_t min, int64_t max,
             Located<int64_t>* out) {
   int64_t value = 0;

@@ -44,6 +44,10 @@ class Fields {
 // Typed values. Each reports its own error at the value and returns false.
 bool GetString(Sink& sink, const YamlNode& node, const std::string& path,
                Located<std::string>* out);
+// A string in a plain manifest, which goes to Kubernetes as JSON: quoted text,
+// or plain text that YAML does not read as a bool or a number.
+bool GetJsonString(Sink& sink, const YamlNode& node, const std::string& path,
+                   Located<std::string>* out);
 bool GetInt(Sink& sink, const YamlNode& node, const std::string& path, int64_t min, int64_t max,
             Located<int64_t>* out);
 bool GetPort(Sink& sink, const YamlNode& node, const std::string& path, Located<int>* out);

@@ -293,12 +293,12 @@ const YamlNode* ReadEnvelope(const YamlNode& doc, Sink& sink, std::string_view k
   if (!f.ok()) return nullptr;
   Located<std::string> value;
   if (const YamlNode* n = f.Need("apiVersion", "pagoda.dev/v1")) {
-    if (GetString(sink, *n, "apiVersion", &value) && value.value != "pagoda.dev/v1") {
+    if (GetJsonString(sink, *n, "apiVersion", &value) && value.value != "pagoda.dev/v1") {
       sink.Error(value.pos, "apiVersion", Quote(value.value) + " is not pagoda.dev/v1");
     }
   }
   if (const YamlNode* n = f.Need("kind", std::string(kind))) {
-    if (GetString(sink, *n, "kind", &value) && value.value != kind) {
+    if (GetJsonString(sink, *n, "kind", &value) && value.value != kind) {
       sink.Error(value.pos, "kind",
                  "this file must hold kind " + std::string(kind) + ", not " + Quote(value.value));
     }
@@ -394,6 +394,26 @@ bool ParseEnvironment(const YamlNode& doc, Sink& sink, Environment* out) {
   return sink.errors() == errors;
 }
 
+namespace {
+
+// Labels and annotations of a plain manifest: a mapping of strings (label
+// values also in Kubernetes' label syntax).
+void CheckStringMap(Sink& sink, const YamlNode* map, const std::string& path, bool labels) {
+  if (map == nullptr) return;
+  if (!map->IsMap()) {
+    sink.Error(map->pos, path, "expected a mapping, found " + std::string(map->KindName()));
+    return;
+  }
+  for (const YamlEntry& e : map->entries) {
+    Located<std::string> value;
+    if (!GetJsonString(sink, e.value, path + "." + e.key, &value) || !labels) continue;
+    std::string message = CheckLabelValue(value.value);
+    if (!message.empty()) sink.Error(value.pos, path + "." + e.key, message);
+  }
+}
+
+}  // namespace
+
 bool ParseManifest(const YamlNode& doc, std::string_view app, PodSecurityLevel level, Sink& sink,
                    PlainManifest* out) {
   int errors = sink.errors();
@@ -413,13 +433,13 @@ bool ParseManifest(const YamlNode& doc, std::string_view app, PodSecurityLevel l
   const YamlNode* n = find(doc, "apiVersion");
   if (n == nullptr) {
     sink.Error(doc.pos, "apiVersion", "is required");
-  } else if (GetString(sink, *n, "apiVersion", &value)) {
+  } else if (GetJsonString(sink, *n, "apiVersion", &value)) {
     out->api_version = value.value;
   }
   n = find(doc, "kind");
   if (n == nullptr) {
     sink.Error(doc.pos, "kind", "is required");
-  } else if (GetString(sink, *n, "kind", &value)) {
+  } else if (GetJsonString(sink, *n, "kind", &value)) {
     out->kind = value.value;
     if (out->kind == "List" || out->kind.ends_with("List")) {
       sink.Error(value.pos, "kind", "a list is not supported here; write each item as a document");
@@ -440,23 +460,19 @@ bool ParseManifest(const YamlNode& doc, std::string_view app, PodSecurityLevel l
     n = find(*metadata, "name");
     if (n == nullptr) {
       sink.Error(metadata->pos, "metadata.name", "is required");
-    } else if (GetString(sink, *n, "metadata.name", &value) &&
+    } else if (GetJsonString(sink, *n, "metadata.name", &value) &&
                CheckName(sink, value, "metadata.name", CheckDns1123Subdomain)) {
       out->name = value.value;
     }
     n = find(*metadata, "namespace");
-    if (n != nullptr && GetString(sink, *n, "metadata.namespace", &value) && value.value != app) {
+    if (n != nullptr && GetJsonString(sink, *n, "metadata.namespace", &value) &&
+        value.value != app) {
       sink.Error(value.pos, "metadata.namespace",
                  Quote(value.value) + " is not the app's namespace (" + std::string(app) +
                      "); leave it out: pagoda puts every manifest in the app's namespace");
     }
-    if (const YamlNode* labels = find(*metadata, "labels"); labels != nullptr && labels->IsMap()) {
-      for (const YamlEntry& e : labels->entries) {
-        if (!e.value.IsScalar()) continue;
-        std::string message = CheckLabelValue(e.value.scalar);
-        if (!message.empty()) sink.Error(e.value.pos, "metadata.labels." + e.key, message);
-      }
-    }
+    CheckStringMap(sink, find(*metadata, "labels"), "metadata.labels", true);
+    CheckStringMap(sink, find(*metadata, "annotations"), "metadata.annotations", false);
   }
   const std::string group = GroupOf(out->api_version);
   CheckPodSecurity(doc, group, out->kind, app, level, sink);

@@ -442,8 +442,12 @@ RenderedEnvironment RenderEnvironment(const Context& c, const Environment& env,
 Result<Object> RenderManifest(const Context& c, const PlainManifest& m) {
   rapidjson::Document doc;
   doc.Parse(m.json.data(), m.json.size());
-  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("metadata") ||
-      !doc["metadata"].IsObject()) {
+  auto is_string = [](const Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsString();
+  };
+  if (doc.HasParseError() || !doc.IsObject() || !is_string(doc, "apiVersion") ||
+      !is_string(doc, "kind") || !doc.HasMember("metadata") || !doc["metadata"].IsObject() ||
+      !is_string(doc["metadata"], "name")) {
     return Status::InvalidArgument(m.file + ": the manifest is not a valid object");
   }
   auto& alloc = doc.GetAllocator();
