@@ -210,6 +210,96 @@ Status ReadGates(const Reader& r, const YamlNode& root, DaemonConfig::Gates* gat
   return Status::Ok();
 }
 
+Status Strings(const Reader& r, const YamlNode& map, const char* key, const std::string& prefix,
+               std::vector<std::string>* out) {
+  const YamlNode* node = map.Find(key);
+  if (node == nullptr) return Status::Ok();
+  if (!node->IsSequence()) return r.Error(*node, prefix + key, "expected a list of strings");
+  for (const YamlNode& item : node->items) {
+    if (!item.IsScalar() || item.scalar.empty()) {
+      return r.Error(item, prefix + key, "expected a list of strings");
+    }
+    out->push_back(item.scalar);
+  }
+  return Status::Ok();
+}
+
+Status ReadReceiver(const Reader& r, const YamlNode& body, const std::string& field,
+                    DaemonConfig::Notifications::Receiver* out) {
+  const std::string prefix = field + ".";
+  PAGODA_RETURN_IF_ERROR(r.Keys(body, prefix,
+                                {"type", "url", "urlFile", "secretFile", "tokenFile", "repo",
+                                 "targetUrl", "events", "apps", "envs"}));
+  const YamlNode* type = body.Find("type");
+  if (type == nullptr) return r.Error(body, prefix + "type", "required");
+  auto parsed = notify::ParseReceiverType(type->IsScalar() ? type->scalar : "");
+  if (!parsed.ok()) return r.Error(*type, prefix + "type", parsed.status().message());
+  out->type = *parsed;
+  if (const YamlNode* url = body.Find("url")) {
+    PAGODA_RETURN_IF_ERROR(HttpUrl(r, *url, prefix + "url", &out->url));
+  }
+  PAGODA_RETURN_IF_ERROR(r.Path(body, "urlFile", prefix, &out->url_file));
+  if (out->url.empty() == out->url_file.empty()) {
+    return r.Error(body, prefix + "url", "give url or urlFile (a robot's URL holds its key)");
+  }
+  PAGODA_RETURN_IF_ERROR(r.Path(body, "secretFile", prefix, &out->secret_file));
+  PAGODA_RETURN_IF_ERROR(r.Path(body, "tokenFile", prefix, &out->token_file));
+  PAGODA_RETURN_IF_ERROR(r.String(body, "repo", prefix, &out->repo));
+  if (const YamlNode* target = body.Find("targetUrl")) {
+    PAGODA_RETURN_IF_ERROR(HttpUrl(r, *target, prefix + "targetUrl", &out->target_url));
+  }
+  const bool forge = notify::IsForge(out->type);
+  const bool signs = out->type == notify::ReceiverType::kGeneric ||
+                     out->type == notify::ReceiverType::kDingTalk ||
+                     out->type == notify::ReceiverType::kFeishu;
+  if (forge && (out->repo.empty() || out->token_file.empty())) {
+    return r.Error(body, prefix + (out->repo.empty() ? "repo" : "tokenFile"),
+                   "required for commit statuses");
+  }
+  if (!forge && (!out->repo.empty() || !out->token_file.empty() || !out->target_url.empty())) {
+    return r.Error(body, prefix + "repo",
+                   "repo, tokenFile and targetUrl are for commit statuses (github, gitlab, gitea)");
+  }
+  if (!signs && !out->secret_file.empty()) {
+    return r.Error(*body.Find("secretFile"), prefix + "secretFile",
+                   std::string(notify::Name(out->type)) + " messages are not signed");
+  }
+  if (const YamlNode* events = body.Find("events")) {
+    if (!events->IsSequence()) return r.Error(*events, prefix + "events", "expected a list");
+    for (const YamlNode& item : events->items) {
+      auto kind = notify::ParseEventKind(item.IsScalar() ? item.scalar : "");
+      if (!kind.ok()) return r.Error(item, prefix + "events", kind.status().message());
+      out->events.push_back(*kind);
+    }
+  }
+  PAGODA_RETURN_IF_ERROR(Strings(r, body, "apps", prefix, &out->apps));
+  return Strings(r, body, "envs", prefix, &out->envs);
+}
+
+// notifications: who is told of releases.
+Status ReadNotifications(const Reader& r, const YamlNode& root,
+                         DaemonConfig::Notifications* notifications) {
+  const YamlNode* node = root.Find("notifications");
+  if (node == nullptr) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(r.Keys(*node, "notifications.", {"receivers", "timeout", "deadline"}));
+  PAGODA_RETURN_IF_ERROR(r.Duration(*node, "timeout", 100, &notifications->timeout_ms));
+  PAGODA_RETURN_IF_ERROR(r.Duration(*node, "deadline", 1000, &notifications->deadline_ms));
+  const YamlNode* receivers = node->Find("receivers");
+  if (receivers == nullptr) return Status::Ok();
+  if (!receivers->IsMap()) {
+    return r.Error(*receivers, "notifications.receivers", "expected a mapping of names");
+  }
+  for (const YamlEntry& entry : receivers->entries) {
+    const std::string field = "notifications.receivers." + entry.key;
+    if (!manifest::CheckDns1123Label(entry.key).empty()) {
+      return r.Error(entry.key_pos, field, "a receiver's name must be a DNS label");
+    }
+    PAGODA_RETURN_IF_ERROR(
+        ReadReceiver(r, entry.value, field, &notifications->receivers[entry.key]));
+  }
+  return Status::Ok();
+}
+
 // reservedNamespaces and podSecurity: what the platform keeps, and grants.
 Status ReadTenancy(const Reader& r, const YamlNode& root, DaemonConfig* config) {
   if (const YamlNode* reserved = root.Find("reservedNamespaces")) {
@@ -255,10 +345,11 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   YamlNode empty;
   empty.pos = {1, 1};
   const YamlNode& root = yaml.documents.empty() ? empty : yaml.documents[0].root;
-  PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
-                                {"repo", "ref", "path", "interval", "driftInterval", "fetchTimeout",
-                                 "stateDir", "auth", "clusters", "qps", "burst", "http", "log",
-                                 "reservedNamespaces", "podSecurity", "limits", "gates"}));
+  PAGODA_RETURN_IF_ERROR(
+      r.Keys(root, "",
+             {"repo", "ref", "path", "interval", "driftInterval", "fetchTimeout", "stateDir",
+              "auth", "clusters", "qps", "burst", "http", "log", "reservedNamespaces",
+              "podSecurity", "limits", "gates", "notifications"}));
   PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
   if (config.repo.empty()) {
     return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
@@ -331,6 +422,7 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   }
   PAGODA_RETURN_IF_ERROR(ReadTenancy(r, root, &config));
   PAGODA_RETURN_IF_ERROR(ReadGates(r, root, &config.gates));
+  PAGODA_RETURN_IF_ERROR(ReadNotifications(r, root, &config.notifications));
   return config;
 }
 

@@ -27,6 +27,17 @@
 //       deploy-bot: {url: https://bot.example.com/gate, secretFile: /etc/pagoda/bot-secret,
 //                    retries: 2}   # signed: X-Pagoda-Signature-256: sha256=HMAC(secret, body)
 //     timeout: 10s             # per check
+//   notifications:             # who is told of releases (notify/notify.h), by name
+//     receivers:
+//       team-chat: {type: slack, urlFile: /etc/pagoda/slack-url}   # the URL holds a key
+//       ops: {type: dingtalk, urlFile: /etc/pagoda/ding-url, secretFile: /etc/pagoda/ding-secret,
+//             events: [failed, rolled-back, held], apps: ["pay*"], envs: [prod]}
+//       audit: {type: generic, url: https://audit.example.com/pagoda,
+//               secretFile: /etc/pagoda/audit-secret}   # X-Pagoda-Signature-256
+//       commits: {type: gitea, url: https://git.example.com/api/v1, repo: platform/apps,
+//                 tokenFile: /etc/pagoda/gitea-token, targetUrl: https://pagoda.example.com/}
+//     timeout: 10s             # per request
+//     deadline: 10m            # an event not delivered by then is given up
 //
 // It is read with the bounded YAML reader (base/yaml.h): unknown keys,
 // duplicate keys, merge keys and tags are errors, reported with file, line
@@ -39,6 +50,7 @@
 
 #include "base/status.h"
 #include "manifest/manifest.h"
+#include "notify/notify.h"
 
 namespace pagoda::daemon {
 
@@ -99,6 +111,22 @@ struct DaemonConfig {
     std::map<std::string, Webhook> webhooks;  // by name
     int64_t timeout_ms = 10'000;
   } gates;
+
+  // Notifications: where each receiver is, and the files its secrets are in.
+  struct Notifications {
+    struct Receiver {
+      notify::ReceiverType type = notify::ReceiverType::kGeneric;
+      std::string url, url_file;  // one of them
+      std::string secret_file, token_file, repo, target_url;
+      std::vector<notify::EventKind> events;
+      std::vector<std::string> apps, envs;
+      friend bool operator==(const Receiver&, const Receiver&) = default;
+    };
+    std::map<std::string, Receiver> receivers;  // by name
+    int64_t timeout_ms = 10'000;
+    int64_t deadline_ms = 600'000;
+    friend bool operator==(const Notifications&, const Notifications&) = default;
+  } notifications;
 
   // Paths inside the state directory.
   std::string CloneDir() const { return state_dir + "/repo.git"; }

@@ -150,6 +150,75 @@ TEST(DaemonConfig, GatesNameTheirEndpointsAndTheRepositoryOnlyTheirNames) {
   EXPECT_EQ(ParseDaemonConfig("repo: x\n", "/c.yaml")->gates.timeout_ms, 10'000);
 }
 
+TEST(DaemonConfig, NotificationsNameTheirReceiversAndWhatEachWants) {
+  auto config = ParseDaemonConfig(
+      "repo: x\nnotifications:\n  receivers:\n"
+      "    chat: {type: slack, urlFile: slack-url}\n"
+      "    ops: {type: dingtalk, url: 'https://oapi.dingtalk.com/robot/send?access_token=t',\n"
+      "          secretFile: ding, events: [failed, rolled-back], apps: ['pay*'], envs: [prod]}\n"
+      "    commits: {type: gitea, url: 'https://git.example/api/v1/', repo: platform/apps,\n"
+      "              tokenFile: /etc/pagoda/gitea-token, targetUrl: 'https://pagoda.example/'}\n"
+      "  timeout: 3s\n  deadline: 2m\n",
+      "/etc/pagoda/c.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  const auto& receivers = config->notifications.receivers;
+  ASSERT_EQ(receivers.size(), 3u);
+  EXPECT_EQ(receivers.at("chat").type, notify::ReceiverType::kSlack);
+  EXPECT_EQ(receivers.at("chat").url_file, "/etc/pagoda/slack-url");
+  EXPECT_EQ(receivers.at("ops").secret_file, "/etc/pagoda/ding");
+  EXPECT_EQ(
+      receivers.at("ops").events,
+      (std::vector<notify::EventKind>{notify::EventKind::kFailed, notify::EventKind::kRolledBack}));
+  EXPECT_EQ(receivers.at("ops").apps, std::vector<std::string>{"pay*"});
+  EXPECT_EQ(receivers.at("commits").url, "https://git.example/api/v1");
+  EXPECT_EQ(receivers.at("commits").repo, "platform/apps");
+  EXPECT_EQ(config->notifications.timeout_ms, 3000);
+  EXPECT_EQ(config->notifications.deadline_ms, 120'000);
+}
+
+TEST(DaemonConfig, NotificationErrorsNameFileLineAndField) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"repo: x\nnotifications: {receivers: {chat: {url: 'http://c'}}}\n",
+       "/c.yaml:2:35: notifications.receivers.chat.type: required"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: teams, url: 'http://c'}}}\n",
+       "notifications.receivers.chat.type: \"teams\" is not a receiver type: use one of generic, "
+       "slack, dingtalk, feishu, wecom, github, gitlab, gitea"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack}}}\n",
+       "notifications.receivers.chat.url: give url or urlFile"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack, url: 'http://c', urlFile: f}}}\n",
+       "give url or urlFile"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack, url: 'file:///x'}}}\n",
+       "notifications.receivers.chat.url: expected an http:// or https:// URL"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack, url: 'http://c', secretFile: "
+       "s}}}\n",
+       "notifications.receivers.chat.secretFile: slack messages are not signed"},
+      {"repo: x\nnotifications: {receivers: {gh: {type: github, url: 'https://api.github.com'}}}\n",
+       "notifications.receivers.gh.repo: required for commit statuses"},
+      {"repo: x\nnotifications: {receivers: {gh: {type: github, url: 'https://a', repo: a/b}}}\n",
+       "notifications.receivers.gh.tokenFile: required for commit statuses"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack, url: 'http://c', repo: a/b}}}\n",
+       "repo, tokenFile and targetUrl are for commit statuses"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack, url: 'http://c', events: "
+       "[done]}}}\n",
+       "notifications.receivers.chat.events: \"done\" is not an event"},
+      {"repo: x\nnotifications: {receivers: {Chat: {type: slack, url: 'http://c'}}}\n",
+       "notifications.receivers.Chat: a receiver's name must be a DNS label"},
+      {"repo: x\nnotifications: {receivers: {chat: {type: slack, url: 'http://c', env: [p]}}}\n",
+       "notifications.receivers.chat.env: unknown field"},
+      {"repo: x\nnotifications: {receiver: {}}\n", "notifications.receiver: unknown field"},
+  };
+  for (const auto& c : cases) {
+    auto config = ParseDaemonConfig(c.text, "/c.yaml");
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_NE(config.status().message().find(c.message), std::string::npos)
+        << config.status().message();
+  }
+}
+
 TEST(DaemonConfig, DuplicateKeysAreErrorsNamingFileAndLine) {
   auto top = ParseDaemonConfig("repo: /srv/a\ninterval: 10s\nrepo: /srv/b\n", "/c.yaml");
   ASSERT_FALSE(top.ok());

@@ -5,9 +5,9 @@
 
 #include <thread>
 
+#include "base/digest.h"
 #include "base/json.h"
 #include "base/url.h"
-#include "server/webhook.h"
 
 namespace pagoda::daemon {
 namespace {
@@ -81,7 +81,7 @@ class HttpGateAsker final : public GateAsker {
     request.timeout = std::chrono::milliseconds(check.timeout_ms);
     if (!check.secret.empty()) {
       request.headers.emplace_back("X-Pagoda-Signature-256",
-                                   "sha256=" + server::HmacSha256Hex(check.secret, request.body));
+                                   "sha256=" + HmacSha256Hex(check.secret, request.body));
     }
     // The URL is the daemon config's and may hold a token: never said.
     const std::string who = "webhook " + check.spec.webhook;

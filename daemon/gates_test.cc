@@ -10,7 +10,7 @@
 #include <mutex>
 #include <thread>
 
-#include "server/webhook.h"
+#include "base/digest.h"
 
 namespace pagoda::daemon {
 namespace {
@@ -29,7 +29,7 @@ class Endpoint {
         signature_ = req.get_header_value("X-Pagoda-Signature-256");
       }
       if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
-      const std::string expected = "sha256=" + server::HmacSha256Hex("s3cret", req.body);
+      const std::string expected = "sha256=" + HmacSha256Hex("s3cret", req.body);
       res.status = require_signature && req.get_header_value("X-Pagoda-Signature-256") != expected
                        ? 401
                        : status.load();

@@ -153,6 +153,7 @@ void Reconciler::FetchDone(Result<FetchResult> fetched) {
 Status Reconciler::Record(ReleaseRecord* record) {
   Status st = journal_.Append(record);
   if (st.ok()) {
+    if (options_.observer != nullptr) options_.observer->ReleaseWritten(*record);
     if (unsaved_records_.empty() && unsaved_entries_.empty()) journal_error_.clear();
     return st;
   }

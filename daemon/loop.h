@@ -122,6 +122,8 @@ class LoopObserver {
   virtual void Reconciled(const SyncEntry& entry) = 0;  // after each reconcile cycle
   // Every release record written with its final outcome (not in progress).
   virtual void ReleaseEnded(const ReleaseRecord& record) = 0;
+  // Every write of a release record to the journal, in progress or not.
+  virtual void ReleaseWritten(const ReleaseRecord& /*record*/) {}
 };
 
 // What a step asks of the loop that runs it, between one environment (or

@@ -76,7 +76,10 @@ LoopMetrics::LoopMetrics()
                            "for closes (Unix time; 0: when the freeze file loads again).")),
       ready_(Gauges(&registry_, "pagoda_ready", "1 when /readyz answers ready.").Add({})),
       webhook_requests_(
-          Counters(&registry_, "pagoda_webhook_requests_total", "Webhook requests, by result.")) {
+          Counters(&registry_, "pagoda_webhook_requests_total", "Webhook requests, by result.")),
+      notifications_(Counters(&registry_, "pagoda_notifications_total",
+                              "Notifications by receiver and result: delivered, failed (refused "
+                              "or past the deadline), dropped (the queue was full), retried.")) {
   Gauges(&registry_, "pagoda_build_info", "The running version.")
       .Add({{"version", kVersion}})
       .Set(1);
@@ -176,6 +179,19 @@ void LoopMetrics::UpdateRequests(const std::map<std::string, kube::RequestStats>
       RaiseTo(&api_responses_.Add({{"server", server}, {"code", std::to_string(code)}}), n);
     }
     RaiseTo(&api_retries_.Add({{"server", server}}), stats.retries);
+  }
+}
+
+void LoopMetrics::Notifications(const std::map<std::string, notify::ReceiverStats>& stats) {
+  for (const auto& [receiver, s] : stats) {
+    const std::pair<const char*, uint64_t> counts[] = {{"delivered", s.delivered},
+                                                       {"failed", s.failed},
+                                                       {"dropped", s.dropped},
+                                                       {"retried", s.retried}};
+    for (const auto& [result, n] : counts) {
+      RaiseTo(&notifications_.Add({{"receiver", receiver}, {"result", result}}),
+              static_cast<int64_t>(n));
+    }
   }
 }
 

@@ -40,6 +40,7 @@
 
 #include "daemon/loop.h"
 #include "kube/kube.h"
+#include "notify/notify.h"
 #include "server/webhook.h"
 
 namespace pagoda::daemon {
@@ -63,6 +64,10 @@ class LoopMetrics final : public LoopObserver {
   // Folds the counts of clients about to be replaced into the base. From the
   // loop's thread.
   void Retire(const std::map<std::string, kube::RequestStats>& requests);
+
+  // From the loop's thread: each receiver's notifications delivered,
+  // failed, dropped and retried so far.
+  void Notifications(const std::map<std::string, notify::ReceiverStats>& stats);
 
   // From any thread.
   void Webhook(const WebhookAnswer& answer);
@@ -95,6 +100,7 @@ class LoopMetrics final : public LoopObserver {
   std::map<std::string, prometheus::Gauge*> frozen_;  // by "app/env", the series set now
   prometheus::Gauge& ready_;
   CounterFamily& webhook_requests_;
+  CounterFamily& notifications_;
 
   std::map<std::string, kube::RequestStats> base_;  // by server
   int64_t last_reconcile_ms_ = 0;

@@ -112,6 +112,24 @@ TEST(LoopMetricsTest, GaugesFollowTheStatusAndSyncTimesTheReconcile) {
             1712345708.123);
 }
 
+TEST(LoopMetricsTest, NotificationsAreCountedByReceiverAndResultAndNeverGoDown) {
+  LoopMetrics m;
+  notify::ReceiverStats chat;
+  chat.delivered = 3;
+  chat.retried = 2;
+  m.Notifications({{"chat", chat}});
+  std::string text = m.Render();
+  EXPECT_EQ(Sample(text, "pagoda_notifications_total{receiver=\"chat\",result=\"delivered\"}"), 3);
+  EXPECT_EQ(Sample(text, "pagoda_notifications_total{receiver=\"chat\",result=\"retried\"}"), 2);
+  EXPECT_EQ(Sample(text, "pagoda_notifications_total{receiver=\"chat\",result=\"dropped\"}"), 0);
+  chat.delivered = 1;  // a count from a newer dispatcher that began again
+  chat.dropped = 4;
+  m.Notifications({{"chat", chat}});
+  text = m.Render();
+  EXPECT_EQ(Sample(text, "pagoda_notifications_total{receiver=\"chat\",result=\"delivered\"}"), 3);
+  EXPECT_EQ(Sample(text, "pagoda_notifications_total{receiver=\"chat\",result=\"dropped\"}"), 4);
+}
+
 TEST(LoopMetricsTest, AFrozenEnvironmentHasASeriesUntilItThaws) {
   LoopMetrics m;
   LoopStatus status;

@@ -105,6 +105,7 @@ Process::Process(DaemonFlags flags, DaemonConfig config, std::unique_ptr<Journal
   } else {
     spdlog::error("gates cannot be asked: {}", transport.status().ToString());
   }
+  ConfigureNotifications(config);
   runtime_ = Build(config);
 }
 
@@ -132,8 +133,30 @@ std::unique_ptr<Runtime> Process::Build(const DaemonConfig& config) {
   if (!webhooks.ok()) spdlog::error("gates: {}", webhooks.status().ToString());
   return NewRuntime(
       config,
-      {*git_, *journal_, &metrics_, this, [this] { fetcher_->Start(); }, std::move(ask_gate),
+      {*git_, *journal_, &notifications_, this, [this] { fetcher_->Start(); }, std::move(ask_gate),
        webhooks.ok() ? std::move(*webhooks) : std::map<std::string, GateWebhook>{}});
+}
+
+void Process::ConfigureNotifications(const DaemonConfig& config) {
+  // Checked before (at start, and by a reload before it builds): an error
+  // here is a file changed since, and the receivers are kept as they were.
+  auto receivers = ReadReceivers(config);
+  if (!receivers.ok()) {
+    spdlog::error("notifications: {}", receivers.status().ToString());
+    return;
+  }
+  if (*receivers == receivers_) return;
+  receivers_ = std::move(*receivers);
+  notifications_.SetDispatcher(
+      receivers_.empty()
+          ? nullptr
+          : std::make_unique<notify::Dispatcher>(
+                receivers_, [] { return kube::NewCurlTransport(kube::TlsConfig{}); }, RealClock()));
+  std::string names;
+  for (const notify::Receiver& r : receivers_) {
+    names += (names.empty() ? "" : ", ") + r.name + " (" + std::string(notify::Name(r.type)) + ")";
+  }
+  if (!receivers_.empty()) spdlog::info("notifications: telling {}", names);
 }
 
 int Process::Run(std::ostream& err) {
@@ -186,6 +209,8 @@ void Process::Publish() {
   }
   metrics_.Update(published->status, published->readiness.first,
                   runtime_->clusters->RequestStatsByServer());
+  notifications_.Published(published->status);
+  metrics_.Notifications(notifications_.Stats());
   AnnounceStatus(published->status);
   published_.Publish(std::move(published));
 }

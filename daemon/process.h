@@ -35,6 +35,7 @@
 #include "daemon/gates.h"
 #include "daemon/inbox.h"
 #include "daemon/loop_metrics.h"
+#include "daemon/notifications.h"
 #include "daemon/runtime.h"
 #include "journal/journal.h"
 #include "server/http_server.h"
@@ -91,6 +92,8 @@ class Process final : public LoopHooks {
   void Beat();
   void Reload();
   std::unique_ptr<Runtime> Build(const DaemonConfig& config);
+  // A new dispatcher when `config`'s receivers, or their files, changed.
+  void ConfigureNotifications(const DaemonConfig& config);
   std::string Control(const rapidjson::Document& request);
   std::string Steer(const std::string& command, const std::string& id);
   server::WebhookAnswer Webhook(const server::WebhookHeaders& headers, std::string_view body);
@@ -101,6 +104,8 @@ class Process final : public LoopHooks {
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<GitSource> git_;
   LoopMetrics metrics_;
+  Notifications notifications_{metrics_};    // in front of metrics_
+  std::vector<notify::Receiver> receivers_;  // the dispatcher's, secrets read
   Inbox inbox_;
   Snapshot<Published> published_;
   std::unique_ptr<Runtime> runtime_;  // the loop thread's alone

@@ -66,6 +66,9 @@ void Process::Reload() {
   auto secret = ReadWebhookSecret(next);
   if (!secret.ok()) return refuse(secret.status().ToString());
   if (auto hooks = ReadGateWebhooks(next); !hooks.ok()) return refuse(hooks.status().ToString());
+  if (auto receivers = ReadReceivers(next); !receivers.ok()) {
+    return refuse(receivers.status().ToString());
+  }
   const DaemonConfig& was = *runtime_->config;
   if (auto kept = KeptForARestart(was, &next); !kept.empty()) {
     spdlog::warn("SIGHUP: {} changed; that takes a restart, the running value is kept",
@@ -80,6 +83,7 @@ void Process::Reload() {
   ConfigureDaemonLogging(next.log_format);
   metrics_.Retire(runtime_->clusters->RequestStatsByServer());
   runtime_.reset();  // its watches end; what was in flight is in the journal
+  ConfigureNotifications(next);
   runtime_ = Build(next);
   if (*secret != webhook_secret_) {
     std::lock_guard lock(verifier_mu_);

@@ -153,6 +153,39 @@ Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& 
   return out;
 }
 
+Result<std::vector<notify::Receiver>> ReadReceivers(const DaemonConfig& config) {
+  std::vector<notify::Receiver> out;
+  for (const auto& [name, c] : config.notifications.receivers) {
+    const std::string field = "notifications.receivers." + name + ".";
+    notify::Receiver r;
+    r.name = name;
+    r.type = c.type;
+    r.url = c.url;
+    r.repo = c.repo;
+    r.target_url = c.target_url;
+    r.events = c.events;
+    r.apps = c.apps;
+    r.envs = c.envs;
+    r.timeout = std::chrono::milliseconds(config.notifications.timeout_ms);
+    r.deadline = std::chrono::milliseconds(config.notifications.deadline_ms);
+    const std::pair<const std::string*, std::string*> files[] = {
+        {&c.url_file, &r.url}, {&c.secret_file, &r.secret}, {&c.token_file, &r.token}};
+    const char* names[] = {"urlFile", "secretFile", "tokenFile"};
+    for (size_t i = 0; i < 3; ++i) {
+      if (files[i].first->empty()) continue;
+      auto secret = ReadSecret(*files[i].first, field + names[i]);
+      if (!secret.ok()) return secret.status();
+      *files[i].second = std::move(*secret);
+    }
+    if (!r.url.starts_with("http://") && !r.url.starts_with("https://")) {
+      return Status::InvalidArgument(field + "urlFile " + c.url_file +
+                                     ": expected an http:// or https:// URL");
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 std::pair<bool, std::string> Readiness(const LoopStatus& s) {
   if (s.last_fetch_ms == 0) {
     return {false, s.repo_error.empty() ? "the repository was not fetched yet"

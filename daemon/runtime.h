@@ -42,6 +42,10 @@ Result<std::string> ReadWebhookSecret(const DaemonConfig& config);
 // The gates' webhooks with their secrets read; an error when one cannot be.
 Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& config);
 
+// The notification receivers with their URLs, secrets and tokens read; an
+// error when one cannot be.
+Result<std::vector<notify::Receiver>> ReadReceivers(const DaemonConfig& config);
+
 control::StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config);
 // What /readyz says: fetched and reconciled in this process, every cluster
 // reachable at the last cycle, the journal writable.

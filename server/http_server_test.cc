@@ -5,6 +5,8 @@
 
 #include <atomic>
 
+#include "base/digest.h"
+
 namespace pagoda::server {
 namespace {
 

@@ -1,12 +1,8 @@
 #include "server/webhook.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 
-#include <array>
-
+#include "base/digest.h"
 #include "base/json.h"
 
 namespace pagoda::server {
@@ -24,23 +20,6 @@ int HexDigit(char c) {
   return -1;
 }
 
-using Digest = std::array<unsigned char, 32>;
-
-Digest Hmac(std::string_view key, std::string_view body) {
-  Digest out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), out.data(), &len);
-  return out;
-}
-
-Digest Sha256(std::string_view data) {
-  Digest out{};
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
-  return out;
-}
-
 // Does the hex signature equal the HMAC of the body? Constant time in the
 // signature's content: its length (64) is public.
 bool SignatureMatches(std::string_view hex, const std::string& secret, std::string_view body) {
@@ -51,15 +30,13 @@ bool SignatureMatches(std::string_view hex, const std::string& secret, std::stri
     if (hi < 0 || lo < 0) return false;
     given[i] = static_cast<unsigned char>(hi * 16 + lo);
   }
-  Digest expected = Hmac(secret, body);
-  return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+  return ConstantTimeEqual(given, HmacSha256(secret, body));
 }
 
 // Compares a token with the secret in time independent of where they differ
 // and of the token's length: both are hashed first.
 bool TokenMatches(std::string_view token, const std::string& secret) {
-  Digest a = Sha256(token), b = Sha256(secret);
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return ConstantTimeEqual(Sha256(token), Sha256(secret));
 }
 
 WebhookAnswer Answer(int status, std::string result, std::string message) {
@@ -71,16 +48,6 @@ WebhookAnswer Answer(int status, std::string result, std::string message) {
 }
 
 }  // namespace
-
-std::string HmacSha256Hex(std::string_view key, std::string_view body) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : Hmac(key, body)) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
 
 WebhookVerifier::WebhookVerifier(std::string secret, size_t max_body, size_t remembered_deliveries)
     : secret_(std::move(secret)), max_body_(max_body), remembered_(remembered_deliveries) {}

@@ -64,7 +64,4 @@ class WebhookVerifier {
   std::set<std::string> seen_;
 };
 
-// HMAC-SHA256 of `body` with `key`, lower-case hex. Exposed for tests.
-std::string HmacSha256Hex(std::string_view key, std::string_view body);
-
 }  // namespace pagoda::server

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/digest.h"
+
 namespace pagoda::server {
 namespace {
 

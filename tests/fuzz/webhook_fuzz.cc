@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/digest.h"
 #include "server/webhook.h"
 
 namespace {
@@ -34,12 +35,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0:
       h = {{"x-github-event", event},
            {"x-github-delivery", delivery},
-           {"x-hub-signature-256", "sha256=" + pagoda::server::HmacSha256Hex(kSecret, body)}};
+           {"x-hub-signature-256", "sha256=" + pagoda::HmacSha256Hex(kSecret, body)}};
       break;
     case 1:
       h = {{"x-gitea-event", event},
            {"x-gitea-delivery", delivery},
-           {"x-gitea-signature", pagoda::server::HmacSha256Hex(kSecret, body)}};
+           {"x-gitea-signature", pagoda::HmacSha256Hex(kSecret, body)}};
       break;
     case 2:
       h = {{"x-gitlab-event", event},
@@ -59,7 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (s != 200 && s != 202 && s != 400 && s != 401 && s != 413) std::abort();
   if (a.fetch && (s != 202 || a.result != "accepted")) std::abort();
   if (mode >= 3 && a.fetch && value != kSecret &&
-      value != "sha256=" + pagoda::server::HmacSha256Hex(kSecret, body)) {
+      value != "sha256=" + pagoda::HmacSha256Hex(kSecret, body)) {
     std::abort();  // a fetch without the secret
   }
   if (a.message.find(kSecret) != std::string::npos) std::abort();

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/digest.h"
 #include "journal/journal.h"
 #include "server/webhook.h"
 #include "tests/integration/example_repo.h"
@@ -139,7 +140,7 @@ class ServiceTest : public ::testing::Test {
   httplib::Headers Signed(const std::string& body, const std::string& delivery) {
     return {{"X-GitHub-Event", "push"},
             {"X-GitHub-Delivery", delivery},
-            {"X-Hub-Signature-256", "sha256=" + server::HmacSha256Hex(webhook_secret_, body)}};
+            {"X-Hub-Signature-256", "sha256=" + HmacSha256Hex(webhook_secret_, body)}};
   }
   std::string Metrics(int port) {
     auto r = Get(port, "/metrics");
@@ -237,7 +238,7 @@ TEST_F(ServiceTest, EndpointsMetricsAndWebhookAgainstARealRun) {
   EXPECT_EQ(Post(port, push, {{"X-GitHub-Event", "push"}}), 401);
   auto forged = Signed(push, "forged");
   forged.erase("X-Hub-Signature-256");
-  forged.emplace("X-Hub-Signature-256", "sha256=" + server::HmacSha256Hex("guess", push));
+  forged.emplace("X-Hub-Signature-256", "sha256=" + HmacSha256Hex("guess", push));
   EXPECT_EQ(Post(port, push, forged), 401);
   EXPECT_EQ(Post(port, push, {{"X-Gitlab-Token", webhook_secret_ + "x"}}), 401);
   EXPECT_EQ(Post(port, "{oops", Signed("{oops", "bad-json")), 400);
