@@ -408,7 +408,10 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
     }
   }
   if (const YamlNode* http = root.Find("http")) {
-    PAGODA_RETURN_IF_ERROR(r.Keys(*http, "http.", {"listen", "webhookSecretFile"}));
+    PAGODA_RETURN_IF_ERROR(
+        r.Keys(*http, "http.", {"listen", "webhookSecretFile", "dashboardTokenFile"}));
+    PAGODA_RETURN_IF_ERROR(
+        r.Path(*http, "dashboardTokenFile", "http.", &config.dashboard_token_file));
     PAGODA_RETURN_IF_ERROR(r.String(*http, "listen", "http.", &config.http_listen));
     PAGODA_RETURN_IF_ERROR(
         r.Path(*http, "webhookSecretFile", "http.", &config.webhook_secret_file));

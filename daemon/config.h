@@ -14,7 +14,8 @@
 //     prod: {inCluster: true}   # serviceAccountDir: the token, ca.crt and namespace
 //   qps: 50                    # API requests per second per cluster, and burst; without
 //   burst: 100                 # them, lifted where the server has API Priority and Fairness
-//   http: {listen: "127.0.0.1:9420", webhookSecretFile: /etc/pagoda/webhook-secret}
+//   http: {listen: "127.0.0.1:9420", webhookSecretFile: /etc/pagoda/webhook-secret,
+//          dashboardTokenFile: /etc/pagoda/dashboard-token}   # the dashboard may act
 //   log: {format: auto}        # auto | text | json
 //   reservedNamespaces: [monitoring, "team-*"]     # never app names (beyond kube-*,
 //                                                  # default, pagoda-system)
@@ -86,6 +87,7 @@ struct DaemonConfig {
   bool rate_limit_given = false;  // qps or burst set: the limit holds whatever the server
   std::string http_listen = "127.0.0.1:9420";
   std::string webhook_secret_file;
+  std::string dashboard_token_file;  // "" = the dashboard is read-only
   std::string log_format = "auto";
   // Tenancy: namespaces refused as app names beyond kube-*, default and
   // pagoda-system (globs), and the Pod Security level each app gets.

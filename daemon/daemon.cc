@@ -90,6 +90,10 @@ int RunDaemon(const DaemonFlags& flags, std::ostream& err) {
     err << "pagoda daemon: " << hooks.status().ToString() << "\n";
     return kUsage;
   }
+  if (auto token = ReadDashboardToken(config); !token.ok()) {
+    err << "pagoda daemon: " << token.status().ToString() << "\n";
+    return kUsage;
+  }
   if (auto receivers = ReadReceivers(config); !receivers.ok()) {
     err << "pagoda daemon: " << receivers.status().ToString() << "\n";
     return kUsage;

@@ -243,6 +243,48 @@ std::pair<bool, std::string> Process::Healthy() const {
   return {false, "the loop has not moved for " + std::to_string(quiet / 1000) + "s"};
 }
 
+// The dashboard's reads: the published status, and the journal read as the
+// command line reads it (lines being written are invisible until complete).
+void Process::AddDashboardEndpoints(const DaemonConfig& config) {
+  endpoints_.environments = [this] {
+    auto published = published_.Get();
+    if (!published) return std::string("{\"environments\":[]}");
+    return ToDocument(published->status, *published->config).ToJson();
+  };
+  const std::string path = config.JournalPath();
+  endpoints_.releases = [path](const std::string& app, const std::string& env,
+                               int limit) -> Result<std::string> {
+    journal::JournalReader reader(journal::PosixJournalFs(), path);
+    auto records = reader.Releases({.app = app, .env = env, .limit = static_cast<size_t>(limit)});
+    if (!records.ok()) return records.status();
+    std::string out = "{\"releases\":[";
+    for (size_t i = 0; i < records->size(); ++i) {
+      out += (i ? "," : "") + journal::ToJson((*records)[i]);
+    }
+    return out + "]}";
+  };
+  endpoints_.release = [path](const std::string& id) -> Result<std::string> {
+    journal::JournalReader reader(journal::PosixJournalFs(), path);
+    auto record = reader.Release(id);
+    if (!record.ok()) return record.status();
+    return journal::ToJson(*record);
+  };
+  endpoints_.sync_log = [path](int limit) -> Result<std::string> {
+    journal::JournalReader reader(journal::PosixJournalFs(), path);
+    const int64_t week = 7LL * 24 * 3600 * 1000;
+    auto entries = reader.SyncLog(RealClock().UnixMillis() - week);
+    if (!entries.ok()) return entries.status();
+    std::string out = "{\"entries\":[";
+    int n = 0;
+    for (auto it = entries->rbegin(); it != entries->rend() && n < limit; ++it, ++n) {
+      out += (n ? "," : "") + journal::ToJson(*it);
+    }
+    return out + "]}";
+  };
+  endpoints_.act = [this](const std::string& action, const std::string& target,
+                          const std::string& to) { return DashboardAction(action, target, to); };
+}
+
 Status Process::StartServers() {
   const DaemonConfig& config = *runtime_->config;
   auto control = control::ControlServer::Start(
@@ -255,13 +297,18 @@ Status Process::StartServers() {
     return published ? published->readiness : std::pair<bool, std::string>{false, "starting"};
   };
   endpoints_.metrics = [this] { return metrics_.Render(); };
+  AddDashboardEndpoints(config);
+  auto token = ReadDashboardToken(config);
+  if (!token.ok()) return token.status();
+  endpoints_.dashboard_token = *token;
   endpoints_.webhook = [this](const server::WebhookHeaders& headers, std::string_view body) {
     return Webhook(headers, body);
   };
   auto http = server::HttpServer::Start(config.http_listen, endpoints_);
   if (!http.ok()) return http.status();
   http_ = std::move(*http);
-  spdlog::info("http: listening on {} (/healthz, /readyz, /metrics, /webhook{})", http_->address(),
+  spdlog::info("http: listening on {} (the dashboard{}, /healthz, /readyz, /metrics, /webhook{})",
+               http_->address(), endpoints_.dashboard_token.empty() ? ", read-only" : "",
                webhook_secret_.empty() ? " disabled" : "");
   return Status::Ok();
 }
@@ -333,24 +380,44 @@ std::string Process::Control(const rapidjson::Document& request) {
     return done.ok() ? ControlOk() : ControlError(done.status().message());
   }
   if (command == "rollback") {
-    const std::string app = json::StringAt(request, "app"), env = json::StringAt(request, "env"),
-                      to = json::StringAt(request, "to");
-    auto id = inbox_.Ask<std::string>(
-        [this, app, env, to]() -> Result<std::string> {
-          auto started = runtime_->reconciler->Rollback(app, env, to);
-          Publish();
-          return started;
-        },
-        kRollbackDeadline, Inbox::Kind::kBetweenSteps);
+    auto id = StartRollback(json::StringAt(request, "app"), json::StringAt(request, "env"),
+                            json::StringAt(request, "to"));
     if (!id.ok()) return ControlError(id.status().message());
     return "{\"ok\":true,\"release\":\"" + *id + "\"}";
   }
   return ControlError("unknown command \"" + command + "\"");
 }
 
+Result<std::string> Process::StartRollback(const std::string& app, const std::string& env,
+                                           const std::string& to) {
+  return inbox_.Ask<std::string>(
+      [this, app, env, to]() -> Result<std::string> {
+        auto started = runtime_->reconciler->Rollback(app, env, to);
+        Publish();
+        return started;
+      },
+      kRollbackDeadline, Inbox::Kind::kBetweenSteps);
+}
+
+// What the dashboard asks, through the same paths as the command line.
+Result<std::string> Process::DashboardAction(const std::string& action, const std::string& target,
+                                             const std::string& to) {
+  spdlog::info("dashboard: {} {}{} (via dashboard)", action, target, to.empty() ? "" : " to " + to);
+  if (action == "rollback") {
+    const size_t slash = target.find('/');
+    return StartRollback(target.substr(0, slash), target.substr(slash + 1), to);
+  }
+  return SteerRelease(action, target);
+}
+
 // pause, resume, abort: decided on the loop thread, journalled, then answered.
 std::string Process::Steer(const std::string& command, const std::string& id) {
-  auto done = inbox_.Ask<std::string>(
+  Result<std::string> done = SteerRelease(command, id);
+  return done.ok() ? ControlOk() : ControlError(done.status().message());
+}
+
+Result<std::string> Process::SteerRelease(const std::string& command, const std::string& id) {
+  return inbox_.Ask<std::string>(
       [this, command, id]() -> Result<std::string> {
         Reconciler& r = *runtime_->reconciler;
         Status st = command == "pause"    ? r.Pause(id)
@@ -358,10 +425,9 @@ std::string Process::Steer(const std::string& command, const std::string& id) {
                                           : r.Abort(id);
         if (!st.ok()) return st;
         Publish();
-        return std::string();
+        return id;
       },
       kQuickDeadline);
-  return done.ok() ? ControlOk() : ControlError(done.status().message());
 }
 
 server::WebhookAnswer Process::Webhook(const server::WebhookHeaders& headers,

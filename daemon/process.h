@@ -96,6 +96,12 @@ class Process final : public LoopHooks {
   void ConfigureNotifications(const DaemonConfig& config);
   std::string Control(const rapidjson::Document& request);
   std::string Steer(const std::string& command, const std::string& id);
+  Result<std::string> SteerRelease(const std::string& command, const std::string& id);
+  Result<std::string> StartRollback(const std::string& app, const std::string& env,
+                                    const std::string& to);
+  Result<std::string> DashboardAction(const std::string& action, const std::string& target,
+                                      const std::string& to);
+  void AddDashboardEndpoints(const DaemonConfig& config);
   server::WebhookAnswer Webhook(const server::WebhookHeaders& headers, std::string_view body);
   std::pair<bool, std::string> Healthy() const;
   void AnnounceStatus(const LoopStatus& status);

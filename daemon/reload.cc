@@ -23,6 +23,10 @@ std::vector<std::string> KeptForARestart(const DaemonConfig& was, DaemonConfig* 
       a.known_hosts != b.known_hosts || a.accept_unknown_hosts != b.accept_unknown_hosts) {
     kept.push_back("auth");
   }
+  if (next->dashboard_token_file != was.dashboard_token_file) {
+    kept.push_back("http.dashboardTokenFile");
+  }
+  next->dashboard_token_file = was.dashboard_token_file;
   next->repo = was.repo;
   next->ref = was.ref;
   next->path = was.path;

@@ -139,6 +139,16 @@ Result<std::string> ReadWebhookSecret(const DaemonConfig& config) {
   return ReadSecret(config.webhook_secret_file, "http.webhookSecretFile");
 }
 
+Result<std::string> ReadDashboardToken(const DaemonConfig& config) {
+  if (config.dashboard_token_file.empty()) return std::string();
+  auto token = ReadSecret(config.dashboard_token_file, "http.dashboardTokenFile");
+  if (token.ok() && token->size() < 16) {
+    return Status::InvalidArgument("http.dashboardTokenFile " + config.dashboard_token_file +
+                                   ": the token is shorter than 16 characters");
+  }
+  return token;
+}
+
 Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& config) {
   std::map<std::string, GateWebhook> out;
   for (const auto& [name, hook] : config.gates.webhooks) {

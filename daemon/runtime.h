@@ -39,6 +39,9 @@ std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimePar
 Status ApplyOverrides(const DaemonFlags& flags, DaemonConfig* config);
 // The webhook secret: the file's content less trailing whitespace; "" without one.
 Result<std::string> ReadWebhookSecret(const DaemonConfig& config);
+// The dashboard's token: the file's content less trailing whitespace; ""
+// (read-only) without one.
+Result<std::string> ReadDashboardToken(const DaemonConfig& config);
 // The gates' webhooks with their secrets read; an error when one cannot be.
 Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& config);
 

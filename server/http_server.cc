@@ -6,8 +6,9 @@
 #include <cctype>
 #include <chrono>
 
+#include "server/http_internal.h"
+
 namespace pagoda::server {
-namespace {
 
 constexpr const char* kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
 
@@ -36,8 +37,6 @@ void Route(httplib::Server& server, const std::string& path, const std::string& 
     if (m == "OPTIONS") server.Options(path, h);
   }
 }
-
-}  // namespace
 
 Result<std::pair<std::string, int>> ParseListenAddress(const std::string& listen) {
   auto bad = [&](const std::string& why) {
@@ -112,6 +111,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& listen,
           WebhookAnswer answer = webhook(headers, req.body);
           Text(res, answer.http_status, answer.message);
         });
+
+  AddDashboard(server, endpoints);
 
   int bound = port;
   if (port == 0) {

@@ -6,6 +6,18 @@
 //                   the reason otherwise
 //   GET  /metrics   the Prometheus text exposition
 //   POST /webhook   a push event (daemon/webhook.h)
+//   GET  /          the dashboard: one page, embedded, no outside resource
+//   GET  /api/v1/environments          the status document (control/control.h)
+//   GET  /api/v1/releases?app=&env=&limit=   release records, newest first
+//   GET  /api/v1/releases/ID           one release record
+//   GET  /api/v1/synclog?limit=        the latest reconcile cycles, newest first
+//   GET  /api/v1/dashboard             {"actions": bool}: whether the page offers them
+//   POST /api/v1/releases/ID/{pause,resume,abort}
+//   POST /api/v1/environments/APP/ENV/rollback   {"to": COMMIT-OR-RELEASE}
+//                   only with a dashboard token: `Authorization: Bearer TOKEN`
+//                   (compared in constant time) and `X-Pagoda-Dashboard: 1`,
+//                   which a page of another origin cannot send without a
+//                   preflight this server never grants (CSRF). 401 without.
 //
 // Another method on these paths is 405 with an Allow header; other paths
 // 404. Request bodies are bounded (kMaxWebhookBody: 413 past it), and so is
@@ -39,6 +51,20 @@ struct HttpEndpoints {
   std::function<std::pair<bool, std::string>()> ready;
   std::function<std::string()> metrics;
   std::function<WebhookAnswer(const WebhookHeaders&, std::string_view body)> webhook;
+  // The dashboard's reads, each JSON; unset: 404. NotFound is 404,
+  // InvalidArgument 400, any other error 503.
+  std::function<std::string()> environments;
+  std::function<Result<std::string>(const std::string& app, const std::string& env, int limit)>
+      releases;
+  std::function<Result<std::string>(const std::string& id)> release;
+  std::function<Result<std::string>(int limit)> sync_log;
+  // An action asked from the dashboard, as the command line asks it:
+  // "pause", "resume", "abort" of release `target`, or "rollback" of
+  // `target` ("APP/ENV") to `to`. Returns what to show (a release id).
+  std::function<Result<std::string>(const std::string& action, const std::string& target,
+                                    const std::string& to)>
+      act;
+  std::string dashboard_token;  // "" = read-only: every action is 401
 };
 
 // "HOST:PORT", "[V6]:PORT" or ":PORT" (every address) → host and port.
