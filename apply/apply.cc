@@ -75,6 +75,8 @@ Status ApplyOne(kube::KubeClient& client, const diff::PlannedChange& change,
   } else {
     entry->action =
         change.action == diff::Action::kCreate ? ChangeAction::kCreated : ChangeAction::kConfigured;
+    if (change.action == diff::Action::kUpdate)
+      entry->fields = diff::FieldLines(change.key, change.changes);
   }
   return Status::Ok();
 }

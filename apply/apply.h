@@ -28,6 +28,7 @@ struct ChangeSetEntry {
   std::string key;     // Kind/namespace/name
   std::string detail;  // why, for skipped and retired objects; from whom, for adopted ones
   std::vector<std::string> warnings;  // what the API server warned of when it was written
+  std::vector<std::string> fields;    // configured: what changed (diff::FieldLines)
 };
 
 struct ChangeSet {

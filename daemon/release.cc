@@ -30,7 +30,7 @@ ChangeAction RecordAction(apply::ChangeAction a) {
 
 void RecordChanges(const apply::ChangeSet& changes, ReleaseRecord* record) {
   for (const auto& entry : changes.entries) {
-    record->changes.push_back({RecordAction(entry.action), entry.key, entry.detail});
+    record->changes.push_back({RecordAction(entry.action), entry.key, entry.detail, entry.fields});
     for (const auto& w : entry.warnings) record->warnings.push_back(entry.key + ": " + w);
   }
 }
@@ -107,7 +107,9 @@ ReleaseRecord Reconciler::NewRecord(const ReleaseRequest& req, const ReleaseShap
     ChangeAction planned = c.action == diff::Action::kCreate   ? ChangeAction::kCreated
                            : c.action == diff::Action::kDelete ? ChangeAction::kDeleted
                                                                : ChangeAction::kConfigured;
-    record.changes.push_back({planned, c.key.ToString()});
+    record.changes.push_back({planned, c.key.ToString(), "",
+                              c.action == diff::Action::kUpdate ? diff::FieldLines(c.key, c.changes)
+                                                                : std::vector<std::string>{}});
   }
   record.start = clock_.UnixMillis();
   return record;

@@ -284,4 +284,12 @@ std::string UnifiedDiff(std::string_view from_name, std::string_view from, std::
 // hunk headers cyan.
 std::string Colorize(std::string_view unified_diff);
 
+// The fields an update of `key` changes, one line each for a release record:
+// "spec.replicas: 2 -> 4", "data.url: (none) -> \"https://…\"". At most
+// kMaxFieldLines lines (then "… N more"), each value cut at kMaxFieldValue
+// bytes; a Secret's values are never shown ("(a value)").
+inline constexpr size_t kMaxFieldLines = 32;
+inline constexpr size_t kMaxFieldValue = 120;
+std::vector<std::string> FieldLines(const ObjectKey& key, const std::vector<FieldChange>& changes);
+
 }  // namespace pagoda::diff

@@ -162,4 +162,30 @@ std::string Colorize(std::string_view unified_diff) {
   return out;
 }
 
+namespace {
+
+std::string Shown(const std::string& value, bool secret) {
+  if (value.empty()) return "(none)";
+  if (secret) return "(a value)";
+  if (value.size() <= kMaxFieldValue) return value;
+  size_t cut = kMaxFieldValue;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+  return value.substr(0, cut) + "…";
+}
+
+}  // namespace
+
+std::vector<std::string> FieldLines(const ObjectKey& key, const std::vector<FieldChange>& changes) {
+  const bool secret = key.group.empty() && key.kind == "Secret";
+  std::vector<std::string> out;
+  for (const FieldChange& c : changes) {
+    if (out.size() == kMaxFieldLines) {
+      out.push_back("… " + std::to_string(changes.size() - kMaxFieldLines) + " more");
+      break;
+    }
+    out.push_back(c.path + ": " + Shown(c.live, secret) + " -> " + Shown(c.desired, secret));
+  }
+  return out;
+}
+
 }  // namespace pagoda::diff

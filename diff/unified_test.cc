@@ -39,5 +39,31 @@ TEST(Colorize, MarksAdditionsAndRemovals) {
   EXPECT_NE(c.find(" z\n"), std::string::npos);
 }
 
+TEST(FieldLines, SayWhatChangedFromWhatToWhat) {
+  ObjectKey service{"", "Service", "shop", "prod"};
+  std::vector<FieldChange> changes = {{"spec.ports[name=web].port", "8080", "80"},
+                                      {"spec.sessionAffinity", "\"ClientIP\"", ""},
+                                      {"metadata.labels.tier", "", "\"web\""}};
+  EXPECT_EQ(FieldLines(service, changes),
+            (std::vector<std::string>{"spec.ports[name=web].port: 80 -> 8080",
+                                      "spec.sessionAffinity: (none) -> \"ClientIP\"",
+                                      "metadata.labels.tier: \"web\" -> (none)"}));
+}
+
+TEST(FieldLines, NeverShowASecretsValuesAndStayBounded) {
+  ObjectKey secret{"", "Secret", "shop", "db"};
+  std::vector<FieldChange> changes = {{"data.password", "\"aHVudGVyMg==\"", "\"b2xk\""}};
+  EXPECT_EQ(FieldLines(secret, changes),
+            std::vector<std::string>{"data.password: (a value) -> (a value)"});
+  ObjectKey config{"", "ConfigMap", "shop", "files"};
+  std::vector<FieldChange> many;
+  for (int i = 0; i < 40; ++i)
+    many.push_back({"data.f" + std::to_string(i), std::string(500, 'x'), ""});
+  std::vector<std::string> lines = FieldLines(config, many);
+  ASSERT_EQ(lines.size(), kMaxFieldLines + 1);
+  EXPECT_EQ(lines.back(), "… 8 more");
+  EXPECT_LT(lines[0].size(), kMaxFieldValue + 40);
+}
+
 }  // namespace
 }  // namespace pagoda::diff

@@ -88,6 +88,7 @@ Status ReadChange(const json::Fields& f, std::vector<Change>* out) {
   PAGODA_RETURN_IF_ERROR(ReadEnum(f, "action", kActions, &change.action));
   PAGODA_RETURN_IF_ERROR(f.String("key", &change.key, true));
   PAGODA_RETURN_IF_ERROR(f.String("detail", &change.detail));
+  PAGODA_RETURN_IF_ERROR(f.Strings("fields", &change.fields));
   out->push_back(std::move(change));
   return Status::Ok();
 }
@@ -213,6 +214,7 @@ std::string ToJson(const ReleaseRecord& r) {
     json::String(w, "action", Name(c.action));
     json::String(w, "key", c.key);
     OptStr(w, "detail", c.detail);
+    if (!c.fields.empty()) Strings(w, "fields", c.fields);
     w.EndObject();
   }
   w.EndArray();

@@ -58,6 +58,8 @@ struct Change {
   // Why it was skipped (a conflict: whose the object is); from whom it was
   // adopted. "" otherwise.
   std::string detail;
+  // Configured: the fields it changed, "path: was -> now" (diff::FieldLines).
+  std::vector<std::string> fields;
 
   friend bool operator==(const Change&, const Change&) = default;
 };

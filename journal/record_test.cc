@@ -27,6 +27,10 @@ ReleaseRecord FullRecord() {
   r.from_revision = "3f2a9c1b0d";
   r.to_revision = "9e8d7c6b5a";
   r.changes = {{ChangeAction::kCreated, "Deployment/shop/prod-9e8d7c6b5a"},
+               {ChangeAction::kConfigured,
+                "Service/shop/prod",
+                "",
+                {"spec.ports[name=web].port: 80 -> 8080"}},
                {ChangeAction::kConfigured, "Service/shop/prod"},
                {ChangeAction::kUnchanged, "Namespace//shop"},
                {ChangeAction::kDeleted, "ConfigMap/shop/prod-files-1"},

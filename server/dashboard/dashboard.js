@@ -178,7 +178,9 @@ async function release(main, id) {
   const changes = el("table", {}, el("tr", {}, el("th", {}, "change"), el("th", {}, "object"),
                                           el("th", {}, "")));
   for (const c of r.changes || []) {
-    changes.append(el("tr", {}, el("td", {}, c.action), el("td", {}, el("code", {}, c.key)),
+    changes.append(el("tr", {}, el("td", {}, c.action),
+                       el("td", {}, el("code", {}, c.key),
+                          (c.fields || []).length ? el("pre", { class: "fields" }, c.fields.join("\n")) : null),
                        el("td", { class: "muted" }, c.detail || "")));
   }
   put(main, 
