@@ -259,10 +259,17 @@ TEST_F(NotifyTest, ABatchedReleaseIsToldToEveryReceiverInOrderSignedAsEachServic
     EXPECT_EQ(Str(doc, "sign"), Base64(HmacSha256(ts + "\n" + kFeishuSecret, "")));
     EXPECT_EQ(Str(doc, "msg_type"), "text");
   }
-  // Slack and WeCom: their text messages, one per event like the others.
+  // Slack and WeCom: their text messages, one per event like the others
+  // (each receiver goes at its own pace: waited for).
   const size_t told_generic = receivers_.At("/generic").size();
-  EXPECT_EQ(receivers_.At("/slack").size(), told_generic);
-  EXPECT_EQ(receivers_.At("/wecom").size(), told_generic);
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        return receivers_.At("/slack").size() == told_generic &&
+               receivers_.At("/wecom").size() == told_generic;
+      },
+      10s))
+      << receivers_.At("/slack").size() << " and " << receivers_.At("/wecom").size() << " of "
+      << told_generic;
   bool slack_said = false;
   for (const Received& r : receivers_.At("/slack")) {
     slack_said |= Str(Json(r.body), "text").find("release " + id) != std::string::npos;
@@ -271,8 +278,15 @@ TEST_F(NotifyTest, ABatchedReleaseIsToldToEveryReceiverInOrderSignedAsEachServic
 
   // Gitea: POST /api/v1/repos/{owner}/{repo}/statuses/{sha} with
   // "Authorization: token …": pending while it goes, success at the end.
+  const std::string statuses = "/gitea/api/v1/repos/acme/apps/statuses/" + gray;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        auto sent = receivers_.At(statuses);
+        return !sent.empty() && Str(Json(sent.back().body), "state") == "success";
+      },
+      10s));
   std::vector<std::string> states;
-  for (const Received& r : receivers_.At("/gitea/api/v1/repos/acme/apps/statuses/" + gray)) {
+  for (const Received& r : receivers_.At(statuses)) {
     EXPECT_EQ(r.authorization, std::string("token ") + kGiteaToken);
     rapidjson::Document doc = Json(r.body);
     EXPECT_EQ(Str(doc, "context"), "pagoda/" + repo_.App("shop-web") + "/prod");
