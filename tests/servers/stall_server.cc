@@ -72,22 +72,25 @@ void StallingServer::Accept() {
     if (::poll(&p, 1, 100) <= 0) continue;
     int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
+    // What this connection may pass is fixed when it is accepted, so that
+    // SetPassBytes() holds for every connection accepted after it returns.
+    const size_t pass_bytes = upstream_ == 0 ? 0 : pass_bytes_.load();
     ++accepted_;
     std::lock_guard lock(mu_);
     fds_.push_back(client);
-    relays_.emplace_back([this, client] { Relay(client); });
+    relays_.emplace_back([this, client, pass_bytes] { Relay(client, pass_bytes); });
   }
 }
 
 // Both ways until the upstream has passed `pass_bytes_`; from then on the
 // client's bytes are read and dropped and nothing more is said.
-void StallingServer::Relay(int client) {
-  int upstream = upstream_ == 0 ? -1 : ConnectLoopback(upstream_);
+void StallingServer::Relay(int client, size_t pass_bytes) {
+  int upstream = pass_bytes == 0 ? -1 : ConnectLoopback(upstream_);
   if (upstream >= 0) {
     std::lock_guard lock(mu_);
     fds_.push_back(upstream);
   }
-  const size_t pass_bytes = pass_bytes_.load();
+  if (upstream < 0) ++stalled_;
   size_t passed = 0;
   char buffer[4096];
   while (!stop_) {
@@ -106,6 +109,7 @@ void StallingServer::Relay(int client) {
       if (::write(client, buffer, got) != got) return;
       passed += static_cast<size_t>(got);
       passed_ += static_cast<size_t>(got);
+      if (passed == pass_bytes) ++stalled_;
     }
   }
 }

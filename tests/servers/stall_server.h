@@ -36,10 +36,13 @@ class StallingServer {
   int accepted() const { return accepted_.load(); }
   // Bytes of the upstream's answers passed on, over all connections.
   size_t passed() const { return passed_.load(); }
+  // Connections that have stopped answering: they passed all they were
+  // allowed to (nothing, for a silent one) and the client is left waiting.
+  int stalled() const { return stalled_.load(); }
 
  private:
   void Accept();
-  void Relay(int client);
+  void Relay(int client, size_t pass_bytes);
 
   int upstream_ = 0;
   std::atomic<size_t> pass_bytes_{0};
@@ -48,6 +51,7 @@ class StallingServer {
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::atomic<size_t> passed_{0};
+  std::atomic<int> stalled_{0};
   std::thread acceptor_;
   std::mutex mu_;  // guards the members below
   std::vector<std::thread> relays_;
