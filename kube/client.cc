@@ -219,6 +219,10 @@ Result<rapidjson::Document> KubeClient::Post(std::string_view path, const rapidj
   return Call("POST", "POST", path, "application/json", json::Compact(body));
 }
 
+Result<rapidjson::Document> KubeClient::Put(std::string_view path, const rapidjson::Value& body) {
+  return Call("PUT", "PUT", path, "application/json", json::Compact(body));
+}
+
 Result<rapidjson::Document> KubeClient::Patch(std::string_view path, std::string_view content_type,
                                               std::string_view body,
                                               std::vector<std::string>* warnings) {
@@ -420,7 +424,7 @@ Result<HttpRequest> KubeClient::MakeRequest(std::string_view method, std::string
   request.body = std::move(body);
   request.timeout = options_.timeout;
   request.headers.emplace_back("Accept", std::string(accept));
-  request.headers.emplace_back("User-Agent", "pagoda");
+  request.headers.emplace_back("User-Agent", options_.user_agent);
   if (!content_type.empty())
     request.headers.emplace_back("Content-Type", std::string(content_type));
   std::string token = creds_.bearer_token;
@@ -441,12 +445,19 @@ Result<HttpResponse> KubeClient::CallRaw(std::string_view verb, std::string_view
   auto request = MakeRequest(method, path, content_type, std::move(body), accept);
   if (!request.ok()) return request.status();
   Result<HttpResponse> response = Status::Internal("no attempt made");
+  const bool gated = options_.write_gate != nullptr && verb != "GET" && verb != "LIST" &&
+                     verb != "DRY-RUN" && verb != "WATCH";
   for (int attempt = 1;; ++attempt) {
     auto waited = limit_lifted_ ? std::chrono::nanoseconds(0) : bucket_->Acquire();
+    if (gated) PAGODA_RETURN_IF_ERROR(options_.write_gate->Enter(method, path));
     auto transport = pool_->Take();
-    if (!transport.ok()) return transport.status();
+    if (!transport.ok()) {
+      if (gated) options_.write_gate->Leave(path);
+      return transport.status();
+    }
     response = (*transport)->Do(*request);
     pool_->Give(std::move(*transport));
+    if (gated) options_.write_gate->Leave(path);
     if (response.ok()) NoteFlowControl(*response);
     std::optional<std::chrono::milliseconds> delay;
     {

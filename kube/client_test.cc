@@ -41,11 +41,11 @@ HttpResponse Answer(long status, std::string body,
   return r;
 }
 
-std::unique_ptr<KubeClient> Client(Script* script, FakeClock* clock, double qps = 0) {
+std::unique_ptr<KubeClient> Client(Script* script, FakeClock* clock, double qps = 0,
+                                   ClientOptions options = {}) {
   Credentials creds;
   creds.server = "https://api.test";
   creds.bearer_token = "t0k3n";
-  ClientOptions options;
   options.qps = qps;
   options.burst = 1;
   options.clock = clock;
@@ -186,6 +186,60 @@ TEST(KubeClient, AggregatedDiscoveryMapsKindsToResources) {
   auto missing = client->Resource("example.com/v1", "Widget");
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound);
   EXPECT_EQ(script.requests.size(), 4u);
+}
+
+// Lets writes through while open; counts what it was asked.
+class Gate final : public WriteGate {
+ public:
+  Status Enter(std::string_view method, std::string_view path) override {
+    entered.push_back(std::string(method) + " " + std::string(path));
+    if (!open) return Status::Unavailable("not the holder of this app's Lease");
+    ++inside;
+    return Status::Ok();
+  }
+  void Leave(std::string_view) override { --inside; }
+  bool open = true;
+  int inside = 0;
+  std::vector<std::string> entered;
+};
+
+TEST(KubeClient, AWriteGateIsAskedBeforeEveryAttemptOfAWriteAndReadsPassIt) {
+  Script script;
+  FakeClock clock;
+  auto gate = std::make_shared<Gate>();
+  ClientOptions options;
+  options.write_gate = gate;
+  options.user_agent = "pagoda/test (replica-a)";
+  script.answers.push_back(Answer(200, R"({"kind":"Pod"})"));
+  script.answers.push_back(Answer(503, R"({"message":"busy"})", {{"retry-after", "1"}}));
+  script.answers.push_back(Answer(200, R"({"kind":"ConfigMap"})"));
+  script.answers.push_back(Answer(200, R"({"kind":"ConfigMap"})"));
+  auto client = Client(&script, &clock, 0, options);
+  ASSERT_TRUE(client->Get("/api/v1/namespaces/a/pods/p").ok());
+  rapidjson::Document body(rapidjson::kObjectType);
+  ASSERT_TRUE(client->Put("/api/v1/namespaces/a/configmaps/c", body).ok());
+  ASSERT_TRUE(client
+                  ->Patch("/api/v1/namespaces/a/configmaps/c?dryRun=All",
+                          "application/merge-patch+json", "{}")
+                  .ok());
+  EXPECT_EQ(gate->entered, (std::vector<std::string>{"PUT /api/v1/namespaces/a/configmaps/c",
+                                                     "PUT /api/v1/namespaces/a/configmaps/c"}));
+  EXPECT_EQ(gate->inside, 0);
+  for (const auto& [k, v] : script.requests[0].headers) {
+    if (k == "User-Agent") {
+      EXPECT_EQ(v, "pagoda/test (replica-a)");
+    }
+  }
+
+  // Closed: the write fails unsent, with the gate's reason.
+  gate->open = false;
+  const size_t sent = script.requests.size();
+  auto refused = client->Delete("/api/v1/namespaces/a/configmaps/c");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Status::Code::kUnavailable);
+  EXPECT_NE(refused.status().message().find("Lease"), std::string::npos);
+  EXPECT_EQ(script.requests.size(), sent);
+  EXPECT_EQ(gate->inside, 0);
 }
 
 }  // namespace

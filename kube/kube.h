@@ -60,6 +60,18 @@ Result<Credentials> LoadKubeconfig(const KubeconfigOptions& options);
 Result<Credentials> InClusterCredentials(
     std::string_view secrets_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
 
+// Asked before every attempt of a write (POST, PUT, PATCH other than a dry
+// run, DELETE), on the writing thread: Ok to send it, or the error it fails
+// with, unsent. Each Ok is matched by one Leave() once that attempt has its
+// answer or has failed. Leadership uses it so that a replica that does not
+// hold an app's Lease never writes there (daemon/leadership.h).
+class WriteGate {
+ public:
+  virtual ~WriteGate() = default;
+  virtual Status Enter(std::string_view method, std::string_view path) = 0;
+  virtual void Leave(std::string_view path) = 0;
+};
+
 struct ClientOptions {
   double qps = 50;  // client-side rate limit; <= 0 disables it
   int burst = 100;
@@ -73,6 +85,9 @@ struct ClientOptions {
   int max_connections = 4;  // concurrent requests, each on its own connection
   std::chrono::milliseconds timeout{30000};
   Clock* clock = nullptr;  // nullptr: RealClock()
+  // Sent with every request; the API server's audit log names the client by it.
+  std::string user_agent = "pagoda";
+  std::shared_ptr<WriteGate> write_gate;  // nullptr: every write goes
   // Makes the transports; nullptr: libcurl configured from the credentials.
   std::function<Result<std::unique_ptr<HttpTransport>>()> transport_factory;
 };
@@ -120,6 +135,9 @@ class KubeClient {
 
   Result<rapidjson::Document> Get(std::string_view path);
   Result<rapidjson::Document> Post(std::string_view path, const rapidjson::Value& body);
+  // Replaces the object at `path`; with metadata.resourceVersion set in
+  // `body`, only if it is still that version (Conflict otherwise).
+  Result<rapidjson::Document> Put(std::string_view path, const rapidjson::Value& body);
   // `content_type` selects the patch strategy: application/merge-patch+json,
   // application/strategic-merge-patch+json or application/apply-patch+yaml.
   // A path with dryRun=All counts as a dry run, not a write.
