@@ -1,11 +1,14 @@
 // The API server's half of the tenancy boundary (deploy/admission.yaml): with
 // pagoda's own ServiceAccount credentials, through pagoda's REST client and
 // not its sync engine, the API server refuses every write outside pagoda's
-// namespaces even where RBAC allows it, and allows what pagoda does in its
-// own. An administrator sets up and checks that nothing was written.
+// namespaces even where RBAC allows it, but for its Leases in pagoda-system,
+// and allows what pagoda does in its own, its Release objects included. An
+// administrator sets up and checks that nothing was written.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <cstdio>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -274,6 +277,123 @@ TEST_F(AdmissionTest, AllowsPagodasNamespaceAndWhatItManagesThere) {
   // And pruning what it owns there.
   EXPECT_TRUE(pagoda->Delete(configmaps + "/files").ok());
   EXPECT_FALSE(Exists(configmaps + "/files"));
+}
+
+std::string LeaseJson(const std::string& name, const std::string& holder,
+                      const std::string& resource_version = "") {
+  return R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{"name":")" + name +
+         "\"" +
+         (resource_version.empty() ? "" : R"(,"resourceVersion":")" + resource_version + "\"") +
+         R"(},"spec":{"holderIdentity":")" + holder + R"(","leaseDurationSeconds":15}})";
+}
+
+// A release record mirrored as deploy/releases.yaml describes it.
+std::string ReleaseJson(const std::string& name, const std::string& app) {
+  return R"({"apiVersion":"pagoda.dev/v1","kind":"Release","metadata":{"name":")" + name +
+         R"(","labels":{"pagoda.dev/app":")" + app +
+         R"(","pagoda.dev/env":"prod","pagoda.dev/kind":"rollout","pagoda.dev/outcome":"succeeded"}},)" +
+         R"("spec":{"id":")" + name + R"(","app":")" + app +
+         R"(","env":"prod","cluster":"prod","kind":"rollout","trigger":"commit","from":null,)" +
+         R"("to":{"id":"0123456789abcdef0123456789abcdef01234567","summary":"first"},)" +
+         R"("toRevision":"1","outcome":"succeeded","errors":[],"start":"2026-01-02T03:04:05.000Z"}})";
+}
+
+// Leader election: Leases in pagoda-system, the one reserved namespace pagoda
+// writes in (variable ownLease, and the Role pagoda-leases of deploy/rbac.yaml).
+TEST_F(AdmissionTest, AllowsPagodaItsLeasesInPagodaSystem) {
+  const std::string name = testing::UniqueName("it-admission");
+  const std::string leases = "/apis/coordination.k8s.io/v1/namespaces/pagoda-system/leases";
+  struct DeletesLease {
+    kube::KubeClient* admin;
+    std::string path;
+    // Ignored: NotFound when the test got as far as deleting it itself.
+    ~DeletesLease() { (void)admin->Delete(path); }
+  } cleanup{admin.get(), leases + "/" + name};
+
+  auto created = pagoda->Post(leases, Json(LeaseJson(name, "replica-a")));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string version = (*created)["metadata"]["resourceVersion"].GetString();
+  auto updated = pagoda->Put(leases + "/" + name, Json(LeaseJson(name, "replica-b", version)));
+  ASSERT_TRUE(updated.ok()) << updated.status().ToString();
+  auto lease = admin->Get(leases + "/" + name);
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_STREQ((*lease)["spec"]["holderIdentity"].GetString(), "replica-b");
+  // Optimistic concurrency holds: an update of the version it replaced loses.
+  auto stale = pagoda->Put(leases + "/" + name, Json(LeaseJson(name, "replica-c", version)));
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), Status::Code::kConflict) << stale.status().ToString();
+
+  auto deleted = pagoda->Delete(leases + "/" + name);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_FALSE(Exists(leases + "/" + name));
+}
+
+TEST_F(AdmissionTest, RefusesAnythingButLeasesInPagodaSystem) {
+  const std::string name = testing::UniqueName("it-admission");
+  // RBAC grants pagoda ConfigMaps and Deployments everywhere: the policy refuses them here.
+  const std::string configmaps = "/api/v1/namespaces/pagoda-system/configmaps";
+  EXPECT_TRUE(RefusedByPolicy(pagoda->Post(configmaps, Json(ConfigMapJson(name))),
+                              "reserved-namespace", "pagoda-system"));
+  EXPECT_TRUE(RefusedByPolicy(pagoda->Patch(configmaps + "/" + name + "?fieldManager=pagoda",
+                                            "application/apply-patch+yaml", ConfigMapJson(name)),
+                              "reserved-namespace", "pagoda-system"));
+  const std::string deployments = "/apis/apps/v1/namespaces/pagoda-system/deployments";
+  EXPECT_TRUE(RefusedByPolicy(pagoda->Post(deployments, Json(DeploymentJson(name, 0))),
+                              "reserved-namespace", "pagoda-system"));
+  EXPECT_FALSE(Exists(configmaps + "/" + name));
+  EXPECT_FALSE(Exists(deployments + "/" + name));
+  // Where RBAC would allow anything, the policy still refuses all but
+  // Leases: pagoda's own ServiceAccount, say.
+  std::string out;
+  EXPECT_NE(
+      KubectlAsPagodaWithAllRights(
+          {"create", "serviceaccount", name, "-n", "pagoda-system", "--dry-run=server"}, &out),
+      0);
+  EXPECT_NE(out.find(kPolicy), std::string::npos) << out;
+  EXPECT_NE(out.find("rule reserved-namespace"), std::string::npos) << out;
+  EXPECT_NE(out.find("namespace pagoda-system"), std::string::npos) << out;
+  // And a Lease is pagoda's in pagoda-system only: RBAC refuses one in an
+  // app's namespace, the policy one in another reserved namespace.
+  auto elsewhere = pagoda->Post("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+                                Json(LeaseJson(name, "replica-a")));
+  ASSERT_FALSE(elsewhere.ok());
+  EXPECT_EQ(elsewhere.status().code(), Status::Code::kPermissionDenied)
+      << elsewhere.status().ToString();
+  const std::string file = ::testing::TempDir() + "/" + name + ".json";
+  std::ofstream(file) << LeaseJson(name, "replica-a");
+  EXPECT_NE(KubectlAsPagodaWithAllRights(
+                {"create", "-f", file, "-n", "kube-system", "--dry-run=server"}, &out),
+            0);
+  std::remove(file.c_str());
+  EXPECT_NE(out.find(kPolicy), std::string::npos) << out;
+  EXPECT_NE(out.find("rule reserved-namespace"), std::string::npos) << out;
+  EXPECT_NE(out.find("namespace kube-system"), std::string::npos) << out;
+}
+
+// Release records in an app's namespace (deploy/releases.yaml), as pagoda
+// mirrors them, and reads and prunes them.
+TEST_F(AdmissionTest, AllowsReleasesInPagodasNamespacesOnly) {
+  testing::ScopedNamespace ns("it-admission", testing::ScopedNamespace::Labels::kPagodas);
+  const std::string releases = "/apis/pagoda.dev/v1/namespaces/" + ns.name() + "/releases";
+  auto created = pagoda->Post(releases, Json(ReleaseJson("r-000001", ns.name())));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  auto listed = pagoda->List(releases + "?labelSelector=pagoda.dev%2Fenv%3Dprod");
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_STREQ((*listed)[0]["spec"]["toRevision"].GetString(), "1");
+  EXPECT_TRUE((*listed)[0]["spec"]["from"].IsNull());  // kept: a first release has none
+  ASSERT_TRUE(pagoda->Delete(releases + "/r-000001").ok());
+  EXPECT_FALSE(Exists(releases + "/r-000001"));
+
+  testing::ScopedNamespace other("it-admission");  // made by the administrator, unlabelled
+  const std::string elsewhere = "/apis/pagoda.dev/v1/namespaces/" + other.name() + "/releases";
+  EXPECT_TRUE(RefusedByPolicy(pagoda->Post(elsewhere, Json(ReleaseJson("r-000001", other.name()))),
+                              "pagoda-namespace", other.name()));
+  ASSERT_TRUE(admin->Post(elsewhere, Json(ReleaseJson("r-000002", other.name()))).ok());
+  EXPECT_TRUE(
+      RefusedByPolicy(pagoda->Delete(elsewhere + "/r-000002"), "pagoda-namespace", other.name()));
+  EXPECT_FALSE(Exists(elsewhere + "/r-000001"));
+  EXPECT_TRUE(Exists(elsewhere + "/r-000002"));
 }
 
 }  // namespace

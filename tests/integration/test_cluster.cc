@@ -63,6 +63,7 @@ const TestCluster& TestCluster::Get() {
     c.admin_kubeconfig = vars["PAGODA_TEST_ADMIN_KUBECONFIG"];
     c.pagoda_kubeconfig = vars["PAGODA_TEST_PAGODA_KUBECONFIG"];
     c.kubectl = vars["PAGODA_TEST_KUBECTL"];
+    c.audit_log = vars["PAGODA_TEST_AUDIT_LOG"];
     return c;
   }();
   return cluster;

@@ -22,6 +22,8 @@ struct TestCluster {
   std::string admin_kubeconfig;
   std::string pagoda_kubeconfig;
   std::string kubectl;
+  // The API server's audit log of writes (tests/integration/audit_log.h).
+  std::string audit_log;
 
   // Reads $PAGODA_TEST_CLUSTER_DIR/env once. Aborts the test binary with a
   // clear message when the cluster is not up (run through ctest, which starts

@@ -4,7 +4,7 @@
 // nodes), all as ordinary processes on loopback, in the manner of envtest and
 // kwokctl's binary runtime.
 //
-//	testcluster up   --dir DIR --bin BINDIR --stages FILE --rbac FILE [--admission FILE] [--nodes N]
+//	testcluster up   --dir DIR --bin BINDIR --stages FILE --rbac FILE [--crds FILE] [--admission FILE] [--nodes N]
 //	testcluster down --dir DIR
 //	testcluster env  --dir DIR
 //	testcluster faultproxy --dir DIR --faults 429,503,drop   (see faultproxy.go)
@@ -13,9 +13,10 @@
 // admin.kubeconfig (system:masters), pagoda.kubeconfig (a token of the
 // ServiceAccount pagoda-system/pagoda, bound to the rules in --rbac, and
 // held by the admission policies in --admission, which are in force before
-// up reports ready),
-// logs/<component>.log, pids/<component>.pid and env (KEY=VALUE lines for
-// tests). Every port is one the kernel reported free on 127.0.0.1, so two
+// up reports ready; the CustomResourceDefinitions of --crds are Established
+// by then too), logs/<component>.log, pids/<component>.pid, env (KEY=VALUE
+// lines for tests) and the API server's audit log, logs/audit.log (see
+// auditPolicy). Every port is one the kernel reported free on 127.0.0.1, so two
 // clusters in two directories never collide. `down` stops exactly the
 // processes `up` started, by the PIDs it recorded, after checking that each
 // PID still runs the binary it started (a recycled PID is left alone).
@@ -60,6 +61,7 @@ func main() {
 	stages := fs.String("stages", "", "KWOK stages file")
 	rbac := fs.String("rbac", "", "manifest with pagoda's ServiceAccount and its RBAC")
 	admission := fs.String("admission", "", "manifest with the admission policies that hold pagoda's ServiceAccount")
+	crds := fs.String("crds", "", "manifest with CustomResourceDefinitions, applied after the RBAC")
 	nodes := fs.Int("nodes", 3, "number of fake nodes")
 	timeout := fs.Duration("timeout", 90*time.Second, "how long up waits for the cluster to be ready")
 	faults := fs.String("faults", "", "faultproxy: the faults to inject, e.g. 429,503,drop")
@@ -71,7 +73,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	for _, p := range []*string{bin, stages, rbac, admission} {
+	for _, p := range []*string{bin, stages, rbac, crds, admission} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				fatal(err)
@@ -89,7 +91,8 @@ func main() {
 		// take one before a component binds it. Such a start is retried on
 		// new ports.
 		for attempt := 1; ; attempt++ {
-			c = &cluster{dir: abs, bin: *bin, stages: *stages, rbac: *rbac, admission: *admission, nodes: *nodes}
+			c = &cluster{dir: abs, bin: *bin, stages: *stages, rbac: *rbac, crds: *crds, admission: *admission,
+				nodes: *nodes}
 			err := c.up(*timeout)
 			if err == nil {
 				break
@@ -126,7 +129,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: testcluster up|down|env|faultproxy --dir DIR [--bin DIR --stages FILE --rbac FILE --admission FILE --nodes N]")
+	fmt.Fprintln(os.Stderr, "usage: testcluster up|down|env|faultproxy --dir DIR [--bin DIR --stages FILE --rbac FILE --crds FILE --admission FILE --nodes N]")
 	os.Exit(2)
 }
 
@@ -136,9 +139,9 @@ func fatal(err error) {
 }
 
 type cluster struct {
-	dir, bin, stages, rbac, admission string
-	nodes                             int
-	ports                             map[string]int
+	dir, bin, stages, rbac, crds, admission string
+	nodes                                   int
+	ports                                   map[string]int
 }
 
 func (c *cluster) path(parts ...string) string {
@@ -165,6 +168,13 @@ func (c *cluster) up(timeout time.Duration) error {
 		return err
 	}
 	c.ports = ports
+	// A new cluster, a new audit log: the API server appends to it.
+	if err := os.Remove(c.auditLog()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.WriteFile(c.path("audit-policy.yaml"), []byte(auditPolicy), 0o600); err != nil {
+		return err
+	}
 	if err := c.writePKI(); err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
@@ -221,6 +231,16 @@ func (c *cluster) up(timeout time.Duration) error {
 		"--proxy-client-key-file="+filepath.Join(pki, "front-proxy-client.key"),
 		"--allow-privileged=true",
 		"--profiling=false",
+		// Blocking: each request writes its own event as it completes, so a
+		// client that has its answer finds the event in the file (batch mode
+		// would hold events back for up to its max wait). One file, never
+		// rotated (maxsize 0 opens it plainly, without lumberjack), so an
+		// offset a test takes when it starts stays good for the whole run.
+		"--audit-policy-file="+c.path("audit-policy.yaml"),
+		"--audit-log-path="+c.auditLog(),
+		"--audit-log-format=json",
+		"--audit-log-mode=blocking",
+		"--audit-log-maxsize=0",
 		"--v=1",
 	); err != nil {
 		return err
@@ -296,6 +316,11 @@ func (c *cluster) up(timeout time.Duration) error {
 	if err := c.kubectlApply(rbac); err != nil {
 		return fmt.Errorf("applying %s: %w", c.rbac, err)
 	}
+	if c.crds != "" {
+		if err := c.applyCRDs(deadline); err != nil {
+			return err
+		}
+	}
 	if err := c.waitFor(deadline, "fake nodes Ready", func() (bool, error) {
 		out, err := c.kubectl(nil, "get", "nodes", "-l", "type=kwok",
 			"-o", `jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{end}`)
@@ -351,6 +376,48 @@ func (c *cluster) applyAdmission(deadline time.Time) error {
 		}
 		return false, err
 	})
+}
+
+// applyCRDs applies the CustomResourceDefinitions and waits until each is
+// Established: until then the API server does not serve its kind.
+func (c *cluster) applyCRDs(deadline time.Time) error {
+	manifest, err := os.ReadFile(c.crds)
+	if err != nil {
+		return err
+	}
+	if err := c.kubectlApply(manifest); err != nil {
+		return fmt.Errorf("applying %s: %w", c.crds, err)
+	}
+	return c.waitFor(deadline, "the CustomResourceDefinitions of "+c.crds+" to be Established", func() (bool, error) {
+		_, err := c.kubectl(nil, "wait", "--for=condition=Established", "--timeout=5s", "-f", c.crds)
+		return err == nil, err
+	})
+}
+
+// auditPolicy is what the API server writes to logs/audit.log, for tests
+// that check what was written to the cluster, by whom and in which order:
+// every write, with its user, user agent, object and answer (Metadata), and
+// for Leases the objects sent and returned too (holderIdentity,
+// leaseTransitions). No reads, and no RequestReceived stage (only the event
+// of the answer), which keeps it small on a cluster every integration test
+// shares.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+omitManagedFields: true
+rules:
+- level: RequestResponse
+  verbs: [create, update, patch, delete]
+  resources:
+  - group: coordination.k8s.io
+    resources: [leases]
+- level: Metadata
+  verbs: [create, update, patch, delete, deletecollection]
+- level: None
+`
+
+func (c *cluster) auditLog() string {
+	return c.path("logs", "audit.log")
 }
 
 // freePorts asks the kernel for distinct free ports on 127.0.0.1.
@@ -542,6 +609,7 @@ func (c *cluster) writeEnv() error {
 		"PAGODA_TEST_KUBECTL=" + filepath.Join(c.bin, "kubectl"),
 		"PAGODA_TEST_ETCD_URL=" + fmt.Sprintf("http://127.0.0.1:%d", c.ports["etcd"]),
 		"PAGODA_TEST_NODES=" + strconv.Itoa(c.nodes),
+		"PAGODA_TEST_AUDIT_LOG=" + c.auditLog(),
 	}
 	if self, err := os.Executable(); err == nil {
 		env = append(env, "PAGODA_TEST_LAUNCHER="+self)
