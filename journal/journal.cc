@@ -129,20 +129,80 @@ Status Journal::Append(ReleaseRecord* record) {
     return Status::InvalidArgument("release " + record->id +
                                    " is not in the journal; new releases get their id from it");
   }
-  std::string id = fresh ? ReleaseId(last_id_ + 1) : record->id;
-  int64_t update = fresh ? 1 : updates_[id] + 1;
+  const int64_t number = fresh ? NextNumber() : ReleaseIdNumber(record->id);
+  if (number < 0) {
+    return Status::Unavailable(
+        "no release id is reserved for this replica yet (they come from the leader's Lease "
+        "cluster); the release waits for one");
+  }
   ReleaseRecord copy = *record;
-  copy.id = id;
-  const uint64_t at = size_;
-  PAGODA_RETURN_IF_ERROR(AppendLine("{\"type\":\"release\",\"update\":" + std::to_string(update) +
-                                    ",\"record\":" + ToJson(copy) + "}"));
-  index_->Note(copy.app, copy.env, ReleaseIdNumber(id), {at, size_ - at});
-  updates_[id] = update;
+  copy.id = fresh ? ReleaseId(number) : record->id;
+  PAGODA_RETURN_IF_ERROR(AppendRelease(copy, fresh ? 1 : updates_[copy.id] + 1));
   if (fresh) {
-    last_id_ += 1;
-    record->id = id;
+    last_id_ = number;
+    record->id = copy.id;
   }
   return Status::Ok();
+}
+
+Status Journal::Adopt(const ReleaseRecord& record) {
+  const int64_t number = ReleaseIdNumber(record.id);
+  if (number < 0 || record.app.empty() || record.env.empty()) {
+    return Status::InvalidArgument("a release to adopt needs an id, an app and an env");
+  }
+  std::lock_guard lock(mu_);
+  if (broken_) {
+    return Status::IOError(path_ + ": an earlier write failed; the journal must be reopened");
+  }
+  auto known = updates_.find(record.id);
+  // Never 1: the line that started it is in another replica's journal.
+  PAGODA_RETURN_IF_ERROR(AppendRelease(record, (known != updates_.end() ? known->second : 1) + 1));
+  last_id_ = std::max(last_id_, number);
+  return Status::Ok();
+}
+
+Status Journal::AppendRelease(const ReleaseRecord& record, int64_t update) {
+  const uint64_t at = size_;
+  PAGODA_RETURN_IF_ERROR(AppendLine("{\"type\":\"release\",\"update\":" + std::to_string(update) +
+                                    ",\"record\":" + ToJson(record) + "}"));
+  index_->Note(record.app, record.env, ReleaseIdNumber(record.id), {at, size_ - at});
+  updates_[record.id] = update;
+  return Status::Ok();
+}
+
+int64_t Journal::NextNumber() {
+  if (!reserved_ids_) return last_id_ + 1;
+  while (!blocks_.empty()) {
+    const int64_t n = std::max(last_id_ + 1, blocks_.front().first);
+    if (n < blocks_.front().end) return n;
+    blocks_.pop_front();
+  }
+  return -1;
+}
+
+void Journal::AddIdBlock(IdBlock block) {
+  std::lock_guard lock(mu_);
+  reserved_ids_ = true;
+  if (block.end > block.first) blocks_.push_back(block);
+}
+
+void Journal::DropIdBlocks() {
+  std::lock_guard lock(mu_);
+  blocks_.clear();
+}
+
+int64_t Journal::HighestId() {
+  std::lock_guard lock(mu_);
+  return last_id_;
+}
+
+int64_t Journal::IdsLeft() {
+  std::lock_guard lock(mu_);
+  if (!reserved_ids_) return -1;
+  int64_t left = 0;
+  for (const IdBlock& b : blocks_)
+    left += std::max<int64_t>(0, b.end - std::max(last_id_ + 1, b.first));
+  return left;
 }
 
 Status Journal::Append(const SyncEntry& entry) {

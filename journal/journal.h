@@ -16,13 +16,19 @@
 // the JSON of record.h (no raw tab or newline can occur in it), a tab, the
 // CRC-32C of the JSON bytes as 8 lowercase hex digits, a newline. `update`
 // counts the lines of one release (1 on the line that started it): a
-// release's latest line is its current state, and readers fold by id.
+// release's latest line is its current state, and readers fold by id. A
+// release another replica started and this one took over (Adopt) has no
+// start line here: its first line here counts 2.
+//
+// Start lines come in id order, and every release started here has a
+// higher id than every release adopted before it; readers rely on both.
 //
 // Queries read backwards from the end of the file and stop as soon as they
 // can answer, so their cost follows what they return, not the journal's size.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -156,12 +162,41 @@ class Journal {
   Status Append(ReleaseRecord* record);
   Status Append(const SyncEntry& entry);
 
+  // A release another replica recorded (taken over from the cluster's
+  // mirror, docs/architecture.md "Beyond one daemon"): written as it
+  // stands, under its id, as its next line here. Releases started here
+  // afterwards get higher ids. InvalidArgument without a valid id, app or env.
+  Status Adopt(const ReleaseRecord& record);
+
+  // Ids reserved across replicas. With several replicas each number is
+  // reserved cluster-wide before one of them uses it, a block at a time
+  // (daemon/leadership.h). From the first AddIdBlock() on, new releases
+  // take numbers only from the blocks given, in order: the lowest number
+  // of a block that is above every id the journal holds. Append() of a new
+  // release is then Unavailable when none is left, and is tried again
+  // once a block comes.
+  struct IdBlock {
+    int64_t first = 0;
+    int64_t end = 0;  // one past the last
+  };
+  void AddIdBlock(IdBlock block);
+  // Forgets the blocks given so far: their numbers left are never used.
+  void DropIdBlocks();
+  // Numbers left in the blocks given; -1 when ids are not reserved.
+  int64_t IdsLeft();
+  // The highest release number the journal holds; 0 when none.
+  int64_t HighestId();
+
   const JournalReader& reader() const { return reader_; }
 
  private:
   Journal(std::string path, std::shared_ptr<JournalFs> fs, std::unique_ptr<JournalFile> file);
   Status Verify();
   Status AppendLine(const std::string& json);
+  // The number a new release gets now; -1 when the reserved ones are spent.
+  // REQUIRES: mu_ held.
+  int64_t NextNumber();
+  Status AppendRelease(const ReleaseRecord& record, int64_t update);
 
   std::mutex mu_;
   std::string path_;
@@ -173,6 +208,8 @@ class Journal {
   bool broken_ = false;
   int64_t last_id_ = 0;
   std::unordered_map<std::string, int64_t> updates_;  // release id → lines so far
+  bool reserved_ids_ = false;                         // numbers come from blocks_ only
+  std::deque<IdBlock> blocks_;
 };
 
 // ---- The line format (for tests and tools) ---------------------------------
