@@ -63,6 +63,23 @@ std::string Waits(const StatusDocument::Environment& e) {
   return out.empty() ? "-" : out;
 }
 
+// "replica pagoda-0-x1y2z of 2 (pagoda-0-x1y2z, pagoda-1-a9b8c)", then who
+// holds each shard since when.
+void PrintLeadership(std::ostream& out, const StatusDocument::Leadership& l) {
+  out << "replica " << l.identity << " of " << l.replicas.size() << " (" << Join(l.replicas, ", ")
+      << ")\n";
+  if (!l.error.empty()) out << "error   " << l.error << "\n";
+  for (const auto& shard : l.shards) {
+    out << "shard   " << shard.index << " " << shard.lease << ": ";
+    if (shard.holder.empty()) {
+      out << "nobody holds it\n";
+      continue;
+    }
+    out << "held by " << shard.holder << (shard.mine ? " (this replica)" : "")
+        << (shard.since != 0 ? " since " + When(shard.since) : "") << "\n";
+  }
+}
+
 void PrintStatus(std::ostream& out, const StatusDocument& s) {
   if (s.commit.id.empty()) {
     out << "commit  (none fetched yet)\n";
@@ -75,6 +92,12 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
   if (!s.journal_error.empty()) {
     out << "journal " << s.journal_error << " (releases wait until it can be written)\n";
   }
+  if (s.mirror && (s.mirror->waiting > 0 || !s.mirror->error.empty())) {
+    out << "mirror  " << s.mirror->waiting << " release records not yet in the clusters"
+        << (s.mirror->oldest != 0 ? ", the oldest since " + When(s.mirror->oldest) : "")
+        << (s.mirror->error.empty() ? "" : ": " + s.mirror->error) << "\n";
+  }
+  if (s.leadership) PrintLeadership(out, *s.leadership);
   out << "\n";
   if (s.environments.empty()) {
     out << "no environments\n";
@@ -86,7 +109,7 @@ void PrintStatus(std::ostream& out, const StatusDocument& s) {
     table.Add({e.app + "/" + e.env, Or(e.cluster), Or(e.revision), Short(e.commit),
                std::string(Name(e.health)) + " " + std::to_string(e.ready) + "/" +
                    std::to_string(e.replicas),
-               e.drift ? "yes" : "no", ReleaseCell(e),
+               e.drift ? "yes" : "no", e.standby ? "(another replica leads it)" : ReleaseCell(e),
                e.pinned ? Short(e.pinned->commit) + " since " + When(e.pinned->since) : "-",
                Waits(e)});
   }

@@ -4,10 +4,13 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <ostream>
+#include <set>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -16,6 +19,8 @@
 #include "base/json.h"
 #include "cli/history_internal.h"
 #include "control/control.h"
+#include "daemon/cluster_clients.h"
+#include "daemon/release_objects.h"
 #include "journal/journal.h"
 #include "manifest/manifest.h"
 
@@ -99,12 +104,57 @@ using history::When;
 volatile std::sig_atomic_t g_stop_following = 0;
 extern "C" void StopFollowing(int) { g_stop_following = 1; }
 
+// The history as the clusters keep it (Release objects), with no local
+// state: the clusters of the daemon's config, each API server asked once,
+// newest first by start.
+Result<std::vector<ReleaseRecord>> ClusterReleases(const Flags& flags) {
+  std::string file = flags.config;
+  struct stat st {};
+  if (file.empty() && ::stat(kSystemConfig, &st) == 0) file = kSystemConfig;
+  if (file.empty()) {
+    return Status::InvalidArgument(
+        "--from-cluster reads the clusters of a daemon config: give "
+        "--config FILE");
+  }
+  Result<DaemonConfig> config = daemon::LoadDaemonConfig(file);
+  if (!config.ok()) return config.status();
+  const engine::ClusterMapping mapping = daemon::MappingOf(*config);
+  daemon::ClusterClients clients(mapping, daemon::ClientOptionsOf(*config));
+  auto objects = daemon::NewKubeReleaseObjects(
+      [&](const std::string& cluster) { return clients.For(cluster); });
+  std::set<std::string> servers;
+  std::map<std::string, ReleaseRecord> by_id;
+  for (const auto& [name, c] : config->clusters) {
+    auto creds = mapping.Resolve(name);
+    if (!creds.ok()) return creds.status().WithContext("cluster " + name);
+    if (!servers.insert(creds->server).second) continue;  // asked already, by another name
+    auto listed = objects->List(name, {flags.app, flags.env, false});
+    if (!listed.ok()) return listed.status().WithContext("cluster " + name);
+    for (auto& m : *listed) by_id[m.record.id] = std::move(m.record);
+  }
+  std::vector<ReleaseRecord> out;
+  for (auto& [id, r] : by_id) out.push_back(std::move(r));
+  std::sort(out.begin(), out.end(), [](const ReleaseRecord& a, const ReleaseRecord& b) {
+    return std::make_tuple(a.start, ReleaseIdNumber(a.id)) >
+           std::make_tuple(b.start, ReleaseIdNumber(b.id));
+  });
+  if (out.size() > flags.limit) out.resize(flags.limit);
+  return out;
+}
+
 int RunReleases(const Flags& flags, std::ostream& out, std::ostream& err) {
-  std::optional<DaemonConfig> state = State(flags, err);
-  if (!state) return 3;
-  journal::JournalReader reader(PosixJournalFs(), state->JournalPath());
-  Result<std::vector<ReleaseRecord>> records =
-      reader.Releases({.app = flags.app, .env = flags.env, .limit = flags.limit});
+  std::string source;
+  Result<std::vector<ReleaseRecord>> records = std::vector<ReleaseRecord>{};
+  if (flags.from_cluster) {
+    records = ClusterReleases(flags);
+    source = "the clusters";
+  } else {
+    std::optional<DaemonConfig> state = State(flags, err);
+    if (!state) return 3;
+    journal::JournalReader reader(PosixJournalFs(), state->JournalPath());
+    records = reader.Releases({.app = flags.app, .env = flags.env, .limit = flags.limit});
+    source = state->JournalPath();
+  }
   if (!records.ok()) {
     err << "pagoda: " << records.status().message() << "\n";
     return 3;
@@ -116,7 +166,7 @@ int RunReleases(const Flags& flags, std::ostream& out, std::ostream& err) {
     return 0;
   }
   if (records->empty()) {
-    err << "pagoda: no releases recorded in " << state->JournalPath() << "\n";
+    err << "pagoda: no releases recorded in " << source << "\n";
     return 0;
   }
   Table table(
@@ -392,6 +442,9 @@ HistoryCommands::HistoryCommands(CLI::App* app) : flags_(std::make_unique<Flags>
   f->releases->add_option("--env", f->env, "only releases of environments of this name");
   f->releases->add_option("--limit", f->limit, "at most N releases (default 50)")
       ->check(CLI::PositiveNumber);
+  f->releases->add_flag("--from-cluster", f->from_cluster,
+                        "read the Release objects of the config's clusters, not the journal: "
+                        "the history with no local state");
 
   CLI::App* release = app->add_subcommand("release", "One release: `pagoda release show ID`.");
   release->require_subcommand(1);

@@ -23,7 +23,8 @@ struct HistoryCommands::Flags {
   bool json = false;
   std::string app, env;  // releases
   size_t limit = 50;
-  std::string id;  // release show
+  bool from_cluster = false;  // releases: the clusters' Release objects
+  std::string id;             // release show
   bool diff = false;
   std::string since;  // log
   bool follow = false;

@@ -135,6 +135,7 @@ struct StatusDocument {
     std::optional<Pin> pinned;     // set after `pagoda rollback`, until unpinned
     std::optional<Freeze> frozen;  // a freeze window its automatic releases wait for
     std::optional<Wait> waiting;   // a promotion a new revision waits for
+    bool standby = false;          // another replica leads its app (ha)
     std::string error;             // "" = none
     friend bool operator==(const Environment&, const Environment&) = default;
   };
@@ -155,6 +156,33 @@ struct StatusDocument {
   // Why the daemon's journal cannot be written now ("" when it can):
   // releases that need it wait until it can.
   std::string journal_error;
+  // With several replicas (ha): who this one is, which are live, and who
+  // holds each shard's Lease since when.
+  struct Leadership {
+    std::string identity;
+    std::vector<std::string> replicas;
+    struct Shard {
+      int index = 0;
+      std::string lease;
+      std::string holder;  // "" = nobody
+      TimeMs since = 0;    // when the holder acquired it
+      bool mine = false;   // held and taken up by this replica
+      friend bool operator==(const Shard&, const Shard&) = default;
+    };
+    std::vector<Shard> shards;
+    std::string error;  // "" = none
+    friend bool operator==(const Leadership&, const Leadership&) = default;
+  };
+  std::optional<Leadership> leadership;
+  // The release records mirrored into the clusters: how many wait, since
+  // when, and why the last write failed.
+  struct Mirror {
+    int waiting = 0;
+    TimeMs oldest = 0;
+    std::string error;  // "" = none
+    friend bool operator==(const Mirror&, const Mirror&) = default;
+  };
+  std::optional<Mirror> mirror;
   std::vector<Environment> environments;
 
   std::string ToJson() const;  // compact, one line

@@ -403,6 +403,35 @@ TEST(StatusDocumentTest, RoundTrips) {
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
 }
 
+TEST(StatusDocumentTest, LeadershipMirrorAndStandbyRoundTrip) {
+  StatusDocument s = SampleStatus();
+  s.repo.url = "ssh://git@git.example.com/apps.git";
+  s.leadership =
+      StatusDocument::Leadership{"pagoda-0-x1y2z",
+                                 {"pagoda-0-x1y2z", "pagoda-1-a9b8c"},
+                                 {{0, "pagoda-shard-0", "pagoda-0-x1y2z", 1714557000000, true},
+                                  {1, "pagoda-shard-1", "", 0, false}},
+                                 ""};
+  s.mirror = StatusDocument::Mirror{3, 1714557500000, "release r-000012: unavailable"};
+  s.environments[1].standby = true;
+  const std::string json = s.ToJson();
+  EXPECT_NE(
+      json.find(R"("leadership":{"identity":"pagoda-0-x1y2z","replicas":["pagoda-0-x1y2z",)"
+                R"("pagoda-1-a9b8c"],"shards":[{"index":0,"lease":"pagoda-shard-0",)"
+                R"("holder":"pagoda-0-x1y2z","since":"2024-05-01T09:50:00.000Z","mine":true},)"
+                R"({"index":1,"lease":"pagoda-shard-1","holder":null,"mine":false}]})"),
+      std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("mirror":{"waiting":3,"oldest":"2024-05-01T09:58:20.000Z",)"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("standby":true)"), std::string::npos) << json;
+  Result<StatusDocument> back = StatusDocument::Parse(json);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  std::swap(s.environments[0], s.environments[1]);  // written sorted
+  EXPECT_EQ(*back, s);
+}
+
 TEST(StatusDocumentTest, SecretsInTheRepoUrlAreNeverWritten) {
   StatusDocument s;
   for (const auto& [url, shown] : std::vector<std::pair<std::string, std::string>>{

@@ -89,7 +89,30 @@ Status ReadEnvironment(const json::Fields& f, StatusDocument::Environment* e) {
     e->waiting.emplace();
     return ReadWait(p, &*e->waiting);
   }));
+  PAGODA_RETURN_IF_ERROR(f.Bool("standby", &e->standby));
   return f.String("error", &e->error);
+}
+
+Status ReadLeadership(const json::Fields& f, StatusDocument::Leadership* l) {
+  PAGODA_RETURN_IF_ERROR(f.String("identity", &l->identity, true));
+  PAGODA_RETURN_IF_ERROR(f.Strings("replicas", &l->replicas));
+  PAGODA_RETURN_IF_ERROR(f.String("error", &l->error));
+  return f.Objects("shards", [&](const json::Fields& s) {
+    StatusDocument::Leadership::Shard shard;
+    PAGODA_RETURN_IF_ERROR(s.Int("index", &shard.index));
+    PAGODA_RETURN_IF_ERROR(s.String("lease", &shard.lease, true));
+    PAGODA_RETURN_IF_ERROR(s.String("holder", &shard.holder));
+    PAGODA_RETURN_IF_ERROR(s.Parsed("since", ParseTime, &shard.since));
+    PAGODA_RETURN_IF_ERROR(s.Bool("mine", &shard.mine));
+    l->shards.push_back(std::move(shard));
+    return Status::Ok();
+  });
+}
+
+Status ReadMirror(const json::Fields& f, StatusDocument::Mirror* m) {
+  PAGODA_RETURN_IF_ERROR(f.Int("waiting", &m->waiting));
+  PAGODA_RETURN_IF_ERROR(f.Parsed("oldest", ParseTime, &m->oldest));
+  return f.String("error", &m->error);
 }
 
 Status ReadCommit(const json::Fields& f, StatusDocument::Commit* commit) {
@@ -111,6 +134,14 @@ Status ReadStatusDocument(const json::Fields& f, StatusDocument* doc) {
   PAGODA_RETURN_IF_ERROR(
       f.Object("repo", [&](const json::Fields& r) { return ReadRepo(r, &doc->repo); }));
   PAGODA_RETURN_IF_ERROR(f.String("journalError", &doc->journal_error));
+  PAGODA_RETURN_IF_ERROR(f.Object("leadership", [&](const json::Fields& l) {
+    doc->leadership.emplace();
+    return ReadLeadership(l, &*doc->leadership);
+  }));
+  PAGODA_RETURN_IF_ERROR(f.Object("mirror", [&](const json::Fields& m) {
+    doc->mirror.emplace();
+    return ReadMirror(m, &*doc->mirror);
+  }));
   return f.Objects("environments", [&](const json::Fields& e) {
     StatusDocument::Environment environment;
     PAGODA_RETURN_IF_ERROR(ReadEnvironment(e, &environment));
@@ -157,6 +188,41 @@ std::string StatusDocument::ToJson() const {
   if (!repo.error.empty()) json::String(w, "error", repo.error);
   w.EndObject();
   if (!journal_error.empty()) json::String(w, "journalError", journal_error);
+  if (leadership) {
+    Key(w, "leadership");
+    w.StartObject();
+    json::String(w, "identity", leadership->identity);
+    Key(w, "replicas");
+    w.StartArray();
+    for (const std::string& r : leadership->replicas)
+      w.String(r.data(), static_cast<rapidjson::SizeType>(r.size()));
+    w.EndArray();
+    Key(w, "shards");
+    w.StartArray();
+    for (const auto& shard : leadership->shards) {
+      w.StartObject();
+      Key(w, "index");
+      w.Int(shard.index);
+      json::String(w, "lease", shard.lease);
+      StrOrNull(w, "holder", shard.holder);
+      if (shard.since != 0) json::String(w, "since", FormatTime(shard.since));
+      Key(w, "mine");
+      w.Bool(shard.mine);
+      w.EndObject();
+    }
+    w.EndArray();
+    if (!leadership->error.empty()) json::String(w, "error", leadership->error);
+    w.EndObject();
+  }
+  if (mirror) {
+    Key(w, "mirror");
+    w.StartObject();
+    Key(w, "waiting");
+    w.Int(mirror->waiting);
+    if (mirror->oldest != 0) json::String(w, "oldest", FormatTime(mirror->oldest));
+    if (!mirror->error.empty()) json::String(w, "error", mirror->error);
+    w.EndObject();
+  }
   std::vector<const Environment*> sorted;
   for (const Environment& e : environments) sorted.push_back(&e);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Environment* a, const Environment* b) {
@@ -204,6 +270,10 @@ std::string StatusDocument::ToJson() const {
       Key(w, "soakSeconds");
       w.Int(wait.soak_seconds);
     });
+    if (e->standby) {
+      Key(w, "standby");
+      w.Bool(true);
+    }
     StrOrNull(w, "error", e->error);
     w.EndObject();
   }

@@ -73,26 +73,30 @@ class Reader {
     return Status::Ok();
   }
 
-  Status Duration(const YamlNode& map, const char* key, int64_t min_ms, int64_t* out) const {
+  Status Duration(const YamlNode& map, const char* key, int64_t min_ms, int64_t* out,
+                  const std::string& prefix = "") const {
     const YamlNode* node = map.Find(key);
     if (node == nullptr) return Status::Ok();
-    if (!node->IsScalar()) return Error(*node, key, "expected a duration such as 30s");
+    const std::string field = prefix + key;
+    if (!node->IsScalar()) return Error(*node, field, "expected a duration such as 30s");
     auto ms = manifest::ParseDuration(node->scalar);
-    if (!ms.ok()) return Error(*node, key, ms.status().message());
+    if (!ms.ok()) return Error(*node, field, ms.status().message());
     if (*ms < min_ms) {
-      return Error(*node, key, "must be at least " + std::to_string(min_ms) + "ms");
+      return Error(*node, field, "must be at least " + std::to_string(min_ms) + "ms");
     }
     *out = *ms;
     return Status::Ok();
   }
 
   template <typename T>
-  Status Number(const YamlNode& map, const char* key, T min, T* out) const {
+  Status Number(const YamlNode& map, const char* key, T min, T* out,
+                const std::string& prefix = "") const {
     const YamlNode* node = map.Find(key);
     if (node == nullptr) return Status::Ok();
+    const std::string field = prefix + key;
     T value{};
-    if (!ParseNumber(*node, &value)) return Error(*node, key, "expected a number");
-    if (value < min) return Error(*node, key, "must be at least " + std::to_string(min));
+    if (!ParseNumber(*node, &value)) return Error(*node, field, "expected a number");
+    if (value < min) return Error(*node, field, "must be at least " + std::to_string(min));
     *out = value;
     return Status::Ok();
   }
@@ -331,6 +335,78 @@ Status ReadTenancy(const Reader& r, const YamlNode& root, DaemonConfig* config) 
   return Status::Ok();
 }
 
+// ha: the Lease replicas compete for, its timing, and the shards.
+Status ReadHa(const Reader& r, const YamlNode& root, DaemonConfig* config) {
+  const YamlNode* node = root.Find("ha");
+  if (node == nullptr) return Status::Ok();
+  DaemonConfig::Ha& ha = config->ha;
+  ha.enabled = true;
+  PAGODA_RETURN_IF_ERROR(r.Keys(*node, "ha.", {"lease", "shards", "identity"}));
+  const YamlNode* lease = node->Find("lease");
+  if (lease == nullptr) return r.Error(*node, "ha.lease", "required: {cluster: NAME}");
+  PAGODA_RETURN_IF_ERROR(
+      r.Keys(*lease, "ha.lease.",
+             {"cluster", "namespace", "name", "leaseDuration", "renewDeadline", "retryPeriod"}));
+  PAGODA_RETURN_IF_ERROR(r.String(*lease, "cluster", "ha.lease.", &ha.cluster));
+  if (ha.cluster.empty()) {
+    return r.Error(*lease, "ha.lease.cluster",
+                   "required: the cluster (of clusters) the Leases are in");
+  }
+  if (!config->clusters.count(ha.cluster)) {
+    std::string known;
+    for (const auto& [name, c] : config->clusters) known += (known.empty() ? "" : ", ") + name;
+    return r.Error(
+        *lease->Find("cluster"), "ha.lease.cluster",
+        ha.cluster + " is not one of clusters (" + (known.empty() ? "none" : known) + ")");
+  }
+  PAGODA_RETURN_IF_ERROR(r.String(*lease, "namespace", "ha.lease.", &ha.lease_namespace));
+  PAGODA_RETURN_IF_ERROR(r.String(*lease, "name", "ha.lease.", &ha.lease_name));
+  for (const char* key : {"namespace", "name"}) {
+    const std::string& value = std::string(key) == "name" ? ha.lease_name : ha.lease_namespace;
+    if (std::string why = manifest::CheckDns1123Label(value); !why.empty()) {
+      return r.Error(lease->Find(key) != nullptr ? *lease->Find(key) : *lease,
+                     std::string("ha.lease.") + key, why);
+    }
+  }
+  PAGODA_RETURN_IF_ERROR(r.Duration(*lease, "leaseDuration", 1000, &ha.lease_ms, "ha.lease."));
+  PAGODA_RETURN_IF_ERROR(
+      r.Duration(*lease, "renewDeadline", 100, &ha.renew_deadline_ms, "ha.lease."));
+  PAGODA_RETURN_IF_ERROR(r.Duration(*lease, "retryPeriod", 100, &ha.retry_ms, "ha.lease."));
+  // client-go's rule: a holder gives up before its Lease can pass on, and
+  // tries often enough (jittered by up to 1.2 x) to renew before it gives up.
+  if (ha.lease_ms <= ha.renew_deadline_ms) {
+    return r.Error(*lease, "ha.lease.leaseDuration",
+                   "must be longer than renewDeadline (" + std::to_string(ha.lease_ms) +
+                       "ms <= " + std::to_string(ha.renew_deadline_ms) + "ms)");
+  }
+  if (ha.renew_deadline_ms * 10 <= ha.retry_ms * 12) {
+    return r.Error(*lease, "ha.lease.renewDeadline",
+                   "must be longer than 1.2 x retryPeriod (" +
+                       std::to_string(ha.renew_deadline_ms) + "ms, retryPeriod " +
+                       std::to_string(ha.retry_ms) + "ms)");
+  }
+  PAGODA_RETURN_IF_ERROR(r.Number<int>(*node, "shards", 1, &ha.shards, "ha."));
+  if (ha.shards > 1024) return r.Error(*node->Find("shards"), "ha.shards", "at most 1024");
+  PAGODA_RETURN_IF_ERROR(r.String(*node, "identity", "ha.", &ha.identity));
+  if (!ha.identity.empty()) {
+    if (std::string why = manifest::CheckDns1123Label(ha.identity); !why.empty()) {
+      return r.Error(*node->Find("identity"), "ha.identity", why);
+    }
+  }
+  return Status::Ok();
+}
+
+// releases: the release records mirrored into the clusters.
+Status ReadReleases(const Reader& r, const YamlNode& root, DaemonConfig::Mirror* mirror) {
+  const YamlNode* node = root.Find("releases");
+  if (node == nullptr) return Status::Ok();
+  PAGODA_RETURN_IF_ERROR(r.Keys(*node, "releases.", {"mirror", "historyLimit"}));
+  PAGODA_RETURN_IF_ERROR(r.Bool(*node, "mirror", "releases.", &mirror->enabled));
+  PAGODA_RETURN_IF_ERROR(
+      r.Number<int>(*node, "historyLimit", 1, &mirror->history_limit, "releases."));
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::string& source) {
@@ -345,11 +421,27 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   YamlNode empty;
   empty.pos = {1, 1};
   const YamlNode& root = yaml.documents.empty() ? empty : yaml.documents[0].root;
-  PAGODA_RETURN_IF_ERROR(
-      r.Keys(root, "",
-             {"repo", "ref", "path", "interval", "driftInterval", "fetchTimeout", "stateDir",
-              "auth", "clusters", "qps", "burst", "http", "log", "reservedNamespaces",
-              "podSecurity", "limits", "gates", "notifications"}));
+  PAGODA_RETURN_IF_ERROR(r.Keys(root, "",
+                                {"repo",
+                                 "ref",
+                                 "path",
+                                 "interval",
+                                 "driftInterval",
+                                 "fetchTimeout",
+                                 "stateDir",
+                                 "auth",
+                                 "clusters",
+                                 "qps",
+                                 "burst",
+                                 "http",
+                                 "log",
+                                 "reservedNamespaces",
+                                 "podSecurity",
+                                 "limits",
+                                 "gates",
+                                 "notifications",
+                                 "ha",
+                                 "releases"}));
   PAGODA_RETURN_IF_ERROR(r.String(root, "repo", "", &config.repo));
   if (config.repo.empty()) {
     return Status::InvalidArgument(source + ": repo: required (a URL or a path)");
@@ -426,6 +518,8 @@ Result<DaemonConfig> ParseDaemonConfig(const std::string& text, const std::strin
   PAGODA_RETURN_IF_ERROR(ReadTenancy(r, root, &config));
   PAGODA_RETURN_IF_ERROR(ReadGates(r, root, &config.gates));
   PAGODA_RETURN_IF_ERROR(ReadNotifications(r, root, &config.notifications));
+  PAGODA_RETURN_IF_ERROR(ReadHa(r, root, &config));
+  PAGODA_RETURN_IF_ERROR(ReadReleases(r, root, &config.mirror));
   return config;
 }
 

@@ -39,6 +39,13 @@
 //                 tokenFile: /etc/pagoda/gitea-token, targetUrl: https://pagoda.example.com/}
 //     timeout: 10s             # per request
 //     deadline: 10m            # an event not delivered by then is given up
+//   ha:                        # several replicas, one writing (docs/architecture.md)
+//     lease: {cluster: prod, namespace: pagoda-system, name: pagoda,
+//             leaseDuration: 15s, renewDeadline: 10s, retryPeriod: 2s}
+//     shards: 4                # apps split by a hash of their name, a Lease each
+//     identity: pagoda-0       # default: $POD_NAME, else the host name (a random
+//                              # suffix is added for each process)
+//   releases: {mirror: true, historyLimit: 100}   # Release objects in the clusters
 //
 // It is read with the bounded YAML reader (base/yaml.h): unknown keys,
 // duplicate keys, merge keys and tags are errors, reported with file, line
@@ -129,6 +136,31 @@ struct DaemonConfig {
     int64_t deadline_ms = 600'000;
     friend bool operator==(const Notifications&, const Notifications&) = default;
   } notifications;
+
+  // Several replicas (docs/architecture.md, "Beyond one daemon"): the Lease
+  // they compete for, in one of `clusters`, its timing (client-go's
+  // semantics and defaults), and the shards apps are split into.
+  struct Ha {
+    bool enabled = false;  // `ha` given: only the holder of an app's Lease writes
+    std::string cluster;
+    std::string lease_namespace = "pagoda-system";
+    std::string lease_name = "pagoda";
+    int64_t lease_ms = 15'000;
+    int64_t renew_deadline_ms = 10'000;
+    int64_t retry_ms = 2'000;
+    int shards = 1;        // 1: one Lease (lease_name) for every app
+    std::string identity;  // "": $POD_NAME, else the host name
+    friend bool operator==(const Ha&, const Ha&) = default;
+  } ha;
+
+  // Every release record mirrored, after the journal, as a Release object
+  // in its app's namespace of the cluster it ran in; at most
+  // history_limit kept per environment.
+  struct Mirror {
+    bool enabled = true;
+    int history_limit = 100;
+    friend bool operator==(const Mirror&, const Mirror&) = default;
+  } mirror;
 
   // Paths inside the state directory.
   std::string CloneDir() const { return state_dir + "/repo.git"; }

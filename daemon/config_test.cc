@@ -127,6 +127,82 @@ TEST(DaemonConfig, ErrorsNameFileLineAndField) {
   }
 }
 
+TEST(DaemonConfig, HaNamesTheLeaseItsTimingAndShardsAndReleasesTheMirror) {
+  auto config = ParseDaemonConfig(R"(repo: /srv/apps
+clusters:
+  prod: {inCluster: true}
+ha:
+  lease: {cluster: prod, namespace: ops, name: release-leader, leaseDuration: 6s,
+          renewDeadline: 4s, retryPeriod: 1s}
+  shards: 4
+  identity: pagoda-0
+releases: {mirror: false, historyLimit: 20}
+)",
+                                  "/etc/pagoda/config.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_TRUE(config->ha.enabled);
+  EXPECT_EQ(config->ha.cluster, "prod");
+  EXPECT_EQ(config->ha.lease_namespace, "ops");
+  EXPECT_EQ(config->ha.lease_name, "release-leader");
+  EXPECT_EQ(config->ha.lease_ms, 6000);
+  EXPECT_EQ(config->ha.renew_deadline_ms, 4000);
+  EXPECT_EQ(config->ha.retry_ms, 1000);
+  EXPECT_EQ(config->ha.shards, 4);
+  EXPECT_EQ(config->ha.identity, "pagoda-0");
+  EXPECT_FALSE(config->mirror.enabled);
+  EXPECT_EQ(config->mirror.history_limit, 20);
+
+  // client-go's defaults; one Lease; the mirror on, 100 kept.
+  auto defaults = ParseDaemonConfig(
+      "repo: /srv/apps\nclusters: {prod: {inCluster: true}}\nha: {lease: {cluster: prod}}\n",
+      "/etc/pagoda/config.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->ha.lease_namespace, "pagoda-system");
+  EXPECT_EQ(defaults->ha.lease_name, "pagoda");
+  EXPECT_EQ(defaults->ha.lease_ms, 15000);
+  EXPECT_EQ(defaults->ha.renew_deadline_ms, 10000);
+  EXPECT_EQ(defaults->ha.retry_ms, 2000);
+  EXPECT_EQ(defaults->ha.shards, 1);
+  EXPECT_TRUE(defaults->mirror.enabled);
+  EXPECT_EQ(defaults->mirror.history_limit, 100);
+  auto alone = ParseDaemonConfig("repo: /srv/apps\n", "/etc/pagoda/config.yaml");
+  ASSERT_TRUE(alone.ok());
+  EXPECT_FALSE(alone->ha.enabled);
+}
+
+TEST(DaemonConfig, HaErrorsNameFileLineAndField) {
+  const std::string head = "repo: x\nclusters: {prod: {inCluster: true}}\n";
+  struct Case {
+    std::string text, message;
+  } cases[] = {
+      {"ha: {shards: 2}\n", "/c.yaml:3:5: ha.lease: required"},
+      {"ha: {lease: {name: p}}\n", "ha.lease.cluster: required"},
+      {"ha: {lease: {cluster: test}}\n",
+       "/c.yaml:3:23: ha.lease.cluster: test is not one of clusters (prod)"},
+      {"ha: {lease: {cluster: prod, namespace: Pagoda}}\n", "ha.lease.namespace:"},
+      {"ha: {lease: {cluster: prod, name: a.b}}\n", "ha.lease.name:"},
+      {"ha: {lease: {cluster: prod, leaseDuration: 10s}}\n",
+       "ha.lease.leaseDuration: must be longer than renewDeadline"},
+      {"ha: {lease: {cluster: prod, renewDeadline: 2s}}\n",
+       "ha.lease.renewDeadline: must be longer than 1.2 x retryPeriod"},
+      {"ha: {lease: {cluster: prod, retryPeriod: 10ms}}\n",
+       "ha.lease.retryPeriod: must be at least 100ms"},
+      {"ha: {lease: {cluster: prod}, shards: 0}\n", "ha.shards: must be at least 1"},
+      {"ha: {lease: {cluster: prod}, shards: 5000}\n", "ha.shards: at most 1024"},
+      {"ha: {lease: {cluster: prod}, replicas: 2}\n", "ha.replicas: unknown field"},
+      {"ha: {lease: {cluster: prod, holder: me}}\n", "ha.lease.holder: unknown field"},
+      {"ha: {lease: {cluster: prod}, identity: Pod_0}\n", "ha.identity:"},
+      {"releases: {historyLimit: 0}\n", "releases.historyLimit: must be at least 1"},
+      {"releases: {mirror: yes}\n", "releases.mirror: expected true or false"},
+  };
+  for (const auto& c : cases) {
+    auto config = ParseDaemonConfig(head + c.text, "/c.yaml");
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_NE(config.status().message().find(c.message), std::string::npos)
+        << c.text << " -> " << config.status().message();
+  }
+}
+
 TEST(DaemonConfig, GatesNameTheirEndpointsAndTheRepositoryOnlyTheirNames) {
   auto config = ParseDaemonConfig(
       "repo: x\ngates:\n  prometheus: http://prometheus.monitoring:9090/\n"

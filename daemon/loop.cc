@@ -300,6 +300,53 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   ReturnFreeMemory();
 }
 
+void Reconciler::SetOwnership(std::shared_ptr<const Ownership> ownership) {
+  bool gained = false;
+  for (auto& [key, e] : envs_) gained |= !ownership_->Owns(key.first) && ownership->Owns(key.first);
+  gained |= ownership->held.size() > ownership_->held.size();
+  ownership_ = std::move(ownership);
+  for (auto it = orders_.begin(); it != orders_.end();) {
+    if (ownership_->Owns(it->first.first)) {
+      ++it;
+      continue;
+    }
+    spdlog::info("release={} app={} env={} left as it stands to the replica that leads {} now",
+                 it->second.record.id, it->first.first, it->first.second,
+                 ownership_->ShardName(it->first.first));
+    it = orders_.erase(it);
+  }
+  // What another replica did meanwhile is read again: plan every app.
+  quiet_.clear();
+  if (gained) sync_requested_ = true;
+}
+
+Status Reconciler::Adopt(const std::vector<ReleaseRecord>& in_flight) {
+  Status first = Status::Ok();
+  for (const ReleaseRecord& r : in_flight) {
+    auto local = journal_.reader().Release(r.id);
+    if (local.ok() && local->outcome != Outcome::kInProgress) {
+      // Finished here, and the mirror did not hear of it: tell it again.
+      if (options_.observer != nullptr) options_.observer->ReleaseWritten(*local);
+      continue;
+    }
+    if (!local.ok() || *local != r) {
+      if (Status st = journal_.Adopt(r); !st.ok()) {
+        journal_error_ = st.ToString();
+        if (first.ok()) first = st.WithContext("adopting release " + r.id);
+        continue;
+      }
+    }
+    Env& e = EnvFor(r.app, r.env);
+    if (orders_.count({r.app, r.env})) continue;
+    e.in_progress = r.id;
+    e.status.cluster = r.cluster;
+    spdlog::info("release={} app={} env={} taken over where it stands ({} batches recorded)", r.id,
+                 r.app, r.env, r.batches.size());
+  }
+  sync_requested_ = true;
+  return first;
+}
+
 LoopStatus Reconciler::Snapshot() const {
   LoopStatus status;
   status.time_ms = clock_.UnixMillis();
@@ -325,7 +372,7 @@ LoopStatus Reconciler::Snapshot() const {
       continue;
     }
     EnvironmentStatus s = e->status;
-    s.release = e->in_progress;
+    s.release = e->status.standby ? "" : e->in_progress;
     if (auto order = orders_.find(key); order != orders_.end()) {
       const auto& o = *order->second.order;
       s.release_phase = o.AtGate() ? "at gate" : std::string(rollout::OrderPhaseName(o.phase()));
@@ -343,6 +390,7 @@ LoopStatus Reconciler::Snapshot() const {
 }
 
 Status Reconciler::Unpin(const std::string& app, const std::string& env) {
+  PAGODA_RETURN_IF_ERROR(CheckLeads(app));
   auto pin = pins_.find({app, env});
   if (pin == pins_.end()) return Status::NotFound(app + "/" + env + " is not pinned");
   Pin kept = pin->second;

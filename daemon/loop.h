@@ -26,6 +26,7 @@
 
 #include "base/clock.h"
 #include "daemon/gates.h"
+#include "daemon/ownership.h"
 #include "engine/clusters.h"
 #include "engine/engine.h"
 #include "journal/journal.h"
@@ -190,6 +191,9 @@ struct EnvironmentStatus {
   std::string waiting_reason;
   int64_t soaked_ms = 0;
   int64_t soak_ms = 0;
+  // Another replica leads its app (daemon/leadership.h): it is read,
+  // rendered and compared here, and written there.
+  bool standby = false;
   std::string error;  // why it is not in sync, if it is not
 };
 
@@ -259,6 +263,17 @@ class Reconciler {
   // its promotion follows; its record says who asked and why.
   Status Promote(const std::string& app, const std::string& env, const std::string& by,
                  const std::string& reason);
+
+  // Leadership (daemon/leadership.h): the apps this replica may write from
+  // now on. Orders of apps it no longer leads are dropped as they stand,
+  // their records left in progress for the replica that leads them now;
+  // apps it leads now are reconciled at the next step. Until called: every app.
+  void SetOwnership(std::shared_ptr<const Ownership> ownership);
+  // Releases another replica left in flight (the cluster's mirror of them),
+  // taken over under their ids: adopted into the journal, and carried on
+  // by the next reconcile as after a restart, where the cluster shows they
+  // stand. A release this journal holds finished keeps that state.
+  Status Adopt(const std::vector<ReleaseRecord>& in_flight);
 
   LoopStatus Snapshot() const;
 
@@ -380,6 +395,11 @@ class Reconciler {
   void Backoff(Env& e);
   Status CheckCapacity(const std::string& server, const diff::PlannedChange& deployment);
   ActiveOrder* FindOrder(const std::string& id);
+  // Why release `id` cannot be steered here: not in flight, or, with
+  // leadership, perhaps led by another replica.
+  Status NotInFlight(const std::string& id) const;
+  // An error when this replica does not lead `app`.
+  Status CheckLeads(const std::string& app) const;
   // What let an app be left out of planning: the model it was planned
   // from, the environments selected, and on each of its servers the
   // version of what pagoda owns in its namespace (ClusterAccess::LiveVersion)
@@ -493,6 +513,7 @@ class Reconciler {
   Env& EnvFor(const std::string& app, const std::string& env);
 
   LoopOptions options_;
+  std::shared_ptr<const Ownership> ownership_ = std::make_shared<Ownership>();
   GitSource& git_;
   Journal& journal_;
   ClusterAccess& clusters_;

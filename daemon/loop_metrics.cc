@@ -79,7 +79,22 @@ LoopMetrics::LoopMetrics()
           Counters(&registry_, "pagoda_webhook_requests_total", "Webhook requests, by result.")),
       notifications_(Counters(&registry_, "pagoda_notifications_total",
                               "Notifications by receiver and result: delivered, failed (refused "
-                              "or past the deadline), dropped (the queue was full), retried.")) {
+                              "or past the deadline), dropped (the queue was full), retried.")),
+      leader_(Gauges(&registry_, "pagoda_leader",
+                     "1 while this replica holds the shard's Lease and leads its apps.")),
+      lease_transitions_(Counters(&registry_, "pagoda_lease_transitions_total",
+                                  "Shard Leases seen to change hands since this process started.")
+                             .Add({})),
+      replicas_(Gauges(&registry_, "pagoda_replicas",
+                       "Replicas whose heartbeat Lease is live, this one included.")
+                    .Add({})),
+      mirror_waiting_(Gauges(&registry_, "pagoda_mirror_waiting",
+                             "Release records not yet written to their clusters as Releases.")
+                          .Add({})),
+      mirror_writes_(Counters(&registry_, "pagoda_mirror_writes_total",
+                              "Release records mirrored into the clusters, by result: written, "
+                              "failed (retried), given_up, handed_over (another replica leads "
+                              "the app now).")) {
   Gauges(&registry_, "pagoda_build_info", "The running version.")
       .Add({{"version", kVersion}})
       .Set(1);
@@ -179,6 +194,27 @@ void LoopMetrics::UpdateRequests(const std::map<std::string, kube::RequestStats>
       RaiseTo(&api_responses_.Add({{"server", server}, {"code", std::to_string(code)}}), n);
     }
     RaiseTo(&api_retries_.Add({{"server", server}}), stats.retries);
+  }
+}
+
+void LoopMetrics::Side(const std::optional<LeadershipStatus>& leadership,
+                       const std::optional<Mirror::Stats>& mirror) {
+  if (leadership) {
+    for (const auto& shard : leadership->shards) {
+      leader_.Add({{"shard", std::to_string(shard.index)}}).Set(shard.mine ? 1 : 0);
+    }
+    RaiseTo(&lease_transitions_, leadership->transitions_seen);
+    replicas_.Set(static_cast<double>(leadership->replicas.size()));
+  }
+  if (mirror) {
+    mirror_waiting_.Set(static_cast<double>(mirror->waiting));
+    const std::pair<const char*, int64_t> counts[] = {{"written", mirror->written},
+                                                      {"failed", mirror->failures},
+                                                      {"given_up", mirror->given_up},
+                                                      {"handed_over", mirror->handed_over}};
+    for (const auto& [result, n] : counts) {
+      RaiseTo(&mirror_writes_.Add({{"result", result}}), n);
+    }
   }
 }
 

@@ -21,6 +21,12 @@
 //                                            freeze file loads)
 //   pagoda_ready                             gauge      what /readyz says
 //   pagoda_webhook_requests_total{result}    counter
+//   pagoda_leader{shard}                     gauge      1 while this replica leads the shard (ha)
+//   pagoda_lease_transitions_total           counter    shard Leases seen to change hands (ha)
+//   pagoda_replicas                          gauge      live replicas, by their heartbeats (ha)
+//   pagoda_mirror_waiting                    gauge      release records not yet in the clusters
+//   pagoda_mirror_writes_total{result}       counter    written, failed (retried), given_up,
+//                                            handed_over (another replica leads the app now)
 //   pagoda_build_info{version}               gauge      1
 //
 // Every name, label name and bucket is a constant the constructor declares
@@ -38,7 +44,9 @@
 #include <map>
 #include <string>
 
+#include "daemon/leadership.h"
 #include "daemon/loop.h"
+#include "daemon/mirror.h"
 #include "kube/kube.h"
 #include "notify/notify.h"
 #include "server/webhook.h"
@@ -68,6 +76,10 @@ class LoopMetrics final : public LoopObserver {
   // From the loop's thread: each receiver's notifications delivered,
   // failed, dropped and retried so far.
   void Notifications(const std::map<std::string, notify::ReceiverStats>& stats);
+
+  // From the loop's thread: leadership and the mirror, when there are.
+  void Side(const std::optional<LeadershipStatus>& leadership,
+            const std::optional<Mirror::Stats>& mirror);
 
   // From any thread.
   void Webhook(const WebhookAnswer& answer);
@@ -101,6 +113,11 @@ class LoopMetrics final : public LoopObserver {
   prometheus::Gauge& ready_;
   CounterFamily& webhook_requests_;
   CounterFamily& notifications_;
+  GaugeFamily& leader_;
+  prometheus::Counter& lease_transitions_;
+  prometheus::Gauge& replicas_;
+  prometheus::Gauge& mirror_waiting_;
+  CounterFamily& mirror_writes_;
 
   std::map<std::string, kube::RequestStats> base_;  // by server
   int64_t last_reconcile_ms_ = 0;

@@ -359,6 +359,20 @@ Reconciler::ActiveOrder* Reconciler::FindOrder(const std::string& id) {
   return nullptr;
 }
 
+Status Reconciler::NotInFlight(const std::string& id) const {
+  if (ownership_->everything) return Status::NotFound("no release " + id + " is in flight");
+  return Status::NotFound("no release " + id +
+                          " is in flight on this replica; another may lead its app "
+                          "(pagoda status shows who holds each shard)");
+}
+
+Status Reconciler::CheckLeads(const std::string& app) const {
+  if (ownership_->Owns(app)) return Status::Ok();
+  return Status::Unavailable("this replica does not lead app " + app + " (" +
+                             ownership_->ShardName(app) +
+                             "); ask the replica that does (pagoda status shows who holds it)");
+}
+
 // Writes a decision about `a` into its record, and only then lets `act`
 // carry it out; nothing changes when the journal refuses it.
 Status Reconciler::Decide(ActiveOrder& a, const std::function<void(ReleaseRecord&)>& decide,
@@ -374,7 +388,7 @@ Status Reconciler::Decide(ActiveOrder& a, const std::function<void(ReleaseRecord
 
 Status Reconciler::Pause(const std::string& id) {
   ActiveOrder* a = FindOrder(id);
-  if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");
+  if (a == nullptr) return NotInFlight(id);
   if (a->record.hold != journal::Hold::kNone || a->record.pause_requested) return Status::Ok();
   PAGODA_RETURN_IF_ERROR(Decide(
       *a, [](ReleaseRecord& r) { r.pause_requested = true; }, [a] { a->order->Pause(); }));
@@ -384,7 +398,7 @@ Status Reconciler::Pause(const std::string& id) {
 
 Status Reconciler::Resume(const std::string& id) {
   ActiveOrder* a = FindOrder(id);
-  if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");
+  if (a == nullptr) return NotInFlight(id);
   PAGODA_RETURN_IF_ERROR(Decide(
       *a,
       [](ReleaseRecord& r) {
@@ -411,6 +425,7 @@ Status Reconciler::Promote(const std::string& app, const std::string& env, const
 
 Status Reconciler::LetThrough(const std::string& app, const std::string& env, const std::string& by,
                               const std::string& reason, const char* what, Pass Env::*pass) {
+  PAGODA_RETURN_IF_ERROR(CheckLeads(app));
   if (reason.empty())
     return Status::InvalidArgument(std::string("a ") + what + " needs a reason (--reason)");
   auto it = envs_.find({app, env});
@@ -430,7 +445,7 @@ Status Reconciler::LetThrough(const std::string& app, const std::string& env, co
 
 Status Reconciler::Abort(const std::string& id) {
   ActiveOrder* a = FindOrder(id);
-  if (a == nullptr) return Status::NotFound("no release " + id + " is in flight");
+  if (a == nullptr) return NotInFlight(id);
   PAGODA_RETURN_IF_ERROR(Decide(
       *a,
       [](ReleaseRecord& r) {

@@ -10,6 +10,7 @@
 #include "base/url.h"
 #include "daemon/log_format.h"
 #include "daemon/systemd_notify.h"
+#include "pagoda/version.h"
 
 namespace pagoda::daemon {
 namespace {
@@ -106,11 +107,135 @@ Process::Process(DaemonFlags flags, DaemonConfig config, std::unique_ptr<Journal
     spdlog::error("gates cannot be asked: {}", transport.status().ToString());
   }
   ConfigureNotifications(config);
+  identity_ = config.ha.enabled ? Leadership::Identity(config.ha.identity) : "";
+  user_agent_ =
+      std::string("pagoda/") + kVersion + (identity_.empty() ? "" : " (" + identity_ + ")");
+  StartLeadership(config);
+  StartMirror(config);
   runtime_ = Build(config);
+}
+
+// The clients beside the loop's carry leadership's fence too: a mirror
+// write is a write.
+void Process::ResetSideClients(const DaemonConfig& config) {
+  kube::ClientOptions options = ClientOptionsOf(config);
+  options.user_agent = user_agent_;
+  if (leadership_) {
+    options.write_gate = leadership_->gate();
+    options.write_timeout = WriteTimeout(config.ha);
+  }
+  if (side_clients_ == nullptr) {
+    side_clients_ = std::make_shared<ClusterClients>(MappingOf(config), options);
+  } else {
+    side_clients_->Reset(MappingOf(config), options);
+  }
+  if (leadership_) {
+    std::vector<std::string> clusters;
+    for (const auto& [name, c] : config.clusters) clusters.push_back(name);
+    leadership_->SetClusters(std::move(clusters));
+  }
+}
+
+void Process::StartLeadership(const DaemonConfig& config) {
+  ResetSideClients(config);
+  if (!config.ha.enabled) return;
+  kube::ClientOptions options = ClientOptionsOf(config);
+  options.user_agent = user_agent_;
+  auto creds = MappingOf(config).Resolve(config.ha.cluster);
+  kube::ClientOptions lease_options = options;
+  // An attempt that takes longer than half the renew deadline is given up
+  // on and tried at the next round; the fence closes on its own meanwhile.
+  lease_options.timeout = milliseconds(std::max<int64_t>(500, config.ha.renew_deadline_ms / 2));
+  lease_options.retry.max_attempts = 1;
+  auto client = creds.ok() ? kube::KubeClient::Connect(std::move(*creds), lease_options)
+                           : Result<std::unique_ptr<kube::KubeClient>>(creds.status());
+  if (!client.ok()) {
+    // Checked at start (a kubeconfig that does not resolve is a bad config).
+    spdlog::error("ha: cluster {}: {}; this replica leads nothing", config.ha.cluster,
+                  client.status().ToString());
+    return;
+  }
+  lease_client_ = std::move(*client);
+  renew_deadline_ms_ = config.ha.renew_deadline_ms;
+  Leadership::Options lo;
+  lo.ha = config.ha;
+  lo.identity = identity_;
+  takeover_objects_ = NewKubeReleaseObjects(
+      [clients = side_clients_](const std::string& cluster) { return clients->For(cluster); });
+  leadership_ = std::make_unique<Leadership>(
+      lo, kube::NewKubeLeaseStore(*lease_client_, config.ha.lease_namespace), *journal_,
+      *takeover_objects_, std::vector<std::string>{},
+      Leadership::Hooks{
+          [this](std::shared_ptr<const Ownership> o, std::vector<Leadership::Takeover> t) {
+            OwnershipChanged(std::move(o), std::move(t));
+          },
+          [this](std::shared_ptr<const Ownership> o) { return LetGo(std::move(o)); }},
+      RealClock());
+  ResetSideClients(config);
+  spdlog::info("ha: replica {} competes for {} Lease{} {}{} in namespace {} of cluster {}",
+               identity_, config.ha.shards, config.ha.shards > 1 ? "s" : "", config.ha.lease_name,
+               config.ha.shards > 1 ? "-shard-N" : "", config.ha.lease_namespace,
+               config.ha.cluster);
+}
+
+void Process::StartMirror(const DaemonConfig& config) {
+  if (!config.mirror.enabled) return;
+  Mirror::Options mo;
+  mo.history_limit = config.mirror.history_limit;
+  mo.identity = identity_;
+  Leadership* leadership = leadership_.get();
+  mirror_ = std::make_unique<Mirror>(
+      NewKubeReleaseObjects(
+          [clients = side_clients_](const std::string& cluster) { return clients->For(cluster); }),
+      mo, [leadership](const std::string& app) -> std::optional<int64_t> {
+        if (leadership == nullptr) return 0;
+        return leadership->ownership()->EpochOf(app);
+      });
+  mirror_observer_.SetMirror(mirror_.get());
+}
+
+// Leadership changed what this replica leads: the releases it takes over
+// are adopted first, then the loop acts on what it leads now.
+void Process::OwnershipChanged(std::shared_ptr<const Ownership> ownership,
+                               std::vector<Leadership::Takeover> takeovers) {
+  inbox_.Post(
+      [this, ownership = std::move(ownership), takeovers = std::move(takeovers)] {
+        for (const auto& t : takeovers) {
+          if (Status st = runtime_->reconciler->Adopt(t.in_flight); !st.ok()) {
+            spdlog::error("taking up shard {}: {}", t.shard, st.ToString());
+          }
+        }
+        runtime_->reconciler->SetOwnership(ownership);
+        Publish();
+      },
+      Inbox::Kind::kBetweenSteps);
+}
+
+// Before a shard is given up, the loop lets go of it, between two steps.
+bool Process::LetGo(std::shared_ptr<const Ownership> ownership) {
+  const auto deadline = milliseconds(std::max<int64_t>(1000, renew_deadline_ms_ / 2));
+  auto done = inbox_.Ask<bool>(
+      [this, ownership]() -> Result<bool> {
+        runtime_->reconciler->SetOwnership(ownership);
+        Publish();
+        return true;
+      },
+      deadline, Inbox::Kind::kBetweenSteps);
+  return done.ok();
+}
+
+SideStatus Process::Side() const {
+  SideStatus side;
+  if (leadership_) side.leadership = leadership_->status();
+  if (mirror_) side.mirror = mirror_->stats();
+  return side;
 }
 
 Process::~Process() {
   inbox_.Close();
+  leadership_.reset();  // its hooks reach the loop; gives up what it holds
+  mirror_observer_.SetMirror(nullptr);
+  mirror_.reset();
   fetcher_.reset();
   gate_worker_.reset();
   http_.reset();
@@ -131,10 +256,15 @@ std::unique_ptr<Runtime> Process::Build(const DaemonConfig& config) {
   // here is a file changed since, and its webhooks are left out.
   auto webhooks = ReadGateWebhooks(config);
   if (!webhooks.ok()) spdlog::error("gates: {}", webhooks.status().ToString());
-  return NewRuntime(
-      config,
-      {*git_, *journal_, &notifications_, this, [this] { fetcher_->Start(); }, std::move(ask_gate),
-       webhooks.ok() ? std::move(*webhooks) : std::map<std::string, GateWebhook>{}});
+  auto rt = NewRuntime(config,
+                       {*git_, *journal_, &mirror_observer_, this, [this] { fetcher_->Start(); },
+                        std::move(ask_gate),
+                        webhooks.ok() ? std::move(*webhooks) : std::map<std::string, GateWebhook>{},
+                        user_agent_, leadership_ ? leadership_->gate() : nullptr,
+                        leadership_ ? WriteTimeout(config.ha) : milliseconds(0)});
+  // With leadership it writes what this replica leads, and nothing until it leads.
+  if (leadership_) rt->reconciler->SetOwnership(leadership_->ownership());
+  return rt;
 }
 
 void Process::ConfigureNotifications(const DaemonConfig& config) {
@@ -165,6 +295,7 @@ int Process::Run(std::ostream& err) {
     return kFailed;
   }
   StartSignalThread();
+  if (leadership_) leadership_->Start();
   const DaemonConfig& config = *runtime_->config;
   spdlog::info(
       "pagoda daemon: repo {} ref {}, state in {}, fetch every {} ms (at most {} ms each), "
@@ -181,6 +312,13 @@ int Process::Run(std::ostream& err) {
   }
   TellServiceManager("STOPPING=1\nSTATUS=stopping");
   inbox_.Close();  // requests waiting for the loop are told at once
+  // The records written last go to the cluster under this replica's
+  // epoch, then what it leads is handed over at once, not a lease later.
+  if (mirror_ && !mirror_->Drain(milliseconds(1000))) {
+    spdlog::warn("mirror: {} release records not written to the clusters; the journal has them",
+                 mirror_->stats().waiting);
+  }
+  if (leadership_) leadership_->Stop();
   fetcher_.reset();
   gate_worker_.reset();
   http_.reset();
@@ -201,9 +339,10 @@ void Process::Publish() {
   published->status = runtime_->reconciler->Snapshot();
   published->config = runtime_->config;
   published->readiness = Readiness(published->status);
+  published->side = Side();
   const DaemonConfig& config = *runtime_->config;
-  if (Status st =
-          control::WriteStatusFile(config.StatusPath(), ToDocument(published->status, config));
+  if (Status st = control::WriteStatusFile(config.StatusPath(),
+                                           ToDocument(published->status, config, published->side));
       !st.ok()) {
     spdlog::warn("writing {}: {}", config.StatusPath(), st.ToString());
   }
@@ -211,6 +350,7 @@ void Process::Publish() {
                   runtime_->clusters->RequestStatsByServer());
   notifications_.Published(published->status);
   metrics_.Notifications(notifications_.Stats());
+  metrics_.Side(published->side.leadership, published->side.mirror);
   AnnounceStatus(published->status);
   published_.Publish(std::move(published));
 }
@@ -249,7 +389,7 @@ void Process::AddDashboardEndpoints(const DaemonConfig& config) {
   endpoints_.environments = [this] {
     auto published = published_.Get();
     if (!published) return std::string("{\"environments\":[]}");
-    return ToDocument(published->status, *published->config).ToJson();
+    return ToDocument(published->status, *published->config, published->side).ToJson();
   };
   const std::string path = config.JournalPath();
   endpoints_.releases = [path](const std::string& app, const std::string& env,
@@ -341,8 +481,8 @@ std::string Process::Control(const rapidjson::Document& request) {
   if (command == "status") {
     auto published = published_.Get();
     if (!published) return ControlError("the daemon is starting");
-    return "{\"ok\":true,\"status\":" + ToDocument(published->status, *published->config).ToJson() +
-           "}";
+    return "{\"ok\":true,\"status\":" +
+           ToDocument(published->status, *published->config, published->side).ToJson() + "}";
   }
   if (command == "sync-now") {
     inbox_.Post([this] { runtime_->reconciler->RequestSync(); });

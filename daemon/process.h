@@ -31,10 +31,13 @@
 #include <thread>
 
 #include "control/control.h"
+#include "daemon/cluster_clients.h"
 #include "daemon/daemon.h"
 #include "daemon/gates.h"
 #include "daemon/inbox.h"
+#include "daemon/leadership.h"
 #include "daemon/loop_metrics.h"
+#include "daemon/mirror.h"
 #include "daemon/notifications.h"
 #include "daemon/runtime.h"
 #include "journal/journal.h"
@@ -49,6 +52,7 @@ struct Published {
   LoopStatus status;
   std::shared_ptr<const DaemonConfig> config;
   std::pair<bool, std::string> readiness{false, "starting"};
+  SideStatus side;  // leadership and the mirror
 };
 
 // One fetch at a time, on a thread of its own.
@@ -105,12 +109,33 @@ class Process final : public LoopHooks {
   server::WebhookAnswer Webhook(const server::WebhookHeaders& headers, std::string_view body);
   std::pair<bool, std::string> Healthy() const;
   void AnnounceStatus(const LoopStatus& status);
+  // Leadership's and the mirror's threads, when the config asks for them.
+  void StartLeadership(const DaemonConfig& config);
+  void ResetSideClients(const DaemonConfig& config);
+  void StartMirror(const DaemonConfig& config);
+  // Leadership's hooks: what it tells the loop, on its own thread.
+  void OwnershipChanged(std::shared_ptr<const Ownership> ownership,
+                        std::vector<Leadership::Takeover> takeovers);
+  bool LetGo(std::shared_ptr<const Ownership> ownership);
+  SideStatus Side() const;
 
   const DaemonFlags flags_;
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<GitSource> git_;
   LoopMetrics metrics_;
-  Notifications notifications_{metrics_};    // in front of metrics_
+  Notifications notifications_{metrics_};           // in front of metrics_
+  MirrorObserver mirror_observer_{notifications_};  // in front of notifications_
+  // This replica's name with leadership ("" without), and what its
+  // requests say they are.
+  std::string identity_;
+  std::string user_agent_;
+  // Clients of the threads beside the loop (the mirror, leadership's reads).
+  std::shared_ptr<ClusterClients> side_clients_;
+  std::unique_ptr<kube::KubeClient> lease_client_;
+  std::unique_ptr<ReleaseObjects> takeover_objects_;  // leadership's reads
+  int64_t renew_deadline_ms_ = 0;                     // of ha, which a reload keeps
+  std::unique_ptr<Leadership> leadership_;
+  std::unique_ptr<Mirror> mirror_;
   std::vector<notify::Receiver> receivers_;  // the dispatcher's, secrets read
   Inbox inbox_;
   Snapshot<Published> published_;

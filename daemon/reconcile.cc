@@ -214,6 +214,8 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
   e.status.ready = changes.ready;
   e.status.drift = changes.todo;
   NoteSettled(e, server, changes, model.replicas.value);
+  e.status.standby = !ownership_->Owns(app);
+  if (e.status.standby) return;  // another replica leads it: compared here, written there
   // Held back or in conflict: nothing of it is written, and the record says
   // so once per commit and reason.
   std::vector<std::string> refusals = Refusals(planned, app, env, group);

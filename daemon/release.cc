@@ -190,6 +190,7 @@ void Reconciler::AtOnceDone(ReleaseRecord record, const std::string& revision,
 
 Result<std::string> Reconciler::Rollback(const std::string& app, const std::string& env,
                                          const std::string& to) {
+  PAGODA_RETURN_IF_ERROR(CheckLeads(app));
   std::string commit;
   if (ReleaseIdNumber(to) >= 0) {
     auto earlier = journal_.reader().Release(to);
@@ -284,7 +285,10 @@ Result<std::string> Reconciler::ReleaseAt(const std::string& app, const std::str
 void Reconciler::ResumePinnedReleases(std::vector<std::string>* errors) {
   for (const auto& [key, pin] : pins_) {
     auto it = envs_.find(key);
-    if (it == envs_.end() || it->second->in_progress.empty() || orders_.count(key)) continue;
+    if (it == envs_.end() || it->second->in_progress.empty() || orders_.count(key) ||
+        !ownership_->Owns(key.first)) {
+      continue;
+    }
     const auto& [app, env] = key;
     if (auto id = ReleaseAt(app, env, pin.commit, errors); !id.ok()) {
       errors->push_back(app + "/" + env + ": resuming " + it->second->in_progress + ": " +

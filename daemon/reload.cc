@@ -26,6 +26,12 @@ std::vector<std::string> KeptForARestart(const DaemonConfig& was, DaemonConfig* 
   if (next->dashboard_token_file != was.dashboard_token_file) {
     kept.push_back("http.dashboardTokenFile");
   }
+  // Who this replica is among others, and what it mirrors where, are set
+  // when it starts: a replica does not change its Leases under way.
+  if (next->ha != was.ha) kept.push_back("ha");
+  if (next->mirror != was.mirror) kept.push_back("releases");
+  next->ha = was.ha;
+  next->mirror = was.mirror;
   next->dashboard_token_file = was.dashboard_token_file;
   next->repo = was.repo;
   next->ref = was.ref;
@@ -88,6 +94,7 @@ void Process::Reload() {
   metrics_.Retire(runtime_->clusters->RequestStatsByServer());
   runtime_.reset();  // its watches end; what was in flight is in the journal
   ConfigureNotifications(next);
+  ResetSideClients(next);
   runtime_ = Build(next);
   if (*secret != webhook_secret_) {
     std::lock_guard lock(verifier_mu_);

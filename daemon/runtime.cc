@@ -7,6 +7,7 @@
 
 #include "base/file.h"
 #include "base/url.h"
+#include "daemon/cluster_clients.h"
 #include "source/source.h"
 
 namespace pagoda::daemon {
@@ -16,26 +17,15 @@ using control::StatusDocument;
 std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimeParts& parts) {
   auto rt = std::make_unique<Runtime>();
   rt->config = std::make_shared<const DaemonConfig>(config);
-  ClusterMapping mapping;
   LoopOptions loop_options;
   ApplyRepositoryConfig(config, &loop_options.load);
-  for (const auto& [name, cluster] : config.clusters) {
+  for (const auto& [name, cluster] : config.clusters)
     loop_options.load.known_clusters.push_back(name);
-    if (cluster.in_cluster) {
-      mapping.in_cluster_names.insert(name);
-      mapping.service_account_dirs[name] = cluster.service_account_dir;
-    } else if (!cluster.kubeconfig.empty()) {
-      mapping.explicit_targets[name] =
-          cluster.kubeconfig + (cluster.context.empty() ? "" : ":" + cluster.context);
-    } else if (!cluster.context.empty()) {
-      mapping.explicit_targets[name] = cluster.context;
-    }
-  }
-  kube::ClientOptions client_options;
-  client_options.qps = config.qps;
-  client_options.burst = config.burst;
-  client_options.limit_under_flow_control = config.rate_limit_given;
-  rt->clusters = NewClusterAccess(mapping, client_options);
+  kube::ClientOptions client_options = ClientOptionsOf(config);
+  client_options.user_agent = parts.user_agent;
+  client_options.write_gate = parts.write_gate;
+  client_options.write_timeout = parts.write_timeout;
+  rt->clusters = NewClusterAccess(MappingOf(config), client_options);
   loop_options.interval_ms = config.interval_ms;
   loop_options.drift_interval_ms = config.drift_interval_ms;
   loop_options.repo_url = RedactUrl(config.repo);
@@ -72,8 +62,20 @@ Status ApplyOverrides(const DaemonFlags& flags, DaemonConfig* config) {
   return Status::Ok();
 }
 
-StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
+StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config, const SideStatus& side) {
   StatusDocument doc;
+  if (side.leadership) {
+    const LeadershipStatus& l = *side.leadership;
+    StatusDocument::Leadership out{l.identity, l.replicas, {}, l.error};
+    for (const auto& shard : l.shards) {
+      out.shards.push_back({shard.index, shard.lease, shard.holder, shard.since_ms, shard.mine});
+    }
+    doc.leadership = std::move(out);
+  }
+  if (side.mirror) {
+    doc.mirror = StatusDocument::Mirror{static_cast<int>(side.mirror->waiting),
+                                        side.mirror->oldest_waiting_ms, side.mirror->last_error};
+  }
   doc.time = s.time_ms;
   doc.commit = {s.commit, s.commit_summary};
   doc.repo = {RedactUrl(config.repo), config.ref, s.last_fetch_ms, s.repo_error};
@@ -94,6 +96,7 @@ StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config) {
     env.batches_total = e.batches_total;
     env.held_seconds = static_cast<int>(e.held_ms / 1000);
     env.error = e.error;
+    env.standby = e.standby;
     if (!e.pinned_commit.empty())
       env.pinned = StatusDocument::Pin{e.pinned_commit, e.pinned_since_ms};
     if (!e.frozen_by.empty()) env.frozen = StatusDocument::Freeze{e.frozen_by, e.frozen_until_ms};

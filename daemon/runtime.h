@@ -11,7 +11,9 @@
 #include "control/control.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/leadership.h"
 #include "daemon/loop.h"
+#include "daemon/mirror.h"
 
 namespace pagoda::daemon {
 
@@ -32,6 +34,9 @@ struct RuntimeParts {
   std::function<void()> start_fetch;
   std::function<void(GateCheck)> start_gate_check;
   std::map<std::string, GateWebhook> gate_webhooks;  // ReadGateWebhooks()
+  std::string user_agent = "pagoda";                 // this replica's, on every request
+  std::shared_ptr<kube::WriteGate> write_gate;       // leadership's fence; nullptr: none
+  std::chrono::milliseconds write_timeout{0};        // with the fence (WriteTimeout); 0: none
 };
 std::unique_ptr<Runtime> NewRuntime(const DaemonConfig& config, const RuntimeParts& parts);
 
@@ -49,7 +54,13 @@ Result<std::map<std::string, GateWebhook>> ReadGateWebhooks(const DaemonConfig& 
 // error when one cannot be.
 Result<std::vector<notify::Receiver>> ReadReceivers(const DaemonConfig& config);
 
-control::StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config);
+// What the threads beside the loop show: leadership, and the mirror.
+struct SideStatus {
+  std::optional<LeadershipStatus> leadership;
+  std::optional<Mirror::Stats> mirror;
+};
+control::StatusDocument ToDocument(const LoopStatus& s, const DaemonConfig& config,
+                                   const SideStatus& side = {});
 // What /readyz says: fetched and reconciled in this process, every cluster
 // reachable at the last cycle, the journal writable.
 std::pair<bool, std::string> Readiness(const LoopStatus& s);

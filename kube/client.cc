@@ -422,7 +422,9 @@ Result<HttpRequest> KubeClient::MakeRequest(std::string_view method, std::string
   request.method = std::string(method);
   request.url = creds_.server + std::string(path);
   request.body = std::move(body);
-  request.timeout = options_.timeout;
+  const bool write = method != "GET" && path.find("dryRun=All") == std::string_view::npos;
+  request.timeout =
+      write && options_.write_timeout.count() > 0 ? options_.write_timeout : options_.timeout;
   request.headers.emplace_back("Accept", std::string(accept));
   request.headers.emplace_back("User-Agent", options_.user_agent);
   if (!content_type.empty())

@@ -84,6 +84,12 @@ struct ClientOptions {
   RetryPolicy retry;
   int max_connections = 4;  // concurrent requests, each on its own connection
   std::chrono::milliseconds timeout{30000};
+  // A write (POST, PUT, PATCH other than a dry run, DELETE) not answered by
+  // then is given up on; 0: `timeout`. Leadership keeps it within the time
+  // a holder's Lease outlasts its renew deadline, so that a write let
+  // through just before the fence closed is over before another replica
+  // can take the Lease (daemon/leadership.h).
+  std::chrono::milliseconds write_timeout{0};
   Clock* clock = nullptr;  // nullptr: RealClock()
   // Sent with every request; the API server's audit log names the client by it.
   std::string user_agent = "pagoda";

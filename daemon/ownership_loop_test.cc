@@ -1,0 +1,126 @@
+// The loop under leadership (daemon/leadership.h): it writes only the apps
+// it leads and shows the others as led elsewhere; a release in flight of an
+// app it stops leading is left as it stands, and the replica that takes the
+// app over carries it on under its id, with no batch done twice.
+#include "daemon/loop_test_fixture.h"
+#include "daemon/shards.h"
+
+namespace pagoda::daemon::test {
+namespace {
+
+// An app name in the other of two shards than shop's.
+std::string OtherShardsApp() {
+  for (const char* name : {"cart", "search", "orders", "pay", "users", "stock"}) {
+    if (ShardOf(name, 2) != ShardOf("shop", 2)) return name;
+  }
+  return "";
+}
+
+std::shared_ptr<Ownership> Leading(std::vector<std::string> apps) {
+  auto o = std::make_shared<Ownership>();
+  o->everything = false;
+  o->shards = 2;
+  for (const auto& app : apps) o->held[ShardOf(app, 2)] = 4;
+  return o;
+}
+
+TEST_F(LoopTest, OnlyTheAppsItLeadsAreWrittenAndTheOthersAreShownLedElsewhere) {
+  const std::string other = OtherShardsApp();
+  ASSERT_FALSE(other.empty());
+  reconciler_->SetOwnership(Leading({"shop"}));
+  git_.Push(Repo("example.com/web:1", true, other), "two apps");
+  Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  EXPECT_EQ(releases[0].app, "shop");
+  for (const auto& [key, json] : cluster_.objects) {
+    EXPECT_NE(key.namespace_name, other) << "written where another replica leads";
+  }
+  bool shown = false;
+  for (const auto& e : reconciler_->Snapshot().environments) {
+    if (e.app != other) continue;
+    shown = true;
+    EXPECT_TRUE(e.standby);
+    EXPECT_TRUE(e.drift) << "compared here all the same";
+    EXPECT_TRUE(e.release.empty());
+  }
+  EXPECT_TRUE(shown);
+  // What an operator asks of it is refused here, saying why.
+  auto rollback = reconciler_->Rollback(other, "prod", git_.Last());
+  ASSERT_FALSE(rollback.ok());
+  EXPECT_NE(rollback.status().message().find("does not lead app " + other), std::string::npos)
+      << rollback.status().message();
+  EXPECT_FALSE(reconciler_->Override(other, "prod", "ada", "hotfix").ok());
+  EXPECT_NE(reconciler_->Pause("r-000099").message().find("another may lead"), std::string::npos);
+
+  // Leading it now: it is released at the next step.
+  reconciler_->SetOwnership(Leading({"shop", other}));
+  Step();
+  releases = Releases();
+  ASSERT_EQ(releases.size(), 2u);
+  EXPECT_EQ(releases[0].app, other);
+  EXPECT_EQ(releases[0].outcome, Outcome::kSucceeded);
+}
+
+TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) {
+  const std::string id = BatchedRelease("{batches: 3, pause: first}");
+  ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
+  const ReleaseRecord left = *journal_->reader().Release(id);
+  ASSERT_EQ(left.batches.size(), 1u);
+
+  // This replica stops leading shop: its order is dropped as it stands,
+  // nothing more is written or journalled for it.
+  reconciler_->SetOwnership(Leading({}));
+  const int scales = cluster_.scales;
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(60s);
+    reconciler_->Step();
+  }
+  EXPECT_EQ(cluster_.scales, scales);
+  EXPECT_EQ(*journal_->reader().Release(id), left);
+  EXPECT_TRUE(Shop()->standby);
+  EXPECT_EQ(reconciler_->Resume(id).code(), Status::Code::kNotFound);
+
+  // Another replica, with a journal of its own, takes shop over from the
+  // mirrored record: held as it was, under the same id.
+  auto other_journal = Journal::Open(dir_ + "/journal-b");
+  ASSERT_TRUE(other_journal.ok());
+  Reconciler other(LoopOptions{}, git_, **other_journal, cluster_, clock_, dir_ + "/pins-b.json");
+  ASSERT_TRUE(other.Adopt({left}).ok());
+  other.SetOwnership(Leading({"shop"}));
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(60s);
+    other.Step();
+  }
+  auto held = (*other_journal)->reader().Release(id);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_EQ(held->hold, journal::Hold::kPolicy);
+  EXPECT_EQ(cluster_.scales, scales) << "nothing moved while held";
+  ASSERT_TRUE(other.Resume(id).ok());
+  for (int i = 0;
+       i < 200 && (*other_journal)->reader().Release(id)->outcome == Outcome::kInProgress; ++i) {
+    auto next = other.Step();
+    if (next > clock_.Now())
+      clock_.Advance(std::min<std::chrono::nanoseconds>(next - clock_.Now(), 5s));
+  }
+  const ReleaseRecord done = *(*other_journal)->reader().Release(id);
+  EXPECT_EQ(done.outcome, Outcome::kSucceeded);
+  std::vector<int> batches;
+  for (const auto& b : done.batches) batches.push_back(b.index);
+  EXPECT_EQ(batches, (std::vector<int>{1, 2, 3})) << "a batch was done twice";
+  // Its own releases from then on number above the one it took over.
+  git_.Push(Repo("example.com/web:3"), "web 3");
+  clock_.Advance(31s);
+  for (int i = 0; i < 50; ++i) {
+    auto next = other.Step();
+    if (next > clock_.Now())
+      clock_.Advance(std::min<std::chrono::nanoseconds>(next - clock_.Now(), 5s));
+  }
+  auto all = (*other_journal)->reader().Releases({});
+  ASSERT_TRUE(all.ok());
+  ASSERT_GE(all->size(), 2u);
+  EXPECT_GT(journal::ReleaseIdNumber(all->front().id), journal::ReleaseIdNumber(id));
+}
+
+}  // namespace
+}  // namespace pagoda::daemon::test
