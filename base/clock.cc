@@ -1,6 +1,7 @@
 #include "base/clock.h"
 
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <thread>
 
@@ -25,6 +26,23 @@ class SystemClock final : public Clock {
 Clock& RealClock() {
   static SystemClock clock;
   return clock;
+}
+
+std::string FormatUtcMillis(int64_t unix_ms, int digits) {
+  int64_t seconds = unix_ms / 1000;
+  int64_t millis = unix_ms % 1000;
+  if (millis < 0) {
+    millis += 1000;
+    --seconds;
+  }
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d%s", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(millis), digits == 6 ? "000Z" : "Z");
+  return buf;
 }
 
 std::string FormatDurationMs(int64_t ms) {

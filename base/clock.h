@@ -57,4 +57,9 @@ class FakeClock final : public Clock {
 // A duration for people: "850ms", "12.3s", "12m05s", "2h07m"; "-" when negative.
 std::string FormatDurationMs(int64_t ms);
 
+// Milliseconds since the Unix epoch as RFC 3339 in UTC with `digits`
+// fractional digits (3: milliseconds, 6: a Kubernetes MicroTime, the last
+// three 0): "2024-05-01T10:00:00.000Z".
+std::string FormatUtcMillis(int64_t unix_ms, int digits = 3);
+
 }  // namespace pagoda

@@ -123,17 +123,18 @@ Result<std::vector<ReleaseRecord>> ClusterReleases(const Flags& flags) {
   auto objects = daemon::NewKubeReleaseObjects(
       [&](const std::string& cluster) { return clients.For(cluster); });
   std::set<std::string> servers;
-  std::map<std::string, ReleaseRecord> by_id;
+  // By app and id: another installation sharing a cluster numbers its own.
+  std::map<std::pair<std::string, std::string>, ReleaseRecord> found;
   for (const auto& [name, c] : config->clusters) {
     auto creds = mapping.Resolve(name);
     if (!creds.ok()) return creds.status().WithContext("cluster " + name);
     if (!servers.insert(creds->server).second) continue;  // asked already, by another name
     auto listed = objects->List(name, {flags.app, flags.env, false});
     if (!listed.ok()) return listed.status().WithContext("cluster " + name);
-    for (auto& m : *listed) by_id[m.record.id] = std::move(m.record);
+    for (auto& m : *listed) found[{m.record.app, m.record.id}] = std::move(m.record);
   }
   std::vector<ReleaseRecord> out;
-  for (auto& [id, r] : by_id) out.push_back(std::move(r));
+  for (auto& [key, r] : found) out.push_back(std::move(r));
   std::sort(out.begin(), out.end(), [](const ReleaseRecord& a, const ReleaseRecord& b) {
     return std::make_tuple(a.start, ReleaseIdNumber(a.id)) >
            std::make_tuple(b.start, ReleaseIdNumber(b.id));

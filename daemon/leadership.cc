@@ -242,6 +242,12 @@ std::vector<std::string> Leadership::LiveReplicas() {
         now - changed < duration) {
       live.push_back(v.record.holder);
     }
+    // The heartbeat of a replica gone for good (stopped, or silent for ten
+    // leases) is deleted, unless it changed meanwhile; anyone may.
+    const bool gone = v.record.holder.empty() || now - changed >= 10 * timing_.lease;
+    if (gone && v.record.holder != options_.identity && was != seen_.end()) {
+      if (store_->Delete(name, v.resource_version).ok()) seen.erase(name);
+    }
   }
   seen_ = std::move(seen);
   std::sort(live.begin(), live.end());
@@ -255,32 +261,39 @@ void Leadership::Round() {
     if (stop_) return;  // what it held is given up, or left to expire
   }
   std::string error;
-  if (!heartbeat_->Try(true) && !heartbeat_->last_error().empty()) {
+  // Renewals first, each request bounded: a Lease cut off from its cluster
+  // is noted lost as soon as its renew deadline passes, between requests.
+  std::vector<bool> ours(shards_.size());
+  for (int k = 0; k < static_cast<int>(shards_.size()); ++k) {
+    ShardState& s = shards_[k];
+    // A renewal that came too late still finds the Lease ours when nobody
+    // wrote it since: renewed at once, as client-go does, not a lease later.
+    ours[k] = s.elector->Leading() || s.elector->observed().holder == options_.identity;
+    if (!ours[k]) continue;
+    if (!s.elector->Try(true) && !s.elector->last_error().empty()) {
+      error = "Lease " + s.elector->name() + ": " + s.elector->last_error();
+    }
+    NoteLost(error);
+  }
+  if (!heartbeat_->Try(true) && !heartbeat_->last_error().empty() && error.empty()) {
     error = "heartbeat " + heartbeat_->name() + ": " + heartbeat_->last_error();
   }
+  NoteLost(error);
   ShardView view;
   view.self = options_.identity;
   view.live = live_ = LiveReplicas();
-  // Renew what is held, observe the rest.
-  std::vector<int> lost;
+  NoteLost(error);
+  // The others' Leases, observed.
   for (int k = 0; k < static_cast<int>(shards_.size()); ++k) {
     ShardState& s = shards_[k];
-    const bool held = s.elector->Leading();
-    // A renewal that came too late still finds the Lease ours when nobody
-    // wrote it since: renewed at once, as client-go does, not a lease later.
-    const bool ours = held || s.elector->observed().holder == options_.identity;
-    const bool leads = s.elector->Try(ours);
-    if (held && !leads) lost.push_back(k);
-    if (!s.elector->last_error().empty() && (held || error.empty())) {
-      error = "Lease " + s.elector->name() + ": " + s.elector->last_error();
+    if (!ours[k]) {
+      s.elector->Try(false);
+      if (!s.elector->last_error().empty() && error.empty()) {
+        error = "Lease " + s.elector->name() + ": " + s.elector->last_error();
+      }
+      NoteLost(error);
     }
-    view.holder.push_back(leads ? options_.identity : s.elector->LiveHolder());
-  }
-  for (int k : lost) {
-    gate_->Close(k);
-    shards_[k].taken = false;
-    spdlog::warn("lease={} lost: not renewed within {} ms; this replica stops writing there",
-                 LeaseName(k), options_.ha.renew_deadline_ms);
+    view.holder.push_back(s.elector->Leading() ? options_.identity : s.elector->LiveHolder());
   }
   // A replica that has just started has not seen the others' heartbeats
   // yet: it takes nothing in its first round, so that replicas that start
@@ -334,25 +347,71 @@ void Leadership::Round() {
   Publish(std::move(takeovers), error);
 }
 
+// The shards taken up whose renew deadline has passed: fenced already (the
+// gate goes by the clock), now the loop is told, and the log says so.
+void Leadership::NoteLost(const std::string& error) {
+  bool lost = false;
+  for (int k = 0; k < static_cast<int>(shards_.size()); ++k) {
+    ShardState& s = shards_[k];
+    if (s.elector->Leading()) continue;
+    gate_->Close(k);
+    if (!s.taken) continue;
+    s.taken = false;
+    lost = true;
+    spdlog::warn("lease={} lost: not renewed within {} ms; this replica stopped writing there{}",
+                 LeaseName(k), options_.ha.renew_deadline_ms, error.empty() ? "" : ": " + error);
+  }
+  if (lost) Publish({}, error);
+}
+
 Result<Leadership::Takeover> Leadership::PrepareTakeover(int shard) {
   Takeover t;
   t.shard = shard;
   t.epoch = shards_[shard].elector->observed().transitions;
-  std::set<std::string> ids;
   std::vector<std::string> clusters;
   {
     std::lock_guard lock(mu_);
     clusters = clusters_;
   }
+  const int shards = static_cast<int>(shards_.size());
+  std::set<std::string> ids;
   for (const std::string& cluster : clusters) {
-    auto listed = objects_.List(cluster, {"", "", true});
+    auto listed = objects_.List(cluster, {"", "", true, "", options_.ha.lease_name});
     if (!listed.ok()) return listed.status().WithContext("cluster " + cluster);
     for (MirroredRelease& m : *listed) {
-      if (ShardOf(m.record.app, static_cast<int>(shards_.size())) != shard) continue;
+      if (ShardOf(m.record.app, shards) != shard) continue;
       if (ids.insert(m.record.id).second) t.in_flight.push_back(std::move(m.record));
     }
+    auto pins = PinsIn(cluster, shard);
+    if (!pins.ok()) return pins.status().WithContext("cluster " + cluster);
+    for (auto& r : *pins) t.pinned.push_back(std::move(r));
   }
   return t;
+}
+
+// The rollbacks of `shard`'s apps in `cluster` that still pin their
+// environment: the newest release there is the rollback.
+Result<std::vector<journal::ReleaseRecord>> Leadership::PinsIn(const std::string& cluster,
+                                                               int shard) {
+  auto rollbacks =
+      objects_.List(cluster, {"", "", false, "manual-rollback", options_.ha.lease_name});
+  if (!rollbacks.ok()) return rollbacks.status();
+  std::map<std::pair<std::string, std::string>, journal::ReleaseRecord> newest;
+  for (MirroredRelease& m : *rollbacks) {
+    if (ShardOf(m.record.app, static_cast<int>(shards_.size())) != shard) continue;
+    auto& slot = newest[{m.record.app, m.record.env}];
+    if (slot.id.empty() || m.record.start > slot.start) slot = std::move(m.record);
+  }
+  std::vector<journal::ReleaseRecord> out;
+  for (auto& [key, rollback] : newest) {
+    auto all = objects_.List(cluster, {key.first, key.second, false, "", options_.ha.lease_name});
+    if (!all.ok()) return all.status();
+    const bool latest = std::none_of(all->begin(), all->end(), [&](const MirroredRelease& m) {
+      return m.record.start > rollback.start;
+    });
+    if (latest) out.push_back(std::move(rollback));
+  }
+  return out;
 }
 
 Result<journal::Journal::IdBlock> Leadership::ReserveIds(int64_t n) {
@@ -475,9 +534,17 @@ void Leadership::Stop() {
       spdlog::info("lease={} released for the next holder", LeaseName(k));
     }
   }
-  if (Status st = heartbeat_->Release(); !st.ok()) {
-    spdlog::warn("heartbeat {} not released: {}", heartbeat_->name(), st.ToString());
+  // The heartbeat goes: the others count one replica less at once.
+  Status gone = heartbeat_->Release();
+  if (gone.ok()) {
+    auto mine = store_->Get(heartbeat_->name());
+    gone = !mine.ok() ? mine.status()
+           : mine->record.holder.empty()
+               ? store_->Delete(heartbeat_->name(), mine->resource_version)
+               : Status::Ok();
+    if (gone.code() == Status::Code::kNotFound) gone = Status::Ok();
   }
+  if (!gone.ok()) spdlog::warn("heartbeat {} not removed: {}", heartbeat_->name(), gone.ToString());
 }
 
 }  // namespace pagoda::daemon

@@ -82,11 +82,14 @@ class Leadership {
     std::string identity;     // this replica, unique among them (Identity())
     int64_t id_block = 1000;  // release ids reserved at a time
   };
-  // A shard just taken up: its epoch, and the releases in flight there.
+  // A shard just taken up: its epoch, the releases in flight there, and
+  // the rollbacks that pin their environment (`pagoda rollback`: the
+  // newest release there is one).
   struct Takeover {
     int shard = 0;
     int64_t epoch = 0;
     std::vector<journal::ReleaseRecord> in_flight;
+    std::vector<journal::ReleaseRecord> pinned;
   };
   struct Hooks {
     // The ownership changed, with what the shards just taken need. Called on
@@ -142,9 +145,11 @@ class Leadership {
   // Reserves `n` release ids from the counter Lease.
   Result<journal::Journal::IdBlock> ReserveIds(int64_t n);
   Result<Takeover> PrepareTakeover(int shard);
+  Result<std::vector<journal::ReleaseRecord>> PinsIn(const std::string& cluster, int shard);
   // Gives `shard` up: the loop first, then the fence, then the Lease.
   // Returns whether it was given up.
   bool GiveUp(int shard, bool stopping);
+  void NoteLost(const std::string& error);
   void Publish(std::vector<Takeover> takeovers, const std::string& error);
   Ownership OwnershipNow() const;
   std::string LeaseName(int shard) const;

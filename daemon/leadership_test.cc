@@ -9,7 +9,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "daemon/memory_releases.h"
 #include "daemon/shards.h"
@@ -19,6 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using journal::Outcome;
 
 // One replica's way to the shared Leases, which a test can cut.
 class Link final : public kube::LeaseStore {
@@ -39,6 +42,10 @@ class Link final : public kube::LeaseStore {
   Result<std::map<std::string, Versioned>> List(const std::string& prefix) override {
     if (*cut_) return Away();
     return inner_.List(prefix);
+  }
+  Status Delete(const std::string& name, const std::string& version) override {
+    if (*cut_) return Away();
+    return inner_.Delete(name, version);
   }
 
  private:
@@ -122,6 +129,17 @@ class LeadershipTest : public ::testing::Test {
     return *replicas_.back();
   }
 
+  // pagoda-a leading the one shard, pagoda-b there to take over.
+  std::pair<Replica*, Replica*> ALeadsBWaits() {
+    Replica& a = Add("pagoda-a", 1);
+    Rounds(1);
+    Replica& b = Add("pagoda-b", 1);
+    Rounds(2);
+    EXPECT_TRUE(a.Leads(AppOf(0, 1)));
+    EXPECT_FALSE(b.Leads(AppOf(0, 1)));
+    return {&a, &b};
+  }
+
   // One round of every replica that is running, then a retry period.
   void Rounds(int n) {
     for (int i = 0; i < n; ++i) {
@@ -146,6 +164,68 @@ class LeadershipTest : public ::testing::Test {
     return out;
   }
 
+  // Two replicas with threads of their own on the real clock (lease 1 s,
+  // renew deadline 700 ms, retry 200 ms), readers hammering them, and one
+  // stopped halfway.
+  void RealClockLeadership() {
+    std::vector<std::unique_ptr<Leadership>> live;
+    std::vector<std::unique_ptr<journal::Journal>> journals;
+    std::atomic<int> both{0}, led{0};
+    for (const char* name : {"pagoda-a", "pagoda-b"}) {
+      auto journal = journal::Journal::Open((dir_ / (std::string(name) + ".journal")).string());
+      ASSERT_TRUE(journal.ok());
+      journals.push_back(std::move(*journal));
+      Leadership::Options o;
+      o.ha.enabled = true;
+      o.ha.cluster = "prod";
+      o.ha.shards = 2;
+      o.ha.lease_ms = 1000;
+      o.ha.renew_deadline_ms = 700;
+      o.ha.retry_ms = 200;
+      o.identity = name;
+      live.push_back(std::make_unique<Leadership>(
+          o, std::make_unique<Link>(leases_, &never_cut_), *journals.back(), releases_,
+          std::vector<std::string>{"prod"},
+          Leadership::Hooks{
+              [](std::shared_ptr<const Ownership>, std::vector<Leadership::Takeover>) {},
+              [](std::shared_ptr<const Ownership>) { return true; }},
+          RealClock()));
+    }
+    for (auto& l : live) l->Start();
+    std::atomic<bool> done{false};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+      readers.emplace_back([&] {
+        while (!done) {
+          for (int k = 0; k < 2; ++k) {
+            const std::string app = AppOf(k, 2);
+            int writers = 0;
+            for (auto& l : live) {
+              if (l == nullptr) continue;
+              if (l->gate()->Enter("PATCH", WritePath(app)).ok()) {
+                ++writers;
+                l->gate()->Leave(WritePath(app));
+              }
+              (void)l->ownership()->Owns(app);
+              (void)l->status().shards.size();
+            }
+            if (writers > 1) ++both;
+            if (writers == 1) ++led;
+          }
+        }
+      });
+    }
+    std::this_thread::sleep_for(3s);
+    live[0]->Stop();  // hands over; readers go on
+    std::this_thread::sleep_for(1500ms);
+    done = true;
+    for (auto& t : readers) t.join();
+    for (auto& l : live) l->Stop();
+    EXPECT_EQ(both.load(), 0) << "two writers of one shard at once";
+    EXPECT_GT(led.load(), 0);
+  }
+
+  bool never_cut_ = false;
   fs::path dir_;
   FakeClock clock_;
   kube::MemoryLeaseStore leases_;
@@ -203,13 +283,10 @@ TEST_F(LeadershipTest, ReplicasShareOutTheShardsAndEachWritesOnlyWhereItLeads) {
 }
 
 TEST_F(LeadershipTest, AHolderCutOffStopsWritingBeforeAnotherCanTakeOver) {
-  Replica& a = Add("pagoda-a", 1);
-  Rounds(1);
-  Replica& b = Add("pagoda-b", 1);
-  Rounds(2);
+  auto [pa, pb] = ALeadsBWaits();
+  Replica& a = *pa;
+  Replica& b = *pb;
   const std::string app = AppOf(0, 1);
-  ASSERT_TRUE(a.Leads(app));
-  ASSERT_FALSE(b.Leads(app));
   a.leadership->Round();  // a renewal that works, then the cut
   const auto renewed = clock_.Now();
   a.cut = true;
@@ -244,7 +321,7 @@ TEST_F(LeadershipTest, TakingAShardUpBringsItsReleasesInFlightAndFreshIds) {
     r.env = "prod";
     r.cluster = "prod";
     r.batches.push_back({1, 1, 1, {}, 2, 3});
-    releases_.objects["prod"][id] = {r, {"gone", 1}};
+    releases_.objects["prod"][id] = {r, {"gone", 1, "pagoda"}};
   };
   inflight("r-000500", AppOf(0, 2));
   inflight("r-000501", AppOf(1, 2));
@@ -253,7 +330,32 @@ TEST_F(LeadershipTest, TakingAShardUpBringsItsReleasesInFlightAndFreshIds) {
   done.app = AppOf(0, 2);
   done.env = "test";
   done.outcome = journal::Outcome::kSucceeded;
-  releases_.objects["prod"][done.id] = {done, {"gone", 1}};
+  releases_.objects["prod"][done.id] = {done, {"gone", 1, "pagoda"}};
+  // Another group of replicas' release in flight, in the same cluster: not ours to take.
+  journal::ReleaseRecord theirs = done;
+  theirs.id = "r-000503";
+  theirs.env = "prod";
+  theirs.outcome = journal::Outcome::kInProgress;
+  releases_.objects["prod"][theirs.id] = {theirs, {"elsewhere", 3, "other-pagoda"}};
+  // A rollback that is the newest release of its environment pins it; one a
+  // later release went past does not.
+  auto record = [&](const std::string& id, const std::string& app, const std::string& env,
+                    journal::Trigger trigger, int64_t start) {
+    journal::ReleaseRecord r;
+    r.id = id;
+    r.app = app;
+    r.env = env;
+    r.cluster = "prod";
+    r.trigger = trigger;
+    r.kind = journal::ReleaseKind::kRollback;
+    r.outcome = Outcome::kSucceeded;
+    r.start = start;
+    r.to.id = "c0ffee" + id;
+    releases_.objects["prod"][id] = {r, {"gone", 1, "pagoda"}};
+  };
+  record("r-000600", AppOf(0, 2), "pinned", journal::Trigger::kManualRollback, 100);
+  record("r-000601", AppOf(0, 2), "moved-on", journal::Trigger::kManualRollback, 100);
+  record("r-000602", AppOf(0, 2), "moved-on", journal::Trigger::kCommit, 200);
   releases_.reachable = false;  // not yet: a shard is held, not taken up
   Replica& a = Add("pagoda-a", 2);
   Rounds(2);
@@ -265,6 +367,12 @@ TEST_F(LeadershipTest, TakingAShardUpBringsItsReleasesInFlightAndFreshIds) {
   Rounds(1);
   ASSERT_EQ(a.takeovers.size(), 2u);
   for (const auto& t : a.takeovers) {
+    if (t.shard == ShardOf(AppOf(0, 2), 2)) {
+      ASSERT_EQ(t.pinned.size(), 1u);
+      EXPECT_EQ(t.pinned[0].id, "r-000600");
+    } else {
+      EXPECT_TRUE(t.pinned.empty());
+    }
     ASSERT_EQ(t.in_flight.size(), 1u) << "shard " << t.shard;
     EXPECT_EQ(ShardOf(t.in_flight[0].app, 2), t.shard);
     EXPECT_EQ(t.in_flight[0].id, t.shard == ShardOf(AppOf(0, 2), 2) ? "r-000500" : "r-000501");
@@ -280,12 +388,10 @@ TEST_F(LeadershipTest, TakingAShardUpBringsItsReleasesInFlightAndFreshIds) {
 }
 
 TEST_F(LeadershipTest, AStopHandsOverAtOnceButAWriteInFlightHoldsTheLease) {
-  Replica& a = Add("pagoda-a", 1);
-  Rounds(1);
-  Replica& b = Add("pagoda-b", 1);
-  Rounds(2);
+  auto [pa, pb] = ALeadsBWaits();
+  Replica& a = *pa;
+  Replica& b = *pb;
   const std::string app = AppOf(0, 1);
-  ASSERT_TRUE(a.Leads(app));
   // A write in flight: the Lease is kept, and b waits for its expiry.
   auto gate = a.leadership->gate();
   ASSERT_TRUE(gate->Enter("PATCH", WritePath(app)).ok());
@@ -319,6 +425,41 @@ TEST_F(LeadershipTest, AShardIsGivenUpToBalanceOnlyOnceTheLoopLetsGo) {
   std::sort(leaders.begin(), leaders.end());
   EXPECT_EQ(leaders, (std::vector<std::string>{"pagoda-a", "pagoda-b"}));
   EXPECT_GE(b.leadership->status().transitions_seen, 1);
+}
+
+TEST_F(LeadershipTest, HeartbeatsOfReplicasGoneAreRemoved) {
+  Replica& a = Add("pagoda-a", 1);
+  Replica& b = Add("pagoda-b", 1);
+  Replica& c = Add("pagoda-c", 1);
+  Rounds(2);
+  auto beats = [&] {
+    std::vector<std::string> names;
+    auto listed = leases_.List("pagoda-replica-");
+    if (listed.ok()) {
+      for (const auto& [name, v] : *listed) names.push_back(name);
+    }
+    return names;
+  };
+  EXPECT_EQ(beats().size(), 3u);
+  // Stopped: its heartbeat goes with it.
+  b.leadership->Stop();
+  EXPECT_EQ(beats(),
+            (std::vector<std::string>{"pagoda-replica-pagoda-a", "pagoda-replica-pagoda-c"}));
+  // Killed: its heartbeat is removed by the others once silent for ten leases.
+  c.cut = true;
+  Rounds(20);
+  EXPECT_EQ(beats().size(), 2u) << "removed too early";
+  Rounds(60);
+  EXPECT_EQ(beats(), (std::vector<std::string>{"pagoda-replica-pagoda-a"}));
+  EXPECT_EQ(a.leadership->status().replicas, (std::vector<std::string>{"pagoda-a"}));
+}
+
+// On their own threads and the real clock, with readers of the fence, the
+// ownership and the status on others (as the loop, the mirror and the
+// writers are): never two leaders of one shard at once. Under
+// ThreadSanitizer, this is also the proof that those readers are safe.
+TEST_F(LeadershipTest, OnTheirOwnThreadsTwoReplicasNeverLeadOneShardAtOnce) {
+  RealClockLeadership();
 }
 
 TEST(OwnershipTest, EveryAppWithoutLeadershipTheShardsHeldWithIt) {

@@ -320,9 +320,25 @@ void Reconciler::SetOwnership(std::shared_ptr<const Ownership> ownership) {
   if (gained) sync_requested_ = true;
 }
 
-Status Reconciler::Adopt(const std::vector<ReleaseRecord>& in_flight) {
+Status Reconciler::Adopt(const std::vector<ReleaseRecord>& in_flight,
+                         const std::vector<ReleaseRecord>& pinned) {
   Status first = Status::Ok();
+  bool pins_changed = false;
+  for (const ReleaseRecord& r : pinned) {
+    if (pins_.count({r.app, r.env})) continue;
+    if (loaded_ != nullptr && loaded_->repo.FindApp(r.app) == nullptr) continue;
+    // The tip's digest is taken at the next reconcile (DropStalePins).
+    pins_[{r.app, r.env}] = Pin{r.to.id, "", r.start};
+    pins_changed = true;
+    spdlog::info("app={} env={} pinned at commit {}, as rollback {} left it", r.app, r.env,
+                 r.to.id.substr(0, 12), r.id);
+  }
+  if (pins_changed) {
+    if (Status st = SavePins(); !st.ok()) first = st.WithContext("pins taken over");
+  }
   for (const ReleaseRecord& r : in_flight) {
+    // Not an app of this repository (another installation's): not ours.
+    if (loaded_ != nullptr && loaded_->repo.FindApp(r.app) == nullptr) continue;
     auto local = journal_.reader().Release(r.id);
     if (local.ok() && local->outcome != Outcome::kInProgress) {
       // Finished here, and the mirror did not hear of it: tell it again.

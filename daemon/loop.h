@@ -273,7 +273,12 @@ class Reconciler {
   // taken over under their ids: adopted into the journal, and carried on
   // by the next reconcile as after a restart, where the cluster shows they
   // stand. A release this journal holds finished keeps that state.
-  Status Adopt(const std::vector<ReleaseRecord>& in_flight);
+  // `pinned`: rollbacks (`pagoda rollback`) that are the newest release of
+  // their environment there: the environment is pinned here too, at the
+  // commit they went back to, until the repository changes what it asks of
+  // it (measured from now) or it is unpinned.
+  Status Adopt(const std::vector<ReleaseRecord>& in_flight,
+               const std::vector<ReleaseRecord>& pinned = {});
 
   LoopStatus Snapshot() const;
 

@@ -32,7 +32,9 @@ class MemoryReleases final : public ReleaseObjects {
     std::vector<MirroredRelease> out;
     for (const auto& [id, m] : objects[cluster]) {
       if ((q.app.empty() || m.record.app == q.app) && (q.env.empty() || m.record.env == q.env) &&
-          (!q.in_progress_only || m.record.outcome == journal::Outcome::kInProgress)) {
+          (!q.in_progress_only || m.record.outcome == journal::Outcome::kInProgress) &&
+          (q.trigger.empty() || journal::Name(m.record.trigger) == q.trigger) &&
+          (q.group.empty() || m.writer.group == q.group)) {
         out.push_back(m);
       }
     }

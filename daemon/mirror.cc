@@ -131,7 +131,8 @@ void Mirror::Run() {
 
 Status Mirror::Write(const Item& item) {
   const journal::ReleaseRecord& r = item.record;
-  PAGODA_RETURN_IF_ERROR(objects_->Put(r.cluster, r, {options_.identity, item.epoch}));
+  PAGODA_RETURN_IF_ERROR(
+      objects_->Put(r.cluster, r, {options_.identity, item.epoch, options_.group}));
   if (r.outcome == journal::Outcome::kInProgress || options_.history_limit <= 0) {
     return Status::Ok();
   }

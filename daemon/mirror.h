@@ -38,6 +38,7 @@ class Mirror {
   struct Options {
     int history_limit = 100;  // Releases kept per environment
     std::string identity;     // this replica, on every Release it writes
+    std::string group;        // ha: the Lease the replicas share; "" without
     std::chrono::milliseconds first_retry{1000};
     std::chrono::milliseconds max_retry{60'000};
     // A record not written by then is given up (the journal keeps it).

@@ -110,7 +110,7 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
   EXPECT_EQ(batches, (std::vector<int>{1, 2, 3})) << "a batch was done twice";
   // Its own releases from then on number above the one it took over.
   git_.Push(Repo("example.com/web:3"), "web 3");
-  clock_.Advance(31s);
+  other.RequestSync();
   for (int i = 0; i < 50; ++i) {
     auto next = other.Step();
     if (next > clock_.Now())
@@ -120,6 +120,43 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
   ASSERT_TRUE(all.ok());
   ASSERT_GE(all->size(), 2u);
   EXPECT_GT(journal::ReleaseIdNumber(all->front().id), journal::ReleaseIdNumber(id));
+}
+
+// A rollback another replica left as the newest release of an environment
+// pins it here too: the tip is not released until the repository changes
+// what it asks of it.
+TEST_F(LoopTest, ARollbackTakenOverPinsItsEnvironmentHereToo) {
+  git_.Push(Repo("example.com/web:1"), "web 1");
+  const std::string first = git_.Last();
+  git_.Push(Repo("example.com/web:2"), "web 2");
+  reconciler_->SetOwnership(Leading({}));  // another replica leads shop, for now
+  Step();
+  ReleaseRecord rollback;
+  rollback.id = "r-000042";
+  rollback.app = "shop";
+  rollback.env = "prod";
+  rollback.cluster = "prod";
+  rollback.kind = journal::ReleaseKind::kRollback;
+  rollback.trigger = journal::Trigger::kManualRollback;
+  rollback.outcome = Outcome::kSucceeded;
+  rollback.to.id = first;
+  rollback.start = clock_.UnixMillis();
+  ASSERT_TRUE(reconciler_->Adopt({}, {rollback}).ok());
+  reconciler_->SetOwnership(Leading({"shop"}));
+  Step();
+  ASSERT_NE(Shop(), nullptr);
+  EXPECT_EQ(Shop()->pinned_commit, first);
+  for (const auto& r : Releases()) {
+    EXPECT_NE(r.to.id, git_.Last()) << "the tip was released over the pin: " << r.id;
+  }
+  // The repository changes what it asks of prod: the pin goes, the tip goes out.
+  git_.Push(Repo("example.com/web:3"), "web 3");
+  reconciler_->RequestSync();
+  Step();
+  EXPECT_EQ(Shop()->pinned_commit, "");
+  bool released = false;
+  for (const auto& r : Releases()) released |= r.to.id == git_.Last();
+  EXPECT_TRUE(released);
 }
 
 }  // namespace

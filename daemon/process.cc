@@ -112,7 +112,37 @@ Process::Process(DaemonFlags flags, DaemonConfig config, std::unique_ptr<Journal
       std::string("pagoda/") + kVersion + (identity_.empty() ? "" : " (" + identity_ + ")");
   StartLeadership(config);
   StartMirror(config);
+  SeedReleaseIds(config);
   runtime_ = Build(config);
+}
+
+// A journal that starts empty (a new host, a lost disk) numbers on above
+// every release id the clusters' mirror holds, so that no new release takes
+// the name of one in the history there. With leadership, ids come from the
+// counter Lease instead.
+void Process::SeedReleaseIds(const DaemonConfig& config) {
+  if (config.ha.enabled || !mirror_ || journal_->HighestId() > 0) return;
+  auto objects = NewKubeReleaseObjects(
+      [clients = side_clients_](const std::string& cluster) { return clients->For(cluster); });
+  int64_t highest = 0;
+  for (const auto& [name, c] : config.clusters) {
+    auto listed = objects->List(name, {});
+    if (!listed.ok()) {
+      spdlog::warn(
+          "releases: the history in cluster {} could not be read ({}); new release ids "
+          "start from the journal's, and may repeat ids kept there",
+          name, listed.status().ToString());
+      continue;
+    }
+    for (const auto& m : *listed) {
+      highest = std::max(highest, journal::ReleaseIdNumber(m.record.id));
+    }
+  }
+  if (highest > 0) {
+    journal_->NumberAbove(highest);
+    spdlog::info("releases: the journal is new; ids go on above {}, the highest in the clusters",
+                 journal::ReleaseId(highest));
+  }
 }
 
 // The clients beside the loop's carry leadership's fence too: a mirror
@@ -143,9 +173,11 @@ void Process::StartLeadership(const DaemonConfig& config) {
   options.user_agent = user_agent_;
   auto creds = MappingOf(config).Resolve(config.ha.cluster);
   kube::ClientOptions lease_options = options;
-  // An attempt that takes longer than half the renew deadline is given up
-  // on and tried at the next round; the fence closes on its own meanwhile.
-  lease_options.timeout = milliseconds(std::max<int64_t>(500, config.ha.renew_deadline_ms / 2));
+  // A request that takes longer than a retry period is given up on and
+  // tried at the next round: a holder cut off from its Leases notes that
+  // it has lost them within a retry period of its renew deadline (the
+  // fence closes at the deadline on its own).
+  lease_options.timeout = milliseconds(std::max<int64_t>(500, config.ha.retry_ms));
   lease_options.retry.max_attempts = 1;
   auto client = creds.ok() ? kube::KubeClient::Connect(std::move(*creds), lease_options)
                            : Result<std::unique_ptr<kube::KubeClient>>(creds.status());
@@ -183,6 +215,7 @@ void Process::StartMirror(const DaemonConfig& config) {
   Mirror::Options mo;
   mo.history_limit = config.mirror.history_limit;
   mo.identity = identity_;
+  if (config.ha.enabled) mo.group = config.ha.lease_name;
   Leadership* leadership = leadership_.get();
   mirror_ = std::make_unique<Mirror>(
       NewKubeReleaseObjects(
@@ -201,7 +234,7 @@ void Process::OwnershipChanged(std::shared_ptr<const Ownership> ownership,
   inbox_.Post(
       [this, ownership = std::move(ownership), takeovers = std::move(takeovers)] {
         for (const auto& t : takeovers) {
-          if (Status st = runtime_->reconciler->Adopt(t.in_flight); !st.ok()) {
+          if (Status st = runtime_->reconciler->Adopt(t.in_flight, t.pinned); !st.ok()) {
             spdlog::error("taking up shard {}: {}", t.shard, st.ToString());
           }
         }

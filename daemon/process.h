@@ -112,6 +112,7 @@ class Process final : public LoopHooks {
   // Leadership's and the mirror's threads, when the config asks for them.
   void StartLeadership(const DaemonConfig& config);
   void ResetSideClients(const DaemonConfig& config);
+  void SeedReleaseIds(const DaemonConfig& config);
   void StartMirror(const DaemonConfig& config);
   // Leadership's hooks: what it tells the loop, on its own thread.
   void OwnershipChanged(std::shared_ptr<const Ownership> ownership,

@@ -55,14 +55,17 @@ class KubeReleaseObjects final : public ReleaseObjects {
     add(kReleaseAppLabel, query.app);
     add(kReleaseEnvLabel, query.env);
     add(kReleaseOutcomeLabel, query.in_progress_only ? "in-progress" : "");
+    add(kReleaseTriggerLabel, query.trigger);
+    add(kReleaseGroupLabel, query.group);
     auto items = (*client)->List(Collection(query.app) +
                                  (selector.empty() ? "" : "?labelSelector=" + selector));
     if (!items.ok()) return items.status();
     std::vector<MirroredRelease> out;
     for (const auto& item : *items) {
+      // One that is not a record of pagoda's (written by hand, by a newer
+      // pagoda with another shape) is not part of the history read here.
       auto release = ReleaseOfObject(item);
-      if (!release.ok()) return release.status();
-      out.push_back(std::move(*release));
+      if (release.ok()) out.push_back(std::move(*release));
     }
     return out;
   }
@@ -101,6 +104,8 @@ std::string ReleaseObjectJson(const journal::ReleaseRecord& record, const Releas
   json::String(w, kReleaseEnvLabel, record.env);
   json::String(w, kReleaseKindLabel, journal::Name(record.kind));
   json::String(w, kReleaseOutcomeLabel, journal::Name(record.outcome));
+  json::String(w, kReleaseTriggerLabel, journal::Name(record.trigger));
+  if (!writer.group.empty()) json::String(w, kReleaseGroupLabel, writer.group);
   w.EndObject();
   json::Key(w, "annotations");
   w.StartObject();
@@ -132,6 +137,7 @@ Result<MirroredRelease> ReleaseOfObject(const rapidjson::Value& object) {
   }
   MirroredRelease out{std::move(*record), {}};
   out.writer.identity = json::StringAt(object, {"metadata", "annotations", kWriterAnnotation});
+  out.writer.group = json::StringAt(object, {"metadata", "labels", kReleaseGroupLabel});
   const std::string epoch = json::StringAt(object, {"metadata", "annotations", kEpochAnnotation});
   std::from_chars(epoch.data(), epoch.data() + epoch.size(), out.writer.epoch);
   return out;

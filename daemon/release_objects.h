@@ -2,8 +2,8 @@
 // one daemon"): one Release object (releases.pagoda.dev/v1, the CRD in
 // deploy/releases.yaml) per record, named after the release id, in the
 // app's namespace of the cluster the release ran in; its spec is the
-// record's JSON (journal/record.h), its labels say app, env, kind and
-// outcome. `kubectl get releases -n APP` is then the app's history, and it
+// record's JSON (journal/record.h), its labels say app, env, kind, trigger
+// and outcome. `kubectl get releases -n APP` is then the app's history, and it
 // outlives the host of the replica that wrote it.
 //
 // This file turns records into objects and back and reads and writes them;
@@ -29,6 +29,10 @@ inline constexpr const char* kReleaseAppLabel = "pagoda.dev/app";
 inline constexpr const char* kReleaseEnvLabel = "pagoda.dev/env";
 inline constexpr const char* kReleaseKindLabel = "pagoda.dev/kind";
 inline constexpr const char* kReleaseOutcomeLabel = "pagoda.dev/outcome";
+inline constexpr const char* kReleaseTriggerLabel = "pagoda.dev/trigger";
+// The replicas that wrote it (ha: the name of the Lease they share), so
+// that one group never takes up another's releases in a shared cluster.
+inline constexpr const char* kReleaseGroupLabel = "pagoda.dev/group";
 
 // Who wrote a Release: the replica's identity, and its epoch, the
 // leaseTransitions of the Lease it held the app's shard under (0 without
@@ -36,6 +40,7 @@ inline constexpr const char* kReleaseOutcomeLabel = "pagoda.dev/outcome";
 struct ReleaseWriter {
   std::string identity;
   int64_t epoch = 0;
+  std::string group;  // "" without leadership
 };
 
 // A Release as read back.
@@ -58,6 +63,8 @@ struct ReleaseQuery {
   std::string app;  // "" = every app's namespace
   std::string env;  // "" = every environment
   bool in_progress_only = false;
+  std::string trigger;  // "" = any; "manual-rollback": those `pagoda rollback` made
+  std::string group;    // "" = any; else only those this group of replicas wrote
 };
 
 // Where Release objects are, by cluster name (the daemon config's).
@@ -68,6 +75,8 @@ class ReleaseObjects {
   // `cluster` (server-side apply, field manager pagoda).
   virtual Status Put(const std::string& cluster, const journal::ReleaseRecord& record,
                      const ReleaseWriter& writer) = 0;
+  // The Releases `query` asks for; objects that are not a record
+  // (ReleaseOfObject fails) are left out.
   virtual Result<std::vector<MirroredRelease>> List(const std::string& cluster,
                                                     const ReleaseQuery& query) = 0;
   // NotFound is not an error: it is gone either way.

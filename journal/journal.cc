@@ -196,6 +196,11 @@ int64_t Journal::HighestId() {
   return last_id_;
 }
 
+void Journal::NumberAbove(int64_t number) {
+  std::lock_guard lock(mu_);
+  last_id_ = std::max(last_id_, number);
+}
+
 int64_t Journal::IdsLeft() {
   std::lock_guard lock(mu_);
   if (!reserved_ids_) return -1;

@@ -186,6 +186,9 @@ class Journal {
   int64_t IdsLeft();
   // The highest release number the journal holds; 0 when none.
   int64_t HighestId();
+  // New releases number on above `number` too: ids used elsewhere (the
+  // clusters' mirror of a lost journal) are never handed out again.
+  void NumberAbove(int64_t number);
 
   const JournalReader& reader() const { return reader_; }
 

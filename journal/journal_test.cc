@@ -302,6 +302,11 @@ TEST_F(JournalTest, NewReleasesTakeTheirIdsFromReservedBlocksOnly) {
   ASSERT_TRUE(journal->Append(&before).ok());
   EXPECT_EQ(before.id, "r-000001");
   EXPECT_EQ(journal->IdsLeft(), -1);
+  journal->NumberAbove(50);  // ids another journal used
+  ReleaseRecord above = Started("shop", "prod", 1500);
+  ASSERT_TRUE(journal->Append(&above).ok());
+  EXPECT_EQ(above.id, "r-000051");
+  EXPECT_EQ(journal->HighestId(), 51);
   journal->AddIdBlock({100, 103});
   EXPECT_EQ(journal->IdsLeft(), 3);
   std::vector<std::string> ids;
@@ -331,7 +336,7 @@ TEST_F(JournalTest, NewReleasesTakeTheirIdsFromReservedBlocksOnly) {
   EXPECT_EQ(journal->IdsLeft(), 0);
   ReleaseRecord dropped = Started("shop", "test", 4000);
   EXPECT_EQ(journal->Append(&dropped).code(), Status::Code::kUnavailable);
-  EXPECT_EQ(journal->reader().Releases({})->size(), 5u);
+  EXPECT_EQ(journal->reader().Releases({})->size(), 6u);
 }
 
 // Releases another replica started are adopted under their ids, whatever

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <utility>
 
+#include "base/clock.h"
 #include "base/json.h"
 #include "journal/record_json.h"
 
@@ -126,22 +127,7 @@ Result<ChangeAction> ParseChangeAction(std::string_view name) {
   return ParseEnum<ChangeAction>(name, kActions, "change action");
 }
 
-std::string FormatTime(TimeMs time) {
-  int64_t seconds = time / 1000;
-  int64_t millis = time % 1000;
-  if (millis < 0) {
-    millis += 1000;
-    --seconds;
-  }
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
-}
+std::string FormatTime(TimeMs time) { return FormatUtcMillis(time); }
 
 Result<TimeMs> ParseTime(std::string_view text) {
   // Exactly the form FormatTime writes, milliseconds optional.

@@ -6,54 +6,19 @@
 #include <deque>
 
 #include "kube/kube.h"
+#include "kube/scripted_transport.h"
 
 namespace pagoda::kube {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Script {
-  std::deque<Result<HttpResponse>> answers;
-  std::vector<HttpRequest> requests;
-};
-
-class ScriptedTransport final : public HttpTransport {
- public:
-  explicit ScriptedTransport(Script* script) : script_(script) {}
-  Result<HttpResponse> Do(const HttpRequest& request) override {
-    script_->requests.push_back(request);
-    if (script_->answers.empty()) return Status::Internal("script exhausted");
-    auto next = std::move(script_->answers.front());
-    script_->answers.pop_front();
-    return next;
-  }
-
- private:
-  Script* script_;
-};
-
-HttpResponse Answer(long status, std::string body,
-                    std::map<std::string, std::string> headers = {}) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  r.headers = std::move(headers);
-  return r;
-}
+using testing::Answer;
+using testing::Script;
 
 std::unique_ptr<KubeClient> Client(Script* script, FakeClock* clock, double qps = 0,
                                    ClientOptions options = {}) {
-  Credentials creds;
-  creds.server = "https://api.test";
-  creds.bearer_token = "t0k3n";
-  options.qps = qps;
-  options.burst = 1;
-  options.clock = clock;
-  options.transport_factory = [script]() -> Result<std::unique_ptr<HttpTransport>> {
-    return std::unique_ptr<HttpTransport>(new ScriptedTransport(script));
-  };
-  auto client = KubeClient::Connect(creds, options);
-  return std::move(client).value();
+  return testing::ScriptedClient(script, clock, qps, std::move(options));
 }
 
 TEST(KubeClient, RetriesThrottledRequestsAfterRetryAfter) {

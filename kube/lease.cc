@@ -131,6 +131,16 @@ class KubeLeaseStore final : public LeaseStore {
     return out;
   }
 
+  Status Delete(const std::string& name, const std::string& resource_version) override {
+    PAGODA_RETURN_IF_ERROR(CheckName(name));
+    // A precondition on the version: a Lease renewed meanwhile is kept.
+    const std::string body =
+        R"({"kind":"DeleteOptions","apiVersion":"v1","preconditions":{"resourceVersion":")" +
+        resource_version + R"("}})";
+    Status st = client_.Delete(collection_ + "/" + name, body).status();
+    return st.code() == Status::Code::kNotFound ? Status::Ok() : st;
+  }
+
  private:
   KubeClient& client_;
   const std::string ns_;
@@ -160,22 +170,7 @@ Status LeaseTiming::Validate() const {
   return Status::Ok();
 }
 
-std::string FormatMicroTime(int64_t unix_millis) {
-  int64_t secs = unix_millis / 1000;
-  int64_t millis = unix_millis % 1000;
-  if (millis < 0) {
-    millis += 1000;
-    secs -= 1;
-  }
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d000Z", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(millis));
-  return buf;
-}
+std::string FormatMicroTime(int64_t unix_millis) { return FormatUtcMillis(unix_millis, 6); }
 
 std::unique_ptr<LeaseStore> NewKubeLeaseStore(KubeClient& client, std::string ns) {
   return std::make_unique<KubeLeaseStore>(client, std::move(ns));
@@ -235,6 +230,21 @@ Result<std::map<std::string, LeaseStore::Versioned>> MemoryLeaseStore::List(
     out.insert(*it);
   }
   return out;
+}
+
+Status MemoryLeaseStore::Delete(const std::string& name, const std::string& resource_version) {
+  PAGODA_RETURN_IF_ERROR(CheckName(name));
+  std::lock_guard<std::mutex> lock(mu_);
+  ++calls_;
+  if (!reachable_) return Status::Unavailable("DELETE Lease " + name + ": unreachable");
+  auto it = leases_.find(name);
+  if (it == leases_.end()) return Status::Ok();
+  if (it->second.resource_version != resource_version) {
+    return Status::Conflict("Lease " + name + " changed: resourceVersion " +
+                            it->second.resource_version + ", not " + resource_version);
+  }
+  leases_.erase(it);
+  return Status::Ok();
 }
 
 void MemoryLeaseStore::SetReachable(bool reachable) {

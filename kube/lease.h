@@ -76,6 +76,9 @@ class LeaseStore {
   virtual Result<Versioned> Update(const std::string& name, const Versioned& v) = 0;
   // Every Lease whose name starts with `prefix`, by name.
   virtual Result<std::map<std::string, Versioned>> List(const std::string& prefix) = 0;
+  // Deletes the Lease only if it is still at `resource_version`: Conflict
+  // otherwise; Ok when it is gone already.
+  virtual Status Delete(const std::string& name, const std::string& resource_version) = 0;
 };
 
 // The Leases in namespace `ns` of the API server `client` reaches: GET, POST,
@@ -96,6 +99,7 @@ class MemoryLeaseStore final : public LeaseStore {
   Result<Versioned> Create(const std::string& name, const LeaseRecord& record) override;
   Result<Versioned> Update(const std::string& name, const Versioned& v) override;
   Result<std::map<std::string, Versioned>> List(const std::string& prefix) override;
+  Status Delete(const std::string& name, const std::string& resource_version) override;
 
   // false: every call fails with Unavailable, as over a cut-off network.
   void SetReachable(bool reachable);

@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "kube/kube.h"
+#include "kube/scripted_transport.h"
 
 namespace pagoda::kube {
 namespace {
@@ -52,6 +53,10 @@ class Link final : public LeaseStore {
     if (auto s = Enter(); !s.ok()) return s;
     return store_.List(prefix);
   }
+  Status Delete(const std::string& name, const std::string& version) override {
+    if (auto s = Enter(); !s.ok()) return s;
+    return store_.Delete(name, version);
+  }
 
  private:
   Status Enter() {
@@ -61,6 +66,21 @@ class Link final : public LeaseStore {
   LeaseStore& store_;
   FakeClock& clock_;
 };
+
+TEST(MemoryLeaseStore, ADeleteOfAChangedLeaseIsAConflictAndOfAGoneOneIsOk) {
+  MemoryLeaseStore store;
+  auto made = store.Create("beat", LeaseRecord{"a", 15, "", "", 0, {}});
+  ASSERT_TRUE(made.ok());
+  LeaseStore::Versioned renewed = *made;
+  renewed.record.renew_time = "2026-12-06T10:00:00.000000Z";
+  ASSERT_TRUE(store.Update("beat", renewed).ok());
+  EXPECT_EQ(store.Delete("beat", made->resource_version).code(), Status::Code::kConflict);
+  auto now = store.Get("beat");
+  ASSERT_TRUE(now.ok());
+  EXPECT_TRUE(store.Delete("beat", now->resource_version).ok());
+  EXPECT_EQ(store.Get("beat").status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(store.Delete("beat", now->resource_version).ok());
+}
 
 TEST(LeaseTiming, RefusesTimingsThatCannotKeepOneLeader) {
   EXPECT_TRUE(Defaults().Validate().ok());
@@ -385,43 +405,11 @@ TEST(LeaseElector, KeepsAnnotationsOthersWrote) {
 
 // ---- The API server's Leases, with a scripted transport ---------------------------------
 
-struct Script {
-  std::deque<HttpResponse> answers;
-  std::vector<HttpRequest> requests;
-};
-
-class ScriptedTransport final : public HttpTransport {
- public:
-  explicit ScriptedTransport(Script* script) : script_(script) {}
-  Result<HttpResponse> Do(const HttpRequest& request) override {
-    script_->requests.push_back(request);
-    if (script_->answers.empty()) return Status::Internal("script exhausted");
-    HttpResponse next = std::move(script_->answers.front());
-    script_->answers.pop_front();
-    return next;
-  }
-
- private:
-  Script* script_;
-};
-
-HttpResponse Answer(long status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
+using testing::Answer;
+using testing::Script;
 
 std::unique_ptr<KubeClient> Client(Script* script, FakeClock* clock) {
-  Credentials creds;
-  creds.server = "https://api.test";
-  ClientOptions options;
-  options.qps = 0;
-  options.clock = clock;
-  options.transport_factory = [script]() -> Result<std::unique_ptr<HttpTransport>> {
-    return std::unique_ptr<HttpTransport>(new ScriptedTransport(script));
-  };
-  return std::move(KubeClient::Connect(creds, options)).value();
+  return testing::ScriptedClient(script, clock);
 }
 
 constexpr const char* kPath =

@@ -97,7 +97,7 @@ async function environments(main, fresh) {
   const words = state.filter.toLowerCase().split(/\s+/).filter(Boolean);
   const rows = (doc.environments || []).filter((e) => {
     const text = [e.app + "/" + e.env, e.cluster, e.releasePhase || "", e.drift ? "drift" : "",
-                  e.health].join(" ").toLowerCase();
+                  e.standby ? "standby" : "", e.health].join(" ").toLowerCase();
     return words.every((w) => text.includes(w));
   });
   const table = el("table", {}, el("tr", {}, ...["environment", "cluster", "revision", "commit",
@@ -108,7 +108,8 @@ async function environments(main, fresh) {
       el("span", { class: "phase" }, e.releasePhase || ""),
       " batch " + e.batchesDone + "/" + e.batches,
       e.heldSeconds ? " · held " + e.heldSeconds + "s" : "", " ",
-      releaseButtons(e.release, e.releasePhase)) : el("span", { class: "muted" }, "—");
+      releaseButtons(e.release, e.releasePhase))
+      : el("span", { class: "muted" }, e.standby ? "led by another replica" : "—");
     const notes = [];
     if (e.frozen) notes.push("frozen: " + e.frozen.window);
     if (e.waiting) notes.push("waits for " + e.waiting.for + (e.waiting.reason ? ": " + e.waiting.reason : ""));

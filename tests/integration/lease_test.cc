@@ -111,6 +111,13 @@ TEST(LeaseTest, StoreCreatesReadsUpdatesAndListsLeases) {
   EXPECT_FALSE(store->List(prefix + "-t")->contains(one));
 
   EXPECT_EQ(store->Get(prefix + "-three").status().code(), Status::Code::kNotFound);
+
+  // Deleted only at the version read: a Lease renewed since is kept.
+  EXPECT_EQ(store->Delete(one, updated->resource_version).code(), Status::Code::kConflict);
+  EXPECT_TRUE(store->Get(one).ok());
+  EXPECT_TRUE(store->Delete(one, written->resource_version).ok());
+  EXPECT_EQ(store->Get(one).status().code(), Status::Code::kNotFound);
+  EXPECT_TRUE(store->Delete(one, written->resource_version).ok()) << "gone already is fine";
 }
 
 // Two replicas in one process, each with its own client, on the real clock.

@@ -504,7 +504,9 @@ TEST(DeployManifestsTest, TheKustomizationsPassTheApiServersValidation) {
     for (const char* object :
          {"namespace/pagoda-system", "serviceaccount/pagoda", "configmap/pagoda",
           "deployment.apps/pagoda", "service/pagoda", "poddisruptionbudget.policy/pagoda",
-          "validatingadmissionpolicy.admissionregistration.k8s.io/pagoda-tenancy"}) {
+          "validatingadmissionpolicy.admissionregistration.k8s.io/pagoda-tenancy",
+          "customresourcedefinition.apiextensions.k8s.io/releases.pagoda.dev",
+          "role.rbac.authorization.k8s.io/pagoda-leases"}) {
       EXPECT_NE(out.find(std::string(object) + " serverside-applied"), std::string::npos)
           << dir << " lacks " << object << ":\n"
           << out;
@@ -515,8 +517,12 @@ TEST(DeployManifestsTest, TheKustomizationsPassTheApiServersValidation) {
   const std::string overlay = Kustomize("examples/install");
   EXPECT_NE(overlay.find("image: registry.example.com/platform/pagoda:"), std::string::npos)
       << overlay;
-  EXPECT_NE(overlay.find("claimName: pagoda-state"), std::string::npos) << overlay;
-  EXPECT_EQ(overlay.find("emptyDir: {}\n        name: state"), std::string::npos) << overlay;
+  // Several replicas, each with a state directory of its own, sharing the
+  // apps out by shard: the history is in the cluster.
+  EXPECT_NE(overlay.find("replicas: 2"), std::string::npos) << overlay;
+  EXPECT_NE(overlay.find("shards: 4"), std::string::npos) << overlay;
+  EXPECT_EQ(overlay.find("persistentVolumeClaim"), std::string::npos) << overlay;
+  EXPECT_NE(overlay.find("podAntiAffinity"), std::string::npos) << overlay;
 }
 
 }  // namespace

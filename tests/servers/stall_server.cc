@@ -1,49 +1,20 @@
 #include "tests/servers/stall_server.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include "tests/servers/loopback.h"
 
 namespace pagoda::testing {
-namespace {
-
-int ConnectLoopback(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-}  // namespace
 
 Status StallingServer::Start(int upstream_port, size_t pass_bytes) {
   upstream_ = upstream_port;
   pass_bytes_.store(upstream_port == 0 ? 0 : pass_bytes);
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return Status::IOError(std::string("socket: ") + std::strerror(errno));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 16) != 0 ||
-      ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return Status::IOError(std::string("listen: ") + std::strerror(errno));
-  }
-  port_ = ntohs(addr.sin_port);
+  auto listener = ListenLoopback(16);
+  if (!listener.ok()) return listener.status();
+  listen_fd_ = listener->fd;
+  port_ = listener->port;
   acceptor_ = std::thread([this] { Accept(); });
   return Status::Ok();
 }
@@ -101,12 +72,14 @@ void StallingServer::Relay(int client, size_t pass_bytes) {
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t got = ::read(client, buffer, sizeof buffer);
       if (got <= 0) return;
-      if (upstream >= 0 && passed < pass_bytes && ::write(upstream, buffer, got) != got) return;
+      if (upstream >= 0 && passed < pass_bytes &&
+          ::send(upstream, buffer, static_cast<size_t>(got), MSG_NOSIGNAL) != got)
+        return;
     }
     if (relaying && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
       ssize_t got = ::read(upstream, buffer, std::min(sizeof buffer, pass_bytes - passed));
       if (got <= 0) return;
-      if (::write(client, buffer, got) != got) return;
+      if (::send(client, buffer, static_cast<size_t>(got), MSG_NOSIGNAL) != got) return;
       passed += static_cast<size_t>(got);
       passed_ += static_cast<size_t>(got);
       if (passed == pass_bytes) ++stalled_;
