@@ -301,9 +301,17 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
 }
 
 void Reconciler::SetOwnership(std::shared_ptr<const Ownership> ownership) {
-  bool gained = false;
-  for (auto& [key, e] : envs_) gained |= !ownership_->Owns(key.first) && ownership->Owns(key.first);
-  gained |= ownership->held.size() > ownership_->held.size();
+  bool gained = ownership->held.size() > ownership_->held.size();
+  for (auto& [key, e] : envs_) {
+    if (ownership_->Owns(key.first) || !ownership->Owns(key.first)) continue;
+    gained = true;
+    // What this replica last made of it is stale: another led it since (a
+    // release it saw fail may have been one the fence refused). The
+    // cluster and the releases taken over say where it stands.
+    e->blocked_commit.clear();
+    e->blocked_reason.clear();
+    e->failures = 0;
+  }
   ownership_ = std::move(ownership);
   for (auto it = orders_.begin(); it != orders_.end();) {
     if (ownership_->Owns(it->first.first)) {

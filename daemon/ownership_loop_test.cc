@@ -122,6 +122,27 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
   EXPECT_GT(journal::ReleaseIdNumber(all->front().id), journal::ReleaseIdNumber(id));
 }
 
+// A release this replica saw fail (the fence may have refused its writes as
+// its Lease lapsed) does not keep it from releasing that commit once it
+// leads the app again: another replica led it meanwhile.
+TEST_F(LoopTest, LeadingAnAppAgainForgetsWhatItLastSawFailThere) {
+  reconciler_->SetOwnership(Leading({"shop"}));
+  cluster_.fail_execute = true;
+  git_.Push(Repo(), "first");
+  Step();
+  auto releases = Releases();
+  ASSERT_EQ(releases.size(), 1u);
+  ASSERT_EQ(releases[0].outcome, Outcome::kFailed);
+  cluster_.fail_execute = false;
+  reconciler_->SetOwnership(Leading({}));
+  reconciler_->SetOwnership(Leading({"shop"}));
+  Step();
+  releases = Releases();
+  ASSERT_EQ(releases.size(), 2u);
+  EXPECT_EQ(releases[0].to.id, git_.Last());
+  EXPECT_EQ(releases[0].outcome, Outcome::kSucceeded);
+}
+
 // A rollback another replica left as the newest release of an environment
 // pins it here too: the tip is not released until the repository changes
 // what it asks of it.
