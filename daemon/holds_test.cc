@@ -59,6 +59,28 @@ TEST_F(LoopTest, AnAbortAskedForIsCarriedOutAfterARestart) {
   EXPECT_EQ(journal_->reader().Release(id)->outcome, Outcome::kAborted);
 }
 
+TEST_F(LoopTest, ALastBatchScaledButNotRecordedIsRecordedAfterARestart) {
+  const std::string id = BatchedRelease("{batches: 3, batchInterval: 30s}");
+  ASSERT_TRUE(StepUntil([&] { return Shop()->batches_done == 2; }));
+  // The process scaled batch 3 (old 1 → 0, new 2 → 3) and died before it
+  // recorded it: nothing is left to apply.
+  std::string old_rev, new_rev;
+  for (const auto& [key, json] : cluster_.objects) {
+    if (key.kind != "Deployment" || key.namespace_name != "shop") continue;
+    (cluster_.Replicas("shop", key.name) == 1 ? old_rev : new_rev) = key.name;
+  }
+  ASSERT_FALSE(old_rev.empty());
+  ASSERT_FALSE(new_rev.empty());
+  ASSERT_TRUE(cluster_.pods.Scale("shop", old_rev, 0).ok());
+  ASSERT_TRUE(cluster_.pods.Scale("shop", new_rev, 3).ok());
+
+  OpenJournal();
+  ASSERT_TRUE(StepUntil([&] { return Shop()->release.empty(); }));
+  EXPECT_EQ(BatchesOf(id), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(journal_->reader().Release(id)->outcome, Outcome::kSucceeded);
+  EXPECT_EQ(cluster_.Replicas("shop", new_rev), 3);
+}
+
 TEST_F(LoopTest, AFullDiskHoldsTheOrdersBackAndNothingIsLostOrRecordedTwice) {
   const std::string id = BatchedRelease("{batches: 3, batchInterval: 10s}");
   fs_->full = true;

@@ -488,6 +488,7 @@ class Reconciler {
   // or nothing when the journal does not take it (the order then goes on).
   std::optional<ReleaseRecord> EndSuperseded(const std::pair<std::string, std::string>& key,
                                              const std::string& cluster, SyncEntry* entry);
+  bool ResumeScaledOrder(const ReleaseRequest& request, std::vector<std::string>* errors);
   void CompleteLeftRelease(Env& e);
   // Releases `request`: a batched order, or its changes at once. Returns the
   // release id, or "" with `errors` filled.

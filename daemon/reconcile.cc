@@ -245,11 +245,17 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
       return;
     }
   }
+  const Trigger trigger = changes.repo_changed ? Trigger::kCommit : Trigger::kSelfHeal;
+  auto request_of = [&] {
+    return ReleaseRequest{
+        server, app,   env,   model.cluster.value, group, changes.repo_changed, trigger,
+        tip_,   false, &model};
+  };
   if (!changes.todo) {
     e.applied_keys = changes.desired_keys;
     e.keys_known = true;
     e.failures = 0;
-    CompleteLeftRelease(e);
+    if (!e.in_progress.empty() && !ResumeScaledOrder(request_of(), errors)) CompleteLeftRelease(e);
     return;
   }
   if (!e.blocked_commit.empty() && e.blocked_commit == tip_) {
@@ -263,10 +269,7 @@ void Reconciler::ReconcileEnvironment(Clock::TimePoint now, const std::string& s
     return;
   }
   if (e.failures > 0 && now < e.retry_at) return;  // backing off
-  const Trigger trigger = changes.repo_changed ? Trigger::kCommit : Trigger::kSelfHeal;
-  ReleaseRequest request{
-      server, app,   env,   model.cluster.value, group, changes.repo_changed, trigger,
-      tip_,   false, &model};
+  ReleaseRequest request = request_of();
   if (HeldByFreeze(request, &request.freeze)) return;
   if (HeldByPromotion(&request)) return;
   std::optional<ReleaseRecord> superseded;
@@ -397,6 +400,27 @@ bool Reconciler::RestoresEarlierRelease(const ReleaseRequest& req) {
   if (!shape.deployment_created && !shape.retired) return false;
   auto history = journal_.reader().Releases({.app = req.app, .env = req.env, .limit = 200});
   return history.ok() && !RestoredRelease(*history, shape.to_revision).empty();
+}
+
+// A batched release a stopped process (or a replica that led the app before)
+// left in flight with all its instances scaled, the last batch not yet
+// recorded: an order takes it up where the cluster stands, records that
+// batch once its instances are Ready, and ends it. False when there is none.
+bool Reconciler::ResumeScaledOrder(const ReleaseRequest& req, std::vector<std::string>* errors) {
+  Env& e = EnvFor(req.app, req.env);
+  if (e.in_progress.empty() || orders_.count({req.app, req.env})) return false;
+  auto open = journal_.reader().Release(e.in_progress);
+  if (!open.ok() || open->outcome != Outcome::kInProgress || open->batches.empty()) return false;
+  if (open->kind != ReleaseKind::kRollout && open->kind != ReleaseKind::kRollback) return false;
+  const ReleaseShape shape = ShapeOf(req.group, e.status.revision);
+  if (open->to_revision != shape.to_revision) return false;
+  spdlog::info(
+      "release={} app={} env={} left with its instances scaled after {} batches recorded; "
+      "the rest is recorded as the cluster has it",
+      open->id, req.app, req.env, open->batches.size());
+  OrderStarted(req, std::move(*open), diff::Plan{}, shape.to_revision, apply::ExecuteResult{},
+               errors);
+  return true;
 }
 
 // A release a stopped process left unfinished, whose changes are all in:
