@@ -78,6 +78,7 @@ struct Folder {
   AppFolder own;                                 // as listed now, when not cached
   std::vector<Diagnostic> budget;  // the repository's budget refuses it: nothing of it is read
   bool reused = false;             // its result is the cache's
+  bool was_cached = false;         // the cache had an entry of its name, of any tree
 
   const AppFolder& listed() const { return cached ? cached->listed : own; }
 };
@@ -107,6 +108,7 @@ class Loader {
     std::vector<Folder> folders;
     for (const std::string& dir : top->directories) folders.push_back(ListOrReuse(dir));
     RefuseLargestPastRepositoryBudget(&folders);
+    repo.apps.reserve(folders.size());
     for (Folder& folder : folders) repo.apps.push_back(LoadOrReuse(folder));
     auto listeners = CheckOrReuseListeners(folders, repo);
     repo.listener_claims = listeners->check.claims;
@@ -237,9 +239,12 @@ class Loader {
   Folder ListOrReuse(const std::string& dir) {
     Folder folder;
     folder.tree = source_.TreeId(dir);
-    if (cache_ != nullptr && !folder.tree.empty()) {
+    if (cache_ != nullptr) {
       auto it = cache_->apps.find(std::string_view(dir).substr(5));
-      if (it != cache_->apps.end() && it->second->tree == folder.tree) folder.cached = it->second;
+      folder.was_cached = it != cache_->apps.end();
+      if (folder.was_cached && !folder.tree.empty() && it->second->tree == folder.tree) {
+        folder.cached = it->second;
+      }
     }
     if (!folder.cached) folder.own = ListApp(dir);
     return folder;
@@ -293,30 +298,54 @@ class Loader {
     return true;
   }
 
-  // Leaves in the cache what this load has: reused entries as they were, the others anew.
+  // Leaves in the cache what this load has: reused entries as they are, the
+  // others anew, and none of apps no longer listed. Changed in place, so
+  // that a load which reuses nearly every app touches nearly nothing here.
   void Keep(std::vector<Folder>& folders, const Repository& repo,
             std::shared_ptr<const LoadCache::Listeners> listeners) {
     if (cache_ == nullptr) return;
-    LoadCache next;
-    next.listeners = std::move(listeners);
+    auto& apps = cache_->apps;
+    cache_->listeners = std::move(listeners);
+    cache_->reused = cache_->read = 0;
+    DropUnlisted(folders);
     for (size_t i = 0; i < folders.size(); ++i) {
       Folder& f = folders[i];
       if (f.reused) {
-        ++next.reused;
-        next.apps.emplace(f.listed().name, f.cached);
+        ++cache_->reused;
         continue;
       }
-      ++next.read;
-      if (f.tree.empty()) continue;
+      ++cache_->read;
+      const std::string& name = f.listed().name;
+      if (f.tree.empty()) {
+        if (auto it = apps.find(name); it != apps.end()) apps.erase(it);
+        continue;
+      }
       auto app = std::make_shared<LoadCache::App>();
       app->tree = f.tree;
       app->budget_refused = !f.budget.empty();
       app->listed = f.cached ? f.cached->listed : std::move(f.own);
       app->result = repo.apps[i];
-      app->claims = next.listeners->by_app[i];
-      next.apps.emplace(app->listed.name, std::move(app));
+      app->claims = cache_->listeners->by_app[i];
+      apps.insert_or_assign(app->listed.name, std::move(app));
     }
-    *cache_ = std::move(next);
+  }
+
+  // Removes the cache's apps that `folders` (sorted by name, as the cache
+  // is) no longer lists. Nothing to walk when every cached app was listed.
+  void DropUnlisted(const std::vector<Folder>& folders) {
+    auto& apps = cache_->apps;
+    const size_t listed_and_cached = static_cast<size_t>(std::count_if(
+        folders.begin(), folders.end(), [](const Folder& f) { return f.was_cached; }));
+    if (listed_and_cached == apps.size()) return;
+    size_t i = 0;
+    for (auto it = apps.begin(); it != apps.end();) {
+      while (i < folders.size() && folders[i].listed().name < it->first) ++i;
+      if (i < folders.size() && folders[i].listed().name == it->first) {
+        ++it;
+      } else {
+        it = apps.erase(it);
+      }
+    }
   }
 
   AppResult LoadApp(const AppFolder& folder) {

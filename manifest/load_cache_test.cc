@@ -94,6 +94,19 @@ TEST(LoadCacheTest, RemovedAppsLeaveTheCacheAndNewOnesAreRead) {
   EXPECT_EQ(next.FindApp("tax"), nullptr);
 }
 
+TEST(LoadCacheTest, AnAppRemovedAloneLeavesTheCache) {
+  Files files = ThreeApps();
+  LoadCache cache;
+  ASSERT_TRUE(LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache).ok());
+  std::erase_if(files, [](const auto& f) { return f.first.starts_with("apps/tax/"); });
+  Repository next = LoadRepository(testing::ToSource(files), testing::TestOptions(), &cache);
+  EXPECT_EQ(cache.read, 0u);
+  EXPECT_EQ(cache.reused, 2u);
+  EXPECT_EQ(cache.apps.size(), 2u);
+  EXPECT_FALSE(cache.apps.contains("tax"));
+  EXPECT_EQ(next.FindApp("tax"), nullptr);
+}
+
 TEST(LoadCacheTest, AnInvalidAppKeepsItsDiagnosticsWhenReused) {
   Files files = ThreeApps();
   files["apps/cart/envs/prod.yaml"] =
