@@ -25,6 +25,12 @@ void InitOnce() {
     git_libgit2_init();
     // The clone lives in the state directory; a crash must not leave it torn.
     git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
+    // Trees are kept in libgit2's object cache up to 4 KiB by default: the
+    // tree of apps/ at thousands of apps is far larger, and a load would
+    // inflate and parse it again for every file it reads. Cached whole, with
+    // the cache itself bounded well below libgit2's default of 256 MiB.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, size_t{4} << 20);
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, ssize_t{32} << 20);
   });
 }
 
@@ -45,8 +51,8 @@ Status Error(int rc, std::string_view what) {
 }
 
 std::string OidHex(const git_oid& oid) {
-  char hex[GIT_OID_HEXSZ + 1];
-  git_oid_tostr(hex, sizeof hex, &oid);
+  std::string hex(GIT_OID_HEXSZ, '0');
+  git_oid_fmt(hex.data(), &oid);
   return hex;
 }
 
