@@ -170,7 +170,7 @@ class LeadershipTest : public ::testing::Test {
   void RealClockLeadership() {
     std::vector<std::unique_ptr<Leadership>> live;
     std::vector<std::unique_ptr<journal::Journal>> journals;
-    std::atomic<int> both{0}, led{0};
+    std::atomic<int> both{0}, led{0}, owned{0}, listed{0};
     for (const char* name : {"pagoda-a", "pagoda-b"}) {
       auto journal = journal::Journal::Open((dir_ / (std::string(name) + ".journal")).string());
       ASSERT_TRUE(journal.ok());
@@ -206,8 +206,8 @@ class LeadershipTest : public ::testing::Test {
                 ++writers;
                 l->gate()->Leave(WritePath(app));
               }
-              (void)l->ownership()->Owns(app);
-              (void)l->status().shards.size();
+              owned += l->ownership()->Owns(app);
+              listed += l->status().shards.size() == 2;  // each shard, once it has looked
             }
             if (writers > 1) ++both;
             if (writers == 1) ++led;
@@ -223,6 +223,8 @@ class LeadershipTest : public ::testing::Test {
     for (auto& l : live) l->Stop();
     EXPECT_EQ(both.load(), 0) << "two writers of one shard at once";
     EXPECT_GT(led.load(), 0);
+    EXPECT_GT(owned.load(), 0) << "no reader saw an app owned";
+    EXPECT_GT(listed.load(), 0) << "no reader saw the shards in a status";
   }
 
   bool never_cut_ = false;
