@@ -103,9 +103,7 @@ class Loader {
       repo.diagnostics.push_back(
           {Severity::kWarning, f.path, 0, 0, "", "ignored: apps/ holds one directory per app"});
     }
-    std::sort(top->directories.begin(), top->directories.end());
-    std::vector<Folder> folders;
-    for (const std::string& dir : top->directories) folders.push_back(ListOrReuse(dir));
+    std::vector<Folder> folders = ListOrReuse(std::move(*top));
     RefuseLargestPastRepositoryBudget(&folders);
     repo.apps.reserve(folders.size());
     for (Folder& folder : folders) repo.apps.push_back(LoadOrReuse(folder));
@@ -234,19 +232,35 @@ class Loader {
     }
   }
 
-  // The folder as the cache has it when its tree is unchanged, else as listed now.
-  Folder ListOrReuse(const std::string& dir) {
-    Folder folder;
-    folder.tree = source_.TreeId(dir);
-    if (cache_ != nullptr) {
-      auto it = cache_->apps.find(std::string_view(dir).substr(5));
-      folder.was_cached = it != cache_->apps.end();
-      if (folder.was_cached && !folder.tree.empty() && it->second->tree == folder.tree) {
-        folder.cached = it->second;
-      }
+  // The folders of apps/ by name: each as the cache has it when its tree is
+  // unchanged, else as listed now. The cache is sorted by name as the
+  // folders are, so it is walked alongside them rather than searched.
+  std::vector<Folder> ListOrReuse(Listing top) {
+    std::vector<std::pair<std::string, std::string>> dirs;  // path, tree
+    dirs.reserve(top.directories.size());
+    const bool trees_listed = top.directory_trees.size() == top.directories.size();
+    for (size_t i = 0; i < top.directories.size(); ++i) {
+      dirs.emplace_back(std::move(top.directories[i]),
+                        trees_listed ? std::move(top.directory_trees[i]) : std::string());
     }
-    if (!folder.cached) folder.own = ListApp(dir);
-    return folder;
+    if (!std::is_sorted(dirs.begin(), dirs.end())) std::sort(dirs.begin(), dirs.end());
+    std::vector<Folder> folders(dirs.size());
+    auto cached = cache_ != nullptr ? cache_->apps.begin() : decltype(cache_->apps.begin())();
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      auto& [dir, tree] = dirs[i];
+      Folder& folder = folders[i];
+      folder.tree = trees_listed ? std::move(tree) : source_.TreeId(dir);
+      if (cache_ != nullptr) {
+        const std::string_view name = std::string_view(dir).substr(5);  // after "apps/"
+        while (cached != cache_->apps.end() && cached->first < name) ++cached;
+        folder.was_cached = cached != cache_->apps.end() && cached->first == name;
+        if (folder.was_cached && !folder.tree.empty() && cached->second->tree == folder.tree) {
+          folder.cached = cached->second;
+        }
+      }
+      if (!folder.cached) folder.own = ListApp(dir);
+    }
+    return folders;
   }
 
   // The cache's result when the repository's budget judges the app as it did

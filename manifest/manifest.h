@@ -76,6 +76,9 @@ struct ListLimits {
 struct Listing {
   std::vector<FileInfo> files;           // in no particular order
   std::vector<std::string> directories;  // not descended into: they lie max_depth levels down
+  // TreeId() of each of `directories`, in their order, when the source
+  // tells them while listing (Git); empty when it does not.
+  std::vector<std::string> directory_trees;
   bool truncated = false;  // more than max_files files: `files` holds max_files of them
 };
 

@@ -178,6 +178,13 @@ TEST_F(GitSourceTest, ACommitsFilesTellTreeIdsSoOnlyTheChangedAppIsRead) {
   EXPECT_EQ((*files)->TreeId("apps/shop/app.yaml"), "");
   EXPECT_EQ((*files)->TreeId("apps"), Git("rev-parse " + first + ":apps"));
   EXPECT_EQ((*files)->TreeId("apps/orders"), Git("rev-parse " + first + ":apps/orders"));
+  // A listing that stops at the apps tells their trees, as TreeId() does.
+  auto apps = (*files)->List("apps", {.max_depth = 0});
+  ASSERT_TRUE(apps.ok());
+  ASSERT_EQ(apps->directories, (std::vector<std::string>{"apps/orders", "apps/shop"}));
+  EXPECT_EQ(apps->directory_trees,
+            (std::vector<std::string>{Git("rev-parse " + first + ":apps/orders"),
+                                      Git("rev-parse " + first + ":apps/shop")}));
   manifest::LoadCache cache;
   manifest::Repository before = manifest::LoadRepository(**files, {}, &cache);
   EXPECT_EQ(before.apps.size(), 2u);

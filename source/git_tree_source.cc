@@ -135,6 +135,7 @@ class TreeSource : public manifest::FileSource {
         case GIT_FILEMODE_TREE: {
           if (depth >= limits.max_depth) {
             out->directories.push_back(std::move(rel));
+            out->directory_trees.push_back(OidHex(*git_tree_entry_id(entry)));
             break;
           }
           Tree sub;
