@@ -16,7 +16,10 @@ class RealClusterAccess final : public ClusterAccess {
   RealClusterAccess(ClusterMapping mapping, kube::ClientOptions options)
       : mapping_(std::move(mapping)), options_(std::move(options)) {}
 
+  // A name resolved once keeps its server: the kubeconfig is read again
+  // only for names that did not resolve (a reload makes a new access).
   Result<std::string> ServerOf(const std::string& cluster) override {
+    if (auto known = server_of_.find(cluster); known != server_of_.end()) return known->second;
     auto creds = mapping_.Resolve(cluster);
     if (!creds.ok()) return creds.status();
     std::string server = creds->server;
@@ -26,6 +29,7 @@ class RealClusterAccess final : public ClusterAccess {
       clients_[server].client = std::move(*client);
       clients_[server].live = std::make_unique<kube::LiveCache>(*clients_[server].client);
     }
+    server_of_[cluster] = server;
     return server;
   }
   Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {
@@ -92,6 +96,7 @@ class RealClusterAccess final : public ClusterAccess {
     diff::PlanMemo memo;
   };
   std::map<std::string, Server> clients_;
+  std::map<std::string, std::string> server_of_;  // cluster name -> server, once resolved
   std::map<std::string, std::unique_ptr<rollout::KubeWorkloads>> workloads_;
 };
 

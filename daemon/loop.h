@@ -82,7 +82,8 @@ struct ExecuteJob {
 class ClusterAccess {
  public:
   virtual ~ClusterAccess() = default;
-  // A server identity for a cluster name (equal for names that lead to one server).
+  // A server identity for a cluster name (equal for names that lead to one
+  // server). A name that resolved keeps its server for the access's life.
   virtual Result<std::string> ServerOf(const std::string& cluster) = 0;
   virtual Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) = 0;
   // Carries `plan` out, `commit` recorded on every object written (apply::ExecuteOptions).
@@ -414,6 +415,9 @@ class Reconciler {
     bool all_envs = true;
     std::set<std::string> envs;                    // when not all_envs
     std::map<std::string, uint64_t> live, claims;  // by server
+    // The selected environments, in the model's order, set when the mark is
+    // kept (envs_ never lets an Env go, so the pointers stay good).
+    std::vector<const Env*> selected;
   };
   // ClaimDigests of the last pass, good while the repository's claims are
   // the same shared ones (a load keeps them while no app claims otherwise)

@@ -1,7 +1,5 @@
 // Apps a pass leaves out of planning: in sync at the last pass, and with
 // nothing since that could change what a plan of them finds.
-#include <algorithm>
-
 #include "daemon/loop_internal.h"
 
 namespace pagoda::daemon {
@@ -47,9 +45,10 @@ const std::map<std::string, uint64_t>& Reconciler::ClaimDigestsOf(
 }
 
 bool Reconciler::Quiet(const Env& e) const {
-  return !orders_.count({e.app, e.env}) && e.in_progress.empty() && e.keys_known && e.settled &&
-         !e.status.drift && e.status.error.empty() && e.failures == 0 && e.blocked_commit.empty() &&
-         e.refused.empty() && e.status.frozen_by.empty() && e.status.waiting_for.empty();
+  return (orders_.empty() || !orders_.count({e.app, e.env})) && e.in_progress.empty() &&
+         e.keys_known && e.settled && !e.status.drift && e.status.error.empty() &&
+         e.failures == 0 && e.blocked_commit.empty() && e.refused.empty() &&
+         e.status.frozen_by.empty() && e.status.waiting_for.empty();
 }
 
 bool Reconciler::StillQuiet(const manifest::AppResult& app, const Selection& selection,
@@ -59,12 +58,14 @@ bool Reconciler::StillQuiet(const manifest::AppResult& app, const Selection& sel
       (!mark.all_envs && mark.envs != selection.apps.at(app.name))) {
     return false;
   }
+  // The same model and selection select the same environments, in the
+  // same order, as when the mark was kept.
+  size_t i = 0;
   for (const auto& env : app.model().environments) {
     if (!selection.HasEnv(app.name, env.name.value)) continue;
     auto server = server_of.find(env.cluster.value);
     if (server == server_of.end() || !mark.live.count(server->second)) return false;
-    auto e = envs_.find({app.name, env.name.value});
-    if (e == envs_.end() || !Quiet(*e->second)) return false;
+    if (i == mark.selected.size() || !Quiet(*mark.selected[i++])) return false;
   }
   for (const auto& [server, version] : mark.live) {
     auto digest = claims.find(server);
@@ -123,13 +124,14 @@ void Reconciler::MarkQuiet(const manifest::Repository& repo,
   for (auto& [name, mark] : planned) {
     const manifest::AppResult* app = repo.FindApp(name);
     if (app == nullptr || problems.count(name)) continue;
-    const bool quiet = std::all_of(app->model().environments.begin(),
-                                   app->model().environments.end(), [&](const auto& env) {
-                                     if (!mark.all_envs && !mark.envs.count(env.name.value))
-                                       return true;
-                                     auto e = envs_.find({name, env.name.value});
-                                     return e != envs_.end() && Quiet(*e->second);
-                                   });
+    bool quiet = true;
+    for (const auto& env : app->model().environments) {
+      if (!mark.all_envs && !mark.envs.count(env.name.value)) continue;
+      auto e = envs_.find({name, env.name.value});
+      quiet = quiet && e != envs_.end() && Quiet(*e->second);
+      if (!quiet) break;
+      mark.selected.push_back(e->second.get());
+    }
     if (quiet) quiet_[name] = std::move(mark);
   }
 }
