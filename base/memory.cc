@@ -1,5 +1,6 @@
 #include "base/memory.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -16,6 +17,31 @@ bool ReturnFreeMemory() {
 #else
   return false;
 #endif
+}
+
+namespace {
+
+// Bytes malloc holds free, in every arena; 0 where it cannot tell.
+size_t MallocFreeBytes() {
+#if defined(__GLIBC__)
+  const struct mallinfo2 info = mallinfo2();
+  return info.fordblks + info.fsmblks;
+#else
+  return 0;
+#endif
+}
+
+}  // namespace
+
+bool FreeMemoryReturner::Maybe() {
+  const size_t free_now = MallocFreeBytes();
+  if (free_now < free_after_last_ + slack_) {
+    free_after_last_ = std::min(free_after_last_, free_now);  // reused since: count from here
+    return false;
+  }
+  const bool returned = ReturnFreeMemory();
+  free_after_last_ = MallocFreeBytes();
+  return returned;
 }
 
 ResidentMemory Resident() {

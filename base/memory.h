@@ -1,6 +1,7 @@
 // The process's memory, as the system sees it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace pagoda {
@@ -10,6 +11,22 @@ namespace pagoda {
 // than the most that ever was. Returns whether any was given back. A no-op
 // (false) where malloc cannot do this.
 bool ReturnFreeMemory();
+
+// ReturnFreeMemory() once malloc holds `slack_bytes` more free memory than
+// right after the last time it was called here: a process whose every pass
+// frees what the next one takes again keeps that memory, rather than giving
+// it back and faulting it in again, page by page, on every pass. Not
+// thread-safe: one owner calls Maybe().
+class FreeMemoryReturner {
+ public:
+  explicit FreeMemoryReturner(size_t slack_bytes) : slack_(slack_bytes) {}
+  // Whether memory was given back now.
+  bool Maybe();
+
+ private:
+  size_t slack_;
+  size_t free_after_last_ = 0;  // malloc's free bytes right after the last return
+};
 
 // Resident memory of this process now (VmRSS) and at its highest (VmHWM), in
 // KiB; 0 when unknown.

@@ -35,5 +35,32 @@ TEST(Memory, ResidentMemoryIsReadAndFreedMemoryGoesBack) {
   }
 }
 
+// Many small blocks (below the size malloc maps on its own), touched, then
+// freed; `kept` keeps one in a few, so the heap cannot simply shrink at its top.
+void AllocateAndFree(size_t mib, std::vector<std::unique_ptr<char[]>>* kept) {
+  std::vector<std::unique_ptr<char[]>> blocks;
+  for (size_t i = 0; i < mib * 1024; ++i) {
+    blocks.emplace_back(new char[1024]);
+    std::memset(blocks.back().get(), 1, 1024);
+  }
+  for (size_t i = 0; i < blocks.size(); i += 64) kept->push_back(std::move(blocks[i]));
+}
+
+TEST(Memory, FreeMemoryGoesBackOnlyOnceEnoughMoreIsFree) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizers' allocators keep their own free memory";
+#endif
+  std::vector<std::unique_ptr<char[]>> kept;
+  FreeMemoryReturner returner(16 << 20);
+  returner.Maybe();  // counts from what the process holds free now
+  AllocateAndFree(4, &kept);
+  EXPECT_FALSE(returner.Maybe()) << "4 MiB freed is within the slack";
+  AllocateAndFree(64, &kept);
+  const ResidentMemory full = Resident();
+  EXPECT_TRUE(returner.Maybe()) << "64 MiB freed is past the slack";
+  EXPECT_LT(Resident().now_kib, full.now_kib - 32 * 1024) << "freed memory stayed resident";
+  EXPECT_FALSE(returner.Maybe()) << "nothing freed since";
+}
+
 }  // namespace
 }  // namespace pagoda

@@ -296,8 +296,9 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   last_reconcile_ms_ = clock_.UnixMillis();
   if (options_.observer != nullptr) options_.observer->Reconciled(entry);
   // A cycle's plans and listings are gone now; what malloc keeps of them
-  // need not stay resident until the next one.
-  ReturnFreeMemory();
+  // need not stay resident until the next one, past what a quiet pass
+  // takes again.
+  free_memory_.Maybe();
 }
 
 void Reconciler::SetOwnership(std::shared_ptr<const Ownership> ownership) {
@@ -390,6 +391,7 @@ LoopStatus Reconciler::Snapshot() const {
   if (!tip_.empty()) {
     if (auto info = git_.Commit(tip_); info.ok()) status.commit_summary = info->summary;
   }
+  status.environments.reserve(envs_.size());
   for (const auto& [key, e] : envs_) {
     if (e->status.cluster.empty() && e->status.error.empty() && e->in_progress.empty() &&
         !pins_.count(key)) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/memory.h"
 #include "daemon/gates.h"
 #include "daemon/ownership.h"
 #include "engine/clusters.h"
@@ -557,6 +558,7 @@ class Reconciler {
   // Apps left out of planning while their marks hold, and how many the last pass left out.
   std::map<std::string, QuietMark> quiet_;
   size_t quiet_apps_ = 0;
+  FreeMemoryReturner free_memory_{16 << 20};  // after each pass
   ClaimDigestMemo claim_digests_;
   // Environments a promotion waits for: a change of theirs reconciles again.
   std::set<std::pair<std::string, std::string>> awaited_;
