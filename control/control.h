@@ -204,6 +204,25 @@ Status WriteStatusFile(const std::string& path, const StatusDocument& status);
 // NotFound when the daemon never wrote one.
 Result<StatusDocument> ReadStatusFile(const std::string& path);
 
+// The daemon's status file, written (WriteStatusFile) only when the document
+// differs from the last one written in more than its time, or that one is
+// `max_age_ms` old: at 10,000 environments a write is megabytes and two
+// fsyncs, and the daemon publishes after every step. So the file's `time`
+// lags the daemon's by at most `max_age_ms` while nothing else changes.
+class StatusFile {
+ public:
+  StatusFile(std::string path, TimeMs max_age_ms) : path_(std::move(path)), max_age_(max_age_ms) {}
+  // Writes `doc` when due; a failed write is tried again at the next call.
+  Status Update(const StatusDocument& doc);
+  int writes() const { return writes_; }
+
+ private:
+  std::string path_;
+  TimeMs max_age_;
+  std::optional<StatusDocument> written_;  // the last document written
+  int writes_ = 0;
+};
+
 // ---- Requests and answers -------------------------------------------------------
 
 inline constexpr size_t kMaxControlRequest = 64 * 1024;

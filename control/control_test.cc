@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
@@ -490,6 +491,46 @@ TEST(StatusDocumentTest, StatusFileIsWrittenWholeAndPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
   EXPECT_FALSE(WriteStatusFile((dir / "missing/status.json").string(), changed).ok());
+  fs::remove_all(dir);
+}
+
+TEST(StatusDocumentTest, StatusFileIsWrittenWhenItChangesOrAgesAndRetriedWhenAWriteFailed) {
+  fs::path dir = fs::temp_directory_path() / ("pagoda-status-file-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  StatusFile file((dir / "status.json").string(), /*max_age_ms=*/60'000);
+  StatusDocument doc = SampleStatus();
+  ASSERT_TRUE(file.Update(doc).ok());
+  EXPECT_EQ(file.writes(), 1);
+
+  doc.time += 5'000;  // the same state, later: not written again
+  ASSERT_TRUE(file.Update(doc).ok());
+  EXPECT_EQ(file.writes(), 1);
+  EXPECT_EQ(ReadStatusFile((dir / "status.json").string())->time, SampleStatus().time);
+
+  doc.environments.front().ready += 1;  // a change: written at once
+  ASSERT_TRUE(file.Update(doc).ok());
+  EXPECT_EQ(file.writes(), 2);
+  auto written = ReadStatusFile((dir / "status.json").string());
+  ASSERT_TRUE(written.ok());
+  auto prod = std::find_if(written->environments.begin(), written->environments.end(),
+                           [](const auto& e) { return e.app == "shop-web"; });
+  ASSERT_NE(prod, written->environments.end());
+  EXPECT_EQ(prod->ready, doc.environments.front().ready);
+
+  doc.time += 60'000;  // unchanged, but as old as max_age: written for its time
+  ASSERT_TRUE(file.Update(doc).ok());
+  EXPECT_EQ(file.writes(), 3);
+  EXPECT_EQ(ReadStatusFile((dir / "status.json").string())->time, doc.time);
+
+  // A write that fails is not taken for written.
+  fs::remove_all(dir);
+  doc.environments.front().ready += 1;
+  EXPECT_FALSE(file.Update(doc).ok());
+  fs::create_directories(dir);
+  doc.time += 1;
+  ASSERT_TRUE(file.Update(doc).ok());
+  EXPECT_EQ(ReadStatusFile((dir / "status.json").string())->time, doc.time);
+  EXPECT_EQ(file.writes(), 4);
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include "base/file.h"
 #include "base/json.h"
@@ -300,6 +301,20 @@ Result<StatusDocument> StatusDocument::Parse(std::string_view text) {
 
 Status WriteStatusFile(const std::string& path, const StatusDocument& status) {
   return WriteFileAtomically(path, status.ToJson() + "\n", 0600);
+}
+
+Status StatusFile::Update(const StatusDocument& doc) {
+  if (written_ && doc.time < written_->time + max_age_) {
+    const TimeMs time = std::exchange(written_->time, doc.time);  // compared apart from time
+    const bool same = *written_ == doc;
+    written_->time = time;
+    if (same) return Status::Ok();
+  }
+  written_.reset();
+  PAGODA_RETURN_IF_ERROR(WriteStatusFile(path_, doc));
+  written_ = doc;
+  ++writes_;
+  return Status::Ok();
 }
 
 Result<StatusDocument> ReadStatusFile(const std::string& path) {

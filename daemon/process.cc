@@ -25,6 +25,7 @@ constexpr milliseconds kQuickDeadline{10'000};
 constexpr milliseconds kRollbackDeadline{120'000};
 // The loop wakes at least this often, to show it moves.
 constexpr milliseconds kBeat{5'000};
+constexpr int64_t kStatusFileMaxAgeMs = 60'000;
 // A loop that has not moved for longer is unhealthy (/healthz, the watchdog).
 constexpr milliseconds kStuck{300'000};
 
@@ -226,8 +227,8 @@ void Process::Publish() {
   published->readiness = Readiness(published->status);
   published->side = Side();
   const DaemonConfig& config = *runtime_->config;
-  if (Status st = control::WriteStatusFile(config.StatusPath(),
-                                           ToDocument(published->status, config, published->side));
+  if (!status_file_) status_file_.emplace(config.StatusPath(), kStatusFileMaxAgeMs);
+  if (Status st = status_file_->Update(ToDocument(published->status, config, published->side));
       !st.ok()) {
     spdlog::warn("writing {}: {}", config.StatusPath(), st.ToString());
   }

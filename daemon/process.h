@@ -27,6 +27,7 @@
 #include <iosfwd>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -154,6 +155,9 @@ class Process final : public LoopHooks {
   std::atomic<int64_t> heartbeat_ms_{0};  // steady clock, when the loop last moved
   int64_t last_watchdog_ms_ = 0;
   std::string service_status_;
+  // status.json, the loop thread's alone: rewritten when the status
+  // changes, or once a minute to keep its time.
+  std::optional<control::StatusFile> status_file_;
   bool announced_ready_ = false;
   sigset_t signals_{};
   std::thread signal_thread_;
