@@ -33,7 +33,10 @@ size_t MallocFreeBytes() {
 
 }  // namespace
 
-bool FreeMemoryReturner::Maybe() {
+bool FreeMemoryReturner::Maybe(TimePoint now) {
+  if (counted_ && now - last_count_ < every_) return false;
+  counted_ = true;
+  last_count_ = now;
   const size_t free_now = MallocFreeBytes();
   if (free_now < free_after_last_ + slack_) {
     free_after_last_ = std::min(free_after_last_, free_now);  // reused since: count from here

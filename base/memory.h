@@ -1,6 +1,7 @@
 // The process's memory, as the system sees it.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 
@@ -15,16 +16,24 @@ bool ReturnFreeMemory();
 // ReturnFreeMemory() once malloc holds `slack_bytes` more free memory than
 // right after the last time it was called here: a process whose every pass
 // frees what the next one takes again keeps that memory, rather than giving
-// it back and faulting it in again, page by page, on every pass. Not
-// thread-safe: one owner calls Maybe().
+// it back and faulting it in again, page by page, on every pass. Malloc's
+// free bytes are counted by walking its free lists, which costs as much as a
+// quiet pass of a large process, so they are counted at most once per
+// `every`: memory freed is given back within that time. Not thread-safe:
+// one owner calls Maybe().
 class FreeMemoryReturner {
  public:
-  explicit FreeMemoryReturner(size_t slack_bytes) : slack_(slack_bytes) {}
+  using TimePoint = std::chrono::steady_clock::time_point;
+  FreeMemoryReturner(size_t slack_bytes, std::chrono::nanoseconds every)
+      : slack_(slack_bytes), every_(every) {}
   // Whether memory was given back now.
-  bool Maybe();
+  bool Maybe(TimePoint now);
 
  private:
   size_t slack_;
+  std::chrono::nanoseconds every_;
+  bool counted_ = false;
+  TimePoint last_count_;
   size_t free_after_last_ = 0;  // malloc's free bytes right after the last return
 };
 

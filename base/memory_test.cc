@@ -50,16 +50,19 @@ TEST(Memory, FreeMemoryGoesBackOnlyOnceEnoughMoreIsFree) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "the sanitizers' allocators keep their own free memory";
 #endif
+  using std::chrono::seconds;
   std::vector<std::unique_ptr<char[]>> kept;
-  FreeMemoryReturner returner(16 << 20);
-  returner.Maybe();  // counts from what the process holds free now
+  FreeMemoryReturner returner(16 << 20, seconds(10));
+  FreeMemoryReturner::TimePoint now;
+  returner.Maybe(now);  // counts from what the process holds free now
   AllocateAndFree(4, &kept);
-  EXPECT_FALSE(returner.Maybe()) << "4 MiB freed is within the slack";
+  EXPECT_FALSE(returner.Maybe(now += seconds(10))) << "4 MiB freed is within the slack";
   AllocateAndFree(64, &kept);
   const ResidentMemory full = Resident();
-  EXPECT_TRUE(returner.Maybe()) << "64 MiB freed is past the slack";
+  EXPECT_FALSE(returner.Maybe(now + seconds(9))) << "counted less than 10 s ago";
+  EXPECT_TRUE(returner.Maybe(now += seconds(10))) << "64 MiB freed is past the slack";
   EXPECT_LT(Resident().now_kib, full.now_kib - 32 * 1024) << "freed memory stayed resident";
-  EXPECT_FALSE(returner.Maybe()) << "nothing freed since";
+  EXPECT_FALSE(returner.Maybe(now += seconds(10))) << "nothing freed since";
 }
 
 }  // namespace

@@ -88,6 +88,9 @@ class FirstWrite final : public daemon::ClusterAccess {
   std::optional<uint64_t> LiveVersion(const std::string& server, const std::string& app) override {
     return inner_->LiveVersion(server, app);
   }
+  kube::LiveChanges LiveChangedSince(const std::string& server, uint64_t since) override {
+    return inner_->LiveChangedSince(server, since);
+  }
   int Concurrency() const override { return inner_->Concurrency(); }
   apply::ExecuteResult Execute(const std::string& server, const diff::Plan& plan,
                                const std::string& commit) override {

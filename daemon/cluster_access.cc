@@ -42,6 +42,11 @@ class RealClusterAccess final : public ClusterAccess {
     if (it == clients_.end()) return std::nullopt;
     return it->second.live->Version(app);
   }
+  kube::LiveChanges LiveChangedSince(const std::string& server, uint64_t since) override {
+    auto it = clients_.find(server);
+    if (it == clients_.end()) return {};
+    return it->second.live->ChangedSince(since);
+  }
   // As many as one client carries at once. Execute() only reads clients_,
   // which ServerOf() alone changes, on the loop thread, between passes.
   int Concurrency() const override { return std::max(1, options_.max_connections); }

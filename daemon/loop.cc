@@ -298,7 +298,7 @@ void Reconciler::Reconcile(Clock::TimePoint now, bool new_commit) {
   // A cycle's plans and listings are gone now; what malloc keeps of them
   // need not stay resident until the next one, past what a quiet pass
   // takes again.
-  free_memory_.Maybe();
+  free_memory_.Maybe(clock_.Now());
 }
 
 void Reconciler::SetOwnership(std::shared_ptr<const Ownership> ownership) {

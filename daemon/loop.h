@@ -22,15 +22,18 @@
 #include <random>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/memory.h"
 #include "daemon/gates.h"
+#include "daemon/loop_status.h"
 #include "daemon/ownership.h"
 #include "engine/clusters.h"
 #include "engine/engine.h"
 #include "journal/journal.h"
+#include "kube/live_cache.h"
 #include "rollout/rollout.h"
 #include "source/source.h"
 
@@ -104,6 +107,12 @@ class ClusterAccess {
                                               const std::string& /*app*/) {
     return std::nullopt;
   }
+  // The apps whose LiveVersion() on `server` moved after `since`, a
+  // LiveChanges::now it answered before (kube::LiveCache::ChangedSince);
+  // `all` when it cannot tell.
+  virtual kube::LiveChanges LiveChangedSince(const std::string& /*server*/, uint64_t /*since*/) {
+    return {};
+  }
   // API requests made so far, by server, for metrics. Called between steps.
   virtual std::map<std::string, kube::RequestStats> RequestStatsByServer() const { return {}; }
   // What batched release orders read and scale on `server` (after ServerOf).
@@ -164,62 +173,6 @@ struct LoopOptions {
   int64_t gate_timeout_ms = 10'000;
   std::function<void(GateCheck)> start_gate_check;
   GateAsker* gate_asker = nullptr;
-};
-
-// What `pagoda status` shows of one environment.
-struct EnvironmentStatus {
-  std::string app, env, cluster;
-  std::string revision;  // the desired revision; "" when the app does not load
-  std::string commit;    // the commit pagoda last released to it
-  int64_t replicas = 0;  // desired
-  int64_t ready = 0;     // Ready instances of the desired revision, as last read
-  bool drift = false;    // the cluster differed at the last check
-  bool automatic = true;
-  std::string release;        // a release in flight; "" when none
-  std::string release_phase;  // "running", "at gate", "held", "rolling back", "failed"
-  int batches_done = 0;       // of the release in flight
-  int batches_total = 0;
-  int64_t held_ms = 0;        // how long it has been held
-  std::string pinned_commit;  // set while a rollback pins it
-  int64_t pinned_since_ms = 0;
-  // A freeze window its automatic releases wait for ("" = none), and when it
-  // closes (0: when the freeze file loads again).
-  std::string frozen_by;
-  int64_t frozen_until_ms = 0;
-  // The environment a new revision waits for (spec.promotion), and why:
-  // "test runs another revision", "test is not settled", or soaking, with
-  // how long it has soaked of how long it must ("" = it waits for nothing).
-  std::string waiting_for;
-  std::string waiting_reason;
-  int64_t soaked_ms = 0;
-  int64_t soak_ms = 0;
-  // Another replica leads its app (daemon/leadership.h): it is read,
-  // rendered and compared here, and written there.
-  bool standby = false;
-  std::string error;  // why it is not in sync, if it is not
-};
-
-struct LoopStatus {
-  int64_t time_ms = 0;
-  std::string commit;
-  std::string commit_summary;
-  std::string repo_url;
-  int64_t last_fetch_ms = 0;
-  std::string repo_error;
-  int64_t last_reconcile_ms = 0;                  // 0: none yet in this process
-  std::vector<std::string> unreachable_clusters;  // at the last reconcile
-  // Why the journal, or the pins beside it, cannot be written now; releases
-  // that need them wait. "" when they can.
-  std::string journal_error;
-  bool fetching = false;  // a fetch is in hand
-  // Of the last commit loaded and the last desired state rendered: apps read
-  // (or rendered) anew, and apps whose folder did not change, taken as they were.
-  size_t apps_read = 0, apps_unchanged = 0;
-  size_t apps_rendered = 0, apps_render_reused = 0;
-  // Apps the last pass did not plan: in sync at the pass before, and
-  // neither their files nor what pagoda owns of them changed since.
-  size_t apps_quiet = 0;
-  std::vector<EnvironmentStatus> environments;
 };
 
 class Reconciler {
@@ -435,9 +388,23 @@ class Reconciler {
   // flight or refused, nothing it waits for, no error.
   bool Quiet(const Env& e) const;
   // Whether `mark` holds for `app` now, and its environments are all quiet.
+  // `unmoved`: its servers, versions and claims are as when it last held.
   bool StillQuiet(const manifest::AppResult& app, const Selection& selection,
                   const std::map<std::string, std::string>& server_of,
-                  const std::map<std::string, uint64_t>& claims, const QuietMark& mark);
+                  const std::map<std::string, uint64_t>& claims, const QuietMark& mark,
+                  bool unmoved);
+  // What the marks were last checked against, and on each server the
+  // LiveChanges::now of then.
+  struct QuietBasis {
+    std::map<std::string, std::string> server_of;
+    std::map<std::string, uint64_t> claims, seen;
+  };
+  // The apps whose live version moved on a server of `server_of` since the
+  // last pass. `*steady`: the servers and claims are as they were, and every
+  // server could tell: an app not moved then keeps its mark's versions.
+  std::unordered_set<std::string> MovedSinceLastPass(
+      const std::map<std::string, std::string>& server_of,
+      const std::map<std::string, uint64_t>& claims, bool* steady);
   // `selection` without the apps that were quiet at the last pass, all of
   // whose environments still are, and whose mark is the same now: neither
   // their files nor what pagoda owns of them changed. `planned` gets the
@@ -557,8 +524,9 @@ class Reconciler {
   engine::RenderCache render_cache_;  // the apps of the last desired state, rendered
   // Apps left out of planning while their marks hold, and how many the last pass left out.
   std::map<std::string, QuietMark> quiet_;
+  QuietBasis quiet_basis_;
   size_t quiet_apps_ = 0;
-  FreeMemoryReturner free_memory_{16 << 20};  // after each pass
+  FreeMemoryReturner free_memory_{16 << 20, std::chrono::seconds(10)};  // after each pass
   ClaimDigestMemo claim_digests_;
   // Environments a promotion waits for: a change of theirs reconciles again.
   std::set<std::pair<std::string, std::string>> awaited_;

@@ -260,7 +260,13 @@ TEST_F(LoopTest, ACommitReadsOnlyTheAppsItChangesAndWritesCarryTheirCommit) {
   EXPECT_EQ(CommitOf(cluster_, "shop"), second);
 }
 
-TEST_F(LoopTest, AnAppInSyncIsPlannedAgainOnlyWhenItsFilesOrItsObjectsChange) {
+// With the cluster telling what moved since the last pass (an app that did
+// not is not read again), or not (every app's version is read).
+class QuietTest : public LoopTest, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(ChangesToldOrNot, QuietTest, ::testing::Bool());
+
+TEST_P(QuietTest, AnAppInSyncIsPlannedAgainOnlyWhenItsFilesOrItsObjectsChange) {
+  cluster_.changes_known = GetParam();
   git_.Push(Repo("example.com/web:1", /*self_heal=*/true, "cart"), "first");
   Step();  // releases both
   reconciler_->RequestSync();
@@ -268,10 +274,16 @@ TEST_F(LoopTest, AnAppInSyncIsPlannedAgainOnlyWhenItsFilesOrItsObjectsChange) {
   ASSERT_EQ(cluster_.planned.size(), 2u);
   EXPECT_EQ(reconciler_->Snapshot().apps_quiet, 0u);
 
+  const int version_reads = cluster_.version_reads;
   reconciler_->RequestSync();
   Step();  // nothing changed: nothing is planned
   EXPECT_EQ(cluster_.planned.size(), 2u);
   EXPECT_EQ(reconciler_->Snapshot().apps_quiet, 2u);
+  if (GetParam()) {
+    EXPECT_EQ(cluster_.version_reads, version_reads) << "nothing moved: no version is read";
+  } else {
+    EXPECT_EQ(cluster_.version_reads, version_reads + 2) << "each app's version is read";
+  }
   auto log = journal_->reader().SyncLog(0);
   ASSERT_TRUE(log.ok());
   EXPECT_EQ(log->back().environments_checked, 2);

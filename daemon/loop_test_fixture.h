@@ -188,8 +188,13 @@ class MemoryCluster final : public ClusterAccess {
   // A digest of what is stored of the app, made by pagoda or not: it
   // changes with every change there, however made.
   bool versions_known = true;  // false: LiveVersion() cannot tell
+  int version_reads = 0;
   std::optional<uint64_t> LiveVersion(const std::string&, const std::string& app) override {
     if (!versions_known) return std::nullopt;
+    ++version_reads;
+    return DigestOf(app);
+  }
+  uint64_t DigestOf(const std::string& app) const {
     std::string all;
     for (const auto* store : {&objects, &foreign}) {
       for (const auto& [key, json] : *store) {
@@ -199,6 +204,30 @@ class MemoryCluster final : public ClusterAccess {
       }
     }
     return diff::HashJson(all);
+  }
+  // What moved since `since`: each app's LiveVersion() against the one last
+  // seen here; those that differ are stamped with a new change number.
+  bool changes_known = true;  // false: LiveChangedSince() cannot tell
+  std::map<std::string, std::pair<uint64_t, uint64_t>> stamped;  // app -> {version, change}
+  uint64_t changes = 0;
+  kube::LiveChanges LiveChangedSince(const std::string&, uint64_t since) override {
+    if (!versions_known || !changes_known) return {};
+    for (const auto* store : {&objects, &foreign}) {
+      for (const auto& [key, json] : *store) {
+        stamped.try_emplace(key.kind == "Namespace" ? key.name : key.namespace_name);
+      }
+    }
+    kube::LiveChanges out;
+    out.all = false;
+    for (auto& [app, stamp] : stamped) {
+      const uint64_t version = DigestOf(app);
+      if (stamp.second == 0 || stamp.first != version) stamp = {version, ++changes};
+    }
+    for (const auto& [app, stamp] : stamped) {
+      if (stamp.second > since) out.apps.push_back(app);
+    }
+    out.now = changes;
+    return out;
   }
   std::vector<std::vector<std::string>> planned;  // the apps of each Plan()
   Result<std::unique_ptr<ServerPlan>> Plan(const ServerDesired& desired) override {

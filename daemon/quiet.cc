@@ -53,19 +53,22 @@ bool Reconciler::Quiet(const Env& e) const {
 
 bool Reconciler::StillQuiet(const manifest::AppResult& app, const Selection& selection,
                             const std::map<std::string, std::string>& server_of,
-                            const std::map<std::string, uint64_t>& claims, const QuietMark& mark) {
+                            const std::map<std::string, uint64_t>& claims, const QuietMark& mark,
+                            bool unmoved) {
   if (mark.model != app.shared_model || mark.all_envs != selection.AllEnvironments(app.name) ||
       (!mark.all_envs && mark.envs != selection.apps.at(app.name))) {
     return false;
   }
   // The same model and selection select the same environments, in the
   // same order, as when the mark was kept.
-  size_t i = 0;
+  for (const Env* e : mark.selected) {
+    if (!Quiet(*e)) return false;
+  }
+  if (unmoved) return true;
   for (const auto& env : app.model().environments) {
     if (!selection.HasEnv(app.name, env.name.value)) continue;
     auto server = server_of.find(env.cluster.value);
     if (server == server_of.end() || !mark.live.count(server->second)) return false;
-    if (i == mark.selected.size() || !Quiet(*mark.selected[i++])) return false;
   }
   for (const auto& [server, version] : mark.live) {
     auto digest = claims.find(server);
@@ -77,27 +80,54 @@ bool Reconciler::StillQuiet(const manifest::AppResult& app, const Selection& sel
   return true;
 }
 
+std::unordered_set<std::string> Reconciler::MovedSinceLastPass(
+    const std::map<std::string, std::string>& server_of,
+    const std::map<std::string, uint64_t>& claims, bool* steady) {
+  QuietBasis& basis = quiet_basis_;
+  *steady = basis.server_of == server_of && basis.claims == claims;
+  std::set<std::string> servers;
+  for (const auto& [cluster, server] : server_of) servers.insert(server);
+  std::unordered_set<std::string> moved;
+  for (const auto& server : servers) {
+    auto seen = basis.seen.find(server);
+    kube::LiveChanges changes =
+        clusters_.LiveChangedSince(server, seen != basis.seen.end() ? seen->second : 0);
+    *steady = *steady && seen != basis.seen.end() && !changes.all;
+    moved.insert(changes.apps.begin(), changes.apps.end());
+    basis.seen[server] = changes.now;
+  }
+  basis.server_of = server_of;
+  basis.claims = claims;
+  return moved;
+}
+
 Selection Reconciler::LeaveOutQuiet(const manifest::Repository& repo, const Selection& selection,
                                     const std::map<std::string, std::string>& server_of,
                                     const std::map<std::string, uint64_t>& claims,
                                     std::map<std::string, QuietMark>* planned, SyncEntry* entry) {
+  bool steady = false;
+  const std::unordered_set<std::string> moved = MovedSinceLastPass(server_of, claims, &steady);
   Selection out;
   out.everything = false;
   quiet_apps_ = 0;
+  // Both are in name order: one walk finds each app's mark, and drops the
+  // marks of apps the repository no longer has.
+  auto was = quiet_.begin();
   for (const manifest::AppResult& app : repo.apps) {
-    auto was = quiet_.find(app.name);
+    while (was != quiet_.end() && was->first < app.name) was = quiet_.erase(was);
+    const bool marked = was != quiet_.end() && was->first == app.name;
     if (!selection.HasApp(app.name) || !app.valid) {  // an invalid app is reported, not planned
-      if (was != quiet_.end()) quiet_.erase(was);
+      if (marked) was = quiet_.erase(was);
       continue;
     }
-    if (was != quiet_.end() && StillQuiet(app, selection, server_of, claims, was->second)) {
+    const bool unmoved = steady && (moved.empty() || !moved.count(app.name));
+    if (marked && StillQuiet(app, selection, server_of, claims, was->second, unmoved)) {
       ++quiet_apps_;
-      for (const auto& env : app.model().environments) {
-        entry->environments_checked += selection.HasEnv(app.name, env.name.value);
-      }
+      entry->environments_checked += was->second.selected.size();
+      ++was;
       continue;
     }
-    if (was != quiet_.end()) quiet_.erase(was);
+    if (marked) was = quiet_.erase(was);
     QuietMark mark;
     mark.model = app.shared_model;
     mark.all_envs = selection.AllEnvironments(app.name);
@@ -114,6 +144,7 @@ Selection Reconciler::LeaveOutQuiet(const manifest::Repository& repo, const Sele
     }
     if (known) planned->emplace(app.name, std::move(mark));
   }
+  quiet_.erase(was, quiet_.end());
   return out;
 }
 

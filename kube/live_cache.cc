@@ -220,13 +220,29 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
 }
 
 void LiveCache::Touched(const Kind& k, const std::pair<std::string, std::string>& slot) {
-  touched_[k.resource.kind == "Namespace" ? slot.second : slot.first] = ++changes_;
+  const std::string& app = k.resource.kind == "Namespace" ? slot.second : slot.first;
+  uint64_t& last = touched_[app];
+  if (last != 0) by_change_.erase(last);
+  last = ++changes_;
+  by_change_.emplace(last, app);
 }
 
 uint64_t LiveCache::Version(const std::string& app) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = touched_.find(app);
   return std::max(epoch_, it != touched_.end() ? it->second : 0);
+}
+
+LiveChanges LiveCache::ChangedSince(uint64_t since) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  LiveChanges out;
+  out.now = changes_;
+  out.all = epoch_ > since;
+  if (out.all) return out;
+  for (auto it = by_change_.upper_bound(since); it != by_change_.end(); ++it) {
+    out.apps.push_back(it->second);
+  }
+  return out;
 }
 
 LiveCache::Stats LiveCache::stats() const {

@@ -59,6 +59,14 @@ struct LiveCacheOptions {
   Clock* clock = nullptr;  // nullptr: RealClock()
 };
 
+// What moved LiveCache::Version() after a point: the apps whose number did,
+// or every app's (`all`). `now` is the point to ask from next time.
+struct LiveChanges {
+  uint64_t now = 0;
+  bool all = true;
+  std::vector<std::string> apps;  // when !all: each once, in the order they last moved
+};
+
 class LiveCache {
  public:
   // Takes the client's write observer: `client` must outlive the cache and
@@ -82,6 +90,11 @@ class LiveCache {
   // moves it on every Read(). Equal numbers, from one cache, mean nothing
   // changed in between; safe to call from any thread.
   uint64_t Version(const std::string& app) const;
+  // The apps whose Version() is above `since`, a LiveChanges::now this cache
+  // answered before (0: its start): what moved since. The cost is in the
+  // apps that moved, not in the apps the cache knows. Safe to call from any
+  // thread.
+  LiveChanges ChangedSince(uint64_t since) const;
 
   struct Stats {
     int kinds_cached = 0;  // listed and followed by a watch
@@ -128,6 +141,7 @@ class LiveCache {
   Stats stats_;
   uint64_t changes_ = 0, epoch_ = 0;
   std::unordered_map<std::string, uint64_t> touched_;  // by app: the change that last touched it
+  std::map<uint64_t, std::string> by_change_;          // touched_, by change
 };
 
 }  // namespace pagoda::kube

@@ -202,10 +202,13 @@ TEST_F(LiveCacheTest, AnAppsVersionMovesWithItsOwnObjectsAlone) {
 
   // At rest, the numbers hold still.
   const uint64_t mine = cache.Version(ns.name()), theirs = cache.Version(other.name());
+  const kube::LiveChanges at_rest = cache.ChangedSince(0);
   std::this_thread::sleep_for(500ms);
   ASSERT_TRUE(cache.Read({ns.name()}, kKinds).ok());
   EXPECT_EQ(cache.Version(ns.name()), mine);
   EXPECT_EQ(cache.Version(other.name()), theirs);
+  EXPECT_FALSE(cache.ChangedSince(at_rest.now).all);
+  EXPECT_TRUE(cache.ChangedSince(at_rest.now).apps.empty());
 
   // Someone else's change to this app moves its number alone.
   auto scaled = admin->Patch("/apis/apps/v1/namespaces/" + ns.name() + "/deployments/prod-1",
@@ -213,6 +216,10 @@ TEST_F(LiveCacheTest, AnAppsVersionMovesWithItsOwnObjectsAlone) {
   ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
   EXPECT_TRUE(testing::WaitUntil([&] { return cache.Version(ns.name()) != mine; }, 10s));
   EXPECT_EQ(cache.Version(other.name()), theirs);
+  const kube::LiveChanges moved = cache.ChangedSince(at_rest.now);
+  EXPECT_FALSE(moved.all);
+  EXPECT_EQ(moved.apps, std::vector<std::string>{ns.name()}) << "what moved since, and only that";
+  EXPECT_TRUE(cache.ChangedSince(moved.now).apps.empty());
 
   // So does pagoda's own write, and a deletion.
   const uint64_t scaled_version = cache.Version(ns.name());
@@ -220,6 +227,7 @@ TEST_F(LiveCacheTest, AnAppsVersionMovesWithItsOwnObjectsAlone) {
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   EXPECT_NE(cache.Version(ns.name()), scaled_version);
   EXPECT_EQ(cache.Version(other.name()), theirs);
+  EXPECT_EQ(cache.ChangedSince(moved.now).apps, std::vector<std::string>{ns.name()});
 }
 
 TEST_F(LiveCacheTest, PagodasOwnWritesAreReadBackAtOnce) {
