@@ -228,10 +228,9 @@ struct PlanMemo {
   struct Entry {
     uint64_t desired_hash = 0;
     size_t desired_size = 0;
-    std::string live_uid, live_version;  // the live object's uid and resourceVersion
-    // The live object compared: the same one again (a cache hands out the
-    // same object until it changes) needs no look at its version.
-    std::shared_ptr<const rapidjson::Value> live;
+    // The live object's uid and resourceVersion. Not the object itself: a
+    // memo that held it would keep every version a cache has since replaced.
+    std::string live_uid, live_version;
     std::string instance;
     std::vector<std::string> config_maps;  // of a Deployment: the ConfigMaps its pods mount
     Comparison comparison;

@@ -166,20 +166,15 @@ const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
     auto [m, added] = memo->entries.try_emplace(d.key);
     entry = &m->second;
     if (!added && entry->desired_hash == hash && entry->desired_size == d.json->size()) {
-      if (entry->live == l->object) {
-        known = true;
-      } else {
-        std::string_view uid = MetadataString(*l->object, "uid");
-        std::string_view version = MetadataString(*l->object, "resourceVersion");
-        known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
-                entry->live_version == version;
-      }
+      std::string_view uid = MetadataString(*l->object, "uid");
+      std::string_view version = MetadataString(*l->object, "resourceVersion");
+      known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
+              entry->live_version == version;
     }
     entry->plan = plan_number;
   }
   if (known) {
     ++memo->hits;
-    entry->live = l->object;
     return entry;
   }
   rapidjson::Document doc;
@@ -189,7 +184,6 @@ const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
   entry->desired_hash = hash;
   entry->desired_size = d.json->size();
   if (l != nullptr) {
-    entry->live = l->object;
     entry->live_uid = MetadataString(*l->object, "uid");
     entry->live_version = MetadataString(*l->object, "resourceVersion");
   }

@@ -317,5 +317,17 @@ TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
   EXPECT_EQ(memo.entries.size(), 1u);
 }
 
+TEST(PlanMemo, KeepsNoLiveObject) {
+  std::vector<Desired> desired = {D(Simple("Service", "prod", "shop", "prod"))};
+  std::vector<Live> live;
+  live.push_back(L(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
+  PlanMemo memo;
+  MakePlan(desired, live, ShopScope(true), &memo);  // the plan itself goes at once
+  const std::weak_ptr<const rapidjson::Value> read = live[0].object;
+  live.clear();  // the cache replaced it
+  EXPECT_TRUE(read.expired()) << "the memo keeps a version the cache no longer has";
+  EXPECT_EQ(memo.entries.size(), 1u);
+}
+
 }  // namespace
 }  // namespace pagoda::diff
