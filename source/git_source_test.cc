@@ -289,11 +289,11 @@ TEST_F(GitSourceTest, TracksATag) {
 }
 
 TEST_F(GitSourceTest, TracksAFixedCommit) {
-  std::string a = Commit(kTwoApps, "a");
+  Commit(kTwoApps, "a");
   Git("checkout -q -b side");
   std::string side = Commit({{"apps/shop/app.yaml", "side\n"}}, "side");
   Git("checkout -q main");
-  std::string b = Commit({{"apps/shop/app.yaml", "b\n"}}, "b");
+  Commit({{"apps/shop/app.yaml", "b\n"}}, "b");
   GitSourceOptions options = Options();
   options.ref = *GitRef::Parse(side);
   auto source = Open(options);
@@ -310,8 +310,6 @@ TEST_F(GitSourceTest, TracksAFixedCommit) {
   options.clone_dir = (dir_ / "state/other.git").string();
   Result<FetchResult> missing = Open(options)->Fetch();
   EXPECT_EQ(missing.status().code(), Status::Code::kNotFound) << missing.status().ToString();
-  (void)a;
-  (void)b;
 }
 
 TEST_F(GitSourceTest, AMissingBranchIsNotFound) {

@@ -61,7 +61,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   pagoda::manifest::Repository repo = pagoda::manifest::LoadRepository(source);
   for (const auto& app : repo.apps) {
-    if (app.valid) (void)pagoda::manifest::RenderApp(app.model());
+    if (!app.valid) continue;
+    // A refusal is an answer too; a crash, or an object that is not one, is not.
+    auto rendered = pagoda::manifest::RenderApp(app.model());
+    if (!rendered.ok()) continue;
+    for (const auto& object : rendered->AllObjects()) {
+      if (object.json.empty() || object.json.front() != '{') __builtin_trap();
+    }
   }
   return 0;
 }

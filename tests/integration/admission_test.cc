@@ -306,8 +306,13 @@ TEST_F(AdmissionTest, AllowsPagodaItsLeasesInPagodaSystem) {
   struct DeletesLease {
     kube::KubeClient* admin;
     std::string path;
-    // Ignored: NotFound when the test got as far as deleting it itself.
-    ~DeletesLease() { (void)admin->Delete(path); }
+    // NotFound when the test got as far as deleting it itself.
+    ~DeletesLease() {
+      auto deleted = admin->Delete(path);
+      if (!deleted.ok() && deleted.status().code() != Status::Code::kNotFound) {
+        ADD_FAILURE() << "the Lease was left behind: " << deleted.status().ToString();
+      }
+    }
   } cleanup{admin.get(), leases + "/" + name};
 
   auto created = pagoda->Post(leases, Json(LeaseJson(name, "replica-a")));
