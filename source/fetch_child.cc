@@ -11,7 +11,11 @@
 // that never returns. A child process can always be ended: SIGKILL by its PID,
 // and the parent, which holds no lock of the clone meanwhile, goes on. What
 // a killed fetch may leave in the clone (lock files, a half-written pack) is
-// removed before the next one.
+// removed by the next one (git::FetchLock).
+//
+// The child dies with the process that asked for it: a daemon killed while
+// its fetch runs must not leave a fetch writing into a clone that a new
+// daemon, or someone clearing the state directory, takes over.
 #include <fcntl.h>
 #include <poll.h>
 #include <rapidjson/document.h>
@@ -19,13 +23,13 @@
 #include <rapidjson/writer.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <istream>
 #include <iterator>
 #include <ostream>
@@ -62,6 +66,8 @@ std::string RequestJson(const GitSourceOptions& o) {
   Field(w, "knownHostsFile", o.auth.known_hosts_file);
   w.Key("acceptUnknownHosts");
   w.Bool(o.auth.accept_unknown_hosts);
+  w.Key("parent");
+  w.Int64(::getpid());
   w.EndObject();
   return buffer.GetString();
 }
@@ -81,6 +87,17 @@ Result<GitSourceOptions> ParseRequest(const std::string& text) {
   doc.Parse<rapidjson::kParseIterativeFlag>(text.c_str(), text.size());
   if (doc.HasParseError() || !doc.IsObject()) {
     return Status::InvalidArgument("a fetch request is one JSON object");
+  }
+  // The asker's PID, checked once this process is set to die with its
+  // parent: a parent gone before that has made another process our parent.
+  auto parent = doc.FindMember("parent");
+  if (parent == doc.MemberEnd() || !parent->value.IsInt64()) {
+    return Status::InvalidArgument("a fetch request names its parent's PID");
+  }
+  if (parent->value.GetInt64() != ::getppid()) {
+    return Status::Unavailable("the process that asked for this fetch (PID " +
+                               std::to_string(parent->value.GetInt64()) +
+                               ") is gone; nothing fetched");
   }
   GitSourceOptions o;
   o.url = Get(doc, "url");
@@ -166,21 +183,6 @@ Status Errno(const std::string& what) {
   return Status::IOError(what + ": " + std::strerror(errno));
 }
 
-// What a fetch that was killed may leave in the clone: libgit2's lock files
-// and the temporary files of a pack it was receiving.
-void RemoveLeftovers(const std::string& clone_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(clone_dir, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!it->is_regular_file(ec)) continue;
-    if (name.ends_with(".lock") || name.starts_with("pack_git2_") || name.starts_with("tmp_")) {
-      fs::remove(it->path(), ec);
-    }
-  }
-}
-
 // Writes `request` to the child, reads its answer until it closes stdout,
 // all by `deadline`. Returns false when the deadline passed first.
 bool Converse(int to_child, int from_child, const std::string& request, Clock::time_point deadline,
@@ -260,13 +262,11 @@ Result<FetchResult> FetchInChild(const GitSourceOptions& options, std::atomic<in
   if (!exited) Reap(pid, Clock::time_point::max(), &status);
   if (child != nullptr) child->store(0);
   if (!exited) {
-    RemoveLeftovers(options.clone_dir);
     return Status::DeadlineExceeded("fetching " + RedactUrl(options.url) +
                                     " did not finish within " + Spoken(options.fetch_timeout) +
                                     " (fetchTimeout); the server stopped answering");
   }
   if (WIFSIGNALED(status)) {
-    RemoveLeftovers(options.clone_dir);
     return Status::Unavailable("fetching " + RedactUrl(options.url) + " was ended by signal " +
                                std::to_string(WTERMSIG(status)));
   }
@@ -274,6 +274,12 @@ Result<FetchResult> FetchInChild(const GitSourceOptions& options, std::atomic<in
 }
 
 int ServeFetchRequest(std::istream& in, std::ostream& out) {
+  // Killed when the thread that started this process ends; it waits for
+  // this process, so that is when the process it belongs to dies.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) {
+    out << AnswerJson(Errno("set to end with the daemon")) << "\n";
+    return 1;
+  }
   std::string request((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   Result<FetchResult> fetched = [&]() -> Result<FetchResult> {
     auto options = ParseRequest(request);

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/status.h"
 #include "source/source.h"
@@ -43,6 +44,31 @@ struct Owned {
 // what was being done ("read tree of 3f2a…"). kNotFound for GIT_ENOTFOUND,
 // kIOError for the filesystem, kInternal otherwise.
 Status Error(int rc, std::string_view what);
+
+// One fetch into a clone at a time, across processes: an exclusive flock
+// on the clone's kFetchLockFile, held for the fetch. The file says
+// "fetching" while one runs, so finding it so when the lock is taken means
+// the last fetch's process was killed halfway (a daemon killed while its
+// fetch child ran, or the child killed at its deadline); what that fetch
+// left in the clone is removed then, before this one begins. Blocks while
+// another process holds the lock.
+inline constexpr char kFetchLockFile[] = "pagoda-fetch";
+class FetchLock {
+ public:
+  static Result<FetchLock> Take(const std::string& clone_dir);
+  FetchLock(FetchLock&& other) noexcept;
+  FetchLock& operator=(FetchLock&&) = delete;
+  ~FetchLock();  // the fetch ended: clears the mark, releases the lock
+
+ private:
+  FetchLock() = default;
+  int fd_ = -1;
+};
+
+// What a fetch that was killed may leave in `clone_dir`: libgit2's lock
+// files and the temporary files of a pack it was receiving. Only for the
+// holder of the FetchLock.
+void RemoveLeftovers(const std::string& clone_dir);
 
 std::string OidHex(const git_oid& oid);
 // Parses a full 40-digit id; InvalidArgument otherwise.

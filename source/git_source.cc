@@ -106,6 +106,8 @@ class GitSourceImpl : public GitSource {
   Result<FetchResult> Fetch() override {
     if (!options_.fetch_program.empty()) return FetchInChild(options_, &child_);
     std::lock_guard lock(repo_->mu);
+    Result<git::FetchLock> fetching = git::FetchLock::Take(options_.clone_dir);
+    if (!fetching.ok()) return fetching.status().WithContext("the clone's fetch lock");
     git::RemoteSession session;
     session.auth = &options_.auth;
     session.url = options_.url;

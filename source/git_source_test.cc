@@ -69,6 +69,28 @@ TEST_F(GitSourceTest, FetchesALocalPathAndTellsWhetherTheTipMoved) {
   EXPECT_FALSE(again->Fetch()->moved);
 }
 
+// A fetch whose process was killed halfway leaves libgit2's lock files and
+// the start of a pack; the clone's mark says so, and the next fetch
+// removes them before it begins (a stale lock of the tip's ref would make
+// every fetch after it fail).
+TEST_F(GitSourceTest, WhatAKilledFetchLeftIsRemovedByTheNextOne) {
+  Commit(kTwoApps, "first");
+  const fs::path clone = dir_ / "state/repo.git";
+  ASSERT_TRUE(Open(Options())->Fetch().ok());
+  EXPECT_EQ(ReadMark(clone), "") << "a fetch that ended clears its mark";
+  const std::vector<fs::path> left = {clone / "refs/pagoda/tip.lock",
+                                      clone / "objects/pack/pack_git2_5c0ffee"};
+  for (const fs::path& file : left) std::ofstream(file) << "half";
+  std::ofstream(clone / git::kFetchLockFile) << "fetching\n";
+
+  const std::string second = Commit({{"apps/shop/app.yaml", "2\n"}}, "second");
+  Result<FetchResult> fetched = Open(Options())->Fetch();
+  ASSERT_TRUE(fetched.ok()) << fetched.status().ToString();
+  EXPECT_EQ(fetched->commit, second);
+  for (const fs::path& file : left) EXPECT_FALSE(fs::exists(file)) << file;
+  EXPECT_EQ(ReadMark(clone), "");
+}
+
 TEST_F(GitSourceTest, FetchesAFileUrl) {
   std::string first = Commit(kTwoApps, "first");
   auto source = Open(Options("file://" + origin_.string()));

@@ -27,6 +27,13 @@ using testing::Sh;
 
 inline std::string Q(const fs::path& p) { return "'" + p.string() + "'"; }
 
+// The clone's fetch mark (git::FetchLock): "fetching\n" while a fetch runs
+// or after one was killed, empty after one ended.
+inline std::string ReadMark(const fs::path& clone_dir) {
+  Result<std::string> text = ReadFile((clone_dir / git::kFetchLockFile).string());
+  return text.ok() ? *text : "(" + text.status().ToString() + ")";
+}
+
 class GitSourceTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -163,6 +163,8 @@ Result<FetchResult> FetchInChild(const GitSourceOptions& options, std::atomic<in
 
 // The child's side: reads a request from `in`, fetches in this process,
 // writes the answer to `out`. Returns the exit code (0 fetched, 1 not).
+// Sets this process to be killed with its parent, and fetches nothing when
+// the parent that sent the request is gone already.
 int ServeFetchRequest(std::istream& in, std::ostream& out);
 
 }  // namespace pagoda::source
