@@ -386,7 +386,32 @@ Result<Leadership::Takeover> Leadership::PrepareTakeover(int shard) {
     if (!pins.ok()) return pins.status().WithContext("cluster " + cluster);
     for (auto& r : *pins) t.pinned.push_back(std::move(r));
   }
+  PAGODA_RETURN_IF_ERROR(FindEnded(clusters, ids, &t));
   return t;
+}
+
+// The journal's word on a release is this replica's last; the cluster's
+// may be newer. Asked only for the releases the journal holds in flight
+// and the cluster does not: rare, and one environment's list each.
+Status Leadership::FindEnded(const std::vector<std::string>& clusters,
+                             const std::set<std::string>& in_flight, Takeover* t) {
+  auto local = journal_.reader().Releases({.app = "", .env = "", .limit = 1000});
+  if (!local.ok()) return local.status().WithContext("the journal");
+  for (const journal::ReleaseRecord& r : *local) {
+    if (r.outcome != journal::Outcome::kInProgress || in_flight.count(r.id) ||
+        ShardOf(r.app, static_cast<int>(shards_.size())) != t->shard ||
+        std::find(clusters.begin(), clusters.end(), r.cluster) == clusters.end()) {
+      continue;
+    }
+    auto listed = objects_.List(r.cluster, {r.app, r.env, false, "", options_.ha.lease_name});
+    if (!listed.ok()) return listed.status().WithContext("cluster " + r.cluster);
+    for (MirroredRelease& m : *listed) {
+      if (m.record.id == r.id && m.record.outcome != journal::Outcome::kInProgress) {
+        t->ended.push_back(std::move(m.record));
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 // The rollbacks of `shard`'s apps in `cluster` that still pin their

@@ -90,6 +90,10 @@ class Leadership {
     int64_t epoch = 0;
     std::vector<journal::ReleaseRecord> in_flight;
     std::vector<journal::ReleaseRecord> pinned;
+    // Releases this replica's journal holds in flight that the cluster
+    // shows ended, as the cluster has them: another replica finished them
+    // while this one was away (stopped, or leading other shards).
+    std::vector<journal::ReleaseRecord> ended;
   };
   struct Hooks {
     // The ownership changed, with what the shards just taken need. Called on
@@ -145,6 +149,9 @@ class Leadership {
   // Reserves `n` release ids from the counter Lease.
   Result<journal::Journal::IdBlock> ReserveIds(int64_t n);
   Result<Takeover> PrepareTakeover(int shard);
+  // Fills t->ended; `in_flight`: the ids the cluster shows in flight.
+  Status FindEnded(const std::vector<std::string>& clusters, const std::set<std::string>& in_flight,
+                   Takeover* t);
   Result<std::vector<journal::ReleaseRecord>> PinsIn(const std::string& cluster, int shard);
   // Gives `shard` up: the loop first, then the fence, then the Lease.
   // Returns whether it was given up.

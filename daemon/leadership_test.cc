@@ -389,6 +389,44 @@ TEST_F(LeadershipTest, TakingAShardUpBringsItsReleasesInFlightAndFreshIds) {
   EXPECT_GE(journal::ReleaseIdNumber(next.id), 1);
 }
 
+// The journal's word on a release is this replica's last: taking a shard
+// up brings the cluster's record of each release the journal holds in
+// flight that another replica ended meanwhile.
+TEST_F(LeadershipTest, TakingAShardUpBringsWhatEndedOfTheReleasesItsJournalHoldsInFlight) {
+  Replica& a = Add("pagoda-a", 1);
+  auto started = [&](const std::string& env) {
+    journal::ReleaseRecord r;
+    r.app = AppOf(0, 1);
+    r.env = env;
+    r.cluster = "prod";
+    r.batches.push_back({1, 1, 1, {}, 2, 3});
+    EXPECT_TRUE(a.journal->Append(&r).ok());
+    return r;
+  };
+  journal::ReleaseRecord ended = started("prod");
+  ended.outcome = Outcome::kSucceeded;
+  ended.batches.push_back({2, 1, 1, {}, 4, 5});
+  ended.batches.push_back({3, 1, 1, {}, 6, 7});
+  releases_.objects["prod"][ended.id] = {ended, {"pagoda-b", 2, "pagoda"}};
+  const journal::ReleaseRecord flying = started("test");
+  releases_.objects["prod"][flying.id] = {flying, {"pagoda-b", 2, "pagoda"}};
+  started("dev");  // not in the cluster: the journal's word is the only one
+  journal::ReleaseRecord finished_here = started("qa");
+  finished_here.outcome = Outcome::kFailed;
+  ASSERT_TRUE(a.journal->Append(&finished_here).ok());
+  journal::ReleaseRecord cluster_has = finished_here;
+  cluster_has.outcome = Outcome::kSucceeded;  // not asked: it ended here
+  releases_.objects["prod"][cluster_has.id] = {cluster_has, {"pagoda-b", 2, "pagoda"}};
+
+  Rounds(2);
+  ASSERT_EQ(a.takeovers.size(), 1u);
+  const Leadership::Takeover& t = a.takeovers[0];
+  ASSERT_EQ(t.ended.size(), 1u);
+  EXPECT_EQ(t.ended[0], ended);
+  ASSERT_EQ(t.in_flight.size(), 1u);
+  EXPECT_EQ(t.in_flight[0].id, flying.id);
+}
+
 TEST_F(LeadershipTest, AStopHandsOverAtOnceButAWriteInFlightHoldsTheLease) {
   auto [pa, pb] = ALeadsBWaits();
   Replica& a = *pa;

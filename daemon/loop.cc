@@ -330,8 +330,9 @@ void Reconciler::SetOwnership(std::shared_ptr<const Ownership> ownership) {
 }
 
 Status Reconciler::Adopt(const std::vector<ReleaseRecord>& in_flight,
-                         const std::vector<ReleaseRecord>& pinned) {
-  Status first = Status::Ok();
+                         const std::vector<ReleaseRecord>& pinned,
+                         const std::vector<ReleaseRecord>& ended) {
+  Status first = AdoptEnded(ended);
   bool pins_changed = false;
   for (const ReleaseRecord& r : pinned) {
     if (pins_.count({r.app, r.env})) continue;
@@ -369,6 +370,30 @@ Status Reconciler::Adopt(const std::vector<ReleaseRecord>& in_flight,
                  r.app, r.env, r.batches.size());
   }
   sync_requested_ = true;
+  return first;
+}
+
+// Taken up from this journal when the process started, and finished by
+// another replica since: carried on here, it would be recorded again over
+// the other's record, without the batches done there.
+Status Reconciler::AdoptEnded(const std::vector<ReleaseRecord>& ended) {
+  Status first = Status::Ok();
+  for (const ReleaseRecord& r : ended) {
+    auto local = journal_.reader().Release(r.id);
+    if (!local.ok() || local->outcome != Outcome::kInProgress) continue;
+    if (orders_.count({r.app, r.env})) continue;  // carried on here already: its word stands
+    if (Status st = journal_.Adopt(r); !st.ok()) {
+      journal_error_ = st.ToString();
+      if (first.ok()) first = st.WithContext("adopting release " + r.id);
+      continue;
+    }
+    Env& e = EnvFor(r.app, r.env);
+    if (e.in_progress == r.id) e.in_progress.clear();
+    spdlog::info(
+        "release={} app={} env={} ended elsewhere ({} after {} batches); taken as the "
+        "cluster has it",
+        r.id, r.app, r.env, journal::Name(r.outcome), r.batches.size());
+  }
   return first;
 }
 

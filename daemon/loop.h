@@ -231,9 +231,12 @@ class Reconciler {
   // `pinned`: rollbacks (`pagoda rollback`) that are the newest release of
   // their environment there: the environment is pinned here too, at the
   // commit they went back to, until the repository changes what it asks of
-  // it (measured from now) or it is unpinned.
+  // it (measured from now) or it is unpinned. `ended`: releases this
+  // journal holds in flight that another replica finished meanwhile,
+  // written here as the cluster has them and never carried on.
   Status Adopt(const std::vector<ReleaseRecord>& in_flight,
-               const std::vector<ReleaseRecord>& pinned = {});
+               const std::vector<ReleaseRecord>& pinned = {},
+               const std::vector<ReleaseRecord>& ended = {});
 
   LoopStatus Snapshot() const;
 
@@ -487,6 +490,7 @@ class Reconciler {
                      std::vector<std::string>* errors);
   RecordCommit DescribeCommit(const std::string& id);
   Status SavePins();
+  Status AdoptEnded(const std::vector<ReleaseRecord>& ended);
   void LoadPins();
   Env& EnvFor(const std::string& app, const std::string& env);
 

@@ -24,6 +24,23 @@ std::shared_ptr<Ownership> Leading(std::vector<std::string> apps) {
   return o;
 }
 
+// Steps `r` until release `id` of `journal` has ended, 200 steps at most.
+ReleaseRecord StepUntilEnded(Reconciler& r, Journal& journal, FakeClock& clock,
+                             const std::string& id) {
+  for (int i = 0; i < 200 && journal.reader().Release(id)->outcome == Outcome::kInProgress; ++i) {
+    auto next = r.Step();
+    if (next > clock.Now())
+      clock.Advance(std::min<std::chrono::nanoseconds>(next - clock.Now(), 5s));
+  }
+  return *journal.reader().Release(id);
+}
+
+std::vector<int> BatchIndexes(const ReleaseRecord& r) {
+  std::vector<int> out;
+  for (const auto& b : r.batches) out.push_back(b.index);
+  return out;
+}
+
 TEST_F(LoopTest, OnlyTheAppsItLeadsAreWrittenAndTheOthersAreShownLedElsewhere) {
   const std::string other = OtherShardsApp();
   ASSERT_FALSE(other.empty());
@@ -97,17 +114,9 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
   EXPECT_EQ(held->hold, journal::Hold::kPolicy);
   EXPECT_EQ(cluster_.scales, scales) << "nothing moved while held";
   ASSERT_TRUE(other.Resume(id).ok());
-  for (int i = 0;
-       i < 200 && (*other_journal)->reader().Release(id)->outcome == Outcome::kInProgress; ++i) {
-    auto next = other.Step();
-    if (next > clock_.Now())
-      clock_.Advance(std::min<std::chrono::nanoseconds>(next - clock_.Now(), 5s));
-  }
-  const ReleaseRecord done = *(*other_journal)->reader().Release(id);
+  const ReleaseRecord done = StepUntilEnded(other, **other_journal, clock_, id);
   EXPECT_EQ(done.outcome, Outcome::kSucceeded);
-  std::vector<int> batches;
-  for (const auto& b : done.batches) batches.push_back(b.index);
-  EXPECT_EQ(batches, (std::vector<int>{1, 2, 3})) << "a batch was done twice";
+  EXPECT_EQ(BatchIndexes(done), (std::vector<int>{1, 2, 3})) << "a batch was done twice";
   // Its own releases from then on number above the one it took over.
   git_.Push(Repo("example.com/web:3"), "web 3");
   other.RequestSync();
@@ -120,6 +129,49 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
   ASSERT_TRUE(all.ok());
   ASSERT_GE(all->size(), 2u);
   EXPECT_GT(journal::ReleaseIdNumber(all->front().id), journal::ReleaseIdNumber(id));
+}
+
+// A replica stopped during a release takes it up from its journal when it
+// starts again. If another replica finished it meanwhile, leading the app
+// again takes the cluster's record of it and carries nothing on: the other
+// replica's batches stay recorded, and nothing is done twice.
+TEST_F(LoopTest, AReleaseFinishedElsewhereWhileThisReplicaWasAwayIsNotCarriedOnAgain) {
+  const std::string id = BatchedRelease("{batches: 3, pause: first}");
+  ASSERT_TRUE(StepUntil([&] { return Phase() == "held"; }));
+  const ReleaseRecord left = *journal_->reader().Release(id);
+  ASSERT_EQ(left.batches.size(), 1u);
+  reconciler_->SetOwnership(Leading({}));
+
+  // Another replica takes shop over and finishes the release.
+  auto other_journal = Journal::Open(dir_ + "/journal-b");
+  ASSERT_TRUE(other_journal.ok());
+  Reconciler other(LoopOptions{}, git_, **other_journal, cluster_, clock_, dir_ + "/pins-b.json");
+  ASSERT_TRUE(other.Adopt({left}).ok());
+  other.SetOwnership(Leading({"shop"}));
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(60s);
+    other.Step();
+  }
+  ASSERT_TRUE(other.Resume(id).ok());
+  const ReleaseRecord done = StepUntilEnded(other, **other_journal, clock_, id);
+  ASSERT_EQ(BatchIndexes(done), (std::vector<int>{1, 2, 3}));
+
+  // This replica starts again, a standby with the release in flight in its
+  // journal, and then leads shop: the cluster tells it the release ended.
+  OpenJournal();
+  reconciler_->SetOwnership(Leading({}));
+  reconciler_->Step();
+  const int scales = cluster_.scales;
+  ASSERT_TRUE(reconciler_->Adopt({}, {}, {done}).ok());
+  reconciler_->SetOwnership(Leading({"shop"}));
+  for (int i = 0; i < 5; ++i) {
+    clock_.Advance(60s);
+    reconciler_->Step();
+  }
+  EXPECT_EQ(*journal_->reader().Release(id), done) << "recorded over the other replica's record";
+  EXPECT_EQ(cluster_.scales, scales) << "carried on after it ended";
+  ASSERT_NE(Shop(), nullptr);
+  EXPECT_TRUE(Shop()->release.empty());
 }
 
 // A release this replica saw fail (the fence may have refused its writes as

@@ -131,7 +131,7 @@ void Process::OwnershipChanged(std::shared_ptr<const Ownership> ownership,
   inbox_.Post(
       [this, ownership = std::move(ownership), takeovers = std::move(takeovers)] {
         for (const auto& t : takeovers) {
-          if (Status st = runtime_->reconciler->Adopt(t.in_flight, t.pinned); !st.ok()) {
+          if (Status st = runtime_->reconciler->Adopt(t.in_flight, t.pinned, t.ended); !st.ok()) {
             spdlog::error("taking up shard {}: {}", t.shard, st.ToString());
           }
         }
