@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <initializer_list>
 #include <unordered_set>
 
 #include "base/json.h"
@@ -98,6 +99,35 @@ void AddObject(ServerDesired& server, SeenKeys& seen, const manifest::Object& ob
   server.origins.push_back({app, env, object.source});
 }
 
+// Prepares every object of a rendering to be kept, each way a later call
+// may ask for it: an environment's objects by its prune policy; the objects
+// a cluster gets once both ways, since whether they are pruned depends on
+// the environments a call selects. Then the rendered text of each object
+// prepared is dropped: the prepared copy is what planning reads, and one
+// copy of every object is what the cache should cost. An object that does
+// not prepare keeps its text, and AddObject reports it on every call.
+void PrepareAll(RenderCache::App& kept) {
+  if (!kept.rendered.ok()) return;
+  auto prepare = [&](manifest::Object& object, std::initializer_list<bool> prunes) {
+    bool all = true;
+    for (bool prune : prunes) {
+      auto prepared = Prepare(object, prune);
+      if (!prepared.ok()) {
+        all = false;
+        continue;
+      }
+      kept.prepared.emplace(std::make_pair(&object, prune), std::move(*prepared));
+    }
+    if (all) std::string().swap(object.json);
+  };
+  for (manifest::RenderedCluster& cluster : kept.rendered->clusters) {
+    for (manifest::Object& object : cluster.objects) prepare(object, {false, true});
+  }
+  for (manifest::RenderedEnvironment& env : kept.rendered->environments) {
+    for (manifest::Object& object : env.objects) prepare(object, {env.sync.prune});
+  }
+}
+
 // The app's rendering: the cache's while its model is the same, else new.
 std::shared_ptr<RenderCache::App> Rendered(const manifest::AppResult& app,
                                            const manifest::RenderOptions& options,
@@ -115,6 +145,7 @@ std::shared_ptr<RenderCache::App> Rendered(const manifest::AppResult& app,
   kept->model = app.shared_model;
   kept->commit = options.commit;
   kept->rendered = manifest::RenderApp(app.model(), options);
+  if (cache != nullptr) PrepareAll(*kept);
   return next->apps[app.name] = kept;
 }
 

@@ -80,7 +80,8 @@ struct RenderProblem {
 // objects as prepared for planning, by the app's model (AppResult::shared_model,
 // the same object while the app's folder is unchanged: manifest::LoadCache).
 // It holds the apps of the last call's repository, selected or not, as they
-// were last rendered.
+// were last rendered, every object prepared for any selection and kept in
+// that one copy.
 struct RenderCache {
   struct App;                                                     // what is kept of one app
   std::map<std::string, std::shared_ptr<App>, std::less<>> apps;  // by name

@@ -71,5 +71,48 @@ TEST(DesiredStateTest, AServersClaimsAreKeptWhileTheRepositorysClaimsAndClusters
   EXPECT_TRUE(problems.empty());
 }
 
+// Each object of each server, as planning reads it: key, hash and text.
+std::vector<std::string> Objects(const std::map<std::string, ServerDesired>& servers) {
+  std::vector<std::string> out;
+  for (const auto& [name, server] : servers) {
+    for (const diff::Desired& d : server.objects) {
+      out.push_back(name + " " + d.key.kind + "/" + d.key.name + " " + std::to_string(d.hash) +
+                    " " + *d.json);
+    }
+  }
+  return out;
+}
+
+// The cache keeps one prepared copy of each object and drops the rendered
+// text: whatever a later call selects, and so however it prunes the objects
+// a cluster gets once, it gets what a fresh rendering gives.
+TEST(DesiredStateTest, ACachedAppGivesWhatAFreshRenderingGivesWhateverIsSelected) {
+  auto files = manifest::testing::BaseRepo();
+  std::string test_env = files[manifest::testing::kEnvFile];
+  for (auto [from, to] : {std::pair<std::string, std::string>{"name: prod", "name: test"},
+                          {"cluster: prod", "cluster: test"}}) {
+    test_env.replace(test_env.find(from), from.size(), to);
+  }
+  files["apps/shop/envs/test.yaml"] = test_env + "  sync: {prune: false}\n";
+  const manifest::Repository repo = manifest::LoadRepository(
+      manifest::testing::ToSource(files), manifest::testing::TestOptions(), nullptr);
+  ASSERT_TRUE(repo.ok());
+  const std::map<std::string, std::string> one_server = {{"prod", "https://a"},
+                                                         {"test", "https://a"}};
+  RenderCache cache;
+  std::vector<RenderProblem> problems;
+  for (const std::vector<std::string>& targets :
+       std::vector<std::vector<std::string>>{{"shop/prod"}, {}, {"shop/test"}, {"shop/prod"}}) {
+    auto selection = SelectTargets(repo, targets);
+    ASSERT_TRUE(selection.ok()) << selection.status().ToString();
+    const auto cached = DesiredState(repo, *selection, {}, one_server, &problems, &cache);
+    const auto fresh = DesiredState(repo, *selection, {}, one_server, &problems);
+    EXPECT_FALSE(Objects(fresh).empty());
+    EXPECT_EQ(Objects(cached), Objects(fresh)) << "selecting " << targets.size() << " targets";
+  }
+  EXPECT_EQ(cache.reused, 1u) << "the last call took the app from the cache";
+  for (const auto& p : problems) ADD_FAILURE() << p.app << ": " << p.message;
+}
+
 }  // namespace
 }  // namespace pagoda::engine
