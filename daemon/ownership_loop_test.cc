@@ -35,6 +35,35 @@ ReleaseRecord StepUntilEnded(Reconciler& r, Journal& journal, FakeClock& clock,
   return *journal.reader().Release(id);
 }
 
+// Steps `r` `n` times, a minute apart.
+void StepMinutes(Reconciler& r, FakeClock& clock, int n) {
+  for (int i = 0; i < n; ++i) {
+    clock.Advance(60s);
+    r.Step();
+  }
+}
+
+// Another replica, with a journal of its own in `dir`, that takes shop over
+// from the mirrored record `left` and steps five minutes.
+struct OtherReplica {
+  std::unique_ptr<Journal> journal;
+  std::unique_ptr<Reconciler> loop;
+};
+OtherReplica TakeOver(const ReleaseRecord& left, const std::string& dir, FakeGit& git,
+                      MemoryCluster& cluster, FakeClock& clock) {
+  OtherReplica other;
+  auto journal = Journal::Open(dir + "/journal-b");
+  EXPECT_TRUE(journal.ok()) << journal.status().ToString();
+  if (!journal.ok()) return other;
+  other.journal = std::move(*journal);
+  other.loop = std::make_unique<Reconciler>(LoopOptions{}, git, *other.journal, cluster, clock,
+                                            dir + "/pins-b.json");
+  EXPECT_TRUE(other.loop->Adopt({left}).ok());
+  other.loop->SetOwnership(Leading({"shop"}));
+  StepMinutes(*other.loop, clock, 5);
+  return other;
+}
+
 std::vector<int> BatchIndexes(const ReleaseRecord& r) {
   std::vector<int> out;
   for (const auto& b : r.batches) out.push_back(b.index);
@@ -89,10 +118,7 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
   // nothing more is written or journalled for it.
   reconciler_->SetOwnership(Leading({}));
   const int scales = cluster_.scales;
-  for (int i = 0; i < 5; ++i) {
-    clock_.Advance(60s);
-    reconciler_->Step();
-  }
+  StepMinutes(*reconciler_, clock_, 5);
   EXPECT_EQ(cluster_.scales, scales);
   EXPECT_EQ(*journal_->reader().Release(id), left);
   EXPECT_TRUE(Shop()->standby);
@@ -100,21 +126,15 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
 
   // Another replica, with a journal of its own, takes shop over from the
   // mirrored record: held as it was, under the same id.
-  auto other_journal = Journal::Open(dir_ + "/journal-b");
-  ASSERT_TRUE(other_journal.ok());
-  Reconciler other(LoopOptions{}, git_, **other_journal, cluster_, clock_, dir_ + "/pins-b.json");
-  ASSERT_TRUE(other.Adopt({left}).ok());
-  other.SetOwnership(Leading({"shop"}));
-  for (int i = 0; i < 5; ++i) {
-    clock_.Advance(60s);
-    other.Step();
-  }
-  auto held = (*other_journal)->reader().Release(id);
+  OtherReplica b = TakeOver(left, dir_, git_, cluster_, clock_);
+  ASSERT_NE(b.loop, nullptr);
+  Reconciler& other = *b.loop;
+  auto held = b.journal->reader().Release(id);
   ASSERT_TRUE(held.ok()) << held.status().ToString();
   EXPECT_EQ(held->hold, journal::Hold::kPolicy);
   EXPECT_EQ(cluster_.scales, scales) << "nothing moved while held";
   ASSERT_TRUE(other.Resume(id).ok());
-  const ReleaseRecord done = StepUntilEnded(other, **other_journal, clock_, id);
+  const ReleaseRecord done = StepUntilEnded(other, *b.journal, clock_, id);
   EXPECT_EQ(done.outcome, Outcome::kSucceeded);
   EXPECT_EQ(BatchIndexes(done), (std::vector<int>{1, 2, 3})) << "a batch was done twice";
   // Its own releases from then on number above the one it took over.
@@ -125,7 +145,7 @@ TEST_F(LoopTest, AReleaseLeftByAReplicaThatStoppedLeadingIsTakenOverUnderItsId) 
     if (next > clock_.Now())
       clock_.Advance(std::min<std::chrono::nanoseconds>(next - clock_.Now(), 5s));
   }
-  auto all = (*other_journal)->reader().Releases({});
+  auto all = b.journal->reader().Releases({});
   ASSERT_TRUE(all.ok());
   ASSERT_GE(all->size(), 2u);
   EXPECT_GT(journal::ReleaseIdNumber(all->front().id), journal::ReleaseIdNumber(id));
@@ -143,17 +163,10 @@ TEST_F(LoopTest, AReleaseFinishedElsewhereWhileThisReplicaWasAwayIsNotCarriedOnA
   reconciler_->SetOwnership(Leading({}));
 
   // Another replica takes shop over and finishes the release.
-  auto other_journal = Journal::Open(dir_ + "/journal-b");
-  ASSERT_TRUE(other_journal.ok());
-  Reconciler other(LoopOptions{}, git_, **other_journal, cluster_, clock_, dir_ + "/pins-b.json");
-  ASSERT_TRUE(other.Adopt({left}).ok());
-  other.SetOwnership(Leading({"shop"}));
-  for (int i = 0; i < 5; ++i) {
-    clock_.Advance(60s);
-    other.Step();
-  }
-  ASSERT_TRUE(other.Resume(id).ok());
-  const ReleaseRecord done = StepUntilEnded(other, **other_journal, clock_, id);
+  OtherReplica b = TakeOver(left, dir_, git_, cluster_, clock_);
+  ASSERT_NE(b.loop, nullptr);
+  ASSERT_TRUE(b.loop->Resume(id).ok());
+  const ReleaseRecord done = StepUntilEnded(*b.loop, *b.journal, clock_, id);
   ASSERT_EQ(BatchIndexes(done), (std::vector<int>{1, 2, 3}));
 
   // This replica starts again, a standby with the release in flight in its
@@ -164,10 +177,7 @@ TEST_F(LoopTest, AReleaseFinishedElsewhereWhileThisReplicaWasAwayIsNotCarriedOnA
   const int scales = cluster_.scales;
   ASSERT_TRUE(reconciler_->Adopt({}, {}, {done}).ok());
   reconciler_->SetOwnership(Leading({"shop"}));
-  for (int i = 0; i < 5; ++i) {
-    clock_.Advance(60s);
-    reconciler_->Step();
-  }
+  StepMinutes(*reconciler_, clock_, 5);
   EXPECT_EQ(*journal_->reader().Release(id), done) << "recorded over the other replica's record";
   EXPECT_EQ(cluster_.scales, scales) << "carried on after it ended";
   ASSERT_NE(Shop(), nullptr);
