@@ -98,7 +98,8 @@ void SettleOwner(diff::PlannedChange* change, std::shared_ptr<rapidjson::Documen
   } else {
     diff::MarkForeign(change, *live, scope);
   }
-  change->live = std::move(live);
+  change->live = std::make_shared<const diff::LiveObject>(
+      std::shared_ptr<const rapidjson::Value>(std::move(live)));
 }
 
 }  // namespace
@@ -164,7 +165,8 @@ Status CheckOwnership(kube::KubeClient& client, const diff::Scope& scope, diff::
   for (diff::PlannedChange& c : plan->changes) {  // Namespaces come first in a plan
     const bool is_namespace = c.key.kind == "Namespace";
     const bool unsettled = c.action == diff::Action::kConflict && c.live != nullptr &&
-                           !diff::AppliedByPagoda(*c.live) && diff::ManagersOf(*c.live).empty();
+                           !diff::AppliedByPagoda(c.live->Value()) &&
+                           diff::ManagersOf(c.live->Value()).empty();
     if (c.action != diff::Action::kCreate && !unsettled) {
       if (is_namespace && c.action == diff::Action::kConflict) foreign.insert(c.key.name);
       continue;
@@ -270,7 +272,7 @@ ExecuteResult Execute(kube::KubeClient& client, const diff::Plan& plan,
     std::string body =
         R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":"Background")";
     const std::string_view uid =
-        change.live != nullptr ? diff::MetadataString(*change.live, "uid") : "";
+        change.live != nullptr ? std::string_view(change.live->Facts().uid) : "";
     if (!uid.empty()) body += R"(,"preconditions":{"uid":")" + std::string(uid) + R"("})";
     body += "}";
     Status deleted = settled([&] {

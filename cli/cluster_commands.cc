@@ -178,7 +178,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
           for (const auto& c : change.changes) paths += (paths.empty() ? "" : ", ") + c.path;
           header += change.action == diff::Action::kAdopt ? " (adopted: " + change.reason + ")"
                                                           : " (changed: " + paths + ")";
-          from = Yaml(diff::ForDisplay(*change.live));
+          from = Yaml(diff::ForDisplay(change.live->Value()));
           auto predicted =
               apply::PredictApply(*client, change.api_version, change.key, change.desired_json());
           if (!predicted.ok()) {
@@ -190,9 +190,9 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
           break;
         }
         case diff::Action::kRetire: {
-          from = Yaml(diff::ForDisplay(*change.live));
+          from = Yaml(diff::ForDisplay(change.live->Value()));
           rapidjson::Document scaled;
-          scaled.CopyFrom(*change.live, scaled.GetAllocator());
+          scaled.CopyFrom(change.live->Value(), scaled.GetAllocator());
           if (scaled.HasMember("spec") && scaled["spec"].HasMember("replicas")) {
             scaled["spec"]["replicas"].SetInt(0);
           }
@@ -201,7 +201,7 @@ int RunDiff(const ClusterFlags& flags, std::ostream& out, std::ostream& err) {
           break;
         }
         case diff::Action::kDelete:
-          from = Yaml(diff::ForDisplay(*change.live));
+          from = Yaml(diff::ForDisplay(change.live->Value()));
           header += " (" + change.reason + ")";
           break;
       }

@@ -248,7 +248,8 @@ class MemoryCluster final : public ClusterAccess {
       auto live = std::make_shared<rapidjson::Document>();
       live->Parse(it->second.c_str());
       diff::MarkForeign(&c, *live, desired.scope);
-      c.live = std::move(live);
+      c.live = std::make_shared<const diff::LiveObject>(
+          std::shared_ptr<const rapidjson::Value>(std::move(live)));
     }
     diff::HoldConflicts(&plan->plan);
     return plan;

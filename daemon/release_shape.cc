@@ -26,7 +26,7 @@ rapidjson::Document ParseOrEmpty(const std::string& json) {
 
 std::string DesiredRevision(const diff::PlannedChange& c) {
   if (c.action == diff::Action::kUnchanged && c.live != nullptr) {
-    return diff::LabelOf(*c.live, diff::kRevisionLabel);
+    return c.live->Facts().revision;
   }
   return diff::LabelOf(ParseOrEmpty(c.desired_json()), diff::kRevisionLabel);
 }
@@ -119,10 +119,11 @@ EnvironmentChanges ChangesOf(const std::vector<const diff::PlannedChange*>& grou
   int64_t most = 0;
   for (const auto* c : group) {
     if (c->key.kind != "Deployment") continue;
-    if (c->live != nullptr && IntField(*c->live, "spec", "replicas") > most) {
-      most = IntField(*c->live, "spec", "replicas");
-      out.revision = diff::LabelOf(*c->live, diff::kRevisionLabel);
-      out.ready = IntField(*c->live, "status", "readyReplicas");
+    if (c->live != nullptr && c->live->Facts().replicas > most) {
+      const diff::LiveFacts& live = c->live->Facts();
+      most = live.replicas;
+      out.revision = live.revision;
+      out.ready = live.ready_replicas;
     } else if (most == 0 && c->wanted) {
       out.revision = DesiredRevision(*c);
     }
@@ -135,9 +136,8 @@ EnvironmentChanges ChangesOf(const std::vector<const diff::PlannedChange*>& grou
       out.repo_changed |=
           c->key.kind == "Deployment" || !keys_known || !applied_keys.count(c->key.ToString());
     } else if (c->action == diff::Action::kUpdate) {
-      out.repo_changed |=
-          diff::AnnotationOf(ParseOrEmpty(c->desired_json()), diff::kAppliedAnnotation) !=
-          diff::AnnotationOf(*c->live, diff::kAppliedAnnotation);
+      out.repo_changed |= diff::AnnotationOf(ParseOrEmpty(c->desired_json()),
+                                             diff::kAppliedAnnotation) != c->live->Facts().applied;
     } else {
       out.repo_changed = true;
     }
@@ -154,7 +154,7 @@ ReleaseShape ShapeOf(const std::vector<const diff::PlannedChange*>& group,
       if (c->wanted) shape.to_revision = DesiredRevision(*c);
       if (c->action == diff::Action::kRetire ||
           (shape.from_revision.empty() && c->live != nullptr && c->wanted)) {
-        shape.from_revision = diff::LabelOf(*c->live, diff::kRevisionLabel);
+        shape.from_revision = c->live->Facts().revision;
       }
     }
     if (!ToDo(*c)) continue;
@@ -224,7 +224,7 @@ BatchedPlan SplitForBatches(const ReleaseShape& shape) {
     }
     if (static_cast<int>(i) == shape.target) {
       rapidjson::Document d = ParseOrEmpty(c.desired_json());
-      int64_t now_replicas = c.live != nullptr ? IntField(*c.live, "spec", "replicas") : 0;
+      int64_t now_replicas = c.live != nullptr ? c.live->Facts().replicas : 0;
       if (d.HasMember("spec") && d["spec"].HasMember("replicas")) {
         d["spec"]["replicas"].SetInt64(now_replicas);
       }

@@ -19,10 +19,12 @@ std::string DeploymentJson(const std::string& revision, int replicas) {
          R"("}},"spec":{"replicas":)" + std::to_string(replicas) + "}}";
 }
 
-std::shared_ptr<const rapidjson::Value> Live(const std::string& json) {
-  auto doc = std::make_shared<rapidjson::Document>();
-  doc->Parse(json.c_str());
-  return doc;
+// Kept as text, as the daemon's live cache keeps it: what a release's
+// shape reads of it comes from its facts.
+std::shared_ptr<const diff::LiveObject> Live(const std::string& json) {
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  return std::make_shared<const diff::LiveObject>(diff::LiveObject::Keep(doc));
 }
 
 diff::PlannedChange Change(diff::Action action, const std::string& kind, const std::string& name) {

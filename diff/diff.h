@@ -16,10 +16,13 @@
 
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -143,14 +146,77 @@ struct Desired {
 // The hash Desired::hash holds; never 0.
 uint64_t HashJson(std::string_view json);
 
+// What a plan reads of nearly every live object, at hand without parsing it.
+struct LiveFacts {
+  std::string uid, resource_version;                 // metadata
+  std::string name, instance, managed_by, revision;  // its pagoda labels
+  std::string applied;                               // annotation pagoda.dev/applied
+  int64_t replicas = 0, ready_replicas = 0;          // spec.replicas, status.readyReplicas
+  // Moves whenever anything Compare() reads of the object may have moved:
+  // its metadata.generation (which the server moves on every change of its
+  // spec) with a hash of its labels and annotations, for an object whose
+  // other fields all lie under spec or status; else its resourceVersion.
+  // A controller's status update leaves it as it was.
+  std::string compared_version;
+};
+
+// One live object as the API server returned it. Either parsed already (a
+// LIST's item, a document), or kept as JSON text (managedFields left out)
+// with its LiveFacts, and parsed on the first Value(): a cache of many
+// objects holds their text, a fraction of what their parsed form takes, and
+// a plan parses only those it compares. The parsed form lives as long as
+// this LiveObject; Unparsed() gives one that shares the text only.
+// Immutable to its readers; safe to share between threads.
+class LiveObject {
+ public:
+  struct Text {
+    std::string json;
+    LiveFacts facts;
+  };
+  // `object` as text, metadata.managedFields left out, with its facts.
+  static std::shared_ptr<const Text> Keep(const rapidjson::Value& object);
+
+  explicit LiveObject(std::shared_ptr<const rapidjson::Value> parsed);
+  explicit LiveObject(std::shared_ptr<const Text> text);
+  LiveObject(const LiveObject&) = delete;
+  LiveObject& operator=(const LiveObject&) = delete;
+
+  // The whole object; parsed on the first call when kept as text.
+  const rapidjson::Value& Value() const;
+  // Calls `read` with the whole object: parsed for this call alone when it
+  // is not parsed yet, and not kept. For what is read once, such as a
+  // comparison in a pass over every object, where keeping each parse would
+  // hold them all at once.
+  void Peek(const std::function<void(const rapidjson::Value&)>& read) const;
+  const LiveFacts& Facts() const;
+  // One sharing `object`'s text, to be parsed on its own; `object` itself
+  // when it was parsed from the start.
+  static std::shared_ptr<const LiveObject> Unparsed(
+      const std::shared_ptr<const LiveObject>& object);
+  // Its text when kept as text; null otherwise.
+  const std::shared_ptr<const Text>& text() const { return text_; }
+  // Whether the whole object is parsed (from the start, or by Value()).
+  bool parsed() const { return parsed_flag_.load(std::memory_order_acquire); }
+
+ private:
+  std::shared_ptr<const Text> text_;
+  std::unique_ptr<const LiveFacts> facts_;  // when parsed from the start
+  mutable std::once_flag parse_once_;
+  mutable std::shared_ptr<const rapidjson::Value> parsed_;
+  mutable std::atomic<bool> parsed_flag_{false};
+};
+
+// The facts of a parsed object.
+LiveFacts FactsOf(const rapidjson::Value& object);
+
 // One live object pagoda owns (it carries app.kubernetes.io/managed-by=pagoda).
 struct Live {
   ObjectKey key;
   std::string api_version;
-  // As the API server returned it, managedFields left out. Shared and
-  // immutable: it may live in a pool with the other objects of one LIST, or
-  // in a cache that outlasts this Live.
-  std::shared_ptr<const rapidjson::Value> object;
+  // As the API server returned it, managedFields left out when kept as
+  // text. Shared: it may live in a pool with the other objects of one LIST,
+  // or its text in a cache that outlasts this Live. Never null.
+  std::shared_ptr<const LiveObject> object;
 };
 
 // A Live that owns its object; InvalidArgument when the object has no key.
@@ -170,7 +236,7 @@ struct PlannedChange {
   const std::string& desired_json() const;  // *desired; "" when null
   // kUpdate, kUnchanged, kRetire, kDelete, kOrphan. Shared: a change may
   // outlive the read that found it (a release order's last steps).
-  std::shared_ptr<const rapidjson::Value> live;
+  std::shared_ptr<const LiveObject> live;
   std::vector<FieldChange> changes;  // kUpdate
   std::string reason;                // kRetire, kDelete, kOrphan, kConflict, kBlocked: why
   // kConflict, kAdopt: whose the object is now, as far as the cluster says
@@ -182,6 +248,7 @@ struct PlannedChange {
 // `instance` ("" for objects of the app as a whole: its Namespace, plain
 // manifests): managed-by pagoda, name `app`, instance `instance`.
 bool OwnedFor(const rapidjson::Value& live, std::string_view app, std::string_view instance);
+bool OwnedFor(const LiveFacts& live, std::string_view app, std::string_view instance);
 
 // Whether pagoda's field manager ("pagoda") has written `object` before, by
 // its metadata.managedFields. Objects read by a LIST carry none: false.
@@ -222,13 +289,13 @@ struct Plan {
 // What MakePlan learned about each desired object, kept from one plan of a
 // server to the next so that a pair is compared again only when it changed:
 // an entry holds while the desired object's text and the live object's uid
-// and resourceVersion stay the same. Entries are MakePlan's own; one memo per
+// and LiveFacts::compared_version stay the same. Entries are MakePlan's own; one memo per
 // server, used by one thread at a time.
 struct PlanMemo {
   struct Entry {
     uint64_t desired_hash = 0;
     size_t desired_size = 0;
-    // The live object's uid and resourceVersion. Not the object itself: a
+    // The live object's uid and compared_version. Not the object itself: a
     // memo that held it would keep every version a cache has since replaced.
     std::string live_uid, live_version;
     std::string instance;

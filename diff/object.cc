@@ -44,6 +44,10 @@ bool OwnedFor(const Value& live, std::string_view app, std::string_view instance
          LabelOf(live, kInstanceLabel) == instance;
 }
 
+bool OwnedFor(const LiveFacts& live, std::string_view app, std::string_view instance) {
+  return live.managed_by == kManagedByValue && live.name == app && live.instance == instance;
+}
+
 bool AppliedByPagoda(const Value& object) {
   const Value* fields = json::At(object, {"metadata", "managedFields"});
   if (fields == nullptr || !fields->IsArray()) return false;
@@ -99,7 +103,8 @@ Result<Live> LiveFromDocument(rapidjson::Document object) {
   Live live;
   live.key = std::move(*key);
   live.api_version = json::StringAt(object, "apiVersion");
-  live.object = std::make_shared<const rapidjson::Document>(std::move(object));
+  live.object = std::make_shared<const LiveObject>(
+      std::make_shared<const rapidjson::Document>(std::move(object)));
   return live;
 }
 

@@ -166,8 +166,9 @@ const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
     auto [m, added] = memo->entries.try_emplace(d.key);
     entry = &m->second;
     if (!added && entry->desired_hash == hash && entry->desired_size == d.json->size()) {
-      std::string_view uid = MetadataString(*l->object, "uid");
-      std::string_view version = MetadataString(*l->object, "resourceVersion");
+      const LiveFacts& facts = l->object->Facts();
+      const std::string& uid = facts.uid;
+      const std::string& version = facts.compared_version;
       known = !uid.empty() && !version.empty() && entry->live_uid == uid &&
               entry->live_version == version;
     }
@@ -184,15 +185,17 @@ const PlanMemo::Entry* Compared(const Desired& d, const Live* l, PlanMemo* memo,
   entry->desired_hash = hash;
   entry->desired_size = d.json->size();
   if (l != nullptr) {
-    entry->live_uid = MetadataString(*l->object, "uid");
-    entry->live_version = MetadataString(*l->object, "resourceVersion");
+    entry->live_uid = l->object->Facts().uid;
+    entry->live_version = l->object->Facts().compared_version;
   }
   entry->plan = plan_number;
   entry->instance = Label(doc, kInstanceLabel);
   if (d.key.kind == "Deployment") {
     for (const auto& cm : MountedConfigMaps(doc)) entry->config_maps.push_back(cm);
   }
-  if (l != nullptr) entry->comparison = Compare(doc, *l->object);
+  if (l != nullptr) {
+    l->object->Peek([&](const Value& live) { entry->comparison = Compare(doc, live); });
+  }
   if (memo != nullptr) ++memo->misses;
   return entry;
 }
@@ -224,9 +227,9 @@ std::vector<PlannedChange> PlanDesired(const std::vector<Desired>& desired, cons
     change.wanted = true;
     if (l == nullptr) {
       change.action = Action::kCreate;
-    } else if (!OwnedFor(*l->object, AppOf(d.key), entry->instance)) {
+    } else if (!OwnedFor(l->object->Facts(), AppOf(d.key), entry->instance)) {
       change.live = l->object;
-      MarkForeign(&change, *l->object, scope);
+      MarkForeign(&change, l->object->Value(), scope);
     } else {
       change.live = l->object;
       change.action = entry->comparison.equal ? Action::kUnchanged : Action::kUpdate;
@@ -256,9 +259,10 @@ Undesired SortUndesired(const std::vector<Live>& live, const DesiredFacts& facts
     if (facts.keys.count(&l.key)) continue;
     const std::string app = AppOf(l.key);
     auto app_scope = scope.apps.find(app);
-    if (app_scope == scope.apps.end() || Label(*l.object, kNameLabel) != app) continue;
-    if (Label(*l.object, kManagedByLabel) != kManagedByValue) continue;
-    const std::string env = Label(*l.object, kInstanceLabel);
+    const LiveFacts& labels = l.object->Facts();
+    if (app_scope == scope.apps.end() || labels.name != app) continue;
+    if (labels.managed_by != kManagedByValue) continue;
+    const std::string& env = labels.instance;
     if (app_scope->second.held_environments.count(env) ||
         app_scope->second.held_objects.count(l.key.ToString())) {
       continue;  // held back: left as it is
@@ -289,9 +293,10 @@ std::set<NsName> PlanEarlierRevisions(std::map<NsName, std::vector<const Live*>>
   std::set<NsName> kept_config_maps = used;
   for (auto& [ns_env, deployments] : earlier) {
     std::sort(deployments.begin(), deployments.end(), [](const Live* a, const Live* b) {
-      return std::tuple(json::StringAt(*a->object, {"metadata", "creationTimestamp"}),
+      return std::tuple(json::StringAt(a->object->Value(), {"metadata", "creationTimestamp"}),
                         a->key.name) >
-             std::tuple(json::StringAt(*b->object, {"metadata", "creationTimestamp"}), b->key.name);
+             std::tuple(json::StringAt(b->object->Value(), {"metadata", "creationTimestamp"}),
+                        b->key.name);
     });
     const auto& app_scope = scope.apps.at(ns_env.first);
     auto keep_it = app_scope.keep_revisions.find(ns_env.second);
@@ -302,7 +307,7 @@ std::set<NsName> PlanEarlierRevisions(std::map<NsName, std::vector<const Live*>>
       PlannedChange change{.action = Action::kUnchanged,
                            .key = l->key,
                            .api_version = l->api_version,
-                           .instance = Label(*l->object, kInstanceLabel),
+                           .instance = l->object->Facts().instance,
                            .live = l->object};
       if (i >= keep_count) {
         change.action = Action::kDelete;
@@ -310,9 +315,9 @@ std::set<NsName> PlanEarlierRevisions(std::map<NsName, std::vector<const Live*>>
         remove->push_back(std::move(change));
         continue;
       }
-      for (const auto& cm : MountedConfigMaps(*l->object))
+      for (const auto& cm : MountedConfigMaps(l->object->Value()))
         kept_config_maps.insert({l->key.namespace_name, cm});
-      if (Replicas(*l->object) != 0) {
+      if (Replicas(l->object->Value()) != 0) {
         change.action = Action::kRetire;
         change.reason = "earlier revision: scaled to 0 and kept for rollback";
       } else {
@@ -332,7 +337,7 @@ std::optional<PlannedChange> PlanLeftover(const Live& l, const Scope& scope,
                                           const DesiredFacts& facts,
                                           const std::set<NsName>& kept_config_maps) {
   const auto& app_scope = scope.apps.at(AppOf(l.key));
-  const std::string env = Label(*l.object, kInstanceLabel);
+  const std::string env = l.object->Facts().instance;
   PlannedChange change{.action = Action::kOrphan,
                        .key = l.key,
                        .api_version = l.api_version,
@@ -348,7 +353,8 @@ std::optional<PlannedChange> PlanLeftover(const Live& l, const Scope& scope,
     change.reason = "the app has no environment in this cluster; pagoda never deletes a namespace";
     return change;
   }
-  bool prune = json::StringAt(*l.object, {"metadata", "annotations", kPruneAnnotation}) == "true";
+  bool prune =
+      json::StringAt(l.object->Value(), {"metadata", "annotations", kPruneAnnotation}) == "true";
   if (env.empty()) {
     prune = app_scope.prune_app_objects;
   } else if (auto p = app_scope.prune.find(env); p != app_scope.prune.end()) {

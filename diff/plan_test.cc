@@ -317,13 +317,75 @@ TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
   EXPECT_EQ(memo.entries.size(), 1u);
 }
 
+// As the live cache hands them out: kept as text, not parsed yet.
+Live Kept(const std::string& json) {
+  Live l = L(json);
+  l.object = std::make_shared<const LiveObject>(LiveObject::Keep(l.object->Value()));
+  return l;
+}
+
+TEST(PlanMemo, APlanOfWhatWasComparedBeforeParsesNoLiveObject) {
+  std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b")),
+                                  D(Simple("Service", "prod", "shop", "prod"))};
+  std::vector<Live> live;
+  live.push_back(Kept(Versioned(DeploymentJson("prod-b", "shop", "prod", 5), "10")));
+  live.push_back(Kept(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
+  PlanMemo memo;
+  Plan first = MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 2);
+  EXPECT_FALSE(live[0].object->parsed()) << "a comparison's parse is kept: a pass over every "
+                                            "object would hold them all at once";
+  EXPECT_FALSE(live[1].object->parsed());
+  EXPECT_EQ(Find(first, "Deployment/shop/prod-b")->action, Action::kUpdate);
+
+  // The next read hands out the same text, unparsed: a plan whose every pair
+  // the memo knows reads their facts only.
+  for (Live& l : live) l.object = LiveObject::Unparsed(l.object);
+  Plan again = MakePlan(desired, live, ShopScope(true), &memo);
+  EXPECT_EQ(memo.hits, 2);
+  EXPECT_FALSE(live[0].object->parsed());
+  EXPECT_FALSE(live[1].object->parsed());
+  EXPECT_EQ(Find(again, "Deployment/shop/prod-b")->action, Action::kUpdate);
+  EXPECT_EQ(Find(again, "Service/shop/prod")->action, Action::kUnchanged);
+  EXPECT_EQ(Find(again, "Deployment/shop/prod-b")->live->Facts().replicas, 5);
+}
+
+TEST(PlanMemo, AStatusUpdateIsNoReasonToCompareAgainButALabelIs) {
+  std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b"))};
+  auto live_at = [](const std::string& version, const std::string& extra_label) {
+    std::string json = DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b");
+    const std::string meta = R"("metadata":{)";
+    json.insert(json.find(meta) + meta.size(),
+                R"("uid":"u-1","generation":4,"resourceVersion":")" + version + R"(",)");
+    if (!extra_label.empty()) {
+      const std::string labels = R"("labels":{)";
+      json.insert(json.find(labels) + labels.size(), extra_label + ",");
+    }
+    return std::vector<Live>{Kept(json)};
+  };
+  PlanMemo memo;
+  MakePlan(desired, live_at("10", ""), ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 1);
+  std::vector<Live> status_moved = live_at("11", "");
+  Plan after_status = MakePlan(desired, status_moved, ShopScope(true), &memo);
+  EXPECT_EQ(memo.hits, 1);
+  EXPECT_FALSE(status_moved[0].object->parsed());
+  EXPECT_EQ(Find(after_status, "Deployment/shop/prod-b")->action, Action::kUnchanged);
+
+  // Someone changed a label pagoda sets: compared again.
+  Plan relabelled = MakePlan(desired, live_at("12", R"("app.kubernetes.io/instance":"test")"),
+                             ShopScope(true), &memo);
+  EXPECT_EQ(memo.misses, 2);
+  EXPECT_NE(Find(relabelled, "Deployment/shop/prod-b")->action, Action::kUnchanged);
+}
+
 TEST(PlanMemo, KeepsNoLiveObject) {
   std::vector<Desired> desired = {D(Simple("Service", "prod", "shop", "prod"))};
   std::vector<Live> live;
   live.push_back(L(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
   PlanMemo memo;
   MakePlan(desired, live, ShopScope(true), &memo);  // the plan itself goes at once
-  const std::weak_ptr<const rapidjson::Value> read = live[0].object;
+  const std::weak_ptr<const LiveObject> read = live[0].object;
   live.clear();  // the cache replaced it
   EXPECT_TRUE(read.expired()) << "the memo keeps a version the cache no longer has";
   EXPECT_EQ(memo.entries.size(), 1u);

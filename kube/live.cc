@@ -104,7 +104,8 @@ std::vector<diff::Live> OwnedObjects(std::shared_ptr<Listing> listing,
     diff::Live l;
     l.key = std::move(*key);
     l.api_version = resource.ApiVersion();
-    l.object = std::shared_ptr<const rapidjson::Value>(listing, &item);
+    l.object = std::make_shared<const diff::LiveObject>(
+        std::shared_ptr<const rapidjson::Value>(listing, &item));
     live.push_back(std::move(l));
   }
   return live;

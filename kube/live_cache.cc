@@ -64,36 +64,9 @@ bool Later(std::string_view a, std::string_view b) {
   return a.size() != b.size() ? a.size() > b.size() : a > b;
 }
 
-// One object of a watch event, in an allocator of its own whose blocks are
-// small enough that little of the last one goes unused.
-struct OwnedObject {
-  OwnedObject() : pool(1024), doc(&pool) {}
-  rapidjson::MemoryPoolAllocator<> pool;
-  rapidjson::Document doc;
-};
-
-// `object` into `doc`, without metadata.managedFields: pagoda never reads
-// them, and a pool never gives back what a removed member took.
-void CopyWithoutManagedFields(const rapidjson::Value& object, rapidjson::Document* doc,
-                              rapidjson::MemoryPoolAllocator<>& pool) {
-  if (!object.IsObject()) {
-    doc->CopyFrom(object, pool);
-    return;
-  }
-  doc->SetObject();
-  for (const auto& m : object.GetObject()) {
-    rapidjson::Value name(m.name, pool);
-    if (m.name != "metadata" || !m.value.IsObject()) {
-      doc->AddMember(name, rapidjson::Value(m.value, pool), pool);
-      continue;
-    }
-    rapidjson::Value meta(rapidjson::kObjectType);
-    for (const auto& f : m.value.GetObject()) {
-      if (f.name == "managedFields") continue;
-      meta.AddMember(rapidjson::Value(f.name, pool), rapidjson::Value(f.value, pool), pool);
-    }
-    doc->AddMember(name, meta, pool);
-  }
+// `l`, its object to be parsed apart from the cache's text.
+diff::Live Unparsed(const diff::Live& l) {
+  return {l.key, l.api_version, diff::LiveObject::Unparsed(l.object)};
 }
 
 }  // namespace
@@ -106,7 +79,9 @@ struct LiveCache::Kind {
   Clock::TimePoint denied_at{};
   uint64_t generation = 0;  // bumped by every list; a watch of an older one stops
   std::string resource_version;
-  std::map<std::pair<std::string, std::string>, diff::Live> objects;  // by {namespace, name}
+  // By {namespace, name}; each kept as text (diff::LiveObject), handed out
+  // unparsed so that what a plan parses goes with the plan.
+  std::map<std::pair<std::string, std::string>, diff::Live> objects;
   // Objects pagoda wrote whose new state the write's answer does not carry
   // (a subresource, a deletion): fetched before the next read.
   std::set<std::pair<std::string, std::string>> dirty;
@@ -195,7 +170,7 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
   const std::string_view version = diff::MetadataString(object, "resourceVersion");
   auto existing = k.objects.find(slot);
   if (existing != k.objects.end()) {
-    const std::string_view held = diff::MetadataString(*existing->second.object, "resourceVersion");
+    const std::string_view held = existing->second.object->Facts().resource_version;
     // A later one (pagoda's own write), or this very version: the event of
     // a write whose answer the cache holds already.
     if (Later(held, version) || (Comparable(version) && held == version)) return true;
@@ -208,12 +183,10 @@ bool LiveCache::Store(Kind& k, const rapidjson::Value& object, bool written) {
     if (k.objects.erase(slot) > 0) Touched(k, slot);
     return true;
   }
-  auto owned = std::make_shared<OwnedObject>();
-  CopyWithoutManagedFields(object, &owned->doc, owned->pool);
   diff::Live live;
   live.key = std::move(*key);
   live.api_version = k.resource.ApiVersion();
-  live.object = std::shared_ptr<const rapidjson::Value>(owned, &owned->doc);
+  live.object = std::make_shared<const diff::LiveObject>(diff::LiveObject::Keep(object));
   Touched(k, slot);
   k.objects.insert_or_assign(std::move(slot), std::move(live));
   return true;
@@ -347,6 +320,8 @@ Result<std::vector<diff::Live>> LiveCache::Read(
       k.objects.clear();
       for (auto& l : owned) {
         auto slot = std::make_pair(l.key.namespace_name, l.key.name);
+        l.object =
+            std::make_shared<const diff::LiveObject>(diff::LiveObject::Keep(l.object->Value()));
         k.objects.emplace(std::move(slot), std::move(l));
       }
       k.resource_version = shared->resource_version;
@@ -370,7 +345,7 @@ void LiveCache::Collect(const Kind& k, const std::set<std::string>& in_scope,
                         std::vector<diff::Live>* out) {
   if (in_scope.size() * 8 >= k.objects.size()) {  // most of them: one pass over all
     for (const auto& [slot, l] : k.objects) {
-      if (in_scope.count(internal::AppOf(l.key))) out->push_back(l);
+      if (in_scope.count(internal::AppOf(l.key))) out->push_back(Unparsed(l));
     }
     return;
   }
@@ -378,12 +353,14 @@ void LiveCache::Collect(const Kind& k, const std::set<std::string>& in_scope,
   const bool namespaces = k.resource.kind == "Namespace";
   for (const std::string& app : in_scope) {
     if (namespaces) {
-      if (auto it = k.objects.find({"", app}); it != k.objects.end()) out->push_back(it->second);
+      if (auto it = k.objects.find({"", app}); it != k.objects.end()) {
+        out->push_back(Unparsed(it->second));
+      }
       continue;
     }
     for (auto it = k.objects.lower_bound({app, ""});
          it != k.objects.end() && it->first.first == app; ++it) {
-      out->push_back(it->second);
+      out->push_back(Unparsed(it->second));
     }
   }
 }
@@ -493,7 +470,7 @@ bool LiveCache::ApplyEvent(Kind* k, uint64_t generation, std::string_view line, 
     if (!key.ok()) return false;
     auto existing = k->objects.find({key->namespace_name, key->name});
     if (existing != k->objects.end() &&
-        !Later(diff::MetadataString(*existing->second.object, "resourceVersion"), version)) {
+        !Later(existing->second.object->Facts().resource_version, version)) {
       Touched(*k, existing->first);
       k->objects.erase(existing);
     }
