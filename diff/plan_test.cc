@@ -270,12 +270,30 @@ TEST(Ownership, ManagersOfListsEachOnce) {
   EXPECT_EQ(ManagersOf(doc), "");
 }
 
-TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
-  std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b")),
-                                  D(Simple("Service", "prod", "shop", "prod"))};
+// As the live cache hands them out: kept as text, not parsed yet.
+Live Kept(const std::string& json) {
+  Live l = L(json);
+  l.object = std::make_shared<const LiveObject>(LiveObject::Keep(l.object->Value()));
+  return l;
+}
+
+// A Deployment wanted at 3 replicas and a Service, as MemoLive has them
+// live: the Deployment at 5.
+std::vector<Desired> MemoDesired() {
+  return {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b")),
+          D(Simple("Service", "prod", "shop", "prod"))};
+}
+
+std::vector<Live> MemoLive(Live (*make)(const std::string&)) {
   std::vector<Live> live;
-  live.push_back(L(Versioned(DeploymentJson("prod-b", "shop", "prod", 5), "10")));
-  live.push_back(L(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
+  live.push_back(make(Versioned(DeploymentJson("prod-b", "shop", "prod", 5), "10")));
+  live.push_back(make(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
+  return live;
+}
+
+TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
+  std::vector<Desired> desired = MemoDesired();
+  std::vector<Live> live = MemoLive(L);
   PlanMemo memo;
   Plan first = MakePlan(desired, live, ShopScope(true), &memo);
   EXPECT_EQ(memo.misses, 2);
@@ -317,19 +335,9 @@ TEST(PlanMemo, ComparesAgainOnlyWhatChangedAndPlansTheSame) {
   EXPECT_EQ(memo.entries.size(), 1u);
 }
 
-// As the live cache hands them out: kept as text, not parsed yet.
-Live Kept(const std::string& json) {
-  Live l = L(json);
-  l.object = std::make_shared<const LiveObject>(LiveObject::Keep(l.object->Value()));
-  return l;
-}
-
 TEST(PlanMemo, APlanOfWhatWasComparedBeforeParsesNoLiveObject) {
-  std::vector<Desired> desired = {D(DeploymentJson("prod-b", "shop", "prod", 3, "", "files-b")),
-                                  D(Simple("Service", "prod", "shop", "prod"))};
-  std::vector<Live> live;
-  live.push_back(Kept(Versioned(DeploymentJson("prod-b", "shop", "prod", 5), "10")));
-  live.push_back(Kept(Versioned(Simple("Service", "prod", "shop", "prod"), "11")));
+  std::vector<Desired> desired = MemoDesired();
+  std::vector<Live> live = MemoLive(Kept);
   PlanMemo memo;
   Plan first = MakePlan(desired, live, ShopScope(true), &memo);
   EXPECT_EQ(memo.misses, 2);
